@@ -1,0 +1,128 @@
+//! One record's JSON -> a watched [`AccessEvent`] or the reason it is skipped.
+//!
+//! Both binaries call this: `replay` over files, the Lambda over its payload. The cheap
+//! pre-filter ([`is_candidate`]) keeps the cost of the 99.9% of CloudTrail that is not EKS to a
+//! byte search.
+
+use memchr::memmem;
+
+use crate::config::RuleConfig;
+use crate::event::{self, AccessEvent, EKS_SOURCE, RawRecord, STS_SOURCE, Skip};
+use crate::ingest::{self, InputError, Item, Location};
+use crate::rules;
+
+/// What one record amounts to.
+#[derive(Debug)]
+pub enum Outcome {
+    Watched(Box<AccessEvent>),
+    Skipped(Skip),
+}
+
+/// A record that is valid JSON but not a usable CloudTrail record (a field of the wrong type).
+#[derive(Debug, thiserror::Error)]
+#[error("not a usable CloudTrail record: {0}")]
+pub struct RecordError(#[from] serde_json::Error);
+
+/// True when the record may come from a watched event source. A record that contains neither
+/// source name cannot be watched, so it is skipped unparsed. JSON `\u` escapes could spell a
+/// source name without its bytes appearing, so a record with any escape is parsed fully.
+pub fn is_candidate(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    memmem::find(bytes, EKS_SOURCE.as_bytes()).is_some()
+        || memmem::find(bytes, STS_SOURCE.as_bytes()).is_some()
+        || memmem::find(bytes, b"\\u").is_some()
+}
+
+/// Parse, normalise and decide whether the record is watched under `config`.
+pub fn evaluate(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError> {
+    if !is_candidate(json) {
+        return Ok(Outcome::Skipped(Skip::OtherService(
+            "(not EKS or STS)".into(),
+        )));
+    }
+    evaluate_full(json, config)
+}
+
+/// [`evaluate`] without the pre-filter: the reference the fast path is tested against.
+pub fn evaluate_full(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError> {
+    let raw: RawRecord = serde_json::from_str(json)?;
+    Ok(match event::normalise(&raw) {
+        Ok(ev) if !rules::is_watched_assumption(&ev, config) => {
+            Outcome::Skipped(Skip::NotBreakGlass)
+        }
+        Ok(ev) => Outcome::Watched(Box::new(ev)),
+        Err(skip) => Outcome::Skipped(skip),
+    })
+}
+
+/// What scanning an input yields, one per value or record.
+#[derive(Debug)]
+pub enum Scanned {
+    Watched {
+        location: Location,
+        event: Box<AccessEvent>,
+    },
+    Skipped {
+        location: Location,
+        reason: Skip,
+    },
+    /// A value or record that could not be used; the message names the input and position.
+    Invalid(String),
+}
+
+/// Counts for one scan, for summaries and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanStats {
+    pub records: u64,
+    pub watched: u64,
+    pub skipped: u64,
+    pub invalid: u64,
+}
+
+impl ScanStats {
+    pub fn add(&mut self, other: ScanStats) {
+        self.records += other.records;
+        self.watched += other.watched;
+        self.skipped += other.skipped;
+        self.invalid += other.invalid;
+    }
+}
+
+/// Read one input and hand every watched event, skip and problem to `on`. `Err` when the input
+/// could not be read to its end (what was delivered before stands).
+pub fn scan(
+    input: &str,
+    reader: impl std::io::BufRead,
+    config: &RuleConfig,
+    on: &mut dyn FnMut(Scanned),
+) -> Result<ScanStats, InputError> {
+    let mut stats = ScanStats::default();
+    ingest::read(input, reader, &mut |item| match item {
+        Item::Record { location, json } => {
+            stats.records += 1;
+            match evaluate(json, config) {
+                Ok(Outcome::Watched(event)) => {
+                    stats.watched += 1;
+                    on(Scanned::Watched { location, event });
+                }
+                Ok(Outcome::Skipped(reason)) => {
+                    stats.skipped += 1;
+                    on(Scanned::Skipped { location, reason });
+                }
+                Err(e) => {
+                    stats.invalid += 1;
+                    on(Scanned::Invalid(format!("{location}: {e}")));
+                }
+            }
+        }
+        Item::Skipped { location, reason } => {
+            stats.skipped += 1;
+            on(Scanned::Skipped { location, reason });
+        }
+        Item::Invalid(e) => {
+            stats.invalid += 1;
+            on(Scanned::Invalid(e.to_string()));
+        }
+    })?;
+    Ok(stats)
+}
