@@ -1,0 +1,295 @@
+//! The `eks-access-watch` command line: replay CloudTrail files offline through the same code
+//! the Lambda runs, and print the rule catalogue.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use eks_access_watch::alert::Alert;
+use eks_access_watch::pipeline::{self, ScanStats, Scanned};
+use eks_access_watch::rules::CATALOGUE;
+use eks_access_watch::{RuleConfig, Severity, classify};
+
+/// Watch who can reach your EKS clusters: grade CloudTrail access changes into alerts.
+#[derive(Parser)]
+#[command(name = "eks-access-watch", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay CloudTrail records (files, directories, .gz, NDJSON, or - for stdin) offline and
+    /// print one alert per watched event.
+    Replay(ReplayArgs),
+    /// Print the rule catalogue (id, base severity, when it fires, why).
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+        format: RulesFormat,
+    },
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// Output format: a readable table, a JSON array, or one JSON alert per line.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// ARN of automation allowed to change cluster access (repeatable; or comma-separated in
+    /// APPROVED_CALLER_ARNS).
+    #[arg(
+        long = "approved-caller",
+        value_name = "ARN",
+        env = "APPROVED_CALLER_ARNS",
+        value_delimiter = ','
+    )]
+    approved_callers: Vec<String>,
+    /// ARN of a break-glass role (repeatable; or comma-separated in BREAK_GLASS_ROLE_ARNS).
+    /// With none given, roles named like `break-glass` count.
+    #[arg(
+        long = "break-glass",
+        value_name = "ARN",
+        env = "BREAK_GLASS_ROLE_ARNS",
+        value_delimiter = ','
+    )]
+    break_glass_roles: Vec<String>,
+    /// Print only alerts at or above this severity (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY", default_value = "info")]
+    min_severity: Severity,
+    /// Exit with status 1 when any alert reaches this severity (for CI over a CloudTrail export).
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+    /// Print a summary (records read, alerts, problems) on stderr at the end.
+    #[arg(long)]
+    summary: bool,
+    /// Files or directories to read; `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Ndjson,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RulesFormat {
+    Text,
+    Markdown,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Replay(args) => match replay(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("eks-access-watch: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Rules { format } => {
+            print_rules(format);
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let config = RuleConfig::new(
+        &args.approved_callers,
+        "--approved-caller/APPROVED_CALLER_ARNS",
+        &args.break_glass_roles,
+        "--break-glass/BREAK_GLASS_ROLE_ARNS",
+    )?;
+    let inputs = eks_access_watch::ingest::expand_paths(&args.paths)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut printer = Printer {
+        format: args.format,
+        colour,
+        first: true,
+        out: &mut out,
+    };
+    printer.start()?;
+
+    let mut problems = 0u64;
+    let mut highest: Option<Severity> = None;
+    let mut alerts = 0u64;
+    let mut totals = ScanStats::default();
+    let mut write_error: Option<io::Error> = None;
+    for path in &inputs {
+        let name = path.display().to_string();
+        let reader = match eks_access_watch::ingest::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                problems += 1;
+                eprintln!("eks-access-watch: error: {e}");
+                continue;
+            }
+        };
+        let result = pipeline::scan(&name, reader, &config, &mut |scanned| match scanned {
+            Scanned::Watched { event, .. } => {
+                let alert = classify(&event, &config, None);
+                highest = highest.max(Some(alert.severity));
+                if alert.severity >= args.min_severity {
+                    alerts += 1;
+                    if let Err(e) = printer.alert(&alert)
+                        && write_error.is_none()
+                    {
+                        write_error = Some(e);
+                    }
+                }
+            }
+            Scanned::Skipped { .. } => {}
+            Scanned::Invalid(message) => {
+                problems += 1;
+                eprintln!("eks-access-watch: error: {message}");
+            }
+        });
+        match result {
+            Ok(stats) => totals.add(stats),
+            Err(e) => {
+                problems += 1;
+                eprintln!("eks-access-watch: error: {e}");
+            }
+        }
+        if let Some(e) = write_error.take() {
+            // stdout closed (e.g. piped into `head`): stop quietly, nothing more can be shown.
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Err(e.into());
+        }
+    }
+    printer.finish()?;
+    out.flush()?;
+    if args.summary {
+        eprintln!(
+            "eks-access-watch: {} inputs, {} records, {} watched, {} alerts shown, {} problems",
+            inputs.len(),
+            totals.records,
+            totals.watched,
+            alerts,
+            problems
+        );
+    }
+    Ok(if problems > 0 {
+        ExitCode::from(2)
+    } else if args
+        .fail_on
+        .is_some_and(|f| highest.is_some_and(|h| h >= f))
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+struct Printer<'w, W: Write> {
+    format: Format,
+    colour: bool,
+    first: bool,
+    out: &'w mut W,
+}
+
+impl<W: Write> Printer<'_, W> {
+    fn start(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Json => self.out.write_all(b"["),
+            Format::Text => writeln!(
+                self.out,
+                "{:<9} {:<20} {:<12} {:<26} FINDINGS",
+                "SEVERITY", "TIME", "CLUSTER", "EVENT"
+            ),
+            Format::Ndjson => Ok(()),
+        }
+    }
+
+    fn alert(&mut self, alert: &Alert) -> io::Result<()> {
+        match self.format {
+            Format::Ndjson => {
+                serde_json::to_writer(&mut *self.out, alert)?;
+                self.out.write_all(b"\n")
+            }
+            Format::Json => {
+                if !self.first {
+                    self.out.write_all(b",")?;
+                }
+                self.first = false;
+                self.out.write_all(b"\n  ")?;
+                serde_json::to_writer(&mut *self.out, alert)?;
+                Ok(())
+            }
+            Format::Text => {
+                let sev = alert.severity.as_str().to_ascii_uppercase();
+                let sev = if self.colour {
+                    let code = match alert.severity {
+                        Severity::Critical => "1;31",
+                        Severity::High => "31",
+                        Severity::Medium => "33",
+                        Severity::Low => "36",
+                        Severity::Info => "2",
+                    };
+                    format!("\x1b[{code}m{sev:<9}\x1b[0m")
+                } else {
+                    format!("{sev:<9}")
+                };
+                writeln!(
+                    self.out,
+                    "{} {:<20} {:<12} {:<26} {}",
+                    sev,
+                    alert.event_time,
+                    alert.cluster.as_deref().unwrap_or("-"),
+                    alert.event_name,
+                    alert.rule_ids().join(",")
+                )?;
+                for f in alert
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == alert.severity)
+                {
+                    writeln!(self.out, "{:<9} {}", "", f.summary)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Json => self
+                .out
+                .write_all(if self.first { b"]\n" } else { b"\n]\n" }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn print_rules(format: RulesFormat) {
+    match format {
+        RulesFormat::Text => {
+            for r in CATALOGUE {
+                println!("{:<28} {:<8} {}", r.id, r.base, r.fires_on);
+            }
+        }
+        RulesFormat::Markdown => {
+            println!("| rule | base severity | fires on | why |");
+            println!("|---|---|---|---|");
+            for r in CATALOGUE {
+                println!(
+                    "| `{}` | {} | {} | {} |",
+                    r.id,
+                    r.base,
+                    r.fires_on.replace('|', "\\|"),
+                    r.why.replace('|', "\\|")
+                );
+            }
+        }
+    }
+}

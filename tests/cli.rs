@@ -1,0 +1,260 @@
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::util::{BREAK_GLASS, TERRAFORM, events_dir, run_file, sample_config};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_eks-access-watch"));
+    c.env_remove("APPROVED_CALLER_ARNS")
+        .env_remove("BREAK_GLASS_ROLE_ARNS");
+    c
+}
+
+fn replay(args: &[&str]) -> Output {
+    bin().arg("replay").args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn ndjson_over_the_samples_prints_one_alert_per_watched_event() {
+    let dir = events_dir();
+    let o = replay(&[
+        "--format",
+        "ndjson",
+        "--approved-caller",
+        TERRAFORM,
+        "--break-glass",
+        BREAK_GLASS,
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let expected: usize = eks_access_watch::ingest::expand_paths(&[dir])
+        .unwrap()
+        .iter()
+        .map(|p| run_file(p, &sample_config()).alerts.len())
+        .sum();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), expected);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["findings"].as_array().is_some_and(|f| !f.is_empty()))
+    );
+}
+
+#[test]
+fn config_comes_from_the_same_environment_variables_as_the_lambda() {
+    let sample = events_dir().join("AssociateAccessPolicy-view-routine.json");
+    let o = bin()
+        .args(["replay", "--format", "ndjson"])
+        .arg(&sample)
+        .env(
+            "APPROVED_CALLER_ARNS",
+            format!("{TERRAFORM},arn:aws:iam::111122223333:role/other"),
+        )
+        .output()
+        .unwrap();
+    let alert: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(alert["severity"], "low");
+    let o = bin()
+        .args(["replay", "--format", "ndjson"])
+        .arg(&sample)
+        .env(
+            "APPROVED_CALLER_ARNS",
+            "arn:aws:iam::111122223333:role/someone-else",
+        )
+        .output()
+        .unwrap();
+    let alert: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        alert["severity"], "medium",
+        "unapproved-caller raises low to medium"
+    );
+}
+
+#[test]
+fn a_malformed_file_is_named_on_stderr_and_the_rest_still_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        events_dir().join("AssociateAccessPolicy-cluster-admin-by-human.json"),
+        dir.path().join("a-good.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b-broken.json"),
+        "{\"Records\": [ {\"eventName\": ",
+    )
+    .unwrap();
+    std::fs::copy(
+        events_dir().join("CreateAccessEntry-standard-by-terraform.json"),
+        dir.path().join("c-good.json"),
+    )
+    .unwrap();
+    let o = replay(&["--format", "ndjson", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stdout(&o).lines().count(), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("b-broken.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_named_and_exits_2() {
+    let o = replay(&["/nonexistent/trail.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/trail.json"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn fail_on_exits_1_when_an_alert_reaches_the_threshold() {
+    let crit = events_dir().join("AssociateAccessPolicy-cluster-admin-by-human.json");
+    let low = events_dir().join("AssociateAccessPolicy-view-routine.json");
+    assert_eq!(
+        replay(&["--fail-on", "high", crit.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        replay(&["--fail-on", "high", low.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn min_severity_filters_output() {
+    let low = events_dir().join("AssociateAccessPolicy-view-routine.json");
+    let o = replay(&[
+        "--format",
+        "ndjson",
+        "--min-severity",
+        "medium",
+        "--approved-caller",
+        TERRAFORM,
+        low.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn json_format_is_one_array() {
+    let dir = events_dir();
+    let o = replay(&[
+        "--format",
+        "json",
+        dir.join("DeleteCluster-by-console.json").to_str().unwrap(),
+        dir.join("RunInstances-other-service.json")
+            .to_str()
+            .unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    let mut child = bin()
+        .args(["replay", "--format", "ndjson", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sample = std::fs::read(events_dir().join("mixed-shapes.ndjson")).unwrap();
+    child.stdin.take().unwrap().write_all(&sample).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o).lines().count(), 2);
+}
+
+#[test]
+fn invalid_configuration_names_the_flag_and_every_bad_value() {
+    let o = replay(&[
+        "--approved-caller",
+        "terraform",
+        "--break-glass",
+        "arn:aws:sts::111122223333:assumed-role/bg/s",
+        "events",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--approved-caller/APPROVED_CALLER_ARNS: `terraform`"),
+        "{err}"
+    );
+    assert!(err.contains("--break-glass/BREAK_GLASS_ROLE_ARNS"), "{err}");
+}
+
+#[test]
+fn an_invalid_severity_lists_the_valid_ones() {
+    let o = replay(&["--min-severity", "urgent", "events"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("info, low, medium, high, critical"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn text_output_has_no_colour_when_not_a_terminal() {
+    let o = replay(&[events_dir()
+        .join("DeleteCluster-by-console.json")
+        .to_str()
+        .unwrap()]);
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("SEVERITY") && !out.contains('\u{1b}'),
+        "{out}"
+    );
+}
+
+#[test]
+fn rules_markdown_lists_every_rule() {
+    let o = bin()
+        .args(["rules", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    for r in eks_access_watch::rules::CATALOGUE {
+        assert!(out.contains(&format!("| `{}` |", r.id)), "{}", r.id);
+    }
+}
+
+#[test]
+fn the_readme_rule_table_matches_the_catalogue() {
+    let o = bin()
+        .args(["rules", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split("<!-- rules:begin -->\n")
+        .nth(1)
+        .and_then(|s| s.split("<!-- rules:end -->").next())
+        .unwrap();
+    pretty_assertions::assert_eq!(
+        table.trim(),
+        stdout(&o).trim(),
+        "regenerate the README table with `eks-access-watch rules --format markdown`"
+    );
+}

@@ -1,0 +1,164 @@
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use eks_access_watch::rules::CATALOGUE;
+
+use crate::util::{events_dir, run_file, sample_config};
+
+/// Rules that need enrichment (EKS API context) to fire; covered by the AWS-side tests.
+const NEEDS_ENRICHMENT: &[&str] = &["lockout-risk"];
+
+fn samples() -> Vec<PathBuf> {
+    eks_access_watch::ingest::expand_paths(&[events_dir()]).unwrap()
+}
+
+/// `events/X.json` -> `events/X.golden` (also for `.json.gz`, `.ndjson`).
+pub fn golden_path(sample: &Path) -> PathBuf {
+    let name = sample.file_name().unwrap().to_string_lossy();
+    let stem = [".json.gz", ".json", ".ndjson", ".jsonl", ".gz"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name);
+    sample.with_file_name(format!("{stem}.golden"))
+}
+
+fn render(sample: &Path) -> String {
+    let result = run_file(sample, &sample_config());
+    let mut out = String::new();
+    for p in &result.problems {
+        let _ = writeln!(out, "# problem: {p}");
+    }
+    if result.alerts.is_empty() {
+        let _ = writeln!(out, "# no alert");
+        for s in &result.skipped {
+            let _ = writeln!(out, "# skipped {s}");
+        }
+    }
+    for (i, alert) in result.alerts.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "# alert {}\n{}\n",
+            i + 1,
+            serde_json::to_string_pretty(alert).unwrap()
+        );
+        let _ = writeln!(out, "{}", alert.text());
+    }
+    out
+}
+
+/// Each sample's alerts (JSON and text) equal its golden file. Regenerate deliberately with
+/// `UPDATE_GOLDEN=1 cargo test golden`, then review the diff.
+#[test]
+fn every_sample_matches_its_golden_output() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for sample in samples() {
+        let got = render(&sample);
+        let golden = golden_path(&sample);
+        if update {
+            std::fs::write(&golden, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&golden) {
+            Ok(expected) if expected == got => {}
+            Ok(expected) => {
+                eprintln!("golden mismatch for {}:", sample.display());
+                eprintln!("{}", pretty_assertions::StrComparison::new(&expected, &got));
+                failures.push(sample.display().to_string());
+            }
+            Err(_) => failures.push(format!(
+                "{} (no golden file; run with UPDATE_GOLDEN=1)",
+                sample.display()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "samples differing from their golden output: {failures:#?}"
+    );
+}
+
+#[test]
+fn every_sample_is_read_without_problems() {
+    for sample in samples() {
+        let result = run_file(&sample, &sample_config());
+        assert!(
+            result.problems.is_empty(),
+            "{}: {:?}",
+            sample.display(),
+            result.problems
+        );
+    }
+}
+
+#[test]
+fn every_rule_fires_on_some_sample() {
+    let config = sample_config();
+    let fired: BTreeSet<String> = samples()
+        .iter()
+        .flat_map(|s| run_file(s, &config).alerts)
+        .flat_map(|a| a.findings.into_iter().map(|f| f.rule))
+        .collect();
+    let missing: Vec<&str> = CATALOGUE
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !fired.contains(*id) && !NEEDS_ENRICHMENT.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules that fire on no sample: {missing:?}"
+    );
+}
+
+#[test]
+fn every_golden_file_has_its_sample() {
+    let samples: BTreeSet<PathBuf> = samples().iter().map(|s| golden_path(s)).collect();
+    for entry in std::fs::read_dir(events_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "golden") {
+            assert!(
+                samples.contains(&path),
+                "orphan golden file {}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn encoded_principals_are_decoded_in_every_alert() {
+    for sample in samples() {
+        for alert in run_file(&sample, &sample_config()).alerts {
+            for arn in [&alert.principal_arn, &alert.policy_arn, &alert.actor_arn]
+                .into_iter()
+                .flatten()
+            {
+                assert!(
+                    !arn.contains('%'),
+                    "{}: undecoded ARN {arn}",
+                    sample.display()
+                );
+            }
+        }
+    }
+}
+
+/// The byte pre-filter never hides a watched record: fast and full parse agree on every record.
+#[test]
+fn fast_path_and_full_parse_agree_on_samples() {
+    use eks_access_watch::ingest::{self, Item};
+    use eks_access_watch::pipeline::{Outcome, evaluate, evaluate_full};
+    let config = sample_config();
+    for sample in samples() {
+        let reader = ingest::open(&sample).unwrap();
+        ingest::read("s", reader, &mut |item| {
+            if let Item::Record { json, .. } = item {
+                let fast = matches!(evaluate(json, &config), Ok(Outcome::Watched(_)));
+                let full = matches!(evaluate_full(json, &config), Ok(Outcome::Watched(_)));
+                assert_eq!(fast, full, "{}", sample.display());
+            }
+        })
+        .unwrap();
+    }
+}

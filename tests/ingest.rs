@@ -1,0 +1,116 @@
+use std::io::Write;
+
+use eks_access_watch::ingest::{self, InputError, Item};
+
+use crate::util::{events_dir, run_file, sample_config};
+
+fn kinds(bytes: &[u8]) -> (Vec<&'static str>, Result<(), InputError>) {
+    let mut out = Vec::new();
+    let res = ingest::read_slice("mem", bytes, &mut |item| {
+        out.push(match item {
+            Item::Record { .. } => "record",
+            Item::Skipped { .. } => "skipped",
+            Item::Invalid(_) => "invalid",
+        })
+    });
+    (out, res)
+}
+
+#[test]
+fn cloudtrail_log_file_gz_sample_yields_its_eks_alerts() {
+    let r = run_file(
+        &events_dir().join("cloudtrail-log-sample.json.gz"),
+        &sample_config(),
+    );
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(
+        r.alerts.len(),
+        2,
+        "CreateAccessEntry and AssociateAccessPolicy; the rest is skipped"
+    );
+    assert_eq!(r.skipped.len(), 10);
+}
+
+#[test]
+fn a_bad_record_in_a_log_file_does_not_stop_the_others() {
+    let (items, res) = kinds(br#"{"Records":[{"eventSource":"eks.amazonaws.com","eventName":"DeleteCluster"}, 42, {"eventName":"B"}]}"#);
+    res.unwrap();
+    assert_eq!(items, vec!["record", "invalid", "record"]);
+}
+
+#[test]
+fn wrong_field_types_are_reported_with_position() {
+    let mut problems = Vec::new();
+    let input = br#"{"Records":[{"eventSource":"eks.amazonaws.com","eventName":7}]}"#;
+    eks_access_watch::pipeline::scan("trail.json", &input[..], &sample_config(), &mut |s| {
+        if let eks_access_watch::pipeline::Scanned::Invalid(m) = s {
+            problems.push(m)
+        }
+    })
+    .unwrap();
+    assert_eq!(problems.len(), 1);
+    assert!(
+        problems[0].starts_with("trail.json: Records[0]: not a usable CloudTrail record"),
+        "{}",
+        problems[0]
+    );
+}
+
+#[test]
+fn top_level_array_of_events_is_accepted() {
+    let (items, res) = kinds(br#"[{"eventName":"A","eventSource":"x"},{"detail-type":"AWS API Call via CloudTrail","source":"aws.eks","detail":{"eventName":"B"}}]"#);
+    res.unwrap();
+    assert_eq!(items, vec!["record", "record"]);
+}
+
+#[test]
+fn digest_files_are_skipped() {
+    let (items, res) = kinds(br#"{"awsAccountId":"1","digestStartTime":"x","digestEndTime":"y"}"#);
+    res.unwrap();
+    assert_eq!(items, vec!["skipped"]);
+}
+
+#[test]
+fn non_utf8_bytes_are_an_error_naming_the_input() {
+    let (_, res) = kinds(b"{\"eventName\":\"\xff\xfe\"}");
+    let err = res.unwrap_err().to_string();
+    assert!(err.starts_with("mem: "), "{err}");
+}
+
+#[test]
+fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
+    let mut input = String::from(
+        r#"{"eventSource":"eks.amazonaws.com","eventName":"CreateAccessEntry","requestParameters":"#,
+    );
+    input.push_str(&"[".repeat(100_000));
+    let (_, res) = kinds(input.as_bytes());
+    assert!(res.is_err());
+}
+
+#[test]
+fn streaming_a_large_records_file_keeps_one_record_at_a_time() {
+    // 20,000 records through a reader: the sink sees them one by one, in order.
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    write!(file, "{{\"Records\":[").unwrap();
+    for i in 0..20_000 {
+        if i > 0 {
+            write!(file, ",").unwrap();
+        }
+        write!(
+            file,
+            r#"{{"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"{i}"}}"#
+        )
+        .unwrap();
+    }
+    write!(file, "]}}").unwrap();
+    let reader = ingest::open(file.path()).unwrap();
+    let mut last = None;
+    ingest::read("big", reader, &mut |item| {
+        if let Item::Record { location, .. } = item {
+            assert_eq!(location.record, Some(last.map_or(0, |l: usize| l + 1)));
+            last = location.record;
+        }
+    })
+    .unwrap();
+    assert_eq!(last, Some(19_999));
+}

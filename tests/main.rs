@@ -1,0 +1,15 @@
+//! Integration tests: one binary, a module per area (ripgrep's layout).
+
+// Shared helpers: sample configuration, running the library over a file, JSON record builders.
+mod util;
+
+// Every sample in events/ against its golden output; every rule fires on some sample.
+mod golden;
+// Rule catalogue behaviour: fires / does not fire / severity modifiers, one test per case.
+mod rules;
+// Input shapes, streaming and bad input through the public ingest API.
+mod ingest;
+// The `eks-access-watch` binary: exit codes, output formats, errors naming inputs.
+mod cli;
+// Arbitrary input never panics the parser, classifier or renderers.
+mod props;

@@ -1,0 +1,113 @@
+use std::path::{Path, PathBuf};
+
+use eks_access_watch::alert::Alert;
+use eks_access_watch::event::{self, AccessEvent, RawRecord};
+use eks_access_watch::pipeline::{self, Scanned};
+use eks_access_watch::{RuleConfig, classify};
+use serde_json::{Value, json};
+
+pub const ACCOUNT: &str = "111122223333";
+pub const TERRAFORM: &str = "arn:aws:iam::111122223333:role/terraform-deployer";
+pub const BREAK_GLASS: &str = "arn:aws:iam::111122223333:role/eks-break-glass";
+pub const HUMAN: &str = "arn:aws:iam::111122223333:role/platform-engineer";
+
+/// The configuration the samples are graded with (also in the README's replay command).
+pub fn sample_config() -> RuleConfig {
+    RuleConfig::new(
+        &[TERRAFORM.to_string()],
+        "approved",
+        &[BREAK_GLASS.to_string()],
+        "break-glass",
+    )
+    .unwrap()
+}
+
+pub fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+/// What the library makes of one input file: alerts, skip reasons and problems, in order.
+pub struct FileResult {
+    pub alerts: Vec<Alert>,
+    pub skipped: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+pub fn run_file(path: &Path, config: &RuleConfig) -> FileResult {
+    let mut result = FileResult {
+        alerts: vec![],
+        skipped: vec![],
+        problems: vec![],
+    };
+    let reader = eks_access_watch::ingest::open(path).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let outcome = pipeline::scan(&name, reader, config, &mut |s| match s {
+        Scanned::Watched { event, .. } => result.alerts.push(classify(&event, config, None)),
+        Scanned::Skipped { location, reason } => {
+            result.skipped.push(format!("{location}: {reason}"))
+        }
+        Scanned::Invalid(m) => result.problems.push(m),
+    });
+    if let Err(e) = outcome {
+        result.problems.push(e.to_string());
+    }
+    result
+}
+
+/// An assumed-role caller identity.
+pub fn assumed(role_arn: &str, session: &str) -> Value {
+    let name = role_arn.rsplit('/').next().unwrap();
+    json!({
+        "type": "AssumedRole",
+        "principalId": format!("AROAEXAMPLE:{session}"),
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{name}/{session}"),
+        "accountId": ACCOUNT,
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role_arn, "userName": name}}
+    })
+}
+
+/// A CloudTrail EKS record with the given call, parameters and caller.
+pub fn record(event_name: &str, params: Value, identity: Value) -> Value {
+    json!({
+        "eventVersion": "1.09",
+        "userIdentity": identity,
+        "eventTime": "2026-11-20T01:47:12Z",
+        "eventSource": "eks.amazonaws.com",
+        "eventName": event_name,
+        "awsRegion": "eu-west-1",
+        "sourceIPAddress": "203.0.113.10",
+        "userAgent": "aws-cli/2.22.10",
+        "requestParameters": params,
+        "responseElements": null,
+        "eventID": "00000000-0000-0000-0000-000000000001",
+        "readOnly": false,
+        "recipientAccountId": ACCOUNT
+    })
+}
+
+pub fn normalise(record: &Value) -> AccessEvent {
+    let raw: RawRecord = serde_json::from_value(record.clone()).unwrap();
+    event::normalise(&raw).unwrap()
+}
+
+/// Classify a record with the sample configuration.
+pub fn alert_for(record: &Value) -> Alert {
+    classify(&normalise(record), &sample_config(), None)
+}
+
+/// The severity of one rule's finding, if it fired.
+pub fn finding(alert: &Alert, rule: &str) -> Option<eks_access_watch::Severity> {
+    alert
+        .findings
+        .iter()
+        .find(|f| f.rule == rule)
+        .map(|f| f.severity)
+}
+
+pub fn encode(arn: &str) -> String {
+    arn.replace(':', "%3A").replace('/', "%2F")
+}
+
+pub fn policy(name: &str) -> String {
+    format!("arn:aws:eks::aws:cluster-access-policy/{name}")
+}
