@@ -13,10 +13,13 @@
 pub mod alert;
 pub mod arn;
 pub mod config;
+pub mod enrich;
 pub mod enrichment;
 pub mod event;
 pub mod ingest;
+pub mod lambda;
 pub mod pipeline;
+pub mod publish;
 pub mod rules;
 pub mod text;
 

@@ -1,0 +1,540 @@
+//! EKS lookups -> [`Enrichment`]: the only module that reads the EKS API (read-only calls).
+//!
+//! For an access change we describe the entry, list its policy associations (every page) and
+//! describe the cluster **concurrently**, each under one shared deadline, so latency is the
+//! slowest call, not the sum, and a call that is late or fails costs only its own part. For
+//! changes that can remove the last admin (switch to API mode, entry deletion, admin
+//! disassociation) we also take a census of who still holds admin: list the cluster's entries
+//! (bounded count) and their associations (bounded concurrency).
+//!
+//! Every failure is survivable: not found, AccessDenied, throttling after the SDK's retries, a
+//! missed deadline, no role for another account. The enrichment then says what failed and why;
+//! it is never treated as "safe".
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_eks::Client;
+use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
+use futures::stream::{self, StreamExt};
+use tokio::sync::Mutex;
+use tokio::time::{Instant, timeout_at};
+
+use crate::enrichment::{
+    AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, EntryInfo, PolicyGrant,
+};
+use crate::event::{AccessEvent, AccessScope, AuthMode, Change};
+use crate::rules::policies::{PolicyClass, classify_policy};
+use crate::text::clean;
+
+/// Limits and cross-account settings.
+#[derive(Debug, Clone)]
+pub struct EnrichSettings {
+    /// One deadline for all lookups of an event (`ENRICH_TIMEOUT_MS`).
+    pub timeout: Duration,
+    /// At most this many access entries are examined for the admin census.
+    pub max_entries: usize,
+    /// At most this many association listings run at once for the census.
+    pub concurrency: usize,
+    /// The account the function runs in; events from other accounts need `role_template`.
+    pub home_account: Option<String>,
+    /// `arn:aws:iam::{account}:role/eks-access-watch-reader`: the read-only role to assume in
+    /// other accounts. `None`: other accounts are not enriched.
+    pub role_template: Option<String>,
+}
+
+impl Default for EnrichSettings {
+    fn default() -> Self {
+        EnrichSettings {
+            timeout: Duration::from_millis(3000),
+            max_entries: 200,
+            concurrency: 8,
+            home_account: None,
+            role_template: None,
+        }
+    }
+}
+
+enum Clients {
+    /// One client for everything (tests, or a caller that knows its scope).
+    Fixed(Client),
+    /// Built from the SDK configuration per (account, region), assuming the template role in
+    /// other accounts; cached for the life of the process.
+    Sdk {
+        base: Box<aws_types::SdkConfig>,
+        cache: Mutex<HashMap<(String, String), Client>>,
+    },
+}
+
+/// Looks up context for events. Build once, share across invocations.
+pub struct Enricher {
+    settings: EnrichSettings,
+    clients: Clients,
+}
+
+/// What to look up for one event.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Plan {
+    cluster: Option<String>,
+    principal: Option<String>,
+    describe_cluster: bool,
+    census: bool,
+}
+
+impl Plan {
+    fn for_event(event: &AccessEvent) -> Plan {
+        let Some(cluster) = event.cluster.clone() else {
+            return Plan::default();
+        };
+        let principal = match &event.change {
+            // A deleted entry can only answer "not found": its census is what matters.
+            Change::DeleteAccessEntry { .. } => None,
+            c if c.is_access_change() => c.principal_arn().map(str::to_string),
+            _ => None,
+        };
+        let census = match &event.change {
+            Change::UpdateClusterConfig(s) => {
+                s.authentication_mode
+                    .as_deref()
+                    .and_then(|m| m.parse::<AuthMode>().ok())
+                    == Some(AuthMode::Api)
+            }
+            Change::DeleteAccessEntry { .. } => true,
+            Change::DisassociateAccessPolicy { policy_arn, .. } => {
+                policy_arn.as_deref().is_some_and(|p| {
+                    matches!(
+                        classify_policy(p).class,
+                        PolicyClass::ClusterAdmin | PolicyClass::Admin
+                    )
+                })
+            }
+            _ => false,
+        };
+        let describe_cluster = !matches!(
+            event.change,
+            Change::DeleteCluster | Change::AssumeRole { .. }
+        );
+        Plan {
+            cluster: Some(cluster),
+            principal,
+            describe_cluster,
+            census,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.principal.is_none() && !self.describe_cluster && !self.census
+    }
+}
+
+impl Enricher {
+    /// Enrich with clients built from the SDK configuration (Lambda, `replay --enrich`).
+    pub fn from_sdk_config(base: &aws_types::SdkConfig, settings: EnrichSettings) -> Self {
+        Enricher {
+            settings,
+            clients: Clients::Sdk {
+                base: Box::new(base.clone()),
+                cache: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    /// Enrich every event through one client (tests, single-account tools).
+    pub fn with_client(client: Client, settings: EnrichSettings) -> Self {
+        Enricher {
+            settings,
+            clients: Clients::Fixed(client),
+        }
+    }
+
+    pub fn settings(&self) -> &EnrichSettings {
+        &self.settings
+    }
+
+    /// Context for one event, or `None` when the event names no cluster to look at (STS).
+    pub async fn enrich(&self, event: &AccessEvent) -> Option<Enrichment> {
+        let plan = Plan::for_event(event);
+        if plan.is_empty() {
+            return None;
+        }
+        let client = match self.client_for(&event.account, &event.region).await {
+            Ok(c) => c,
+            Err(reason) => return Some(Enrichment::skipped(reason)),
+        };
+        Some(self.lookup(&client, &plan).await)
+    }
+
+    async fn client_for(&self, account: &str, region: &str) -> Result<Client, String> {
+        let (base, cache) = match &self.clients {
+            Clients::Fixed(c) => return Ok(c.clone()),
+            Clients::Sdk { base, cache } => (base.as_ref(), cache),
+        };
+        let key = (account.to_string(), region.to_string());
+        let mut cache = cache.lock().await;
+        if let Some(c) = cache.get(&key) {
+            return Ok(c.clone());
+        }
+        let mut builder = aws_sdk_eks::config::Builder::from(base);
+        if !region.is_empty() {
+            builder = builder.region(aws_types::region::Region::new(region.to_string()));
+        }
+        let other_account = self
+            .settings
+            .home_account
+            .as_deref()
+            .is_some_and(|home| !account.is_empty() && home != account);
+        if other_account {
+            let Some(template) = &self.settings.role_template else {
+                return Err(format!(
+                    "event from account {account}, not this function's ({}); set ENRICH_ROLE_ARN_TEMPLATE to enrich other accounts",
+                    self.settings.home_account.as_deref().unwrap_or("?")
+                ));
+            };
+            let role = template.replace("{account}", account);
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("eks-access-watch")
+                .configure(base)
+                .build()
+                .await;
+            builder = builder.credentials_provider(provider);
+        }
+        let client = Client::from_conf(builder.build());
+        cache.insert(key, client.clone());
+        Ok(client)
+    }
+
+    async fn lookup(&self, client: &Client, plan: &Plan) -> Enrichment {
+        let deadline = Instant::now() + self.settings.timeout;
+        let timeout_ms = self.settings.timeout.as_millis();
+        let cluster = plan.cluster.as_deref().unwrap_or_default();
+        let late = |op: &str| {
+            format!("{op}: no answer within the {timeout_ms} ms deadline (ENRICH_TIMEOUT_MS)")
+        };
+
+        let entry = async {
+            let principal = plan.principal.as_deref()?;
+            Some(
+                match timeout_at(deadline, describe_entry(client, cluster, principal)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(late("DescribeAccessEntry")),
+                },
+            )
+        };
+        let policies = async {
+            let principal = plan.principal.as_deref()?;
+            Some(
+                match timeout_at(deadline, list_policies(client, cluster, principal)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(late("ListAssociatedAccessPolicies")),
+                },
+            )
+        };
+        let cluster_info = async {
+            if !plan.describe_cluster {
+                return None;
+            }
+            Some(
+                match timeout_at(deadline, describe_cluster(client, cluster)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(late("DescribeCluster")),
+                },
+            )
+        };
+        let census = async {
+            if !plan.census {
+                return None;
+            }
+            let census = admin_census(
+                client,
+                cluster,
+                self.settings.max_entries,
+                self.settings.concurrency,
+            );
+            Some(match timeout_at(deadline, census).await {
+                Ok(r) => r,
+                Err(_) => Err(late("admin census (ListAccessEntries)")),
+            })
+        };
+        let (entry, policies, cluster_info, census) =
+            tokio::join!(entry, policies, cluster_info, census);
+
+        let mut tally = Tally::default();
+        let access_entry = tally.take(entry);
+        let associated_policies = tally.take(policies);
+        let cluster = tally.take(cluster_info);
+        let remaining_admins = tally.take(census);
+        let Tally {
+            asked,
+            answered,
+            errors,
+        } = tally;
+        let status = match (asked, answered) {
+            (a, b) if a == b => EnrichmentStatus::Complete,
+            (_, 0) => EnrichmentStatus::Failed,
+            _ => EnrichmentStatus::Partial,
+        };
+        let effective_access = plan.principal.as_deref().and_then(|p| {
+            Enrichment::summarise_access(p, access_entry.as_ref(), associated_policies.as_deref())
+        });
+        Enrichment {
+            status,
+            errors,
+            access_entry,
+            associated_policies,
+            cluster,
+            remaining_admins,
+            effective_access,
+            trimmed: false,
+        }
+    }
+}
+
+/// Counts the lookups that were asked and answered, and keeps the reasons of the others.
+#[derive(Default)]
+struct Tally {
+    asked: usize,
+    answered: usize,
+    errors: Vec<String>,
+}
+
+impl Tally {
+    fn take<T>(&mut self, result: Option<Result<T, String>>) -> Option<T> {
+        let result = result?;
+        self.asked += 1;
+        match result {
+            Ok(v) => {
+                self.answered += 1;
+                Some(v)
+            }
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+}
+
+/// `DescribeAccessEntry: ResourceNotFoundException: The specified access entry ...`
+fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    op: &str,
+    e: &SdkError<E>,
+) -> String {
+    let detail = match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            format!(
+                "{}: {}",
+                err.code().unwrap_or("ServiceError"),
+                err.message().unwrap_or("no message")
+            )
+        }
+        SdkError::TimeoutError(_) => "timed out".to_string(),
+        SdkError::DispatchFailure(_) => format!("could not reach the EKS API: {}", root_cause(e)),
+        other => format!("{other}: {}", root_cause(other)),
+    };
+    clean(&format!("{op}: {detail}"), 512)
+}
+
+/// The innermost error's message: what actually went wrong, without the wrapping layers.
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = e;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+async fn describe_entry(
+    client: &Client,
+    cluster: &str,
+    principal: &str,
+) -> Result<EntryInfo, String> {
+    let out = client
+        .describe_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(principal)
+        .send()
+        .await
+        .map_err(|e| sdk_error("DescribeAccessEntry", &e))?;
+    let entry = out
+        .access_entry()
+        .ok_or("DescribeAccessEntry: empty answer")?;
+    Ok(EntryInfo {
+        entry_type: entry.r#type().map(|s| clean(s, 64)),
+        kubernetes_groups: entry
+            .kubernetes_groups()
+            .iter()
+            .map(|g| clean(g, 256))
+            .collect(),
+        username: entry.username().map(|s| clean(s, 256)),
+        tags: entry
+            .tags()
+            .map(|t| {
+                t.iter()
+                    .map(|(k, v)| (clean(k, 128), clean(v, 256)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        created_at: entry.created_at().map(|d| d.to_string()),
+    })
+}
+
+async fn list_policies(
+    client: &Client,
+    cluster: &str,
+    principal: &str,
+) -> Result<Vec<PolicyGrant>, String> {
+    let mut pages = client
+        .list_associated_access_policies()
+        .cluster_name(cluster)
+        .principal_arn(principal)
+        .into_paginator()
+        .items()
+        .send();
+    let mut grants = Vec::new();
+    while let Some(item) = pages.next().await {
+        let p = item.map_err(|e| sdk_error("ListAssociatedAccessPolicies", &e))?;
+        grants.push(PolicyGrant {
+            policy_arn: clean(p.policy_arn().unwrap_or_default(), 512),
+            access_scope: scope_of(p.access_scope()),
+        });
+    }
+    Ok(grants)
+}
+
+fn scope_of(scope: Option<&aws_sdk_eks::types::AccessScope>) -> AccessScope {
+    match scope {
+        Some(s)
+            if s.r#type() == Some(&aws_sdk_eks::types::AccessScopeType::Namespace)
+                && !s.namespaces().is_empty() =>
+        {
+            AccessScope::Namespace {
+                namespaces: s.namespaces().iter().map(|n| clean(n, 256)).collect(),
+            }
+        }
+        _ => AccessScope::Cluster,
+    }
+}
+
+async fn describe_cluster(client: &Client, cluster: &str) -> Result<ClusterInfo, String> {
+    let out = client
+        .describe_cluster()
+        .name(cluster)
+        .send()
+        .await
+        .map_err(|e| sdk_error("DescribeCluster", &e))?;
+    let c = out.cluster().ok_or("DescribeCluster: empty answer")?;
+    let vpc = c.resources_vpc_config();
+    Ok(ClusterInfo {
+        authentication_mode: c
+            .access_config()
+            .and_then(|a| a.authentication_mode())
+            .map(|m| m.as_str().to_string()),
+        version: c.version().map(|v| clean(v, 32)),
+        endpoint_public_access: vpc.map(|v| v.endpoint_public_access()),
+        public_access_cidrs: vpc
+            .map(|v| v.public_access_cidrs().to_vec())
+            .unwrap_or_default(),
+        logging_enabled: c
+            .logging()
+            .map(|l| {
+                l.cluster_logging()
+                    .iter()
+                    .filter(|s| s.enabled() == Some(true))
+                    .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        tags: c
+            .tags()
+            .map(|t| {
+                t.iter()
+                    .map(|(k, v)| (clean(k, 128), clean(v, 256)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// Who still holds ClusterAdmin or Admin at cluster scope.
+async fn admin_census(
+    client: &Client,
+    cluster: &str,
+    max_entries: usize,
+    concurrency: usize,
+) -> Result<AdminCensus, String> {
+    let mut pages = client
+        .list_access_entries()
+        .cluster_name(cluster)
+        .into_paginator()
+        .items()
+        .send();
+    let mut entries = Vec::new();
+    let mut truncated = false;
+    while let Some(item) = pages.next().await {
+        let arn = item.map_err(|e| sdk_error("ListAccessEntries", &e))?;
+        if entries.len() == max_entries {
+            truncated = true;
+            break;
+        }
+        entries.push(arn);
+    }
+    let checked = entries.len();
+    let results: Vec<(String, Result<Vec<PolicyGrant>, String>)> = stream::iter(entries)
+        .map(|arn| async move {
+            let r = list_policies(client, cluster, &arn).await;
+            (arn, r)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut admins = Vec::new();
+    for (arn, r) in results {
+        // An entry we could not read might hold admin: the census is then incomplete, never "empty".
+        let grants = r.map_err(|e| format!("admin census: {e}"))?;
+        let admin = grants.iter().any(|g| {
+            matches!(
+                classify_policy(&g.policy_arn).class,
+                PolicyClass::ClusterAdmin | PolicyClass::Admin
+            ) && g.access_scope.is_cluster_wide()
+        });
+        if admin {
+            admins.push(arn);
+        }
+    }
+    admins.sort();
+    Ok(AdminCensus {
+        admins,
+        entries_checked: checked,
+        truncated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str) -> AccessEvent {
+        let raw: crate::event::RawRecord = serde_json::from_str(json).unwrap();
+        crate::event::normalise(&raw).unwrap()
+    }
+
+    #[test]
+    fn plans_follow_the_change() {
+        let e = event(
+            r#"{"eventSource":"eks.amazonaws.com","eventName":"UpdateClusterConfig","requestParameters":{"name":"c","accessConfig":{"authenticationMode":"API"}}}"#,
+        );
+        let p = Plan::for_event(&e);
+        assert!(p.census && p.describe_cluster && p.principal.is_none());
+        let e = event(
+            r#"{"eventSource":"eks.amazonaws.com","eventName":"AssociateAccessPolicy","requestParameters":{"name":"c","principalArn":"arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx"}}"#,
+        );
+        let p = Plan::for_event(&e);
+        assert_eq!(p.principal.as_deref(), Some("arn:aws:iam::1:role/x"));
+        assert!(!p.census);
+        let e = event(
+            r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","requestParameters":{"roleArn":"arn:aws:iam::1:role/x"}}"#,
+        );
+        assert!(Plan::for_event(&e).is_empty());
+    }
+}
