@@ -258,3 +258,29 @@ fn the_readme_rule_table_matches_the_catalogue() {
         "regenerate the README table with `eks-access-watch rules --format markdown`"
     );
 }
+
+/// `--enrich` goes through the Lambda's enrichment code; here the EKS endpoint is a closed
+/// loopback port, so the lookups fail fast and the alert must still come out, saying why.
+#[test]
+fn replay_enrich_reports_unreachable_api_and_still_alerts() {
+    let o = bin()
+        .args(["replay", "--enrich", "--format", "ndjson"])
+        .arg(events_dir().join("AssociateAccessPolicy-cluster-admin-by-human.json"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let alert: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["enrichment"]["status"], "failed");
+    let first = alert["enrichment"]["errors"][0].as_str().unwrap();
+    assert!(
+        first.starts_with("DescribeAccessEntry: could not reach the EKS API"),
+        "{first}"
+    );
+}

@@ -11,5 +11,7 @@ mod rules;
 mod ingest;
 // The `eks-access-watch` binary: exit codes, output formats, errors naming inputs.
 mod cli;
+// AWS side with the SDK's test tools: enrichment, SNS delivery, handler errors, the wire.
+mod aws;
 // Arbitrary input never panics the parser, classifier or renderers.
 mod props;

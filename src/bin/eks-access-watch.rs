@@ -6,9 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::time::Duration;
+
 use eks_access_watch::alert::Alert;
+use eks_access_watch::enrich::{EnrichSettings, Enricher};
 use eks_access_watch::pipeline::{self, ScanStats, Scanned};
 use eks_access_watch::rules::CATALOGUE;
+use eks_access_watch::{AccessEvent, Enrichment};
 use eks_access_watch::{RuleConfig, Severity, classify};
 
 /// Watch who can reach your EKS clusters: grade CloudTrail access changes into alerts.
@@ -61,6 +65,13 @@ struct ReplayArgs {
     /// Exit with status 1 when any alert reaches this severity (for CI over a CloudTrail export).
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
+    /// Describe the affected access entries and clusters through the EKS API (read-only calls,
+    /// with your own AWS credentials) before grading. Off by default: replay stays offline.
+    #[arg(long)]
+    enrich: bool,
+    /// Deadline for the EKS lookups of one event, with --enrich.
+    #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    enrich_timeout_ms: u64,
     /// Print a summary (records read, alerts, problems) on stderr at the end.
     #[arg(long)]
     summary: bool,
@@ -107,6 +118,11 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         "--break-glass/BREAK_GLASS_ROLE_ARNS",
     )?;
     let inputs = eks_access_watch::ingest::expand_paths(&args.paths)?;
+    let enrichment = if args.enrich {
+        Some(Online::new(args.enrich_timeout_ms)?)
+    } else {
+        None
+    };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -135,7 +151,8 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         };
         let result = pipeline::scan(&name, reader, &config, &mut |scanned| match scanned {
             Scanned::Watched { event, .. } => {
-                let alert = classify(&event, &config, None);
+                let context = enrichment.as_ref().and_then(|o| o.enrich(&event));
+                let alert = classify(&event, &config, context.as_ref());
                 highest = highest.max(Some(alert.severity));
                 if alert.severity >= args.min_severity {
                     alerts += 1;
@@ -189,6 +206,35 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--enrich`: the Lambda's enrichment code with the caller's credentials, one event at a time.
+struct Online {
+    runtime: tokio::runtime::Runtime,
+    enricher: Enricher,
+}
+
+impl Online {
+    fn new(timeout_ms: u64) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let sdk = runtime.block_on(aws_config::load_defaults(
+            aws_config::BehaviorVersion::latest(),
+        ));
+        let settings = EnrichSettings {
+            timeout: Duration::from_millis(timeout_ms),
+            ..EnrichSettings::default()
+        };
+        Ok(Online {
+            enricher: Enricher::from_sdk_config(&sdk, settings),
+            runtime,
+        })
+    }
+
+    fn enrich(&self, event: &AccessEvent) -> Option<Enrichment> {
+        self.runtime.block_on(self.enricher.enrich(event))
+    }
 }
 
 struct Printer<'w, W: Write> {

@@ -1,0 +1,1014 @@
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_eks::Client as Eks;
+use aws_sdk_eks::operation::describe_access_entry::DescribeAccessEntryOutput;
+use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
+use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput;
+use aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesOutput;
+use aws_sdk_eks::types::{
+    AccessConfigResponse, AccessEntry, AccessScope, AccessScopeType, AssociatedAccessPolicy,
+    AuthenticationMode, Cluster, VpcConfigResponse,
+};
+use aws_sdk_sns::Client as Sns;
+use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::RetryConfig;
+use eks_access_watch::alert::Severity;
+use eks_access_watch::enrich::{EnrichSettings, Enricher};
+use eks_access_watch::enrichment::EnrichmentStatus;
+use eks_access_watch::lambda::{Handler, HandlerError, Settings};
+use eks_access_watch::publish::{AlertFormat, SNS_MAX_BYTES, build_message};
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+const CLUSTER: &str = "prod";
+const CI: &str = "arn:aws:iam::111122223333:role/ci-deployer";
+const ADMIN_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+const VIEW_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
+
+// ---- the SDK's mock client, plus a delay at the HTTP layer for timing behaviour ----
+
+/// Delays every request before handing it to the mock HTTP client (tokio time: paused in tests).
+#[derive(Debug, Clone)]
+struct Delayed {
+    inner: SharedHttpClient,
+    delay: Duration,
+}
+
+impl HttpClient for Delayed {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(DelayedConnector {
+            inner: self.inner.http_connector(settings, components),
+            delay: self.delay,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct DelayedConnector {
+    inner: SharedHttpConnector,
+    delay: Duration,
+}
+
+impl HttpConnector for DelayedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (inner, delay) = (self.inner.clone(), self.delay);
+        HttpConnectorFuture::new(async move {
+            tokio::time::sleep(delay).await;
+            inner.call(request).await
+        })
+    }
+}
+
+fn eks_with(rules: &[&Rule], delay: Duration) -> Eks {
+    mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules, |b| b
+        .http_client(Delayed {
+            inner: aws_smithy_mocks::create_mock_http_client(),
+            delay
+        })
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ))
+}
+
+fn eks(rules: &[&Rule]) -> Eks {
+    eks_with(rules, Duration::ZERO)
+}
+
+fn error_response(status: u16, code: &str, message: &str) -> HttpResponse {
+    let mut r = HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        SdkBody::from(json!({"message": message}).to_string()),
+    );
+    r.headers_mut().insert("x-amzn-errortype", code.to_string());
+    r.headers_mut().insert("content-type", "application/json");
+    r
+}
+
+fn entry_ok() -> Rule {
+    mock!(Eks::describe_access_entry).then_compute_output(|req| {
+        DescribeAccessEntryOutput::builder()
+            .access_entry(
+                AccessEntry::builder()
+                    .cluster_name(req.cluster_name().unwrap_or_default())
+                    .principal_arn(req.principal_arn().unwrap_or_default())
+                    .r#type("STANDARD")
+                    .kubernetes_groups("team:payments")
+                    .tags("Owner", "platform")
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn grant(policy: &str) -> AssociatedAccessPolicy {
+    AssociatedAccessPolicy::builder()
+        .policy_arn(policy)
+        .access_scope(
+            AccessScope::builder()
+                .r#type(AccessScopeType::Cluster)
+                .build(),
+        )
+        .build()
+}
+
+/// Two pages: ClusterAdmin, then View.
+fn policies_two_pages() -> Rule {
+    mock!(Eks::list_associated_access_policies).then_compute_output(|req| {
+        if req.next_token().is_none() {
+            ListAssociatedAccessPoliciesOutput::builder()
+                .associated_access_policies(grant(ADMIN_POLICY))
+                .next_token("page-2")
+                .build()
+        } else {
+            ListAssociatedAccessPoliciesOutput::builder()
+                .associated_access_policies(grant(VIEW_POLICY))
+                .build()
+        }
+    })
+}
+
+fn cluster_ok() -> Rule {
+    mock!(Eks::describe_cluster).then_compute_output(|req| {
+        DescribeClusterOutput::builder()
+            .cluster(
+                Cluster::builder()
+                    .name(req.name().unwrap_or_default())
+                    .version("1.31")
+                    .access_config(
+                        AccessConfigResponse::builder()
+                            .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                            .build(),
+                    )
+                    .resources_vpc_config(
+                        VpcConfigResponse::builder()
+                            .endpoint_public_access(true)
+                            .public_access_cidrs("0.0.0.0/0")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn associate_record(principal: &str, policy_arn: &str) -> Value {
+    record(
+        "AssociateAccessPolicy",
+        json!({"name": CLUSTER, "principalArn": encode(principal), "policyArn": policy_arn, "accessScope": {"type": "cluster"}}),
+        assumed(HUMAN, "jdoe"),
+    )
+}
+
+fn settings(timeout_ms: u64) -> EnrichSettings {
+    EnrichSettings {
+        timeout: Duration::from_millis(timeout_ms),
+        ..EnrichSettings::default()
+    }
+}
+
+// ---- enrichment ----
+
+#[tokio::test]
+async fn enrichment_describes_entry_policies_on_every_page_and_cluster() {
+    let (e, p, c) = (entry_ok(), policies_two_pages(), cluster_ok());
+    let enricher = Enricher::with_client(eks(&[&e, &p, &c]), settings(3000));
+    let event = normalise(&associate_record(CI, ADMIN_POLICY));
+    let got = enricher.enrich(&event).await.unwrap();
+    assert_eq!(got.status, EnrichmentStatus::Complete, "{:?}", got.errors);
+    assert_eq!(
+        got.associated_policies.as_ref().unwrap().len(),
+        2,
+        "both pages read"
+    );
+    assert_eq!(p.num_calls(), 2);
+    assert_eq!(
+        got.access_entry.as_ref().unwrap().kubernetes_groups,
+        vec!["team:payments"]
+    );
+    assert_eq!(
+        got.cluster.as_ref().unwrap().authentication_mode.as_deref(),
+        Some("API_AND_CONFIG_MAP")
+    );
+    assert_eq!(
+        got.effective_access.as_deref(),
+        Some(
+            "after this change role/ci-deployer holds: ClusterAdmin (cluster), View (cluster); (ClusterAdmin at cluster scope supersedes the other grants); groups: team:payments; type: STANDARD"
+        )
+    );
+    assert_eq!(got.remaining_admins, None, "no census for a grant");
+}
+
+#[tokio::test]
+async fn the_principal_is_sent_decoded_to_the_api() {
+    let e = mock!(Eks::describe_access_entry)
+        .match_requests(|r| r.principal_arn() == Some(CI) && r.cluster_name() == Some(CLUSTER))
+        .then_output(|| {
+            DescribeAccessEntryOutput::builder()
+                .access_entry(AccessEntry::builder().build())
+                .build()
+        });
+    let p = mock!(Eks::list_associated_access_policies)
+        .match_requests(|r| r.principal_arn() == Some(CI))
+        .then_output(|| ListAssociatedAccessPoliciesOutput::builder().build());
+    let c = cluster_ok();
+    let enricher = Enricher::with_client(eks(&[&e, &p, &c]), settings(3000));
+    let got = enricher
+        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
+        .await
+        .unwrap();
+    assert_eq!(got.status, EnrichmentStatus::Complete, "{:?}", got.errors);
+    assert_eq!((e.num_calls(), p.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn entry_not_found_is_reported_and_the_rest_is_kept() {
+    let e = mock!(Eks::describe_access_entry).then_http_response(|| {
+        error_response(
+            404,
+            "ResourceNotFoundException",
+            "The specified access entry resource is not found.",
+        )
+    });
+    let p = mock!(Eks::list_associated_access_policies)
+        .then_http_response(|| error_response(404, "ResourceNotFoundException", "not found"));
+    let c = cluster_ok();
+    let enricher = Enricher::with_client(eks(&[&e, &p, &c]), settings(3000));
+    let got = enricher
+        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
+        .await
+        .unwrap();
+    assert_eq!(got.status, EnrichmentStatus::Partial);
+    assert!(
+        got.errors[0].starts_with("DescribeAccessEntry: ResourceNotFoundException"),
+        "{:?}",
+        got.errors
+    );
+    assert!(got.cluster.is_some());
+}
+
+#[tokio::test]
+async fn access_denied_everywhere_is_failed_and_never_lowers_severity() {
+    let denied = || {
+        error_response(
+            403,
+            "AccessDeniedException",
+            "User is not authorized to perform eks:DescribeAccessEntry",
+        )
+    };
+    let e = mock!(Eks::describe_access_entry).then_http_response(denied);
+    let p = mock!(Eks::list_associated_access_policies).then_http_response(denied);
+    let c = mock!(Eks::describe_cluster).then_http_response(denied);
+    let enricher = Enricher::with_client(eks(&[&e, &p, &c]), settings(3000));
+    let event = normalise(&associate_record(CI, ADMIN_POLICY));
+    let got = enricher.enrich(&event).await.unwrap();
+    assert_eq!(got.status, EnrichmentStatus::Failed);
+    assert_eq!(got.errors.len(), 3);
+    assert!(
+        got.errors
+            .iter()
+            .all(|e| e.contains("AccessDeniedException"))
+    );
+    let with = eks_access_watch::classify(&event, &sample_config(), Some(&got));
+    let without = eks_access_watch::classify(&event, &sample_config(), None);
+    assert_eq!(with.severity, without.severity);
+    assert_eq!(with.severity, Severity::Critical);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_then_succeeds() {
+    let throttled = mock!(Eks::describe_cluster)
+        .sequence()
+        .http_response(|| error_response(429, "ThrottlingException", "Rate exceeded"))
+        .output(|| {
+            DescribeClusterOutput::builder()
+                .cluster(Cluster::builder().version("1.31").build())
+                .build()
+        })
+        .build();
+    let enricher = Enricher::with_client(eks(&[&throttled]), settings(3000));
+    let event = normalise(&record(
+        "UpdateClusterConfig",
+        json!({"name": CLUSTER, "deletionProtection": false}),
+        assumed(TERRAFORM, "r"),
+    ));
+    let got = enricher.enrich(&event).await.unwrap();
+    assert_eq!(got.status, EnrichmentStatus::Complete, "{:?}", got.errors);
+    assert_eq!(throttled.num_calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lookups_run_concurrently_so_latency_is_the_slowest_call() {
+    let (e, p, c) = (
+        entry_ok(),
+        mock!(Eks::list_associated_access_policies)
+            .then_output(|| ListAssociatedAccessPoliciesOutput::builder().build()),
+        cluster_ok(),
+    );
+    let delay = Duration::from_millis(400);
+    let enricher = Enricher::with_client(eks_with(&[&e, &p, &c], delay), settings(3000));
+    let start = tokio::time::Instant::now();
+    let got = enricher
+        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
+        .await
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(got.status, EnrichmentStatus::Complete, "{:?}", got.errors);
+    // Virtual time: three calls of 400 ms each take 400 ms together, 1200 ms one after another.
+    assert!(took >= delay && took < delay * 2, "took {took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missed_deadline_is_reported_and_the_alert_is_still_published() {
+    let (e, p, c) = (entry_ok(), policies_two_pages(), cluster_ok());
+    let enricher = Enricher::with_client(
+        eks_with(&[&e, &p, &c], Duration::from_millis(5000)),
+        settings(3000),
+    );
+    let (sns, published) = sns_capturing();
+    let handler = Handler::new(
+        settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts")),
+        Some(enricher),
+        Some(sns),
+    );
+    let response = handler
+        .handle(&associate_record(CI, ADMIN_POLICY))
+        .await
+        .unwrap();
+    assert!(
+        response.alerts[0].delivery.starts_with("published"),
+        "{:?}",
+        response.alerts
+    );
+    let messages = published.lock().unwrap();
+    let alert: Value =
+        serde_json::from_str(json_message(&messages[0])["default"].as_str().unwrap()).unwrap();
+    assert_eq!(alert["enrichment"]["status"], "failed");
+    assert!(
+        alert["enrichment"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no answer within the 3000 ms deadline"),
+        "{alert}"
+    );
+    assert_eq!(alert["severity"], "critical");
+}
+
+fn census_rules(admin_holders: &'static [&'static str]) -> (Rule, Rule) {
+    let list = mock!(Eks::list_access_entries).then_output(|| {
+        ListAccessEntriesOutput::builder()
+            .access_entries("arn:aws:iam::111122223333:role/eks-node-role")
+            .access_entries("arn:aws:iam::111122223333:role/payments-dev")
+            .access_entries("arn:aws:iam::111122223333:role/platform-admin")
+            .build()
+    });
+    let policies = mock!(Eks::list_associated_access_policies).then_compute_output(move |req| {
+        let principal = req.principal_arn().unwrap_or_default();
+        let b = ListAssociatedAccessPoliciesOutput::builder();
+        if admin_holders.contains(&principal) {
+            b.associated_access_policies(grant(ADMIN_POLICY)).build()
+        } else {
+            b.associated_access_policies(grant(VIEW_POLICY)).build()
+        }
+    });
+    (list, policies)
+}
+
+#[tokio::test]
+async fn switching_to_api_with_no_admin_left_is_a_lockout_risk() {
+    let (list, policies) = census_rules(&[]);
+    let c = cluster_ok();
+    let enricher = Enricher::with_client(eks(&[&list, &policies, &c]), settings(3000));
+    let event = normalise(&record(
+        "UpdateClusterConfig",
+        json!({"name": CLUSTER, "accessConfig": {"authenticationMode": "API"}}),
+        assumed(HUMAN, "jdoe"),
+    ));
+    let got = enricher.enrich(&event).await.unwrap();
+    let census = got.remaining_admins.as_ref().unwrap();
+    assert_eq!((census.entries_checked, census.admins.len()), (3, 0));
+    let alert = eks_access_watch::classify(&event, &sample_config(), Some(&got));
+    assert_eq!(finding(&alert, "lockout-risk"), Some(Severity::Critical));
+}
+
+#[tokio::test]
+async fn switching_to_api_with_an_admin_left_is_not_a_lockout_risk() {
+    let (list, policies) = census_rules(&["arn:aws:iam::111122223333:role/platform-admin"]);
+    let c = cluster_ok();
+    let enricher = Enricher::with_client(eks(&[&list, &policies, &c]), settings(3000));
+    let event = normalise(&record(
+        "UpdateClusterConfig",
+        json!({"name": CLUSTER, "accessConfig": {"authenticationMode": "API"}}),
+        assumed(HUMAN, "jdoe"),
+    ));
+    let got = enricher.enrich(&event).await.unwrap();
+    assert_eq!(
+        got.remaining_admins.as_ref().unwrap().admins,
+        vec!["arn:aws:iam::111122223333:role/platform-admin"]
+    );
+    let alert = eks_access_watch::classify(&event, &sample_config(), Some(&got));
+    assert_eq!(finding(&alert, "lockout-risk"), None);
+}
+
+#[tokio::test]
+async fn a_census_past_its_bound_is_incomplete_and_proves_nothing() {
+    let (list, policies) = census_rules(&[]);
+    let c = cluster_ok();
+    let enricher = Enricher::with_client(
+        eks(&[&list, &policies, &c]),
+        EnrichSettings {
+            max_entries: 2,
+            ..settings(3000)
+        },
+    );
+    let event = normalise(&record(
+        "DeleteAccessEntry",
+        json!({"name": CLUSTER, "principalArn": encode(CI)}),
+        assumed(HUMAN, "jdoe"),
+    ));
+    let got = enricher.enrich(&event).await.unwrap();
+    assert!(got.remaining_admins.as_ref().unwrap().truncated);
+    assert_eq!(
+        finding(
+            &eks_access_watch::classify(&event, &sample_config(), Some(&got)),
+            "lockout-risk"
+        ),
+        None
+    );
+}
+
+#[tokio::test]
+async fn other_accounts_are_skipped_without_a_role_template() {
+    let sdk = aws_types::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let enricher = Enricher::from_sdk_config(
+        &sdk,
+        EnrichSettings {
+            home_account: Some("999988887777".into()),
+            ..settings(3000)
+        },
+    );
+    let got = enricher
+        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
+        .await
+        .unwrap();
+    assert_eq!(got.status, EnrichmentStatus::Skipped);
+    assert!(
+        got.errors[0].contains("ENRICH_ROLE_ARN_TEMPLATE"),
+        "{:?}",
+        got.errors
+    );
+}
+
+// ---- delivery ----
+
+fn sns_capturing() -> (Sns, Arc<Mutex<Vec<PublishInput>>>) {
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let sink = published.clone();
+    let rule = mock!(Sns::publish).then_compute_output(move |req| {
+        sink.lock().unwrap().push(req.clone());
+        PublishOutput::builder()
+            .message_id(format!("msg-{}", sink.lock().unwrap().len()))
+            .build()
+    });
+    (
+        mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&rule]),
+        published,
+    )
+}
+
+fn settings_for(topic: Option<&str>) -> Settings {
+    let mut env = vec![
+        ("APPROVED_CALLER_ARNS", TERRAFORM.to_string()),
+        ("BREAK_GLASS_ROLE_ARNS", BREAK_GLASS.to_string()),
+        ("ENRICH_TIMEOUT_MS", "3000".to_string()),
+    ];
+    if let Some(t) = topic {
+        env.push(("ALERT_TOPIC_ARN", t.to_string()));
+    }
+    Settings::from_env(move |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap()
+}
+
+fn json_message(input: &PublishInput) -> Value {
+    serde_json::from_str(input.message().unwrap()).unwrap()
+}
+
+fn attribute<'a>(input: &'a PublishInput, name: &str) -> Option<(&'a str, &'a str)> {
+    input
+        .message_attributes()?
+        .get(name)
+        .map(|v| (v.data_type(), v.string_value().unwrap_or_default()))
+}
+
+#[tokio::test]
+async fn published_messages_carry_filterable_attributes_and_per_protocol_bodies() {
+    let (sns, published) = sns_capturing();
+    let handler = Handler::new(
+        settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts")),
+        None,
+        Some(sns),
+    );
+    handler
+        .handle(&associate_record(CI, ADMIN_POLICY))
+        .await
+        .unwrap();
+    let messages = published.lock().unwrap();
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(m.message_structure(), Some("json"));
+    assert!(
+        m.subject()
+            .unwrap()
+            .starts_with("[CRITICAL] prod: ClusterAdmin granted"),
+        "{:?}",
+        m.subject()
+    );
+    assert_eq!(attribute(m, "severity"), Some(("String", "critical")));
+    assert_eq!(attribute(m, "severity_rank"), Some(("Number", "4")));
+    assert_eq!(
+        attribute(m, "rules"),
+        Some((
+            "String.Array",
+            r#"["cluster-admin-granted","unapproved-caller"]"#
+        ))
+    );
+    assert_eq!(attribute(m, "cluster"), Some(("String", CLUSTER)));
+    assert_eq!(attribute(m, "account"), Some(("String", ACCOUNT)));
+    assert_eq!(attribute(m, "region"), Some(("String", "eu-west-1")));
+    assert_eq!(
+        attribute(m, "event_name"),
+        Some(("String", "AssociateAccessPolicy"))
+    );
+    let body = json_message(m);
+    assert!(body["email"].as_str().unwrap().contains("What to do:"));
+    let alert: Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+    assert_eq!(alert["principal_arn"], CI);
+    assert_eq!(
+        m.message_group_id(),
+        None,
+        "standard topics have no group id"
+    );
+}
+
+#[tokio::test]
+async fn fifo_topics_group_by_cluster_and_deduplicate_by_event_id() {
+    let (sns, published) = sns_capturing();
+    let handler = Handler::new(
+        settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts.fifo")),
+        None,
+        Some(sns),
+    );
+    let r = associate_record(CI, ADMIN_POLICY);
+    handler.handle(&r).await.unwrap();
+    let messages = published.lock().unwrap();
+    assert_eq!(
+        messages[0].message_group_id(),
+        Some("111122223333/eu-west-1/prod")
+    );
+    assert_eq!(
+        messages[0].message_deduplication_id(),
+        r["eventID"].as_str()
+    );
+}
+
+#[tokio::test]
+async fn below_min_severity_is_not_published() {
+    let (sns, published) = sns_capturing();
+    let mut settings = settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts"));
+    settings.min_severity = Severity::Medium;
+    let handler = Handler::new(settings, None, Some(sns));
+    let mut routine = associate_record(CI, VIEW_POLICY);
+    routine["userIdentity"] = assumed(TERRAFORM, "run");
+    let resp = handler.handle(&routine).await.unwrap();
+    assert_eq!(resp.alerts[0].severity, Severity::Low);
+    assert_eq!(resp.alerts[0].delivery, "below MIN_SEVERITY (medium)");
+    assert!(published.lock().unwrap().is_empty());
+    let resp = handler
+        .handle(&associate_record(CI, ADMIN_POLICY))
+        .await
+        .unwrap();
+    assert!(resp.alerts[0].delivery.starts_with("published"));
+    assert_eq!(published.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_publish_fails_the_invocation_as_retryable() {
+    let rule = mock!(Sns::publish).then_http_response(|| {
+        let mut r = HttpResponse::new(StatusCode::try_from(500).unwrap(), SdkBody::from("<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>boom</Message></Error></ErrorResponse>"));
+        r.headers_mut().insert("content-type", "text/xml");
+        r
+    });
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&rule], |b| b
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(1))
+        ));
+    let handler = Handler::new(
+        settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts")),
+        None,
+        Some(sns),
+    );
+    let err = handler
+        .handle(&associate_record(CI, ADMIN_POLICY))
+        .await
+        .unwrap_err();
+    assert!(err.retryable());
+    assert!(matches!(err, HandlerError::Publish { failed: 1, .. }));
+    assert!(err.to_string().contains("InternalError"), "{err}");
+    assert_eq!(rule.num_calls(), 2, "the SDK retried before giving up");
+    let d: lambda_runtime::Diagnostic = err.into();
+    assert_eq!(d.error_type, "EksAccessWatch.PublishFailed");
+}
+
+#[tokio::test]
+async fn unreadable_input_fails_as_not_retryable_and_unwatched_input_succeeds() {
+    let handler = Handler::new(settings_for(None), None, None);
+    let err = handler
+        .handle(&json!({"hello": "world"}))
+        .await
+        .unwrap_err();
+    assert!(!err.retryable());
+    assert!(err.to_string().contains("keys: [hello]"), "{err}");
+    let ok = handler
+        .handle(&json!({"eventSource": "s3.amazonaws.com", "eventName": "GetObject"}))
+        .await
+        .unwrap();
+    assert!(ok.alerts.is_empty());
+    assert_eq!(ok.skipped.len(), 1);
+}
+
+#[tokio::test]
+async fn without_a_topic_the_alert_is_a_dry_run() {
+    let handler = Handler::new(settings_for(None), None, None);
+    let resp = handler
+        .handle(&associate_record(CI, ADMIN_POLICY))
+        .await
+        .unwrap();
+    assert_eq!(resp.alerts[0].delivery, "dry-run");
+    assert_eq!(resp.alerts[0].severity, Severity::Critical);
+}
+
+#[test]
+fn oversized_enrichment_is_trimmed_and_findings_are_kept() {
+    use eks_access_watch::enrichment::{AdminCensus, Enrichment, PolicyGrant};
+    let event = normalise(&associate_record(CI, ADMIN_POLICY));
+    let mut e = Enrichment::skipped("x");
+    e.associated_policies = Some(
+        (0..5000)
+            .map(|i| PolicyGrant {
+                policy_arn: format!("{VIEW_POLICY}-{i}"),
+                access_scope: eks_access_watch::event::AccessScope::Namespace {
+                    namespaces: vec![format!("ns-{i}"); 4],
+                },
+            })
+            .collect(),
+    );
+    e.remaining_admins = Some(AdminCensus {
+        admins: vec![CI.to_string(); 2000],
+        entries_checked: 2000,
+        truncated: false,
+    });
+    let alert = eks_access_watch::classify(&event, &sample_config(), Some(&e));
+    let untrimmed = build_message(
+        &alert,
+        "arn:aws:sns:eu-west-1:111122223333:t",
+        AlertFormat::Chatbot,
+        usize::MAX,
+    );
+    assert!(
+        untrimmed.size() > SNS_MAX_BYTES,
+        "the fixture must be too big: {}",
+        untrimmed.size()
+    );
+    let msg = build_message(
+        &alert,
+        "arn:aws:sns:eu-west-1:111122223333:t",
+        AlertFormat::Chatbot,
+        SNS_MAX_BYTES,
+    );
+    assert!(msg.size() <= SNS_MAX_BYTES, "{}", msg.size());
+    let body: Value = serde_json::from_str(&msg.message).unwrap();
+    let sent: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        sent["findings"].as_array().unwrap().len(),
+        alert.findings.len()
+    );
+    assert_eq!(sent["enrichment"]["trimmed"], true);
+}
+
+#[test]
+fn chatbot_format_gives_https_subscribers_a_custom_notification() {
+    let alert = alert_for(&associate_record(CI, ADMIN_POLICY));
+    let msg = build_message(
+        &alert,
+        "arn:aws:sns:eu-west-1:111122223333:t",
+        AlertFormat::Chatbot,
+        SNS_MAX_BYTES,
+    );
+    let body: Value = serde_json::from_str(&msg.message).unwrap();
+    let chat: Value = serde_json::from_str(body["https"].as_str().unwrap()).unwrap();
+    assert_eq!(chat["version"], "1.0");
+    assert_eq!(chat["source"], "custom");
+    assert!(
+        chat["content"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("\\[CRITICAL\\] prod: ClusterAdmin"),
+        "{chat}"
+    );
+    assert!(
+        chat["content"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("cluster\\-admin\\-granted")
+    );
+    let sqs: Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        sqs["severity"], "critical",
+        "machine subscribers still get the alert"
+    );
+}
+
+// ---- the wire ----
+
+/// What actually goes over HTTP: the principal is percent-encoded exactly once in the EKS
+/// path, and SNS gets the attributes in its query-protocol form.
+#[tokio::test]
+async fn wire_level_requests_encode_the_principal_and_carry_attributes() {
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    let principal = "arn:aws:iam::111122223333:role/teams/payments/oncall";
+    let ok = |body: &str| {
+        http::Response::builder()
+            .status(200)
+            .body(SdkBody::from(body.to_string()))
+            .unwrap()
+    };
+    let req = |uri: &str| {
+        http::Request::builder()
+            .uri(uri)
+            .body(SdkBody::empty())
+            .unwrap()
+    };
+    let eks_replay = StaticReplayClient::new(vec![ReplayEvent::new(
+        req(
+            "https://eks.eu-west-1.amazonaws.com/clusters/prod/access-entries/arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fteams%2Fpayments%2Foncall",
+        ),
+        ok(r#"{"accessEntry":{"type":"STANDARD","kubernetesGroups":["oncall"]}}"#),
+    )]);
+    let eks = Eks::from_conf(
+        aws_sdk_eks::Config::builder()
+            .with_test_defaults_v2()
+            .region(aws_types::region::Region::new("eu-west-1"))
+            .http_client(eks_replay.clone())
+            .build(),
+    );
+    let out = eks
+        .describe_access_entry()
+        .cluster_name("prod")
+        .principal_arn(principal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.access_entry().unwrap().kubernetes_groups(), ["oncall"]);
+    let sent: Vec<String> = eks_replay
+        .actual_requests()
+        .map(|r| r.uri().to_string())
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            "https://eks.eu-west-1.amazonaws.com/clusters/prod/access-entries/arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fteams%2Fpayments%2Foncall"
+        ]
+    );
+
+    let sns_replay = StaticReplayClient::new(vec![ReplayEvent::new(
+        req("https://sns.eu-west-1.amazonaws.com/"),
+        ok(
+            "<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult></PublishResponse>",
+        ),
+    )]);
+    let sns = Sns::from_conf(
+        aws_sdk_sns::Config::builder()
+            .with_test_defaults_v2()
+            .region(aws_types::region::Region::new("eu-west-1"))
+            .http_client(sns_replay.clone())
+            .build(),
+    );
+    let alert = alert_for(&associate_record(principal, ADMIN_POLICY));
+    let topic = "arn:aws:sns:eu-west-1:111122223333:alerts.fifo";
+    let msg = build_message(&alert, topic, AlertFormat::Default, SNS_MAX_BYTES);
+    let id = eks_access_watch::publish::publish(&sns, topic, &msg)
+        .await
+        .unwrap();
+    assert_eq!(id, "m-1");
+    let body = sns_replay
+        .actual_requests()
+        .next()
+        .unwrap()
+        .body()
+        .bytes()
+        .unwrap()
+        .to_vec();
+    let form: Vec<(String, String)> = form_pairs(&String::from_utf8(body).unwrap());
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("Action"), Some("Publish"));
+    assert_eq!(get("MessageStructure"), Some("json"));
+    assert_eq!(get("MessageDeduplicationId"), Some(alert.event_id.as_str()));
+    assert_eq!(get("MessageGroupId"), Some("111122223333/eu-west-1/prod"));
+    let mut attrs = std::collections::BTreeMap::new();
+    for i in 1..=10 {
+        if let Some(name) = get(&format!("MessageAttributes.entry.{i}.Name")) {
+            let dtype = get(&format!("MessageAttributes.entry.{i}.Value.DataType")).unwrap();
+            let value = get(&format!("MessageAttributes.entry.{i}.Value.StringValue")).unwrap();
+            attrs.insert(name.to_string(), format!("{dtype}={value}"));
+        }
+    }
+    assert_eq!(attrs["severity"], "String=critical");
+    assert_eq!(attrs["severity_rank"], "Number=4");
+    assert_eq!(
+        attrs["rules"],
+        r#"String.Array=["cluster-admin-granted","unapproved-caller"]"#
+    );
+    assert_eq!(attrs["cluster"], "String=prod");
+    assert_eq!(attrs.len(), 7, "{attrs:?}");
+}
+
+fn form_pairs(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode_form(k), decode_form(v)))
+        .collect()
+}
+
+fn decode_form(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+// ---- end to end: every sample through the handler, published messages vs golden files ----
+
+/// A cluster where nobody but platform-admin... holds nothing: the census finds no admin, the
+/// break-glass entry is tagged, and every entry otherwise holds View.
+fn sample_cluster_eks() -> Eks {
+    let entry = mock!(Eks::describe_access_entry).then_compute_output(|req| {
+        let principal = req.principal_arn().unwrap_or_default();
+        let mut e = AccessEntry::builder()
+            .cluster_name(req.cluster_name().unwrap_or_default())
+            .principal_arn(principal)
+            .r#type("STANDARD")
+            .kubernetes_groups("team:payments")
+            .created_at(aws_smithy_types::DateTime::from_secs(1_794_000_000));
+        if principal.contains("break-glass") {
+            e = e.tags("Purpose", "break-glass");
+        }
+        DescribeAccessEntryOutput::builder()
+            .access_entry(e.build())
+            .build()
+    });
+    let policies = mock!(Eks::list_associated_access_policies).then_output(|| {
+        ListAssociatedAccessPoliciesOutput::builder()
+            .associated_access_policies(grant(VIEW_POLICY))
+            .build()
+    });
+    let cluster = cluster_ok();
+    let entries = mock!(Eks::list_access_entries).then_output(|| {
+        ListAccessEntriesOutput::builder()
+            .access_entries("arn:aws:iam::111122223333:role/eks-node-role")
+            .access_entries("arn:aws:iam::111122223333:role/payments-dev")
+            .build()
+    });
+    eks(&[&entry, &policies, &cluster, &entries])
+}
+
+fn render_published(messages: &[PublishInput]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if messages.is_empty() {
+        out.push_str("# nothing published\n");
+    }
+    for (i, m) in messages.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "# message {}\nSubject: {}",
+            i + 1,
+            m.subject().unwrap_or_default()
+        );
+        let attrs: std::collections::BTreeMap<_, _> = m
+            .message_attributes()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    format!("{}={}", v.data_type(), v.string_value().unwrap_or_default()),
+                )
+            })
+            .collect();
+        for (k, v) in attrs {
+            let _ = writeln!(out, "Attribute {k}: {v}");
+        }
+        let body = json_message(m);
+        let alert: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
+        let _ = writeln!(out, "\n{}\n", serde_json::to_string_pretty(&alert).unwrap());
+        let _ = writeln!(out, "{}", body["email"].as_str().unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_sample_through_the_handler_publishes_its_golden_messages() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    let mut fired = std::collections::BTreeSet::new();
+    for sample in eks_access_watch::ingest::expand_paths(&[events_dir()]).unwrap() {
+        let (sns, published) = sns_capturing();
+        let enricher = Enricher::with_client(sample_cluster_eks(), settings(3000));
+        let mut settings =
+            settings_for(Some("arn:aws:sns:eu-west-1:111122223333:eks-access-alerts"));
+        settings.min_severity = Severity::Info;
+        let handler = Handler::new(settings, Some(enricher), Some(sns));
+        // The Lambda gets JSON; the gzip log file goes through as its decompressed JSON.
+        let bytes = {
+            use std::io::Read;
+            let mut s = String::new();
+            eks_access_watch::ingest::open(&sample)
+                .unwrap()
+                .read_to_string(&mut s)
+                .unwrap();
+            s
+        };
+        let payloads: Vec<Value> = serde_json::Deserializer::from_str(&bytes)
+            .into_iter::<Value>()
+            .map(Result::unwrap)
+            .collect();
+        for p in &payloads {
+            handler
+                .handle(p)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", sample.display()));
+        }
+        let messages = published.lock().unwrap().clone();
+        for m in &messages {
+            let body = json_message(m);
+            let alert: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
+            for f in alert["findings"].as_array().unwrap() {
+                fired.insert(f["rule"].as_str().unwrap().to_string());
+            }
+        }
+        let got = render_published(&messages);
+        let golden = crate::golden::golden_path(&sample).with_extension("sns.golden");
+        if update {
+            std::fs::write(&golden, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&golden) {
+            Ok(expected) if expected == got => {}
+            Ok(expected) => {
+                eprintln!(
+                    "SNS golden mismatch for {}:\n{}",
+                    sample.display(),
+                    pretty_assertions::StrComparison::new(&expected, &got)
+                );
+                failures.push(sample.display().to_string());
+            }
+            Err(_) => failures.push(format!(
+                "{} (no {}; run with UPDATE_GOLDEN=1)",
+                sample.display(),
+                golden.display()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        fired.contains("lockout-risk"),
+        "lockout-risk fires on a sample once enriched: {fired:?}"
+    );
+    let missing: Vec<&str> = eks_access_watch::rules::CATALOGUE
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !fired.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules that fire on no sample through the Lambda: {missing:?}"
+    );
+}
