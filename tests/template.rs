@@ -1,0 +1,220 @@
+use std::path::Path;
+
+use eks_access_watch::event::{WATCHED_EKS_EVENTS, WATCHED_STS_EVENTS};
+use eks_access_watch::ingest::{self, Item};
+use eks_access_watch::pipeline::{Outcome, evaluate};
+use eks_access_watch::{RuleConfig, Severity};
+use serde_json::{Value as Json, json};
+use serde_yaml_ng::Value as Yaml;
+
+use crate::util::{BREAK_GLASS, events_dir};
+
+fn load(name: &str) -> Yaml {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+fn at<'a>(v: &'a Yaml, path: &[&str]) -> &'a Yaml {
+    path.iter().fold(v, |v, k| &v[*k])
+}
+
+fn strings(v: &Yaml) -> Vec<String> {
+    v.as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {v:?}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Resolve `!If [HasBreakGlassRoles, !Split [",", !Ref BreakGlassRoleArns], fallback]` the way
+/// CloudFormation would for the given parameter value.
+fn resolve(v: &Yaml, break_glass: &str) -> Yaml {
+    match v {
+        Yaml::Tagged(t) if t.tag == "If" => {
+            let args = t.value.as_sequence().unwrap();
+            let branch = if break_glass.is_empty() {
+                &args[2]
+            } else {
+                &args[1]
+            };
+            resolve(branch, break_glass)
+        }
+        Yaml::Tagged(t) if t.tag == "Split" => Yaml::Sequence(
+            break_glass
+                .split(',')
+                .map(|s| Yaml::String(s.to_string()))
+                .collect(),
+        ),
+        Yaml::Mapping(m) => Yaml::Mapping(
+            m.iter()
+                .map(|(k, v)| (k.clone(), resolve(v, break_glass)))
+                .collect(),
+        ),
+        Yaml::Sequence(s) => Yaml::Sequence(s.iter().map(|v| resolve(v, break_glass)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    eks_access_watch::event::wildcard_match(pattern, text)
+}
+
+/// EventBridge pattern matching for what our patterns use: value lists, nested fields,
+/// `wildcard` and `prefix`.
+fn matches(pattern: &Yaml, event: &Json) -> bool {
+    let Some(fields) = pattern.as_mapping() else {
+        return false;
+    };
+    fields.iter().all(|(key, want)| {
+        let value = &event[key.as_str().unwrap()];
+        match want {
+            Yaml::Mapping(_) => matches(want, value),
+            Yaml::Sequence(options) => options.iter().any(|o| match o {
+                Yaml::String(s) => value.as_str() == Some(s.as_str()),
+                Yaml::Mapping(m) => {
+                    let (op, arg) = m.iter().next().unwrap();
+                    let (Some(text), Some(arg)) = (value.as_str(), arg.as_str()) else {
+                        return false;
+                    };
+                    match op.as_str().unwrap() {
+                        "wildcard" => glob(arg, text),
+                        "prefix" => text.starts_with(arg),
+                        other => panic!("pattern operator {other} not understood by this test"),
+                    }
+                }
+                other => panic!("unexpected pattern value {other:?}"),
+            }),
+            other => panic!("unexpected pattern {other:?}"),
+        }
+    })
+}
+
+fn patterns(break_glass: &str) -> Vec<Yaml> {
+    let t = load("template.yaml");
+    let events = at(
+        &t,
+        &["Resources", "WatcherFunction", "Properties", "Events"],
+    );
+    ["EksAccessChange", "BreakGlassAssumeRole"]
+        .iter()
+        .map(|name| resolve(at(events, &[name, "Properties", "Pattern"]), break_glass))
+        .collect()
+}
+
+#[test]
+fn the_template_watches_exactly_the_catalogue_event_names() {
+    let p = patterns("");
+    assert_eq!(
+        strings(at(&p[0], &["detail", "eventName"])),
+        WATCHED_EKS_EVENTS
+    );
+    assert_eq!(
+        strings(at(&p[0], &["detail", "eventSource"])),
+        ["eks.amazonaws.com"]
+    );
+    assert_eq!(
+        strings(at(&p[1], &["detail", "eventName"])),
+        WATCHED_STS_EVENTS
+    );
+    for p in &p {
+        assert_eq!(strings(&p["detail-type"]), [ingest::CLOUDTRAIL_DETAIL_TYPE]);
+    }
+}
+
+#[test]
+fn the_member_account_forwards_the_same_events() {
+    let t = load("templates/member-account.yaml");
+    let eks = resolve(
+        at(
+            &t,
+            &[
+                "Resources",
+                "EksAccessForwardRule",
+                "Properties",
+                "EventPattern",
+            ],
+        ),
+        "",
+    );
+    assert_eq!(
+        strings(at(&eks, &["detail", "eventName"])),
+        WATCHED_EKS_EVENTS
+    );
+    let sts = resolve(
+        at(
+            &t,
+            &[
+                "Resources",
+                "BreakGlassForwardRule",
+                "Properties",
+                "EventPattern",
+            ],
+        ),
+        "",
+    );
+    assert_eq!(
+        strings(at(&sts, &["detail", "eventName"])),
+        WATCHED_STS_EVENTS
+    );
+}
+
+#[test]
+fn the_function_reads_the_variables_the_template_sets() {
+    let t = load("template.yaml");
+    let vars = at(
+        &t,
+        &[
+            "Resources",
+            "WatcherFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+        ],
+    );
+    let set: Vec<&str> = vars
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let mut set = set;
+    set.sort();
+    let mut read: Vec<&str> = eks_access_watch::lambda::ENV_VARS.to_vec();
+    read.sort();
+    assert_eq!(set, read);
+    let allowed = strings(at(&t, &["Parameters", "MinSeverity", "AllowedValues"]));
+    let valid: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(allowed, valid);
+}
+
+/// Every record in the samples reaches the function exactly when the library watches it: the
+/// patterns neither drop a watched event nor invoke the function for nothing.
+#[test]
+fn every_sample_matches_the_pattern_it_should() {
+    for (break_glass, config) in [
+        ("", RuleConfig::default()),
+        (
+            BREAK_GLASS,
+            RuleConfig::new(&[], "a", &[BREAK_GLASS.to_string()], "b").unwrap(),
+        ),
+    ] {
+        let pats = patterns(break_glass);
+        let mut watched_count = 0;
+        for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
+            let reader = ingest::open(&sample).unwrap();
+            ingest::read(&sample.display().to_string(), reader, &mut |item| {
+                let Item::Record { json, location } = item else { return };
+                let record: Json = serde_json::from_str(json).unwrap();
+                let source = record["eventSource"].as_str().unwrap_or_default();
+                let service = source.split('.').next().unwrap_or_default();
+                let envelope = json!({"source": format!("aws.{service}"), "detail-type": "AWS API Call via CloudTrail", "detail": record});
+                let delivered = pats.iter().any(|p| matches(p, &envelope));
+                let watched = matches!(evaluate(json, &config), Ok(Outcome::Watched(_)));
+                watched_count += watched as usize;
+                assert_eq!(delivered, watched, "{location} (break-glass parameter `{break_glass}`)");
+            })
+            .unwrap();
+        }
+        assert!(watched_count > 30, "{watched_count}");
+    }
+}
