@@ -435,6 +435,8 @@ pub struct AccessEvent {
 pub enum Skip {
     /// Another service's event (`eventSource`).
     OtherService(String),
+    /// A record without `eventSource`: nothing says which service it is from.
+    NoEventSource,
     /// An EKS or STS call we do not watch (read-only calls, unrelated APIs).
     NotWatched(String),
     /// An STS role assumption of a role that is not break-glass.
@@ -449,6 +451,7 @@ impl fmt::Display for Skip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Skip::OtherService(s) => write!(f, "event source `{s}` is not watched"),
+            Skip::NoEventSource => f.write_str("the record has no eventSource"),
             Skip::NotWatched(n) => write!(f, "`{n}` does not change cluster access"),
             Skip::NotBreakGlass => f.write_str("role assumed is not a break-glass role"),
             Skip::NotCloudTrail(t) => write!(
@@ -470,6 +473,9 @@ const MAX_ARN: usize = 2048;
 pub fn normalise(raw: &RawRecord) -> Result<AccessEvent, Skip> {
     let source = raw.event_source.as_deref().unwrap_or_default();
     let name = raw.event_name.as_deref().unwrap_or_default();
+    if source.is_empty() {
+        return Err(Skip::NoEventSource);
+    }
     let watched = match source {
         EKS_SOURCE => WATCHED_EKS_EVENTS.contains(&name),
         STS_SOURCE => WATCHED_STS_EVENTS.contains(&name),
@@ -928,10 +934,7 @@ mod tests {
             Skip::OtherService(_)
         ));
         let raw = RawRecord::default();
-        assert!(matches!(
-            normalise(&raw).unwrap_err(),
-            Skip::OtherService(_)
-        ));
+        assert_eq!(normalise(&raw).unwrap_err(), Skip::NoEventSource);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::value::RawValue;
 
 use crate::event::Skip;
+use crate::scan;
 
 /// The `detail-type` EventBridge gives CloudTrail management events.
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
@@ -62,6 +63,12 @@ pub enum InputError {
         input: String,
         line: usize,
         column: usize,
+        message: String,
+    },
+    #[error("{input}: broken CloudTrail log file at byte {offset}: {message}")]
+    Structure {
+        input: String,
+        offset: u64,
         message: String,
     },
     #[error("{input}: compressed data is corrupt or truncated: {message}")]
@@ -170,11 +177,32 @@ pub fn decompress<R: BufRead + Send + 'static>(
     }
 }
 
+/// How much to check of records that cannot matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadMode {
+    /// CloudTrail log files take the splitter ([`crate::scan`]): record boundaries are found
+    /// structurally, and only records that may be watched are parsed.
+    #[default]
+    Fast,
+    /// Every record is parsed as JSON, so a syntax error anywhere is reported.
+    Strict,
+}
+
 /// Stream every record in `reader` to `sink`. Returns `Err` only when the input cannot be read
 /// any further (I/O, invalid JSON, corrupt gzip); items already delivered stand.
 pub fn read(
     input: &str,
+    reader: impl BufRead,
+    sink: &mut dyn FnMut(Item),
+) -> Result<(), InputError> {
+    read_with(input, reader, ReadMode::Fast, sink)
+}
+
+/// [`read`] with an explicit [`ReadMode`].
+pub fn read_with(
+    input: &str,
     mut reader: impl BufRead,
+    mode: ReadMode,
     sink: &mut dyn FnMut(Item),
 ) -> Result<(), InputError> {
     // Skip leading whitespace to tell an empty input from a broken one.
@@ -195,6 +223,13 @@ pub fn read(
             break;
         }
     }
+    if mode == ReadMode::Fast {
+        let head = reader.fill_buf().map_err(|e| io_error(input, e))?;
+        if let Some(start) = scan::looks_like_records_file(head) {
+            reader.consume(start);
+            return read_records_fast(input, reader, start as u64, sink);
+        }
+    }
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut value = 0;
     loop {
@@ -208,6 +243,47 @@ pub fn read(
         value += 1;
         if de.end().is_ok() {
             return Ok(());
+        }
+    }
+}
+
+fn read_records_fast(
+    input: &str,
+    reader: impl BufRead,
+    start: u64,
+    sink: &mut dyn FnMut(Item),
+) -> Result<(), InputError> {
+    let mut splitter = scan::Splitter::new(reader, start);
+    let mut index = 0;
+    loop {
+        let location = Location {
+            input: input.to_string(),
+            value: 0,
+            record: Some(index),
+        };
+        match splitter.next_record() {
+            Ok(Some(scan::Step::Record(bytes))) => {
+                match std::str::from_utf8(bytes) {
+                    Ok(json) => emit_record(location, json, sink),
+                    Err(e) => sink(Item::Invalid(InputError::Shape {
+                        location,
+                        message: format!(
+                            "not valid UTF-8 (at byte {} of the record)",
+                            e.valid_up_to()
+                        ),
+                    })),
+                }
+                index += 1;
+            }
+            Ok(Some(scan::Step::End) | None) => return Ok(()),
+            Err(scan::SplitError::Io(e)) => return Err(io_error(input, e)),
+            Err(scan::SplitError::Structure(e)) => {
+                return Err(InputError::Structure {
+                    input: input.to_string(),
+                    offset: e.offset,
+                    message: e.message,
+                });
+            }
         }
     }
 }
@@ -556,7 +632,15 @@ mod tests {
     fn empty_and_truncated_inputs_are_errors_naming_the_input() {
         let (_, res) = collect(b"  \n");
         assert!(matches!(res, Err(InputError::Empty { .. })));
+        // A log file takes the splitter, every other shape the JSON parser: both say "truncated".
         let (_, res) = collect(br#"{"Records":[{"eventName":"A"},"#);
+        let err = res.unwrap_err().to_string();
+        assert!(
+            err.starts_with("test: broken CloudTrail log file at byte 30")
+                && err.contains("truncated"),
+            "{err}"
+        );
+        let (_, res) = collect(br#"[{"eventName":"A"},"#);
         let err = res.unwrap_err().to_string();
         assert!(
             err.starts_with("test: not valid JSON") && err.contains("truncated"),

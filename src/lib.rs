@@ -21,6 +21,7 @@ pub mod lambda;
 pub mod pipeline;
 pub mod publish;
 pub mod rules;
+pub mod scan;
 pub mod text;
 
 pub use alert::{Alert, Finding, Severity};

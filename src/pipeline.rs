@@ -33,12 +33,26 @@ pub fn is_candidate(json: &str) -> bool {
         || memmem::find(bytes, b"\\u").is_some()
 }
 
+/// The `eventSource` value as written (CloudTrail writes `"eventSource":"s3.amazonaws.com"`),
+/// found by a byte search. `None` when the key is absent.
+fn raw_event_source(json: &str) -> Option<&str> {
+    let key = memmem::find(json.as_bytes(), b"\"eventSource\"")?;
+    let rest = json[key + 13..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let value = rest.strip_prefix('"')?;
+    Some(&value[..value.find('"')?])
+}
+
 /// Parse, normalise and decide whether the record is watched under `config`.
 pub fn evaluate(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError> {
     if !is_candidate(json) {
-        return Ok(Outcome::Skipped(Skip::OtherService(
-            "(not EKS or STS)".into(),
-        )));
+        // Only for the reason's text: the watching decision never depends on this lookup.
+        return Ok(Outcome::Skipped(match raw_event_source(json) {
+            Some(source) => Skip::OtherService(crate::text::clean(source, 64)),
+            None => Skip::NoEventSource,
+        }));
     }
     evaluate_full(json, config)
 }
@@ -96,8 +110,19 @@ pub fn scan(
     config: &RuleConfig,
     on: &mut dyn FnMut(Scanned),
 ) -> Result<ScanStats, InputError> {
+    scan_with(input, reader, config, ingest::ReadMode::Fast, on)
+}
+
+/// [`scan`] with an explicit [`ingest::ReadMode`].
+pub fn scan_with(
+    input: &str,
+    reader: impl std::io::BufRead,
+    config: &RuleConfig,
+    mode: ingest::ReadMode,
+    on: &mut dyn FnMut(Scanned),
+) -> Result<ScanStats, InputError> {
     let mut stats = ScanStats::default();
-    ingest::read(input, reader, &mut |item| match item {
+    ingest::read_with(input, reader, mode, &mut |item| match item {
         Item::Record { location, json } => {
             stats.records += 1;
             match evaluate(json, config) {
