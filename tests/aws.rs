@@ -13,12 +13,6 @@ use aws_sdk_eks::types::{
 use aws_sdk_sns::Client as Sns;
 use aws_sdk_sns::operation::publish::{PublishInput, PublishOutput};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
@@ -29,6 +23,7 @@ use eks_access_watch::lambda::{Handler, HandlerError, Settings};
 use eks_access_watch::publish::{AlertFormat, SNS_MAX_BYTES, build_message};
 use serde_json::{Value, json};
 
+use crate::delayed::Delayed;
 use crate::util::*;
 
 const CLUSTER: &str = "prod";
@@ -37,42 +32,6 @@ const ADMIN_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClus
 const VIEW_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
 
 // ---- the SDK's mock client, plus a delay at the HTTP layer for timing behaviour ----
-
-/// Delays every request before handing it to the mock HTTP client (tokio time: paused in tests).
-#[derive(Debug, Clone)]
-struct Delayed {
-    inner: SharedHttpClient,
-    delay: Duration,
-}
-
-impl HttpClient for Delayed {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(DelayedConnector {
-            inner: self.inner.http_connector(settings, components),
-            delay: self.delay,
-        })
-    }
-}
-
-#[derive(Debug)]
-struct DelayedConnector {
-    inner: SharedHttpConnector,
-    delay: Duration,
-}
-
-impl HttpConnector for DelayedConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (inner, delay) = (self.inner.clone(), self.delay);
-        HttpConnectorFuture::new(async move {
-            tokio::time::sleep(delay).await;
-            inner.call(request).await
-        })
-    }
-}
 
 fn eks_with(rules: &[&Rule], delay: Duration) -> Eks {
     mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules, |b| b

@@ -2,6 +2,9 @@
 
 // Shared helpers: sample configuration, running the library over a file, JSON record builders.
 mod util;
+// A delay in front of the SDK's mock HTTP client (shared with the benchmarks).
+#[path = "support/delayed.rs"]
+mod delayed;
 
 // Every sample in events/ against its golden output; every rule fires on some sample.
 mod golden;
@@ -13,5 +16,9 @@ mod ingest;
 mod cli;
 // AWS side with the SDK's test tools: enrichment, SNS delivery, handler errors, the wire.
 mod aws;
+// The SAM templates agree with the catalogue; samples match the event patterns they should.
+mod template;
+// The README's bad-input table, one test per row.
+mod badinput;
 // Arbitrary input never panics the parser, classifier or renderers.
 mod props;

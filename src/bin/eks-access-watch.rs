@@ -1,15 +1,20 @@
 //! The `eks-access-watch` command line: replay CloudTrail files offline through the same code
 //! the Lambda runs, and print the rule catalogue.
 
+use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
 use eks_access_watch::alert::Alert;
 use eks_access_watch::enrich::{EnrichSettings, Enricher};
+use eks_access_watch::event::Skip;
+use eks_access_watch::ingest::ReadMode;
 use eks_access_watch::pipeline::{self, ScanStats, Scanned};
 use eks_access_watch::rules::CATALOGUE;
 use eks_access_watch::{AccessEvent, Enrichment};
@@ -72,7 +77,14 @@ struct ReplayArgs {
     /// Deadline for the EKS lookups of one event, with --enrich.
     #[arg(long, value_name = "MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     enrich_timeout_ms: u64,
-    /// Print a summary (records read, alerts, problems) on stderr at the end.
+    /// Parse every record fully, so a JSON syntax error inside another service's record is
+    /// reported too (slower; by default only records that may be watched are parsed).
+    #[arg(long)]
+    strict: bool,
+    /// Files read in parallel (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Print a summary (records read, alerts, problems, skips by reason) on stderr at the end.
     #[arg(long)]
     summary: bool,
     /// Files or directories to read; `-` reads stdin.
@@ -118,11 +130,25 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         "--break-glass/BREAK_GLASS_ROLE_ARNS",
     )?;
     let inputs = eks_access_watch::ingest::expand_paths(&args.paths)?;
-    let enrichment = if args.enrich {
+    let online = if args.enrich {
         Some(Online::new(args.enrich_timeout_ms)?)
     } else {
         None
     };
+    let mode = if args.strict {
+        ReadMode::Strict
+    } else {
+        ReadMode::Fast
+    };
+    // Files in parallel; enrichment goes one event at a time through one runtime.
+    let jobs = if online.is_some() {
+        1
+    } else {
+        args.jobs
+            .unwrap_or_else(default_jobs)
+            .clamp(1, inputs.len().max(1))
+    };
+
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let colour = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -136,53 +162,65 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 
     let mut problems = 0u64;
     let mut highest: Option<Severity> = None;
-    let mut alerts = 0u64;
+    let mut shown = 0u64;
     let mut totals = ScanStats::default();
-    let mut write_error: Option<io::Error> = None;
-    for path in &inputs {
-        let name = path.display().to_string();
-        let reader = match eks_access_watch::ingest::open(path) {
-            Ok(r) => r,
-            Err(e) => {
-                problems += 1;
-                eprintln!("eks-access-watch: error: {e}");
-                continue;
+    let mut skips: BTreeMap<String, u64> = BTreeMap::new();
+    // Reports arrive in any order from the workers and are shown in input order.
+    let mut show = |report: FileReport, printer: &mut Printer<_>| -> io::Result<()> {
+        for alert in &report.alerts {
+            highest = highest.max(Some(alert.severity));
+            if alert.severity >= args.min_severity {
+                shown += 1;
+                printer.alert(alert)?;
             }
-        };
-        let result = pipeline::scan(&name, reader, &config, &mut |scanned| match scanned {
-            Scanned::Watched { event, .. } => {
-                let context = enrichment.as_ref().and_then(|o| o.enrich(&event));
-                let alert = classify(&event, &config, context.as_ref());
-                highest = highest.max(Some(alert.severity));
-                if alert.severity >= args.min_severity {
-                    alerts += 1;
-                    if let Err(e) = printer.alert(&alert)
-                        && write_error.is_none()
+        }
+        for message in &report.problems {
+            problems += 1;
+            eprintln!("eks-access-watch: error: {message}");
+        }
+        totals.add(report.stats);
+        for (reason, count) in report.skips {
+            *skips.entry(reason).or_insert(0) += count;
+        }
+        Ok(())
+    };
+    let next = AtomicUsize::new(0);
+    let result = std::thread::scope(|scope| -> io::Result<()> {
+        let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
+        for _ in 0..jobs {
+            let (tx, next, inputs, config, online) =
+                (tx.clone(), &next, &inputs, &config, online.as_ref());
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = inputs.get(i) else { break };
+                    if tx
+                        .send((i, process_file(path, config, online, mode)))
+                        .is_err()
                     {
-                        write_error = Some(e);
+                        break;
                     }
                 }
-            }
-            Scanned::Skipped { .. } => {}
-            Scanned::Invalid(message) => {
-                problems += 1;
-                eprintln!("eks-access-watch: error: {message}");
-            }
-        });
-        match result {
-            Ok(stats) => totals.add(stats),
-            Err(e) => {
-                problems += 1;
-                eprintln!("eks-access-watch: error: {e}");
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut want = 0;
+        for (i, report) in rx {
+            pending.insert(i, report);
+            while let Some(report) = pending.remove(&want) {
+                show(report, &mut printer)?;
+                want += 1;
             }
         }
-        if let Some(e) = write_error.take() {
-            // stdout closed (e.g. piped into `head`): stop quietly, nothing more can be shown.
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                return Ok(ExitCode::SUCCESS);
-            }
-            return Err(e.into());
+        Ok(())
+    });
+    if let Err(e) = result {
+        // stdout closed (e.g. piped into `head`): stop quietly, nothing more can be shown.
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Ok(ExitCode::SUCCESS);
         }
+        return Err(e.into());
     }
     printer.finish()?;
     out.flush()?;
@@ -192,9 +230,12 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             inputs.len(),
             totals.records,
             totals.watched,
-            alerts,
+            shown,
             problems
         );
+        for (reason, count) in &skips {
+            eprintln!("eks-access-watch:   skipped {count}: {reason}");
+        }
     }
     Ok(if problems > 0 {
         ExitCode::from(2)
@@ -206,6 +247,59 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Everything one input produced, in order.
+#[derive(Default)]
+struct FileReport {
+    alerts: Vec<Alert>,
+    problems: Vec<String>,
+    stats: ScanStats,
+    skips: BTreeMap<String, u64>,
+}
+
+fn process_file(
+    path: &std::path::Path,
+    config: &RuleConfig,
+    online: Option<&Online>,
+    mode: ReadMode,
+) -> FileReport {
+    let mut report = FileReport::default();
+    let reader = match eks_access_watch::ingest::open(path) {
+        Ok(r) => r,
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return report;
+        }
+    };
+    let name = path.display().to_string();
+    let result = pipeline::scan_with(&name, reader, config, mode, &mut |scanned| match scanned {
+        Scanned::Watched { event, .. } => {
+            let context = online.and_then(|o| o.enrich(&event));
+            report
+                .alerts
+                .push(classify(&event, config, context.as_ref()));
+        }
+        Scanned::Skipped { reason, .. } => {
+            let key = match reason {
+                Skip::OtherService(_) => "records of other services".to_string(),
+                other => other.to_string(),
+            };
+            *report.skips.entry(key).or_insert(0) += 1;
+        }
+        Scanned::Invalid(message) => report.problems.push(message),
+    });
+    match result {
+        Ok(stats) => report.stats = stats,
+        Err(e) => report.problems.push(e.to_string()),
+    }
+    report
 }
 
 /// `--enrich`: the Lambda's enrichment code with the caller's credentials, one event at a time.
