@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Replay throughput, side by side with what a user would otherwise run, on one generated archive.
+#
+#   scripts/bench.sh [SIZE]        # SIZE of the uncompressed archive, default 1GiB
+#
+# Generates a deterministic CloudTrail archive (scripts/gen-archive.py, seed 42) under
+# bench-data/, builds the release binary, then times each tool over the same files with
+# /usr/bin/time (wall time and peak RSS), best of 3 runs:
+#   replay plain (1 core, --jobs 1), replay plain (all cores), replay .gz (1 core),
+#   zcat > /dev/null, jq -c '.Records[] | select(.eventSource=="eks.amazonaws.com")',
+#   a straightforward Python json.load loop.
+# Prints a Markdown table (MB/s of uncompressed data, ratio to replay, peak RSS) for
+# BENCHMARKS.md. Installs jq and GNU time from Debian's packages when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size="${1:-1GiB}"
+data="bench-data/$size"
+need=()
+command -v jq >/dev/null || need+=(jq)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  (apt-get update -qq && apt-get install -y -qq "${need[@]}") >/dev/null
+fi
+if [ ! -f "$data/manifest.json" ]; then
+  python3 scripts/gen-archive.py --out "$data" --size "$size" --seed 42 >&2
+fi
+cargo build --release --quiet --bin eks-access-watch
+bin=target/release/eks-access-watch
+plain_bytes=$(python3 -c "import json;print(json.load(open('$data/manifest.json'))['plain_bytes'])")
+expected=$(python3 -c "import json;m=json.load(open('$data/manifest.json'));print(m['eks_access_events'])")
+
+# best of 3: prints "seconds peak_kib"
+measure() {
+  local best="" rss=""
+  for _ in 1 2 3; do
+    local out
+    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    local t=${out% *} m=${out#* }
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then best=$t; rss=$m; fi
+  done
+  echo "$best $rss"
+}
+
+pyloop='import json,sys,glob
+n=0
+for f in sorted(glob.glob(sys.argv[1]+"/*.json")):
+    with open(f) as fh:
+        for r in json.load(fh)["Records"]:
+            if r.get("eventSource")=="eks.amazonaws.com": n+=1
+print(n)'
+
+# Correctness first: the fast path finds every EKS access event the generator wrote.
+found=$($bin replay --format ndjson --jobs 1 "$data/plain" | wc -l)
+echo "replay found $found alerts; the generator wrote $expected EKS access events" >&2
+
+declare -A T R
+read -r T[replay1] R[replay1] < <(measure $bin replay --format ndjson --jobs 1 "$data/plain")
+read -r T[replayN] R[replayN] < <(measure $bin replay --format ndjson "$data/plain")
+read -r T[replaygz] R[replaygz] < <(measure $bin replay --format ndjson --jobs 1 "$data/gz")
+read -r T[zcat] R[zcat] < <(measure sh -c "zcat $data/gz/*.gz")
+read -r T[jq] R[jq] < <(measure sh -c "cat $data/plain/*.json | jq -c '.Records[] | select(.eventSource==\"eks.amazonaws.com\")'")
+read -r T[py] R[py] < <(measure python3 -c "$pyloop" "$data/plain")
+
+mbs() { python3 -c "print(f'{$plain_bytes/1e6/$1:.0f}')"; }
+ratio() { python3 -c "print(f'{$2/$1:.2f}x')"; }
+echo
+echo "Archive: $size uncompressed ($plain_bytes bytes), $(ls "$data/plain" | wc -l) files; $(nproc) cores: $(lscpu | sed -n 's/^Model name: *//p')"
+echo
+echo "| tool | seconds | MB/s (uncompressed) | time vs replay (1 core) | peak RSS |"
+echo "|---|---|---|---|---|"
+row() { echo "| $1 | ${T[$2]} | $(mbs ${T[$2]}) | $(ratio ${T[replay1]} ${T[$2]}) | $(( ${R[$2]} / 1024 )) MiB |"; }
+row "replay, plain JSON, 1 core (\`--jobs 1\`)" replay1
+row "replay, plain JSON, $(nproc) cores" replayN
+row "replay, .json.gz, 1 core" replaygz
+row "zcat > /dev/null (same .gz files)" zcat
+row "jq -c '.Records[] \\| select(eventSource==eks)'" jq
+row "Python json.load loop" py
+echo
+python3 -c "print(f'replay .gz vs zcat: {${T[zcat]}/${T[replaygz]}*100:.0f}% of zcat throughput')"
