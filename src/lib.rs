@@ -13,15 +13,19 @@
 pub mod alert;
 pub mod arn;
 pub mod config;
+#[cfg(feature = "aws")]
 pub mod enrich;
 pub mod enrichment;
 pub mod event;
 pub mod ingest;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod pipeline;
 pub mod publish;
 pub mod rules;
 pub mod scan;
+#[cfg(feature = "aws")]
+pub mod sdk;
 pub mod text;
 
 pub use alert::{Alert, Finding, Severity};

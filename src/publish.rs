@@ -8,9 +8,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use aws_sdk_sns::Client;
-use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sns::types::MessageAttributeValue;
 use serde_json::json;
 
 use crate::alert::Alert;
@@ -317,53 +314,66 @@ pub fn chatbot_document(alert: &Alert) -> serde_json::Value {
     })
 }
 
-/// Why a publish failed, after the SDK's own retries.
-#[derive(Debug, thiserror::Error)]
-#[error("SNS Publish to {topic_arn} failed: {detail}")]
-pub struct PublishError {
-    pub topic_arn: String,
-    pub detail: String,
-}
+#[cfg(feature = "aws")]
+pub use send::{PublishError, publish};
 
-/// Send one message. Returns the SNS message id.
-pub async fn publish(
-    client: &Client,
-    topic_arn: &str,
-    msg: &SnsMessage,
-) -> Result<String, PublishError> {
-    let mut req = client
-        .publish()
-        .topic_arn(topic_arn)
-        .subject(&msg.subject)
-        .message(&msg.message)
-        .message_structure("json");
-    for a in &msg.attributes {
-        let value = MessageAttributeValue::builder()
-            .data_type(a.data_type)
-            .string_value(&a.value)
-            .build()
-            .map_err(|e| PublishError {
-                topic_arn: topic_arn.to_string(),
-                detail: format!("attribute {}: {e}", a.name),
-            })?;
-        req = req.message_attributes(a.name, value);
+/// The one part that talks to SNS.
+#[cfg(feature = "aws")]
+mod send {
+    use aws_sdk_sns::Client;
+    use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+    use aws_sdk_sns::types::MessageAttributeValue;
+
+    use super::SnsMessage;
+
+    /// Why a publish failed, after the SDK's own retries.
+    #[derive(Debug, thiserror::Error)]
+    #[error("SNS Publish to {topic_arn} failed: {detail}")]
+    pub struct PublishError {
+        pub topic_arn: String,
+        pub detail: String,
     }
-    if let Some(g) = &msg.group_id {
-        req = req.message_group_id(g);
+
+    /// Send one message. Returns the SNS message id.
+    pub async fn publish(
+        client: &Client,
+        topic_arn: &str,
+        msg: &SnsMessage,
+    ) -> Result<String, PublishError> {
+        let mut req = client
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(&msg.subject)
+            .message(&msg.message)
+            .message_structure("json");
+        for a in &msg.attributes {
+            let value = MessageAttributeValue::builder()
+                .data_type(a.data_type)
+                .string_value(&a.value)
+                .build()
+                .map_err(|e| PublishError {
+                    topic_arn: topic_arn.to_string(),
+                    detail: format!("attribute {}: {e}", a.name),
+                })?;
+            req = req.message_attributes(a.name, value);
+        }
+        if let Some(g) = &msg.group_id {
+            req = req.message_group_id(g);
+        }
+        if let Some(d) = &msg.dedup_id {
+            req = req.message_deduplication_id(d);
+        }
+        let out = req.send().await.map_err(|e| PublishError {
+            topic_arn: topic_arn.to_string(),
+            detail: match &e {
+                SdkError::ServiceError(s) => format!(
+                    "{}: {}",
+                    s.err().code().unwrap_or("ServiceError"),
+                    s.err().message().unwrap_or("no message")
+                ),
+                other => format!("{other}: {}", crate::enrich::root_cause(other)),
+            },
+        })?;
+        Ok(out.message_id().unwrap_or_default().to_string())
     }
-    if let Some(d) = &msg.dedup_id {
-        req = req.message_deduplication_id(d);
-    }
-    let out = req.send().await.map_err(|e| PublishError {
-        topic_arn: topic_arn.to_string(),
-        detail: match &e {
-            SdkError::ServiceError(s) => format!(
-                "{}: {}",
-                s.err().code().unwrap_or("ServiceError"),
-                s.err().message().unwrap_or("no message")
-            ),
-            other => format!("{other}: {}", crate::enrich::root_cause(other)),
-        },
-    })?;
-    Ok(out.message_id().unwrap_or_default().to_string())
 }

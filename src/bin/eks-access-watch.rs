@@ -313,9 +313,7 @@ impl Online {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let sdk = runtime.block_on(aws_config::load_defaults(
-            aws_config::BehaviorVersion::latest(),
-        ));
+        let sdk = runtime.block_on(eks_access_watch::sdk::load());
         let settings = EnrichSettings {
             timeout: Duration::from_millis(timeout_ms),
             ..EnrichSettings::default()

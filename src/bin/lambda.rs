@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = eks_access_watch::sdk::load().await;
     let enricher = settings
         .enrich
         .then(|| Enricher::from_sdk_config(&sdk, settings.enrich_settings()));
