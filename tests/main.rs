@@ -20,5 +20,7 @@ mod aws;
 mod template;
 // The README's bad-input table, one test per row.
 mod badinput;
+// The fuzz corpus kept as regression inputs.
+mod fuzz;
 // Arbitrary input never panics the parser, classifier or renderers.
 mod props;
