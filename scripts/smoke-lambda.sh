@@ -18,7 +18,7 @@ cargo lambda watch --bin lambda -A 127.0.0.1 -P "$port" \
   --env-var BREAK_GLASS_ROLE_ARNS=arn:aws:iam::111122223333:role/eks-break-glass \
   >"$log" 2>&1 &
 watcher=$!
-cleanup() { kill "$watcher" 2>/dev/null || true; pkill -f "cargo-lambda watch.*-P $port" 2>/dev/null || true; wait "$watcher" 2>/dev/null || true; rm -f "$log"; }
+cleanup() { kill "$watcher" 2>/dev/null || true; pkill -f "lambda watch .*-P $port" 2>/dev/null || true; wait "$watcher" 2>/dev/null || true; rm -f "$log"; }
 trap cleanup EXIT
 
 invoke() { cargo lambda invoke lambda -A 127.0.0.1 -P "$port" --data-file "$1"; }
