@@ -1,13 +1,10 @@
 //! The alert document: one per watched event, with every finding that applies, and its
 //! renderings (subject line, text body for e-mail and terminals, JSON).
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::enrichment::Enrichment;
-use crate::event::{AccessScope, UnknownValue};
+use crate::event::AccessScope;
 use crate::text::ascii_line;
 
 /// How urgently a human should look. Ordered: `info < low < medium < high < critical`.
@@ -51,30 +48,7 @@ impl Severity {
     }
 }
 
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownValue {
-                what: "severity",
-                value: s.to_string(),
-                valid: Self::ALL
-                    .iter()
-                    .map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-    }
-}
+crate::closed_enum_text!(Severity, "severity");
 
 /// One rule that fired, with its graded severity and a sentence a human understands at 1:47 AM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

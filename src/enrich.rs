@@ -23,7 +23,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::enrichment::{
     AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, EntryInfo, PolicyGrant,
 };
-use crate::event::{AccessEvent, AccessScope, AuthMode, Change};
+use crate::event::{AccessEvent, AccessScope, Change};
 use crate::rules::policies::{PolicyClass, classify_policy};
 use crate::text::clean;
 
@@ -92,24 +92,7 @@ impl Plan {
             c if c.is_access_change() => c.principal_arn().map(str::to_string),
             _ => None,
         };
-        let census = match &event.change {
-            Change::UpdateClusterConfig(s) => {
-                s.authentication_mode
-                    .as_deref()
-                    .and_then(|m| m.parse::<AuthMode>().ok())
-                    == Some(AuthMode::Api)
-            }
-            Change::DeleteAccessEntry { .. } => true,
-            Change::DisassociateAccessPolicy { policy_arn, .. } => {
-                policy_arn.as_deref().is_some_and(|p| {
-                    matches!(
-                        classify_policy(p).class,
-                        PolicyClass::ClusterAdmin | PolicyClass::Admin
-                    )
-                })
-            }
-            _ => false,
-        };
+        let census = crate::rules::may_leave_no_admin(&event.change);
         let describe_cluster = !matches!(
             event.change,
             Change::DeleteCluster | Change::AssumeRole { .. }
@@ -205,58 +188,37 @@ impl Enricher {
 
     async fn lookup(&self, client: &Client, plan: &Plan) -> Enrichment {
         let deadline = Instant::now() + self.settings.timeout;
-        let timeout_ms = self.settings.timeout.as_millis();
         let cluster = plan.cluster.as_deref().unwrap_or_default();
-        let late = |op: &str| {
-            format!("{op}: no answer within the {timeout_ms} ms deadline (ENRICH_TIMEOUT_MS)")
-        };
-
-        let entry = async {
-            let principal = plan.principal.as_deref()?;
-            Some(
-                match timeout_at(deadline, describe_entry(client, cluster, principal)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(late("DescribeAccessEntry")),
-                },
-            )
-        };
-        let policies = async {
-            let principal = plan.principal.as_deref()?;
-            Some(
-                match timeout_at(deadline, list_policies(client, cluster, principal)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(late("ListAssociatedAccessPolicies")),
-                },
-            )
-        };
-        let cluster_info = async {
-            if !plan.describe_cluster {
-                return None;
-            }
-            Some(
-                match timeout_at(deadline, describe_cluster(client, cluster)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(late("DescribeCluster")),
-                },
-            )
-        };
-        let census = async {
-            if !plan.census {
-                return None;
-            }
-            let census = admin_census(
+        let principal = plan.principal.as_deref();
+        let within = |wanted, op| (deadline, wanted, op);
+        let entry = Deadlined::new(
+            within(principal.is_some(), "DescribeAccessEntry"),
+            describe_entry(client, cluster, principal.unwrap_or_default()),
+        );
+        let policies = Deadlined::new(
+            within(principal.is_some(), "ListAssociatedAccessPolicies"),
+            list_policies(client, cluster, principal.unwrap_or_default()),
+        );
+        let cluster_info = Deadlined::new(
+            within(plan.describe_cluster, "DescribeCluster"),
+            describe_cluster(client, cluster),
+        );
+        let census = Deadlined::new(
+            within(plan.census, "admin census (ListAccessEntries)"),
+            admin_census(
                 client,
                 cluster,
                 self.settings.max_entries,
                 self.settings.concurrency,
-            );
-            Some(match timeout_at(deadline, census).await {
-                Ok(r) => r,
-                Err(_) => Err(late("admin census (ListAccessEntries)")),
-            })
-        };
-        let (entry, policies, cluster_info, census) =
-            tokio::join!(entry, policies, cluster_info, census);
+            ),
+        );
+        let timeout_ms = self.settings.timeout.as_millis();
+        let (entry, policies, cluster_info, census) = tokio::join!(
+            entry.run(timeout_ms),
+            policies.run(timeout_ms),
+            cluster_info.run(timeout_ms),
+            census.run(timeout_ms)
+        );
 
         let mut tally = Tally::default();
         let access_entry = tally.take(entry);
@@ -286,6 +248,43 @@ impl Enricher {
             effective_access,
             trimmed: false,
         }
+    }
+}
+
+/// One planned lookup under the shared deadline. Futures do nothing until polled, so an
+/// unwanted lookup costs nothing.
+struct Deadlined<F> {
+    wanted: bool,
+    op: &'static str,
+    deadline: Instant,
+    fut: F,
+}
+
+impl<T, F: std::future::Future<Output = Result<T, String>>> Deadlined<F> {
+    fn new((deadline, wanted, op): (Instant, bool, &'static str), fut: F) -> Self {
+        Deadlined {
+            wanted,
+            op,
+            deadline,
+            fut,
+        }
+    }
+
+    /// `None` when not wanted; the lookup's result, or why it missed the deadline.
+    async fn run(self, timeout_ms: u128) -> Option<Result<T, String>> {
+        if !self.wanted {
+            return None;
+        }
+        Some(
+            timeout_at(self.deadline, self.fut)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "{}: no answer within the {timeout_ms} ms deadline (ENRICH_TIMEOUT_MS)",
+                        self.op
+                    ))
+                }),
+        )
     }
 }
 

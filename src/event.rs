@@ -11,7 +11,6 @@
 //! fields required, and real records (failed calls, AWS service callers) omit them.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -172,35 +171,8 @@ pub struct UnknownValue {
     pub valid: String,
 }
 
-macro_rules! closed_enum_text {
-    ($ty:ty, $what:literal) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $ty {
-            type Err = UnknownValue;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
-                    .ok_or_else(|| UnknownValue {
-                        what: $what,
-                        value: s.to_string(),
-                        valid: Self::ALL
-                            .iter()
-                            .map(|v| v.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-            }
-        }
-    };
-}
-closed_enum_text!(AccessEntryType, "access entry type");
-closed_enum_text!(AuthMode, "authentication mode");
+crate::closed_enum_text!(AccessEntryType, "access entry type");
+crate::closed_enum_text!(AuthMode, "authentication mode");
 
 /// Where an access policy applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

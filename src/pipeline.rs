@@ -36,16 +36,28 @@ pub fn is_candidate(json: &str) -> bool {
 /// The `eventSource` value as written (CloudTrail writes `"eventSource":"s3.amazonaws.com"`),
 /// found by a byte search. `None` when the key is absent.
 fn raw_event_source(json: &str) -> Option<&str> {
-    let key = memmem::find(json.as_bytes(), b"\"eventSource\"")?;
-    let rest = json[key + 13..]
+    let at = memmem::find(json.as_bytes(), b"\"eventSource\"")?;
+    string_after_key(json, at + 13)
+}
+
+/// The string value after a key that ends at byte `end`: `: "value"`.
+fn string_after_key(json: &str, end: usize) -> Option<&str> {
+    let rest = json[end..]
         .trim_start()
         .strip_prefix(':')?
-        .trim_start();
-    let value = rest.strip_prefix('"')?;
-    Some(&value[..value.find('"')?])
+        .trim_start()
+        .strip_prefix('"')?;
+    Some(&rest[..rest.find('"')?])
 }
 
 /// Parse, normalise and decide whether the record is watched under `config`.
+///
+/// Two cheap looks come first. A record that contains neither watched event source is skipped
+/// unparsed ([`is_candidate`]). A candidate whose `eventSource`, `eventName` (and, for STS,
+/// `roleArn`) can be read by byte search, each key occurring exactly once with a plain value and
+/// no `\u` escape anywhere in the record, is skipped unparsed when the call is not watched or
+/// the role is not break-glass: the STS role assumptions in every trail cost a byte search, not
+/// a parse. Anything unusual takes the full parse, which decides.
 pub fn evaluate(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError> {
     if !is_candidate(json) {
         // Only for the reason's text: the watching decision never depends on this lookup.
@@ -54,7 +66,49 @@ pub fn evaluate(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError>
             None => Skip::NoEventSource,
         }));
     }
+    if memmem::find(json.as_bytes(), b"\\u").is_none()
+        && let (Some(source), Some(name)) = (
+            sole_string(json, "eventSource"),
+            sole_string(json, "eventName"),
+        )
+    {
+        let skip = match source {
+            EKS_SOURCE if !event::WATCHED_EKS_EVENTS.contains(&name) => {
+                Some(Skip::NotWatched(name.to_string()))
+            }
+            STS_SOURCE if !event::WATCHED_STS_EVENTS.contains(&name) => {
+                Some(Skip::NotWatched(name.to_string()))
+            }
+            STS_SOURCE => sole_string(json, "roleArn")
+                .filter(|role| !config.is_break_glass(Some(role)))
+                .map(|_| Skip::NotBreakGlass),
+            EKS_SOURCE => None,
+            other => Some(Skip::OtherService(crate::text::clean(other, 64))),
+        };
+        if let Some(skip) = skip {
+            return Ok(Outcome::Skipped(skip));
+        }
+    }
     evaluate_full(json, config)
+}
+
+/// The value of `"key":"value"` when the key occurs exactly once in the record and its value is
+/// a string without escapes. `None` means "look properly".
+fn sole_string<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let bytes = json.as_bytes();
+    let mut quoted = [0u8; 32];
+    let n = key.len() + 2;
+    quoted
+        .get_mut(..n)?
+        .copy_from_slice(&[b"\"", key.as_bytes(), b"\""].concat());
+    let needle = &quoted[..n];
+    let mut hits = memmem::find_iter(bytes, needle);
+    let at = hits.next()?;
+    if hits.next().is_some() {
+        return None;
+    }
+    let value = string_after_key(json, at + n)?;
+    (!value.contains('\\')).then_some(value)
 }
 
 /// [`evaluate`] without the pre-filter: the reference the fast path is tested against.

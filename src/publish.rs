@@ -5,13 +5,9 @@
 //! subscription filter policies; FIFO group and deduplication ids; the 256 KiB size limit, met by
 //! trimming enrichment detail, never findings. [`publish`] only sends what it is given.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde_json::json;
 
 use crate::alert::Alert;
-use crate::event::UnknownValue;
 use crate::text::clean;
 
 /// SNS's limit for a whole message (body plus attributes).
@@ -37,30 +33,7 @@ impl AlertFormat {
     }
 }
 
-impl fmt::Display for AlertFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AlertFormat {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownValue {
-                what: "alert format",
-                value: s.to_string(),
-                valid: Self::ALL
-                    .iter()
-                    .map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-    }
-}
+crate::closed_enum_text!(AlertFormat, "alert format");
 
 /// A message attribute: name, SNS data type, value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -895,7 +895,6 @@ fn render_published(messages: &[PublishInput]) -> String {
 
 #[tokio::test]
 async fn every_sample_through_the_handler_publishes_its_golden_messages() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     let mut fired = std::collections::BTreeSet::new();
     for sample in eks_access_watch::ingest::expand_paths(&[events_dir()]).unwrap() {
@@ -935,25 +934,8 @@ async fn every_sample_through_the_handler_publishes_its_golden_messages() {
         }
         let got = render_published(&messages);
         let golden = crate::golden::golden_path(&sample).with_extension("sns.golden");
-        if update {
-            std::fs::write(&golden, &got).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&golden) {
-            Ok(expected) if expected == got => {}
-            Ok(expected) => {
-                eprintln!(
-                    "SNS golden mismatch for {}:\n{}",
-                    sample.display(),
-                    pretty_assertions::StrComparison::new(&expected, &got)
-                );
-                failures.push(sample.display().to_string());
-            }
-            Err(_) => failures.push(format!(
-                "{} (no {}; run with UPDATE_GOLDEN=1)",
-                sample.display(),
-                golden.display()
-            )),
+        if let Err(f) = check_golden(&sample, &golden, &got) {
+            failures.push(f);
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

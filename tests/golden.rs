@@ -51,26 +51,11 @@ fn render(sample: &Path) -> String {
 /// `UPDATE_GOLDEN=1 cargo test golden`, then review the diff.
 #[test]
 fn every_sample_matches_its_golden_output() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for sample in samples() {
-        let got = render(&sample);
-        let golden = golden_path(&sample);
-        if update {
-            std::fs::write(&golden, &got).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&golden) {
-            Ok(expected) if expected == got => {}
-            Ok(expected) => {
-                eprintln!("golden mismatch for {}:", sample.display());
-                eprintln!("{}", pretty_assertions::StrComparison::new(&expected, &got));
-                failures.push(sample.display().to_string());
-            }
-            Err(_) => failures.push(format!(
-                "{} (no golden file; run with UPDATE_GOLDEN=1)",
-                sample.display()
-            )),
+        if let Err(f) = crate::util::check_golden(&sample, &golden_path(&sample), &render(&sample))
+        {
+            failures.push(f);
         }
     }
     assert!(

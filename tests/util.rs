@@ -111,3 +111,25 @@ pub fn encode(arn: &str) -> String {
 pub fn policy(name: &str) -> String {
     format!("arn:aws:eks::aws:cluster-access-policy/{name}")
 }
+
+/// Compare `got` with the golden file, or rewrite it when `UPDATE_GOLDEN` is set. A mismatch is
+/// printed as a readable diff and returned as the failure's description.
+pub fn check_golden(sample: &Path, golden: &Path, got: &str) -> Result<(), String> {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(golden, got).unwrap();
+        return Ok(());
+    }
+    match std::fs::read_to_string(golden) {
+        Ok(expected) if expected == got => Ok(()),
+        Ok(expected) => {
+            eprintln!("{} differs from {}:", sample.display(), golden.display());
+            eprintln!("{}", pretty_assertions::StrComparison::new(&expected, got));
+            Err(sample.display().to_string())
+        }
+        Err(_) => Err(format!(
+            "{} (no {}; run with UPDATE_GOLDEN=1)",
+            sample.display(),
+            golden.display()
+        )),
+    }
+}

@@ -499,22 +499,7 @@ pub static CATALOGUE: &[Rule] = &[
         next_step: "Create an access entry with AmazonEKSClusterAdminPolicy for the break-glass role now, before sessions expire.",
         uncapped_on_failure: false,
         eval: |c| {
-            let risky = match &c.event.change {
-                Change::UpdateClusterConfig(s) => {
-                    s.authentication_mode
-                        .as_deref()
-                        .and_then(|m| m.parse::<AuthMode>().ok())
-                        == Some(AuthMode::Api)
-                }
-                Change::DeleteAccessEntry { .. } => true,
-                Change::DisassociateAccessPolicy { .. } => {
-                    matches!(
-                        c.policy_class(),
-                        Some(PolicyClass::ClusterAdmin | PolicyClass::Admin)
-                    )
-                }
-                _ => false,
-            };
+            let risky = may_leave_no_admin(&c.event.change);
             (risky && !c.failed() && c.enrichment.is_some_and(Enrichment::no_admin_left)).then(
                 || Hit {
                     severity: Critical,
@@ -1071,6 +1056,30 @@ pub static CATALOGUE: &[Rule] = &[
         },
     },
 ];
+
+/// Changes after which nobody may hold admin any more: a switch to API mode (aws-auth stops
+/// counting), an entry deletion, an Admin/ClusterAdmin disassociation. Enrichment takes the
+/// admin census for exactly these; `lockout-risk` reads the census for exactly these.
+pub fn may_leave_no_admin(change: &Change) -> bool {
+    match change {
+        Change::UpdateClusterConfig(s) => {
+            s.authentication_mode
+                .as_deref()
+                .and_then(|m| m.parse::<AuthMode>().ok())
+                == Some(AuthMode::Api)
+        }
+        Change::DeleteAccessEntry { .. } => true,
+        Change::DisassociateAccessPolicy { policy_arn, .. } => {
+            policy_arn.as_deref().is_some_and(|p| {
+                matches!(
+                    classify_policy(p).class,
+                    PolicyClass::ClusterAdmin | PolicyClass::Admin
+                )
+            })
+        }
+        _ => false,
+    }
+}
 
 /// A catalogue entry by id.
 pub fn find(id: &str) -> Option<&'static Rule> {

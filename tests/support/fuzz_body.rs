@@ -18,17 +18,31 @@ fn alerts(data: &[u8], mode: ReadMode, config: &RuleConfig) -> (Vec<Alert>, bool
             let full = evaluate_full(json, config);
             // The pre-filter never hides a record the full parse would watch.
             if let Ok(Outcome::Watched(_)) = full {
-                assert!(matches!(fast, Ok(Outcome::Watched(_))), "pre-filter hid a watched record: {json}");
+                assert!(
+                    matches!(fast, Ok(Outcome::Watched(_))),
+                    "pre-filter hid a watched record: {json}"
+                );
             }
             if let Ok(Outcome::Watched(event)) = fast {
                 let alert = classify(&event, config, None);
-                assert!(!alert.findings.is_empty(), "a watched event always explains itself");
+                assert!(
+                    !alert.findings.is_empty(),
+                    "a watched event always explains itself"
+                );
                 let subject = alert.subject();
-                assert!(subject.len() <= 100 && subject.bytes().all(|b| (b' '..=b'~').contains(&b)), "{subject:?}");
+                assert!(
+                    subject.len() <= 100 && subject.bytes().all(|b| (b' '..=b'~').contains(&b)),
+                    "{subject:?}"
+                );
                 let _ = alert.text();
                 let _ = alert.undo_command();
                 let _ = serde_json::to_string(&alert).unwrap();
-                let msg = build_message(&alert, "arn:aws:sns:eu-west-1:111122223333:t.fifo", AlertFormat::Chatbot, SNS_MAX_BYTES);
+                let msg = build_message(
+                    &alert,
+                    "arn:aws:sns:eu-west-1:111122223333:t.fifo",
+                    AlertFormat::Chatbot,
+                    SNS_MAX_BYTES,
+                );
                 assert!(msg.size() <= SNS_MAX_BYTES);
                 out.push(alert);
             }
