@@ -31,13 +31,16 @@ expected=$(python3 -c "import json;m=json.load(open('$data/manifest.json'));prin
 
 # best of 3: prints "seconds peak_kib"
 measure() {
-  local best="" rss=""
+  local best="" rss="" tf
+  tf=$(mktemp)
   for _ in 1 2 3; do
+    /usr/bin/time -f "%e %M" -o "$tf" "$@" >/dev/null 2>/dev/null
     local out
-    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+    out=$(tail -1 "$tf")
     local t=${out% *} m=${out#* }
     if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $t < $best else 1)"; then best=$t; rss=$m; fi
   done
+  rm -f "$tf"
   echo "$best $rss"
 }
 

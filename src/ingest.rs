@@ -13,6 +13,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use flate2::read::MultiGzDecoder;
@@ -29,7 +30,8 @@ pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 /// Where a record came from: the input's name and its position in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    pub input: String,
+    /// Shared: every record of an input names it without copying it.
+    pub input: Arc<str>,
     /// Index of the top-level JSON value in the input (NDJSON line, array element), from 0.
     pub value: usize,
     /// Index in the `Records` array, for CloudTrail log files.
@@ -255,14 +257,24 @@ fn read_records_fast(
 ) -> Result<(), InputError> {
     let mut splitter = scan::Splitter::new(reader, start);
     let mut index = 0;
+    let name: Arc<str> = Arc::from(input);
     loop {
         let location = Location {
-            input: input.to_string(),
+            input: name.clone(),
             value: 0,
             record: Some(index),
         };
         match splitter.next_record() {
             Ok(Some(scan::Step::Record(bytes))) => {
+                index += 1;
+                if bytes.first() == Some(&b'{') && !scan::is_candidate(bytes) {
+                    // Another service's record: no UTF-8 check, no parse.
+                    sink(Item::Skipped {
+                        location,
+                        reason: scan::skip_reason(bytes),
+                    });
+                    continue;
+                }
                 match std::str::from_utf8(bytes) {
                     Ok(json) => emit_record(location, json, sink),
                     Err(e) => sink(Item::Invalid(InputError::Shape {
@@ -273,7 +285,6 @@ fn read_records_fast(
                         ),
                     })),
                 }
-                index += 1;
             }
             Ok(Some(scan::Step::End) | None) => return Ok(()),
             Err(scan::SplitError::Io(e)) => return Err(io_error(input, e)),
@@ -400,7 +411,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
             }
             text.push('}');
             let location = Location {
-                input: self.input.to_string(),
+                input: Arc::from(self.input),
                 value: self.value,
                 record: None,
             };
@@ -413,7 +424,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
         let mut index = 0;
         while let Some(v) = seq.next_element::<Box<RawValue>>()? {
             let location = Location {
-                input: self.input.to_string(),
+                input: Arc::from(self.input),
                 value: self.value + index,
                 record: None,
             };
@@ -449,7 +460,7 @@ impl<'de> Visitor<'de> for RecordsSeed<'_> {
         let mut index = 0;
         while let Some(record) = seq.next_element::<Box<RawValue>>()? {
             let location = Location {
-                input: self.input.to_string(),
+                input: Arc::from(self.input),
                 value: self.value,
                 record: Some(index),
             };
@@ -600,11 +611,17 @@ mod tests {
 
     #[test]
     fn records_file_is_streamed_per_record() {
-        let (items, res) = collect(br#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#);
+        let (items, res) = collect(
+            br#"{"Records":[{"eventSource":"eks.amazonaws.com"},{"eventSource":"s3.amazonaws.com"},{"eventSource":"sts.amazonaws.com"}]}"#,
+        );
         res.unwrap();
         assert_eq!(
             items,
-            vec!["record test: Records[0] 17", "record test: Records[1] 17"]
+            vec![
+                "record test: Records[0] 35",
+                "skipped test: Records[1] event source `s3.amazonaws.com` is not watched",
+                "record test: Records[2] 35"
+            ]
         );
     }
 

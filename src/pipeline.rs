@@ -10,6 +10,7 @@ use crate::config::RuleConfig;
 use crate::event::{self, AccessEvent, EKS_SOURCE, RawRecord, STS_SOURCE, Skip};
 use crate::ingest::{self, InputError, Item, Location};
 use crate::rules;
+use crate::scan;
 
 /// What one record amounts to.
 #[derive(Debug)]
@@ -23,21 +24,9 @@ pub enum Outcome {
 #[error("not a usable CloudTrail record: {0}")]
 pub struct RecordError(#[from] serde_json::Error);
 
-/// True when the record may come from a watched event source. A record that contains neither
-/// source name cannot be watched, so it is skipped unparsed. JSON `\u` escapes could spell a
-/// source name without its bytes appearing, so a record with any escape is parsed fully.
+/// True when the record may come from a watched event source (see [`scan::is_candidate`]).
 pub fn is_candidate(json: &str) -> bool {
-    let bytes = json.as_bytes();
-    memmem::find(bytes, EKS_SOURCE.as_bytes()).is_some()
-        || memmem::find(bytes, STS_SOURCE.as_bytes()).is_some()
-        || memmem::find(bytes, b"\\u").is_some()
-}
-
-/// The `eventSource` value as written (CloudTrail writes `"eventSource":"s3.amazonaws.com"`),
-/// found by a byte search. `None` when the key is absent.
-fn raw_event_source(json: &str) -> Option<&str> {
-    let at = memmem::find(json.as_bytes(), b"\"eventSource\"")?;
-    string_after_key(json, at + 13)
+    scan::is_candidate(json.as_bytes())
 }
 
 /// The string value after a key that ends at byte `end`: `: "value"`.
@@ -61,12 +50,9 @@ fn string_after_key(json: &str, end: usize) -> Option<&str> {
 pub fn evaluate(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError> {
     if !is_candidate(json) {
         // Only for the reason's text: the watching decision never depends on this lookup.
-        return Ok(Outcome::Skipped(match raw_event_source(json) {
-            Some(source) => Skip::OtherService(crate::text::clean(source, 64)),
-            None => Skip::NoEventSource,
-        }));
+        return Ok(Outcome::Skipped(scan::skip_reason(json.as_bytes())));
     }
-    if memmem::find(json.as_bytes(), b"\\u").is_none()
+    if memchr::memchr(b'\\', json.as_bytes()).is_none()
         && let (Some(source), Some(name)) = (
             sole_string(json, "eventSource"),
             sole_string(json, "eventName"),
@@ -195,6 +181,8 @@ pub fn scan_with(
             }
         }
         Item::Skipped { location, reason } => {
+            // Records skipped by the splitter count as records read.
+            stats.records += location.record.is_some() as u64;
             stats.skipped += 1;
             on(Scanned::Skipped { location, reason });
         }

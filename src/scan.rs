@@ -15,8 +15,45 @@
 //! Memory: one read buffer (1 MiB, grown only to hold a single record larger than that).
 
 use std::io::{self, BufRead};
+use std::sync::LazyLock;
 
-use memchr::memchr2;
+use memchr::memmem;
+
+use crate::event::Skip;
+use crate::text::clean;
+
+/// True when the record may come from a watched event source. A record in which neither
+/// `eks.amazonaws.com` nor `sts.amazonaws.com` occurs cannot be watched, so it is skipped
+/// unparsed. One pass finds both (they share `s.amazonaws.com`; the two bytes before it decide).
+/// JSON escapes could spell a source name without its bytes appearing, so a record with any
+/// backslash is a candidate too (and gets the full parse).
+pub fn is_candidate(bytes: &[u8]) -> bool {
+    static SUFFIX: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"s.amazonaws.com"));
+    SUFFIX
+        .find_iter(bytes)
+        .any(|at| at >= 2 && matches!(&bytes[at - 2..at], b"ek" | b"st"))
+        || memchr::memchr(b'\\', bytes).is_some()
+}
+
+/// Why a record that is not a candidate is skipped: its `eventSource` as written, found by a
+/// byte search (only for the reason's text: the decision never depends on it).
+pub fn skip_reason(bytes: &[u8]) -> Skip {
+    static KEY: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"eventSource\""));
+    let source = KEY.find(bytes).and_then(|at| {
+        let rest = bytes[at + 13..]
+            .trim_ascii_start()
+            .strip_prefix(b":")?
+            .trim_ascii_start()
+            .strip_prefix(b"\"")?;
+        Some(&rest[..memchr::memchr(b'"', rest)?])
+    });
+    match source {
+        Some(s) => Skip::OtherService(clean(&String::from_utf8_lossy(s), 64)),
+        None => Skip::NoEventSource,
+    }
+}
 
 /// What the splitter found: a record's bytes, or the end of the `Records` array.
 pub enum Step<'a> {
@@ -162,45 +199,22 @@ impl<R: BufRead> Splitter<R> {
             // reports it as "not a record" and goes on with the next one.
             _ => return self.scalar().map(|r| Some(Step::Record(r))),
         }
-        // Scan to the record's closing brace, reading more as needed; `pos` is relative to `start`.
-        let mut pos = 1usize;
-        let mut depth = 1usize;
-        let mut in_string = false;
+        // Scan to the record's closing brace, reading more as needed; positions are relative to
+        // `start`. Objects are matched by braces alone (brackets balance on their own in JSON),
+        // which lets 64-byte blocks without backslashes go through the bitmask path.
+        let brackets = self.buf[self.start] == b'[';
+        let mut cursor = Cursor {
+            pos: 1,
+            depth: 1,
+            in_string: false,
+            escape_pending: false,
+        };
         loop {
             let data = &self.buf[self.start..self.end];
-            while pos < data.len() {
-                if in_string {
-                    match memchr2(b'"', b'\\', &data[pos..]) {
-                        Some(i) => {
-                            pos += i;
-                            if data[pos] == b'\\' {
-                                if pos + 1 >= data.len() {
-                                    break; // the escaped byte is in the next chunk
-                                }
-                                pos += 2;
-                            } else {
-                                in_string = false;
-                                pos += 1;
-                            }
-                        }
-                        None => pos = data.len(),
-                    }
-                } else {
-                    match data[pos] {
-                        b'"' => in_string = true,
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                let record = &self.buf[self.start..self.start + pos + 1];
-                                self.start += pos + 1;
-                                return Ok(Some(Step::Record(record)));
-                            }
-                        }
-                        _ => {}
-                    }
-                    pos += 1;
-                }
+            if let Some(end) = cursor.run(data, brackets) {
+                let record = &self.buf[self.start..self.start + end + 1];
+                self.start += end + 1;
+                return Ok(Some(Step::Record(record)));
             }
             if !self.fill()? {
                 return Err(SplitError::Structure(
@@ -276,6 +290,145 @@ impl<R: BufRead> Splitter<R> {
     }
 }
 
+/// Where the scan of one record stands; survives refills of the buffer.
+struct Cursor {
+    /// Next byte to look at, relative to the record's first byte.
+    pos: usize,
+    depth: usize,
+    in_string: bool,
+    /// Inside a string, the previous byte was a backslash: this byte is escaped.
+    escape_pending: bool,
+}
+
+impl Cursor {
+    /// Scan `data` from `pos`; the offset of the record's closing byte, or `None` when `data`
+    /// ends first (the state is kept for the next call).
+    fn run(&mut self, data: &[u8], brackets: bool) -> Option<usize> {
+        while self.pos < data.len() {
+            #[cfg(target_arch = "x86_64")]
+            if !brackets && !self.escape_pending && self.pos + 64 <= data.len() {
+                let block: &[u8; 64] = data[self.pos..self.pos + 64].try_into().ok()?;
+                match self.block(block) {
+                    Block::End(i) => return Some(self.pos + i),
+                    Block::Done => {
+                        self.pos += 64;
+                        continue;
+                    }
+                    Block::HasEscapes => {
+                        let end = self.pos + 64;
+                        if let Some(found) = self.bytes(data, end, brackets) {
+                            return Some(found);
+                        }
+                        continue;
+                    }
+                }
+            }
+            return self.bytes(data, data.len(), brackets);
+        }
+        None
+    }
+
+    /// The exact byte-at-a-time step, up to `end`.
+    fn bytes(&mut self, data: &[u8], end: usize, brackets: bool) -> Option<usize> {
+        while self.pos < end {
+            let b = data[self.pos];
+            if self.in_string {
+                if self.escape_pending {
+                    self.escape_pending = false;
+                } else if b == b'\\' {
+                    self.escape_pending = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                }
+            } else {
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' => self.depth += 1,
+                    b'[' if brackets => self.depth += 1,
+                    b'}' => {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            return Some(self.pos);
+                        }
+                    }
+                    b']' if brackets => {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            return Some(self.pos);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.pos += 1;
+        }
+        None
+    }
+
+    /// 64 bytes at once (simdjson's stage 1, minus escapes): bitmasks of quotes and braces,
+    /// the in-string mask as a prefix XOR of the quotes, then only the braces outside strings
+    /// are visited. A block holding a backslash is left to [`Cursor::bytes`].
+    #[cfg(target_arch = "x86_64")]
+    fn block(&mut self, block: &[u8; 64]) -> Block {
+        let [quotes, backslashes, opens, closes] = masks(block);
+        if backslashes != 0 {
+            return Block::HasEscapes;
+        }
+        let mut inside = quotes;
+        for shift in [1, 2, 4, 8, 16, 32] {
+            inside ^= inside << shift;
+        }
+        if self.in_string {
+            inside = !inside;
+        }
+        self.in_string = inside >> 63 == 1;
+        let mut structural = (opens | closes) & !inside;
+        while structural != 0 {
+            let i = structural.trailing_zeros() as usize;
+            if opens >> i & 1 == 1 {
+                self.depth += 1;
+            } else {
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Block::End(i);
+                }
+            }
+            structural &= structural - 1;
+        }
+        Block::Done
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+enum Block {
+    End(usize),
+    Done,
+    HasEscapes,
+}
+
+/// One bit per byte for `"`, `\\`, `{`, `}` in a 64-byte block (SSE2, baseline on x86_64).
+#[cfg(target_arch = "x86_64")]
+fn masks(block: &[u8; 64]) -> [u64; 4] {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+    };
+    let mut out = [0u64; 4];
+    for (k, chunk) in block.chunks_exact(16).enumerate() {
+        // SAFETY: `chunk` is 16 readable bytes; loadu has no alignment requirement; SSE2 is part
+        // of the x86_64 baseline, so the intrinsics are available on every x86_64 CPU.
+        #[allow(unused_unsafe)]
+        let bits = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            [b'"', b'\\', b'{', b'}']
+                .map(|c| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u16 as u64)
+        };
+        for (m, b) in out.iter_mut().zip(bits) {
+            *m |= b << (16 * k);
+        }
+    }
+    out
+}
+
 /// Reading failed (I/O, corrupt compression) or the structure is broken.
 #[derive(Debug, thiserror::Error)]
 pub enum SplitError {
@@ -317,6 +470,28 @@ mod tests {
                 ],
                 "chunk {chunk}"
             );
+        }
+    }
+
+    #[test]
+    fn block_edges_escapes_and_strings_spanning_blocks_split_exactly() {
+        // Records whose special bytes land on every offset around the 64-byte block edges.
+        for pad in 0..140 {
+            let filler = "x".repeat(pad);
+            let records = [
+                format!(r#"{{"a":"{filler}","b":{{"c":"}}{{"}},"d":[{{"e":1}}]}}"#),
+                format!(r#"{{"k":"{filler}\\","q":"\"}}","z":"{filler}\\\"{{"}}"#),
+                format!(r#"{{"s":"{filler}{{{{{{{{","n":{{"m":{{}}}}}}"#),
+            ];
+            let input = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+            for chunk in [7, 64, 65, 4096] {
+                let got = split(input.as_bytes(), chunk).unwrap();
+                assert_eq!(got, records, "pad {pad} chunk {chunk}");
+                for r in &got {
+                    serde_json::from_str::<serde_json::Value>(r)
+                        .unwrap_or_else(|e| panic!("{r}: {e}"));
+                }
+            }
         }
     }
 
