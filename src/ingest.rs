@@ -7,7 +7,7 @@
 //!
 //! Memory stays flat: a `Records` array is visited element by element and only one record is
 //! held at a time. Records from other services are recognised by a byte search for the event
-//! sources we watch and never parsed (see [`crate::pipeline::is_candidate`]).
+//! sources we watch and never parsed (see [`crate::scan::is_candidate`]).
 
 use std::fmt;
 use std::fs::File;

@@ -1,7 +1,7 @@
 //! One record's JSON -> a watched [`AccessEvent`] or the reason it is skipped.
 //!
 //! Both binaries call this: `replay` over files, the Lambda over its payload. The cheap
-//! pre-filter ([`is_candidate`]) keeps the cost of the 99.9% of CloudTrail that is not EKS to a
+//! pre-filter ([`scan::is_candidate`]) keeps the cost of the 99.9% of CloudTrail that is not EKS to a
 //! byte search.
 
 use memchr::memmem;
@@ -24,11 +24,6 @@ pub enum Outcome {
 #[error("not a usable CloudTrail record: {0}")]
 pub struct RecordError(#[from] serde_json::Error);
 
-/// True when the record may come from a watched event source (see [`scan::is_candidate`]).
-pub fn is_candidate(json: &str) -> bool {
-    scan::is_candidate(json.as_bytes())
-}
-
 /// The string value after a key that ends at byte `end`: `: "value"`.
 fn string_after_key(json: &str, end: usize) -> Option<&str> {
     let rest = json[end..]
@@ -42,13 +37,13 @@ fn string_after_key(json: &str, end: usize) -> Option<&str> {
 /// Parse, normalise and decide whether the record is watched under `config`.
 ///
 /// Two cheap looks come first. A record that contains neither watched event source is skipped
-/// unparsed ([`is_candidate`]). A candidate whose `eventSource`, `eventName` (and, for STS,
+/// unparsed ([`scan::is_candidate`]). A candidate whose `eventSource`, `eventName` (and, for STS,
 /// `roleArn`) can be read by byte search, each key occurring exactly once with a plain value and
 /// no `\u` escape anywhere in the record, is skipped unparsed when the call is not watched or
 /// the role is not break-glass: the STS role assumptions in every trail cost a byte search, not
 /// a parse. Anything unusual takes the full parse, which decides.
 pub fn evaluate(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError> {
-    if !is_candidate(json) {
+    if !scan::is_candidate(json.as_bytes()) {
         // Only for the reason's text: the watching decision never depends on this lookup.
         return Ok(Outcome::Skipped(scan::skip_reason(json.as_bytes())));
     }

@@ -28,7 +28,6 @@ pub struct Ctx<'a> {
     /// The caller is a configured approved caller, or AWS itself (service-linked roles,
     /// `AWSService` identities: EKS creates node entries for managed node groups).
     pub approved: bool,
-    pub aws_service_caller: bool,
     pub target: Option<&'a str>,
     /// The target principal is a break-glass role (configured, by name, or tagged).
     pub target_break_glass: bool,
@@ -1161,7 +1160,6 @@ pub fn classify(
         config,
         enrichment,
         approved: aws_service_caller || config.is_approved(event.actor.arn.as_deref()),
-        aws_service_caller,
         target,
         target_break_glass: config.is_break_glass(target)
             || enrichment.is_some_and(Enrichment::tagged_break_glass),
