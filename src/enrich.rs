@@ -343,6 +343,16 @@ pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
+/// Tags are chosen by whoever created the resource: sanitised and bounded like any caller text.
+fn clean_tags(
+    tags: Option<&std::collections::HashMap<String, String>>,
+) -> std::collections::BTreeMap<String, String> {
+    tags.into_iter()
+        .flatten()
+        .map(|(k, v)| (clean(k, 128), clean(v, 256)))
+        .collect()
+}
+
 async fn describe_entry(
     client: &Client,
     cluster: &str,
@@ -366,14 +376,7 @@ async fn describe_entry(
             .map(|g| clean(g, 256))
             .collect(),
         username: entry.username().map(|s| clean(s, 256)),
-        tags: entry
-            .tags()
-            .map(|t| {
-                t.iter()
-                    .map(|(k, v)| (clean(k, 128), clean(v, 256)))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        tags: clean_tags(entry.tags()),
         created_at: entry.created_at().map(|d| d.to_string()),
     })
 }
@@ -444,14 +447,7 @@ async fn describe_cluster(client: &Client, cluster: &str) -> Result<ClusterInfo,
                     .collect()
             })
             .unwrap_or_default(),
-        tags: c
-            .tags()
-            .map(|t| {
-                t.iter()
-                    .map(|(k, v)| (clean(k, 128), clean(v, 256)))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        tags: clean_tags(c.tags()),
     })
 }
 
