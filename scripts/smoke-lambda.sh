@@ -24,10 +24,11 @@ trap cleanup EXIT
 invoke() { cargo lambda invoke lambda -A 127.0.0.1 -P "$port" --data-file "$1"; }
 
 # Wait for the watcher (it compiles the function on first start).
-for _ in $(seq 1 120); do
+for _ in $(seq 1 600); do
   if out="$(invoke events/AssociateAccessPolicy-cluster-admin-by-human.json 2>/dev/null)"; then break; fi
   sleep 1
 done
+[ -n "${out:-}" ] || { echo "cargo lambda watch did not answer within 10 minutes"; cat "$log"; exit 1; }
 check() { # file, expected severity, expected rule
   local out
   out="$(invoke "$1")"
