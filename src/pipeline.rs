@@ -24,30 +24,21 @@ pub enum Outcome {
 #[error("not a usable CloudTrail record: {0}")]
 pub struct RecordError(#[from] serde_json::Error);
 
-/// The string value after a key that ends at byte `end`: `: "value"`.
-fn string_after_key(json: &str, end: usize) -> Option<&str> {
-    let rest = json[end..]
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start()
-        .strip_prefix('"')?;
-    Some(&rest[..rest.find('"')?])
-}
-
 /// Parse, normalise and decide whether the record is watched under `config`.
 ///
 /// Two cheap looks come first. A record that contains neither watched event source is skipped
 /// unparsed ([`scan::is_candidate`]). A candidate whose `eventSource`, `eventName` (and, for STS,
 /// `roleArn`) can be read by byte search, each key occurring exactly once with a plain value and
-/// no `\u` escape anywhere in the record, is skipped unparsed when the call is not watched or
+/// no backslash anywhere in the record, is skipped unparsed when the call is not watched or
 /// the role is not break-glass: the STS role assumptions in every trail cost a byte search, not
 /// a parse. Anything unusual takes the full parse, which decides.
 pub fn evaluate(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError> {
-    if !scan::is_candidate(json.as_bytes()) {
+    let kind = scan::candidate(json.as_bytes());
+    if kind == scan::Candidate::No {
         // Only for the reason's text: the watching decision never depends on this lookup.
         return Ok(Outcome::Skipped(scan::skip_reason(json.as_bytes())));
     }
-    if memchr::memchr(b'\\', json.as_bytes()).is_none()
+    if kind == scan::Candidate::Plain
         && let (Some(source), Some(name)) = (
             sole_string(json, "eventSource"),
             sole_string(json, "eventName"),
@@ -77,19 +68,14 @@ pub fn evaluate(json: &str, config: &RuleConfig) -> Result<Outcome, RecordError>
 /// a string without escapes. `None` means "look properly".
 fn sole_string<'a>(json: &'a str, key: &str) -> Option<&'a str> {
     let bytes = json.as_bytes();
-    let mut quoted = [0u8; 32];
-    let n = key.len() + 2;
-    quoted
-        .get_mut(..n)?
-        .copy_from_slice(&[b"\"", key.as_bytes(), b"\""].concat());
-    let needle = &quoted[..n];
-    let mut hits = memmem::find_iter(bytes, needle);
+    let needle = format!("\"{key}\"");
+    let mut hits = memmem::find_iter(bytes, needle.as_bytes());
     let at = hits.next()?;
     if hits.next().is_some() {
         return None;
     }
-    let value = string_after_key(json, at + n)?;
-    (!value.contains('\\')).then_some(value)
+    // The value is delimited by ASCII quotes, so it is valid UTF-8 on its own.
+    std::str::from_utf8(scan::string_after_key(bytes, at + needle.len())?).ok()
 }
 
 /// [`evaluate`] without the pre-filter: the reference the fast path is tested against.

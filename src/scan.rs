@@ -22,18 +22,52 @@ use memchr::memmem;
 use crate::event::Skip;
 use crate::text::clean;
 
-/// True when the record may come from a watched event source. A record in which neither
-/// `eks.amazonaws.com` nor `sts.amazonaws.com` occurs cannot be watched, so it is skipped
-/// unparsed. One pass finds both (they share `s.amazonaws.com`; the two bytes before it decide).
-/// JSON escapes could spell a source name without its bytes appearing, so a record with any
-/// backslash is a candidate too (and gets the full parse).
-pub fn is_candidate(bytes: &[u8]) -> bool {
+/// What a byte search says about a record before any parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidate {
+    /// Neither `eks.amazonaws.com` nor `sts.amazonaws.com` occurs and nothing is escaped: it
+    /// cannot be watched.
+    No,
+    /// A watched source name occurs and the record holds no backslash: its keys and values can
+    /// be read by byte search.
+    Plain,
+    /// The record holds a backslash: a JSON escape could spell anything, so only a full parse
+    /// decides.
+    Escaped,
+}
+
+/// Classify a record by byte search. One pass finds both source names (they share
+/// `s.amazonaws.com`; the two bytes before it decide), one `memchr` finds any backslash.
+pub fn candidate(bytes: &[u8]) -> Candidate {
     static SUFFIX: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new(b"s.amazonaws.com"));
-    SUFFIX
+    if memchr::memchr(b'\\', bytes).is_some() {
+        return Candidate::Escaped;
+    }
+    let named = SUFFIX
         .find_iter(bytes)
-        .any(|at| at >= 2 && matches!(&bytes[at - 2..at], b"ek" | b"st"))
-        || memchr::memchr(b'\\', bytes).is_some()
+        .any(|at| at >= 2 && matches!(&bytes[at - 2..at], b"ek" | b"st"));
+    if named {
+        Candidate::Plain
+    } else {
+        Candidate::No
+    }
+}
+
+/// True when the record may be watched and must be looked at further.
+pub fn is_candidate(bytes: &[u8]) -> bool {
+    candidate(bytes) != Candidate::No
+}
+
+/// The string value after a key that ends at byte `end` (`: "value"`), up to the next quote.
+pub fn string_after_key(bytes: &[u8], end: usize) -> Option<&[u8]> {
+    let rest = bytes
+        .get(end..)?
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start()
+        .strip_prefix(b"\"")?;
+    Some(&rest[..memchr::memchr(b'"', rest)?])
 }
 
 /// Why a record that is not a candidate is skipped: its `eventSource` as written, found by a
@@ -41,15 +75,10 @@ pub fn is_candidate(bytes: &[u8]) -> bool {
 pub fn skip_reason(bytes: &[u8]) -> Skip {
     static KEY: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new(b"\"eventSource\""));
-    let source = KEY.find(bytes).and_then(|at| {
-        let rest = bytes[at + 13..]
-            .trim_ascii_start()
-            .strip_prefix(b":")?
-            .trim_ascii_start()
-            .strip_prefix(b"\"")?;
-        Some(&rest[..memchr::memchr(b'"', rest)?])
-    });
-    match source {
+    match KEY
+        .find(bytes)
+        .and_then(|at| string_after_key(bytes, at + 13))
+    {
         Some(s) => Skip::OtherService(clean(&String::from_utf8_lossy(s), 64)),
         None => Skip::NoEventSource,
     }
