@@ -326,20 +326,8 @@ fn io_error(input: &str, e: io::Error) -> InputError {
 
 fn json_error(input: &str, e: serde_json::Error) -> InputError {
     if e.is_io() {
-        let message = e.to_string();
-        let kind = io::Error::from(e).kind();
-        return match kind {
-            io::ErrorKind::InvalidInput
-            | io::ErrorKind::InvalidData
-            | io::ErrorKind::UnexpectedEof => InputError::Gzip {
-                input: input.to_string(),
-                message,
-            },
-            _ => InputError::Io {
-                input: input.to_string(),
-                source: io::Error::new(kind, message),
-            },
-        };
+        // serde_json hands back the reader's own error: classify it like any other read.
+        return io_error(input, io::Error::from(e));
     }
     let message = e.to_string();
     // serde_json appends " at line L column C"; we report them separately.
