@@ -14,8 +14,7 @@ use crate::alert::{Alert, Severity};
 use crate::config::{ConfigError, RuleConfig};
 use crate::enrich::{EnrichSettings, Enricher};
 use crate::event::AccessEvent;
-use crate::ingest::{self, Item};
-use crate::pipeline::{Outcome, evaluate};
+use crate::pipeline::{self, Scanned};
 use crate::publish::{self, AlertFormat, SNS_MAX_BYTES};
 use crate::rules::classify;
 
@@ -311,15 +310,18 @@ impl Handler {
     /// The pure half: payload bytes -> watched events, skip reasons, problems.
     fn evaluate_payload(&self, bytes: &[u8]) -> (Vec<AccessEvent>, Vec<String>, Vec<String>) {
         let (mut events, mut skipped, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
-        let read = ingest::read_slice("event", bytes, &mut |item| match item {
-            Item::Record { location, json } => match evaluate(json, &self.settings.rules) {
-                Ok(Outcome::Watched(e)) => events.push(*e),
-                Ok(Outcome::Skipped(reason)) => skipped.push(format!("{location}: {reason}")),
-                Err(e) => invalid.push(format!("{location}: {e}")),
+        let read = pipeline::scan(
+            "event",
+            bytes,
+            &self.settings.rules,
+            &mut |scanned| match scanned {
+                Scanned::Watched { event, .. } => events.push(*event),
+                Scanned::Skipped { location, reason } => {
+                    skipped.push(format!("{location}: {reason}"))
+                }
+                Scanned::Invalid(message) => invalid.push(message),
             },
-            Item::Skipped { location, reason } => skipped.push(format!("{location}: {reason}")),
-            Item::Invalid(e) => invalid.push(e.to_string()),
-        });
+        );
         if let Err(e) = read {
             invalid.push(e.to_string());
         }
