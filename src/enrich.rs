@@ -187,37 +187,38 @@ impl Enricher {
     }
 
     async fn lookup(&self, client: &Client, plan: &Plan) -> Enrichment {
-        let deadline = Instant::now() + self.settings.timeout;
+        let deadline = Deadline {
+            at: Instant::now() + self.settings.timeout,
+            ms: self.settings.timeout.as_millis(),
+        };
         let cluster = plan.cluster.as_deref().unwrap_or_default();
         let principal = plan.principal.as_deref();
-        let within = |wanted, op| (deadline, wanted, op);
-        let entry = Deadlined::new(
-            within(principal.is_some(), "DescribeAccessEntry"),
-            describe_entry(client, cluster, principal.unwrap_or_default()),
-        );
-        let policies = Deadlined::new(
-            within(principal.is_some(), "ListAssociatedAccessPolicies"),
-            list_policies(client, cluster, principal.unwrap_or_default()),
-        );
-        let cluster_info = Deadlined::new(
-            within(plan.describe_cluster, "DescribeCluster"),
-            describe_cluster(client, cluster),
-        );
-        let census = Deadlined::new(
-            within(plan.census, "admin census (ListAccessEntries)"),
-            admin_census(
-                client,
-                cluster,
-                self.settings.max_entries,
-                self.settings.concurrency,
-            ),
-        );
-        let timeout_ms = self.settings.timeout.as_millis();
         let (entry, policies, cluster_info, census) = tokio::join!(
-            entry.run(timeout_ms),
-            policies.run(timeout_ms),
-            cluster_info.run(timeout_ms),
-            census.run(timeout_ms)
+            deadline.run(
+                principal.is_some(),
+                "DescribeAccessEntry",
+                describe_entry(client, cluster, principal.unwrap_or_default())
+            ),
+            deadline.run(
+                principal.is_some(),
+                "ListAssociatedAccessPolicies",
+                list_policies(client, cluster, principal.unwrap_or_default())
+            ),
+            deadline.run(
+                plan.describe_cluster,
+                "DescribeCluster",
+                describe_cluster(client, cluster)
+            ),
+            deadline.run(
+                plan.census,
+                "admin census (ListAccessEntries)",
+                admin_census(
+                    client,
+                    cluster,
+                    self.settings.max_entries,
+                    self.settings.concurrency
+                )
+            ),
         );
 
         let mut tally = Tally::default();
@@ -251,40 +252,30 @@ impl Enricher {
     }
 }
 
-/// One planned lookup under the shared deadline. Futures do nothing until polled, so an
-/// unwanted lookup costs nothing.
-struct Deadlined<F> {
-    wanted: bool,
-    op: &'static str,
-    deadline: Instant,
-    fut: F,
+/// The one deadline all lookups of an event share.
+struct Deadline {
+    at: Instant,
+    ms: u128,
 }
 
-impl<T, F: std::future::Future<Output = Result<T, String>>> Deadlined<F> {
-    fn new((deadline, wanted, op): (Instant, bool, &'static str), fut: F) -> Self {
-        Deadlined {
-            wanted,
-            op,
-            deadline,
-            fut,
-        }
-    }
-
-    /// `None` when not wanted; the lookup's result, or why it missed the deadline.
-    async fn run(self, timeout_ms: u128) -> Option<Result<T, String>> {
-        if !self.wanted {
+impl Deadline {
+    /// `None` when the lookup is not wanted (its future is never polled, so it costs nothing);
+    /// otherwise its result, or why it missed the deadline.
+    async fn run<T>(
+        &self,
+        wanted: bool,
+        op: &str,
+        lookup: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Option<Result<T, String>> {
+        if !wanted {
             return None;
         }
-        Some(
-            timeout_at(self.deadline, self.fut)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(format!(
-                        "{}: no answer within the {timeout_ms} ms deadline (ENRICH_TIMEOUT_MS)",
-                        self.op
-                    ))
-                }),
-        )
+        Some(timeout_at(self.at, lookup).await.unwrap_or_else(|_| {
+            Err(format!(
+                "{op}: no answer within the {} ms deadline (ENRICH_TIMEOUT_MS)",
+                self.ms
+            ))
+        }))
     }
 }
 
