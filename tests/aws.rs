@@ -135,6 +135,14 @@ fn associate_record(principal: &str, policy_arn: &str) -> Value {
     )
 }
 
+/// What the enricher says about a View grant to role/ci-deployer on `prod`.
+async fn enrich_view_grant(enricher: &Enricher) -> eks_access_watch::Enrichment {
+    enricher
+        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
+        .await
+        .unwrap()
+}
+
 fn settings(timeout_ms: u64) -> EnrichSettings {
     EnrichSettings {
         timeout: Duration::from_millis(timeout_ms),
@@ -188,10 +196,7 @@ async fn the_principal_is_sent_decoded_to_the_api() {
         .then_output(|| ListAssociatedAccessPoliciesOutput::builder().build());
     let c = cluster_ok();
     let enricher = Enricher::with_client(eks(&[&e, &p, &c]), settings(3000));
-    let got = enricher
-        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
-        .await
-        .unwrap();
+    let got = enrich_view_grant(&enricher).await;
     assert_eq!(got.status, EnrichmentStatus::Complete, "{:?}", got.errors);
     assert_eq!((e.num_calls(), p.num_calls()), (1, 1));
 }
@@ -209,10 +214,7 @@ async fn entry_not_found_is_reported_and_the_rest_is_kept() {
         .then_http_response(|| error_response(404, "ResourceNotFoundException", "not found"));
     let c = cluster_ok();
     let enricher = Enricher::with_client(eks(&[&e, &p, &c]), settings(3000));
-    let got = enricher
-        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
-        .await
-        .unwrap();
+    let got = enrich_view_grant(&enricher).await;
     assert_eq!(got.status, EnrichmentStatus::Partial);
     assert!(
         got.errors[0].starts_with("DescribeAccessEntry: ResourceNotFoundException"),
@@ -283,10 +285,7 @@ async fn lookups_run_concurrently_so_latency_is_the_slowest_call() {
     let delay = Duration::from_millis(400);
     let enricher = Enricher::with_client(eks_with(&[&e, &p, &c], delay), settings(3000));
     let start = tokio::time::Instant::now();
-    let got = enricher
-        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
-        .await
-        .unwrap();
+    let got = enrich_view_grant(&enricher).await;
     let took = start.elapsed();
     assert_eq!(got.status, EnrichmentStatus::Complete, "{:?}", got.errors);
     // Virtual time: three calls of 400 ms each take 400 ms together, 1200 ms one after another.
@@ -424,10 +423,7 @@ async fn other_accounts_are_skipped_without_a_role_template() {
             ..settings(3000)
         },
     );
-    let got = enricher
-        .enrich(&normalise(&associate_record(CI, VIEW_POLICY)))
-        .await
-        .unwrap();
+    let got = enrich_view_grant(&enricher).await;
     assert_eq!(got.status, EnrichmentStatus::Skipped);
     assert!(
         got.errors[0].contains("ENRICH_ROLE_ARN_TEMPLATE"),
