@@ -15,9 +15,10 @@ use aws_sdk_eks::types::{AccessEntry, Cluster};
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use criterion::{Criterion, criterion_group, criterion_main};
+use eks_access_watch::config::{AlertFormat, LambdaSettings};
 use eks_access_watch::enrich::{EnrichSettings, Enricher};
-use eks_access_watch::lambda::{Handler, Settings};
-use eks_access_watch::pipeline::{Outcome, evaluate};
+use eks_access_watch::ingest::{ReadMode, evaluate};
+use eks_access_watch::lambda::Handler;
 use eks_access_watch::{AccessEvent, RuleConfig, classify};
 
 #[path = "../tests/support/delayed.rs"]
@@ -62,8 +63,8 @@ fn classification(c: &mut Criterion) {
     let records = records();
     let events: Vec<AccessEvent> = records
         .iter()
-        .filter_map(|r| match evaluate(r, &config) {
-            Ok(Outcome::Watched(e)) => Some(*e),
+        .filter_map(|r| match evaluate(r, &config, ReadMode::Fast) {
+            Ok(Ok(e)) => Some(*e),
             _ => None,
         })
         .collect();
@@ -79,7 +80,7 @@ fn classification(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % records.len();
-            if let Ok(Outcome::Watched(e)) = evaluate(black_box(&records[i]), &config) {
+            if let Ok(Ok(e)) = evaluate(black_box(&records[i]), &config, ReadMode::Fast) {
                 black_box(classify(&e, &config, None));
             }
         })
@@ -91,8 +92,8 @@ fn classification(c: &mut Criterion) {
             let alert = classify(&events[i], &config, None);
             black_box(eks_access_watch::publish::build_message(
                 &alert,
-                "arn:aws:sns:eu-west-1:111122223333:t",
-                eks_access_watch::publish::AlertFormat::Default,
+                false,
+                AlertFormat::Default,
                 eks_access_watch::publish::SNS_MAX_BYTES,
             ))
         })
@@ -149,9 +150,9 @@ fn handler_latency(c: &mut Criterion) {
         }
         _ => None,
     };
-    let settings = Settings::from_env(env).unwrap();
+    let settings = LambdaSettings::from_env(env).unwrap();
     let enricher = Enricher::with_client(mocked_eks(), EnrichSettings::default());
-    let handler = Handler::new(settings, Some(enricher), Some(sns));
+    let handler = Handler::new(settings, Some(enricher), Some(sns), None);
 
     let mut g = c.benchmark_group("handler_eks_20ms_per_call");
     g.sample_size(20).measurement_time(Duration::from_secs(4));

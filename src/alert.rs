@@ -1,69 +1,25 @@
-//! The alert document: one per watched event, with every finding that applies, and its
-//! renderings (subject line, text body for e-mail and terminals, JSON).
+//! The alert document: one per watched event, with every finding that applies. Its renderings
+//! live in [`crate::render`].
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::config::RuleConfig;
 use crate::enrichment::Enrichment;
-use crate::event::AccessScope;
-use crate::text::ascii_line;
-
-/// How urgently a human should look. Ordered: `info < low < medium < high < critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: &'static [Severity] = &[
-        Self::Info,
-        Self::Low,
-        Self::Medium,
-        Self::High,
-        Self::Critical,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-
-    /// 0 (info) to 4 (critical): for numeric SNS filter policies.
-    pub fn rank(self) -> u8 {
-        self as u8
-    }
-
-    /// One level up, saturating at critical.
-    pub fn raised(self) -> Self {
-        Self::ALL[(self.rank() as usize + 1).min(Self::ALL.len() - 1)]
-    }
-}
-
-crate::closed_enum_text!(Severity, "severity");
-
-/// One rule that fired, with its graded severity and a sentence a human understands at 1:47 AM.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub rule: String,
-    pub severity: Severity,
-    pub summary: String,
-}
+use crate::event::{AccessEvent, AccessScope, IdentityType};
+use crate::operation::Operation;
+use crate::rules::{self, Ctx, Finding};
+use crate::severity::Severity;
 
 /// The alert for one watched event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alert {
-    pub event_id: String,
+    /// The watched call (not serialised: `event_name` says it for readers).
+    #[serde(skip)]
+    pub operation: Operation,
+    /// CloudTrail `eventID`; `null` when the record has none.
+    pub event_id: Option<String>,
     pub event_name: String,
-    pub event_time: String,
+    pub event_time: Option<String>,
     pub account: String,
     pub region: String,
     pub cluster: Option<String>,
@@ -73,7 +29,7 @@ pub struct Alert {
     pub actor_arn: Option<String>,
     /// Readable caller: `role/platform-engineer (jdoe) via aws-cli`.
     pub actor: String,
-    pub actor_type: String,
+    pub actor_type: IdentityType,
     pub source_ip: Option<String>,
     /// Set when the call failed: the alert reports an attempt.
     pub error_code: Option<String>,
@@ -86,181 +42,38 @@ pub struct Alert {
     pub enrichment: Option<Enrichment>,
 }
 
-/// The subject line limit SNS imposes (and e-mail clients show).
-pub const SUBJECT_MAX: usize = 100;
-
 impl Alert {
-    /// `[CRITICAL] prod-eu: ClusterAdmin granted cluster-wide to role/ci-deployer by ...`, at most
-    /// 100 printable ASCII characters, no newlines.
-    pub fn subject(&self) -> String {
-        let lead = self
-            .findings
-            .iter()
-            .find(|f| f.severity == self.severity)
-            .map(|f| f.summary.as_str())
-            .unwrap_or(self.event_name.as_str());
-        let place = self.cluster.as_deref().unwrap_or(self.account.as_str());
-        ascii_line(
-            &format!(
-                "[{}] {}: {}",
-                self.severity.as_str().to_ascii_uppercase(),
-                place,
-                lead
-            ),
-            SUBJECT_MAX,
-        )
-    }
-
-    /// The AWS CLI command that reverses a successful grant (association or new entry), with
-    /// every value shell-quoted. `None` for failed calls and for changes without a simple undo.
-    pub fn undo_command(&self) -> Option<String> {
-        if self.error_code.is_some() {
-            return None;
-        }
-        let cluster = self.cluster.as_deref()?;
-        let principal = self.principal_arn.as_deref()?;
-        let base = format!(
-            "--region {} --cluster-name {} --principal-arn {}",
-            shell_quote(&self.region),
-            shell_quote(cluster),
-            shell_quote(principal)
-        );
-        match self.event_name.as_str() {
-            "AssociateAccessPolicy" => Some(format!(
-                "aws eks disassociate-access-policy {base} --policy-arn {}",
-                shell_quote(self.policy_arn.as_deref()?)
-            )),
-            "CreateAccessEntry" => Some(format!("aws eks delete-access-entry {base}")),
-            _ => None,
-        }
-    }
-
-    /// The names of the rules that fired, in order.
-    pub fn rule_ids(&self) -> Vec<&str> {
-        self.findings.iter().map(|f| f.rule.as_str()).collect()
-    }
-
-    /// A readable body for e-mail and terminals.
-    pub fn text(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let na = "-";
-        let _ = writeln!(out, "{}", self.subject());
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "Severity:  {}",
-            self.severity.as_str().to_ascii_uppercase()
-        );
-        let _ = writeln!(out, "Event:     {} at {}", self.event_name, self.event_time);
-        let _ = writeln!(
-            out,
-            "Cluster:   {} (account {}, {})",
-            self.cluster.as_deref().unwrap_or(na),
-            self.account,
-            self.region
-        );
-        let _ = writeln!(out, "Caller:    {}", self.actor);
-        if let Some(arn) = &self.actor_arn {
-            let _ = writeln!(out, "Caller ARN: {arn}");
-        }
-        if let Some(ip) = &self.source_ip {
-            let _ = writeln!(out, "Source IP: {ip}");
-        }
-        if let Some(p) = &self.principal_arn {
-            let _ = writeln!(out, "Target:    {p}");
-        }
-        if let Some(p) = &self.policy_arn {
-            let scope = self
-                .access_scope
-                .as_ref()
-                .map(|s| format!(" ({})", s.describe()))
-                .unwrap_or_default();
-            let _ = writeln!(out, "Policy:    {p}{scope}");
-        }
-        if let Some(code) = &self.error_code {
-            let _ = writeln!(
-                out,
-                "Result:    FAILED with {code}: this reports an attempt, nothing was changed"
-            );
-        }
-        let _ = writeln!(out, "\nFindings (all rules that matched):");
-        for f in &self.findings {
-            let _ = writeln!(
-                out,
-                "  {:<8} {}: {}",
-                f.severity.as_str().to_ascii_uppercase(),
-                f.rule,
-                f.summary
-            );
-        }
-        let steps: Vec<&str> = self
-            .findings
-            .iter()
-            .filter_map(|f| crate::rules::find(&f.rule).map(|r| r.next_step))
-            .collect();
-        if !steps.is_empty() {
-            let _ = writeln!(out, "\nWhat to do:");
-            let mut seen = Vec::new();
-            for s in steps {
-                if !seen.contains(&s) {
-                    seen.push(s);
-                    let _ = writeln!(out, "  - {s}");
-                }
-            }
-        }
-        if let Some(cmd) = self.undo_command() {
-            let _ = writeln!(
-                out,
-                "\nTo undo this change, if it was not expected:\n  {cmd}"
-            );
-        }
-        if let Some(e) = &self.enrichment {
-            let _ = writeln!(out, "\nContext from the EKS API ({}):", e.status);
-            for line in e.describe() {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        let _ = writeln!(out, "\nCloudTrail event ID: {}", self.event_id);
-        out
+    /// The ids of the rules that fired, in order.
+    pub fn rule_ids(&self) -> Vec<&'static str> {
+        self.findings.iter().map(|f| f.rule.id).collect()
     }
 }
 
-/// Quote a value for a POSIX shell unless it is plainly safe.
-fn shell_quote(value: &str) -> String {
-    let safe = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ":/_.@+=,-".contains(c));
-    if safe {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\'', "'\\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn severities_are_ordered_and_parse() {
-        assert!(Severity::Info < Severity::Low && Severity::High < Severity::Critical);
-        assert_eq!("HIGH".parse::<Severity>().unwrap(), Severity::High);
-        let err = "urgent".parse::<Severity>().unwrap_err().to_string();
-        assert!(err.contains("info, low, medium, high, critical"), "{err}");
-        assert_eq!(Severity::Critical.raised(), Severity::Critical);
-        assert_eq!(Severity::Low.raised(), Severity::Medium);
-        assert_eq!(Severity::Critical.rank(), 4);
-    }
-
-    #[test]
-    fn shell_quoting_neutralises_odd_values() {
-        assert_eq!(
-            shell_quote("arn:aws:iam::1:role/x"),
-            "arn:aws:iam::1:role/x"
-        );
-        assert_eq!(shell_quote("a b;rm -rf"), "'a b;rm -rf'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+/// Classify one watched event into its alert. Pure: no I/O, no panics, deterministic.
+pub fn classify(
+    event: &AccessEvent,
+    config: &RuleConfig,
+    enrichment: Option<&Enrichment>,
+) -> Alert {
+    let (severity, findings) = rules::evaluate(&Ctx::new(event, config, enrichment));
+    Alert {
+        operation: event.operation,
+        event_id: event.event_id.clone(),
+        event_name: event.event_name().to_string(),
+        event_time: event.event_time.clone(),
+        account: event.account.clone(),
+        region: event.region.clone(),
+        cluster: event.cluster.clone(),
+        principal_arn: event.change.principal_arn().map(str::to_string),
+        actor_arn: event.actor.arn.clone(),
+        actor: format!("{} via {}", event.actor.display, event.actor.agent),
+        actor_type: event.actor.identity_type.clone(),
+        source_ip: event.source_ip.clone(),
+        error_code: event.error.as_ref().map(|e| e.code.clone()),
+        policy_arn: event.change.policy_arn().map(str::to_string),
+        access_scope: event.change.access_scope().cloned(),
+        severity,
+        findings,
+        enrichment: enrichment.cloned(),
     }
 }

@@ -194,23 +194,23 @@ pub fn access_policy_name(text: &str) -> Option<String> {
     Some(name.to_string())
 }
 
-/// Why a configured principal ARN was refused.
+/// Why a configured ARN was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidPrincipal {
+pub struct InvalidArn {
     pub value: String,
     pub reason: &'static str,
 }
 
-impl fmt::Display for InvalidPrincipal {
+impl fmt::Display for InvalidArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "`{}`: {}", self.value, self.reason)
     }
 }
 
 /// Validate an ARN given in configuration as an IAM role (or, when `allow_user`, an IAM user).
-pub fn validate_principal(value: &str, allow_user: bool) -> Result<String, InvalidPrincipal> {
+pub fn validate_principal(value: &str, allow_user: bool) -> Result<String, InvalidArn> {
     let decoded = decode(value);
-    let err = |reason| InvalidPrincipal {
+    let err = |reason| InvalidArn {
         value: value.to_string(),
         reason,
     };
@@ -222,10 +222,7 @@ pub fn validate_principal(value: &str, allow_user: bool) -> Result<String, Inval
             "an STS session ARN; give the role ARN (arn:<partition>:iam::<account>:role/<name>)",
         ));
     }
-    if arn.service != "iam"
-        || arn.account.len() != 12
-        || !arn.account.bytes().all(|b| b.is_ascii_digit())
-    {
+    if arn.service != "iam" || !is_account_id(arn.account) {
         return Err(err(
             "not an IAM ARN with a 12-digit account (expected arn:aws:iam::<account>:role/<name>)",
         ));
@@ -236,6 +233,56 @@ pub fn validate_principal(value: &str, allow_user: bool) -> Result<String, Inval
         _ if allow_user => Err(err("not an IAM role or user ARN")),
         _ => Err(err("not an IAM role ARN")),
     }
+}
+
+/// A 12-digit AWS account id.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An SNS topic ARN, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicArn {
+    pub arn: String,
+    pub account: String,
+    /// FIFO topics (`.fifo`) take a group and a deduplication id with every message.
+    pub fifo: bool,
+}
+
+/// Parse `arn:<partition>:sns:<region>:<account>:<name>`.
+pub fn parse_topic(value: &str) -> Result<TopicArn, InvalidArn> {
+    let err = || InvalidArn {
+        value: value.to_string(),
+        reason: "not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
+    };
+    let arn = Arn::parse(value).ok_or_else(err)?;
+    let ok = arn.partition.starts_with("aws")
+        && arn.service == "sns"
+        && !arn.region.is_empty()
+        && is_account_id(arn.account)
+        && !arn.resource.is_empty()
+        && !arn.resource.contains(':');
+    if !ok {
+        return Err(err());
+    }
+    Ok(TopicArn {
+        arn: value.to_string(),
+        account: arn.account.to_string(),
+        fifo: arn.resource.ends_with(".fifo"),
+    })
+}
+
+/// A role ARN template with an `{account}` placeholder
+/// (`arn:aws:iam::{account}:role/eks-access-watch-reader`).
+pub fn validate_role_template(value: &str) -> Result<String, InvalidArn> {
+    let probe = value.replace("{account}", "111122223333");
+    if !value.contains("{account}") || validate_principal(&probe, false).is_err() {
+        return Err(InvalidArn {
+            value: value.to_string(),
+            reason: "must be a role ARN with an {account} placeholder, e.g. arn:aws:iam::{account}:role/eks-access-watch-reader",
+        });
+    }
+    Ok(value.to_string())
 }
 
 #[cfg(test)]
@@ -357,5 +404,25 @@ mod tests {
         assert!(err.reason.contains("STS session"));
         assert!(validate_principal("tf-role", true).is_err());
         assert!(validate_principal("arn:aws:iam::1234:role/tf", true).is_err());
+    }
+
+    #[test]
+    fn topic_arns_are_parsed_by_their_fields() {
+        let t = parse_topic("arn:aws:sns:eu-west-1:111122223333:alerts.fifo").unwrap();
+        assert_eq!((t.account.as_str(), t.fifo), ("111122223333", true));
+        assert!(
+            !parse_topic("arn:aws-cn:sns:cn-north-1:111122223333:a")
+                .unwrap()
+                .fifo
+        );
+        for bad in [
+            "my-topic",
+            "arn:aws:sqs:eu-west-1:111122223333:q",
+            "arn:aws:sns:eu-west-1:1111:t",
+            "arn:aws:sns::111122223333:t",
+            "arn:aws:sns:eu-west-1:111122223333:",
+        ] {
+            assert!(parse_topic(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,12 +1,18 @@
-//! Configuration the rules read, validated once.
+//! Every setting, validated at once: what the rules read ([`RuleConfig`], from flags or the
+//! environment) and what the Lambda reads ([`LambdaSettings`], from its environment).
 //!
 //! Both binaries build a [`RuleConfig`] from the same names (`APPROVED_CALLER_ARNS`,
 //! `BREAK_GLASS_ROLE_ARNS`, or the CLI flags). Validation reports every bad value at once,
-//! naming the variable or flag it came from.
+//! naming the variable or flag it came from and what it expects; ARNs are checked by
+//! [`crate::arn`], the only module that takes them apart.
 
 use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
 
-use crate::arn::{self, PrincipalKey};
+use crate::arn::{self, PrincipalKey, TopicArn};
+use crate::closed::closed_enum;
+use crate::severity::Severity;
 
 /// Who may change access, and which roles are break-glass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,6 +129,177 @@ impl RuleConfig {
     }
 }
 
+closed_enum! {
+    /// What subscribers get besides e-mail text and the JSON alert (`ALERT_FORMAT`).
+    pub enum AlertFormat ("alert format") {
+        /// JSON alert for machine subscribers, text for e-mail.
+        Default = "default",
+        /// Additionally, HTTPS subscribers (AWS Chatbot / Amazon Q Developer in chat
+        /// applications) get a custom-notification document, so one topic feeds Slack or Teams.
+        Chatbot = "chatbot",
+    }
+}
+
+/// Everything the Lambda is configured with, validated once at init.
+#[derive(Debug, Clone)]
+pub struct LambdaSettings {
+    /// `None`: dry run, alerts are logged instead of published.
+    pub topic: Option<TopicArn>,
+    pub rules: RuleConfig,
+    pub min_severity: Severity,
+    pub enrich: bool,
+    pub enrich_timeout: Duration,
+    pub format: AlertFormat,
+    pub role_template: Option<String>,
+    pub home_account: Option<String>,
+    /// Where events that cannot succeed on a retry go at once, with the reason (the function's
+    /// own on-failure queue). `None`: the invocation fails and Lambda's retries decide.
+    pub failure_queue_url: Option<String>,
+}
+
+/// The environment variables the Lambda reads, for docs, the template test and errors.
+pub const LAMBDA_ENV_VARS: &[&str] = &[
+    "ALERT_TOPIC_ARN",
+    "APPROVED_CALLER_ARNS",
+    "BREAK_GLASS_ROLE_ARNS",
+    "MIN_SEVERITY",
+    "ENRICH",
+    "ENRICH_TIMEOUT_MS",
+    "ALERT_FORMAT",
+    "ENRICH_ROLE_ARN_TEMPLATE",
+    "HOME_ACCOUNT_ID",
+    "FAILURE_QUEUE_URL",
+];
+
+/// Reads variables through a lookup function and collects every problem, each naming its
+/// variable.
+struct Env<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Env<'_> {
+    /// The trimmed value; unset and blank are the same.
+    fn text(&self, name: &str) -> Option<String> {
+        (self.get)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Parse a set variable with `parse`; a failure is recorded and `default` stands in.
+    fn parse<T>(
+        &mut self,
+        name: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        match self.text(name) {
+            None => default,
+            Some(v) => parse(&v).unwrap_or_else(|e| {
+                self.problems.push(format!("{name}: {e}"));
+                default
+            }),
+        }
+    }
+
+    fn optional<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        self.parse(name, None, |v| parse(v).map(Some))
+    }
+}
+
+/// A closed set's value (its error lists the valid values).
+fn one_of<T: FromStr<Err = crate::closed::UnknownValue>>(v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|e: crate::closed::UnknownValue| e.to_string())
+}
+
+fn switch(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(format!("`{v}` is not a switch; use true or false")),
+    }
+}
+
+fn millis(v: &str, max: u64) -> Result<Duration, String> {
+    match v.parse::<u64>() {
+        Ok(ms) if (1..=max).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(format!(
+            "`{v}` is not a whole number of milliseconds from 1 to {max}"
+        )),
+    }
+}
+
+impl LambdaSettings {
+    /// Read and validate every variable through `get`; every problem is reported at once,
+    /// each naming its variable and what is expected.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env {
+            get: &get,
+            problems: Vec::new(),
+        };
+        let topic = env.optional("ALERT_TOPIC_ARN", |v| {
+            arn::parse_topic(v).map_err(|e| format!("{e}; unset it for a dry run"))
+        });
+        let rules = RuleConfig::new(
+            &RuleConfig::split_list(&env.text("APPROVED_CALLER_ARNS").unwrap_or_default()),
+            "APPROVED_CALLER_ARNS",
+            &RuleConfig::split_list(&env.text("BREAK_GLASS_ROLE_ARNS").unwrap_or_default()),
+            "BREAK_GLASS_ROLE_ARNS",
+        )
+        .unwrap_or_else(|e| {
+            env.problems.extend(e.problems);
+            RuleConfig::default()
+        });
+        let min_severity = env.parse("MIN_SEVERITY", Severity::Low, one_of);
+        let enrich = env.parse("ENRICH", true, switch);
+        let enrich_timeout = env.parse("ENRICH_TIMEOUT_MS", Duration::from_millis(3000), |v| {
+            millis(v, 60_000)
+        });
+        let format = env.parse("ALERT_FORMAT", AlertFormat::Default, one_of);
+        let role_template = env.optional("ENRICH_ROLE_ARN_TEMPLATE", |v| {
+            arn::validate_role_template(v).map_err(|e| e.to_string())
+        });
+        let home_account = env.optional("HOME_ACCOUNT_ID", |v| {
+            if arn::is_account_id(v) {
+                Ok(v.to_string())
+            } else {
+                Err(format!("`{v}` is not a 12-digit account id"))
+            }
+        });
+        let failure_queue_url = env.optional("FAILURE_QUEUE_URL", |v| {
+            if v.starts_with("https://") && v.contains("/") {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`{v}` is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)"
+                ))
+            }
+        });
+        if !env.problems.is_empty() {
+            return Err(ConfigError {
+                problems: env.problems,
+            });
+        }
+        Ok(LambdaSettings {
+            // The topic lives in the function's account in every supported deployment.
+            home_account: home_account.or_else(|| topic.as_ref().map(|t| t.account.clone())),
+            topic,
+            rules,
+            min_severity,
+            enrich,
+            enrich_timeout,
+            format,
+            role_template,
+            failure_queue_url,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +359,68 @@ mod tests {
         .unwrap();
         assert!(c.is_break_glass(Some("arn:aws:iam::111122223333:role/Emergency")));
         assert!(!c.is_break_glass(Some("arn:aws:iam::111122223333:role/eks-break-glass")));
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn lambda_defaults_are_a_dry_run_with_enrichment_on() {
+        let s = LambdaSettings::from_env(env(&[])).unwrap();
+        assert!(s.topic.is_none() && s.enrich && s.failure_queue_url.is_none());
+        assert_eq!(s.min_severity, Severity::Low);
+        assert_eq!(s.enrich_timeout, Duration::from_millis(3000));
+        assert_eq!(s.format, AlertFormat::Default);
+    }
+
+    #[test]
+    fn every_bad_lambda_variable_is_named() {
+        let err = LambdaSettings::from_env(env(&[
+            ("ALERT_TOPIC_ARN", "my-topic"),
+            ("MIN_SEVERITY", "urgent"),
+            ("ENRICH", "maybe"),
+            ("ENRICH_TIMEOUT_MS", "0"),
+            ("ALERT_FORMAT", "slack"),
+            (
+                "ENRICH_ROLE_ARN_TEMPLATE",
+                "arn:aws:iam::111122223333:role/reader",
+            ),
+            ("APPROVED_CALLER_ARNS", "terraform"),
+            ("HOME_ACCOUNT_ID", "12"),
+            ("FAILURE_QUEUE_URL", "queue"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        for v in [
+            "ALERT_TOPIC_ARN",
+            "MIN_SEVERITY: unknown severity `urgent`; valid values: info, low, medium, high, critical",
+            "ENRICH:",
+            "ENRICH_TIMEOUT_MS",
+            "ALERT_FORMAT",
+            "ENRICH_ROLE_ARN_TEMPLATE",
+            "APPROVED_CALLER_ARNS",
+            "HOME_ACCOUNT_ID",
+            "FAILURE_QUEUE_URL",
+        ] {
+            assert!(text.contains(v), "{v} missing from: {text}");
+        }
+        assert_eq!(err.problems.len(), 9);
+    }
+
+    #[test]
+    fn home_account_defaults_to_the_topic_account() {
+        let s = LambdaSettings::from_env(env(&[(
+            "ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:111122223333:alerts.fifo",
+        )]))
+        .unwrap();
+        assert_eq!(s.home_account.as_deref(), Some("111122223333"));
+        assert!(s.topic.unwrap().fifo);
     }
 
     #[test]

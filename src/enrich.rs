@@ -10,12 +10,15 @@
 //! Every failure is survivable: not found, AccessDenied, throttling after the SDK's retries, a
 //! missed deadline, no role for another account. The enrichment then says what failed and why;
 //! it is never treated as "safe".
+//!
+//! DescribeCluster answers are kept for a short time per (account, region, cluster): most
+//! alerts in a burst are about the same cluster. Events that change cluster settings read it
+//! fresh (and refresh the cache).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_eks::Client;
-use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use futures::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout_at};
@@ -23,8 +26,10 @@ use tokio::time::{Instant, timeout_at};
 use crate::enrichment::{
     AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, EntryInfo, PolicyGrant,
 };
-use crate::event::{AccessEvent, AccessScope, Change};
-use crate::rules::policies::{PolicyClass, classify_policy};
+use crate::event::{AccessEvent, AccessScope, AuthMode, Change, EntryType, ScopeType};
+use crate::operation::Operation;
+use crate::policy::{PolicyClass, classify_policy};
+use crate::sdk::AwsError;
 use crate::text::clean;
 
 /// Limits and cross-account settings.
@@ -41,6 +46,8 @@ pub struct EnrichSettings {
     /// `arn:aws:iam::{account}:role/eks-access-watch-reader`: the read-only role to assume in
     /// other accounts. `None`: other accounts are not enriched.
     pub role_template: Option<String>,
+    /// How long a DescribeCluster answer is reused for events that do not change settings.
+    pub cluster_ttl: Duration,
 }
 
 impl Default for EnrichSettings {
@@ -51,6 +58,7 @@ impl Default for EnrichSettings {
             concurrency: 8,
             home_account: None,
             role_template: None,
+            cluster_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -66,10 +74,25 @@ enum Clients {
     },
 }
 
+/// Cached DescribeCluster answers, by (account, region, cluster).
+type ClusterCache = Mutex<HashMap<(String, String, String), (Instant, ClusterInfo)>>;
+
 /// Looks up context for events. Build once, share across invocations.
 pub struct Enricher {
     settings: EnrichSettings,
     clients: Clients,
+    clusters: ClusterCache,
+}
+
+/// How DescribeCluster is wanted for an event.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum ClusterRead {
+    #[default]
+    No,
+    /// A recent answer will do.
+    Cached,
+    /// The event changes cluster settings: read what they are now.
+    Fresh,
 }
 
 /// What to look up for one event.
@@ -77,7 +100,7 @@ pub struct Enricher {
 struct Plan {
     cluster: Option<String>,
     principal: Option<String>,
-    describe_cluster: bool,
+    describe_cluster: ClusterRead,
     census: bool,
 }
 
@@ -92,21 +115,32 @@ impl Plan {
             c if c.is_access_change() => c.principal_arn().map(str::to_string),
             _ => None,
         };
-        let census = crate::rules::may_leave_no_admin(&event.change);
-        let describe_cluster = !matches!(
-            event.change,
-            Change::DeleteCluster | Change::AssumeRole { .. }
-        );
+        let describe_cluster = match event.operation {
+            Operation::UpdateClusterConfig
+            | Operation::CreateCluster
+            | Operation::AssociateIdentityProviderConfig => ClusterRead::Fresh,
+            Operation::CreateAccessEntry
+            | Operation::UpdateAccessEntry
+            | Operation::DeleteAccessEntry
+            | Operation::AssociateAccessPolicy
+            | Operation::DisassociateAccessPolicy
+            | Operation::CreatePodIdentityAssociation
+            | Operation::UpdatePodIdentityAssociation => ClusterRead::Cached,
+            Operation::DeleteCluster
+            | Operation::AssumeRole
+            | Operation::AssumeRoleWithSaml
+            | Operation::AssumeRoleWithWebIdentity => ClusterRead::No,
+        };
         Plan {
             cluster: Some(cluster),
             principal,
             describe_cluster,
-            census,
+            census: event.change.may_leave_no_admin(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.principal.is_none() && !self.describe_cluster && !self.census
+        self.principal.is_none() && self.describe_cluster == ClusterRead::No && !self.census
     }
 }
 
@@ -119,6 +153,7 @@ impl Enricher {
                 base: Box::new(base.clone()),
                 cache: Mutex::new(HashMap::new()),
             },
+            clusters: Mutex::new(HashMap::new()),
         }
     }
 
@@ -127,6 +162,7 @@ impl Enricher {
         Enricher {
             settings,
             clients: Clients::Fixed(client),
+            clusters: Mutex::new(HashMap::new()),
         }
     }
 
@@ -144,7 +180,26 @@ impl Enricher {
             Ok(c) => c,
             Err(reason) => return Some(Enrichment::skipped(reason)),
         };
-        Some(self.lookup(&client, &plan).await)
+        let key = (
+            event.account.clone(),
+            event.region.clone(),
+            plan.cluster.clone().unwrap_or_default(),
+        );
+        Some(self.lookup(&client, &plan, key).await)
+    }
+
+    /// A recent DescribeCluster answer for this cluster, if the plan may use one.
+    async fn cached_cluster(
+        &self,
+        plan: &Plan,
+        key: &(String, String, String),
+    ) -> Option<ClusterInfo> {
+        if plan.describe_cluster != ClusterRead::Cached {
+            return None;
+        }
+        let cache = self.clusters.lock().await;
+        let (at, info) = cache.get(key)?;
+        (at.elapsed() < self.settings.cluster_ttl).then(|| info.clone())
     }
 
     async fn client_for(&self, account: &str, region: &str) -> Result<Client, String> {
@@ -186,13 +241,20 @@ impl Enricher {
         Ok(client)
     }
 
-    async fn lookup(&self, client: &Client, plan: &Plan) -> Enrichment {
+    async fn lookup(
+        &self,
+        client: &Client,
+        plan: &Plan,
+        key: (String, String, String),
+    ) -> Enrichment {
         let deadline = Deadline {
             at: Instant::now() + self.settings.timeout,
             ms: self.settings.timeout.as_millis(),
         };
         let cluster = plan.cluster.as_deref().unwrap_or_default();
         let principal = plan.principal.as_deref();
+        let cached = self.cached_cluster(plan, &key).await;
+        let read_cluster = plan.describe_cluster != ClusterRead::No && cached.is_none();
         let (entry, policies, cluster_info, census) = tokio::join!(
             deadline.run(
                 principal.is_some(),
@@ -205,7 +267,7 @@ impl Enricher {
                 list_policies(client, cluster, principal.unwrap_or_default())
             ),
             deadline.run(
-                plan.describe_cluster,
+                read_cluster,
                 "DescribeCluster",
                 describe_cluster(client, cluster)
             ),
@@ -224,7 +286,19 @@ impl Enricher {
         let mut tally = Tally::default();
         let access_entry = tally.take(entry);
         let associated_policies = tally.take(policies);
-        let cluster = tally.take(cluster_info);
+        let cluster = match cached {
+            Some(info) => Some(info),
+            None => {
+                let info = tally.take(cluster_info);
+                if let Some(info) = &info {
+                    self.clusters
+                        .lock()
+                        .await
+                        .insert(key, (Instant::now(), info.clone()));
+                }
+                info
+            }
+        };
         let remaining_admins = tally.take(census);
         let Tally {
             asked,
@@ -237,7 +311,11 @@ impl Enricher {
             _ => EnrichmentStatus::Partial,
         };
         let effective_access = plan.principal.as_deref().and_then(|p| {
-            Enrichment::summarise_access(p, access_entry.as_ref(), associated_policies.as_deref())
+            crate::render::effective_access(
+                p,
+                access_entry.as_ref(),
+                associated_policies.as_deref(),
+            )
         });
         Enrichment {
             status,
@@ -264,16 +342,19 @@ impl Deadline {
     async fn run<T>(
         &self,
         wanted: bool,
-        op: &str,
-        lookup: impl std::future::Future<Output = Result<T, String>>,
-    ) -> Option<Result<T, String>> {
+        op: &'static str,
+        lookup: impl std::future::Future<Output = Result<T, AwsError>>,
+    ) -> Option<Result<T, AwsError>> {
         if !wanted {
             return None;
         }
         Some(timeout_at(self.at, lookup).await.unwrap_or_else(|_| {
-            Err(format!(
-                "{op}: no answer within the {} ms deadline (ENRICH_TIMEOUT_MS)",
-                self.ms
+            Err(AwsError::deadline(
+                op,
+                format!(
+                    "no answer within the {} ms deadline (ENRICH_TIMEOUT_MS)",
+                    self.ms
+                ),
             ))
         }))
     }
@@ -288,7 +369,8 @@ struct Tally {
 }
 
 impl Tally {
-    fn take<T>(&mut self, result: Option<Result<T, String>>) -> Option<T> {
+    /// `DescribeAccessEntry: ResourceNotFoundException: The specified access entry ...`
+    fn take<T>(&mut self, result: Option<Result<T, AwsError>>) -> Option<T> {
         let result = result?;
         self.asked += 1;
         match result {
@@ -297,41 +379,11 @@ impl Tally {
                 Some(v)
             }
             Err(e) => {
-                self.errors.push(e);
+                self.errors.push(clean(&e.to_string(), 512));
                 None
             }
         }
     }
-}
-
-/// `DescribeAccessEntry: ResourceNotFoundException: The specified access entry ...`
-fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    op: &str,
-    e: &SdkError<E>,
-) -> String {
-    let detail = match e {
-        SdkError::ServiceError(s) => {
-            let err = s.err();
-            format!(
-                "{}: {}",
-                err.code().unwrap_or("ServiceError"),
-                err.message().unwrap_or("no message")
-            )
-        }
-        SdkError::TimeoutError(_) => "timed out".to_string(),
-        SdkError::DispatchFailure(_) => format!("could not reach the EKS API: {}", root_cause(e)),
-        other => format!("{other}: {}", root_cause(other)),
-    };
-    clean(&format!("{op}: {detail}"), 512)
-}
-
-/// The innermost error's message: what actually went wrong, without the wrapping layers.
-pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = e;
-    while let Some(next) = current.source() {
-        current = next;
-    }
-    current.to_string()
 }
 
 /// Tags are chosen by whoever created the resource: sanitised and bounded like any caller text.
@@ -344,23 +396,32 @@ fn clean_tags(
         .collect()
 }
 
+fn empty_answer(operation: &'static str) -> AwsError {
+    AwsError {
+        operation,
+        code: None,
+        kind: crate::sdk::ErrorKind::Other,
+        message: "empty answer".into(),
+    }
+}
+
 async fn describe_entry(
     client: &Client,
     cluster: &str,
     principal: &str,
-) -> Result<EntryInfo, String> {
+) -> Result<EntryInfo, AwsError> {
     let out = client
         .describe_access_entry()
         .cluster_name(cluster)
         .principal_arn(principal)
         .send()
         .await
-        .map_err(|e| sdk_error("DescribeAccessEntry", &e))?;
+        .map_err(|e| AwsError::from_sdk("DescribeAccessEntry", &e))?;
     let entry = out
         .access_entry()
-        .ok_or("DescribeAccessEntry: empty answer")?;
+        .ok_or_else(|| empty_answer("DescribeAccessEntry"))?;
     Ok(EntryInfo {
-        entry_type: entry.r#type().map(|s| clean(s, 64)),
+        entry_type: entry.r#type().map(|s| EntryType::parse(&clean(s, 64))),
         kubernetes_groups: entry
             .kubernetes_groups()
             .iter()
@@ -376,7 +437,7 @@ async fn list_policies(
     client: &Client,
     cluster: &str,
     principal: &str,
-) -> Result<Vec<PolicyGrant>, String> {
+) -> Result<Vec<PolicyGrant>, AwsError> {
     let mut pages = client
         .list_associated_access_policies()
         .cluster_name(cluster)
@@ -386,7 +447,7 @@ async fn list_policies(
         .send();
     let mut grants = Vec::new();
     while let Some(item) = pages.next().await {
-        let p = item.map_err(|e| sdk_error("ListAssociatedAccessPolicies", &e))?;
+        let p = item.map_err(|e| AwsError::from_sdk("ListAssociatedAccessPolicies", &e))?;
         grants.push(PolicyGrant {
             policy_arn: clean(p.policy_arn().unwrap_or_default(), 512),
             access_scope: scope_of(p.access_scope()),
@@ -396,33 +457,31 @@ async fn list_policies(
 }
 
 fn scope_of(scope: Option<&aws_sdk_eks::types::AccessScope>) -> AccessScope {
-    match scope {
-        Some(s)
-            if s.r#type() == Some(&aws_sdk_eks::types::AccessScopeType::Namespace)
-                && !s.namespaces().is_empty() =>
-        {
-            AccessScope::Namespace {
-                namespaces: s.namespaces().iter().map(|n| clean(n, 256)).collect(),
-            }
-        }
-        _ => AccessScope::Cluster,
+    match scope.and_then(|s| s.r#type().map(|t| (s, t))) {
+        Some((s, t)) => AccessScope::new(
+            ScopeType::parse(t.as_str()),
+            s.namespaces().iter().map(|n| clean(n, 256)).collect(),
+        ),
+        None => AccessScope::cluster(),
     }
 }
 
-async fn describe_cluster(client: &Client, cluster: &str) -> Result<ClusterInfo, String> {
+async fn describe_cluster(client: &Client, cluster: &str) -> Result<ClusterInfo, AwsError> {
     let out = client
         .describe_cluster()
         .name(cluster)
         .send()
         .await
-        .map_err(|e| sdk_error("DescribeCluster", &e))?;
-    let c = out.cluster().ok_or("DescribeCluster: empty answer")?;
+        .map_err(|e| AwsError::from_sdk("DescribeCluster", &e))?;
+    let c = out
+        .cluster()
+        .ok_or_else(|| empty_answer("DescribeCluster"))?;
     let vpc = c.resources_vpc_config();
     Ok(ClusterInfo {
         authentication_mode: c
             .access_config()
             .and_then(|a| a.authentication_mode())
-            .map(|m| m.as_str().to_string()),
+            .map(|m| AuthMode::parse(m.as_str())),
         version: c.version().map(|v| clean(v, 32)),
         endpoint_public_access: vpc.map(|v| v.endpoint_public_access()),
         public_access_cidrs: vpc
@@ -448,7 +507,7 @@ async fn admin_census(
     cluster: &str,
     max_entries: usize,
     concurrency: usize,
-) -> Result<AdminCensus, String> {
+) -> Result<AdminCensus, AwsError> {
     let mut pages = client
         .list_access_entries()
         .cluster_name(cluster)
@@ -458,7 +517,7 @@ async fn admin_census(
     let mut entries = Vec::new();
     let mut truncated = false;
     while let Some(item) = pages.next().await {
-        let arn = item.map_err(|e| sdk_error("ListAccessEntries", &e))?;
+        let arn = item.map_err(|e| AwsError::from_sdk("ListAccessEntries", &e))?;
         if entries.len() == max_entries {
             truncated = true;
             break;
@@ -466,7 +525,7 @@ async fn admin_census(
         entries.push(arn);
     }
     let checked = entries.len();
-    let results: Vec<(String, Result<Vec<PolicyGrant>, String>)> = stream::iter(entries)
+    let results: Vec<(String, Result<Vec<PolicyGrant>, AwsError>)> = stream::iter(entries)
         .map(|arn| async move {
             let r = list_policies(client, cluster, &arn).await;
             (arn, r)
@@ -477,7 +536,10 @@ async fn admin_census(
     let mut admins = Vec::new();
     for (arn, r) in results {
         // An entry we could not read might hold admin: the census is then incomplete, never "empty".
-        let grants = r.map_err(|e| format!("admin census: {e}"))?;
+        let grants = r.map_err(|e| AwsError {
+            message: format!("admin census: {}", e.message),
+            ..e
+        })?;
         let admin = grants.iter().any(|g| {
             matches!(
                 classify_policy(&g.policy_arn).class,
@@ -501,8 +563,10 @@ mod tests {
     use super::*;
 
     fn event(json: &str) -> AccessEvent {
-        let raw: crate::event::RawRecord = serde_json::from_str(json).unwrap();
-        crate::event::normalise(&raw).unwrap()
+        let config = crate::config::RuleConfig::default();
+        *crate::ingest::evaluate(json, &config, crate::ingest::ReadMode::Strict)
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -511,15 +575,21 @@ mod tests {
             r#"{"eventSource":"eks.amazonaws.com","eventName":"UpdateClusterConfig","requestParameters":{"name":"c","accessConfig":{"authenticationMode":"API"}}}"#,
         );
         let p = Plan::for_event(&e);
-        assert!(p.census && p.describe_cluster && p.principal.is_none());
+        assert!(p.census && p.principal.is_none());
+        assert_eq!(
+            p.describe_cluster,
+            ClusterRead::Fresh,
+            "settings change: read fresh"
+        );
         let e = event(
             r#"{"eventSource":"eks.amazonaws.com","eventName":"AssociateAccessPolicy","requestParameters":{"name":"c","principalArn":"arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx"}}"#,
         );
         let p = Plan::for_event(&e);
         assert_eq!(p.principal.as_deref(), Some("arn:aws:iam::1:role/x"));
         assert!(!p.census);
+        assert_eq!(p.describe_cluster, ClusterRead::Cached);
         let e = event(
-            r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","requestParameters":{"roleArn":"arn:aws:iam::1:role/x"}}"#,
+            r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/break-glass"}}"#,
         );
         assert!(Plan::for_event(&e).is_empty());
     }

@@ -1,14 +1,24 @@
-//! eks-access-watch: turns CloudTrail records about Amazon EKS access changes (access entries,
-//! access policies, authentication mode, break-glass role use) into graded, self-explaining
-//! alerts.
+//! eks-access-watch: turns records of changes to who can reach an Amazon EKS cluster (access
+//! entries, access policies, authentication mode, break-glass role use) into graded,
+//! self-explaining alerts.
 //!
 //! The flow is one-way and the core is pure:
 //! ```text
-//! input bytes -> ingest -> pipeline (parse, normalise) -> [enrich] -> rules::classify -> Alert -> render
+//! input bytes -> ingest (shapes, splitter, byte pre-filter) -> operation::watch
+//!   -> cloudtrail::normalise -> AccessEvent -> [enrich] -> rules -> Alert -> render -> sink
 //! ```
-//! [`ingest`] reads every input shape a user has; [`event`] is the normalised event (decoded
-//! ARNs, resolved caller); [`rules`] is the documented catalogue; [`alert`] the document and its
-//! renderings. Only the binaries read the environment, build AWS clients or print.
+//! [`ingest`] reads every input shape a user has and decides each record once
+//! ([`operation::watch`]); [`event`] is the normalised event (decoded ARNs, resolved caller,
+//! typed change); [`rules`] is the documented catalogue; [`alert`] the document and
+//! [`render`] every rendering of it. Only the binaries read the environment or print, and only
+//! the AWS adapters ([`enrich`], [`publish`], the failure queue) call AWS.
+
+mod closed;
+mod cloudtrail;
+mod policy;
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+mod queue;
+mod text;
 
 pub mod alert;
 pub mod arn;
@@ -20,16 +30,18 @@ pub mod event;
 pub mod ingest;
 #[cfg(feature = "aws")]
 pub mod lambda;
-pub mod pipeline;
+pub mod operation;
 pub mod publish;
+pub mod render;
 pub mod rules;
-pub mod scan;
 #[cfg(feature = "aws")]
 pub mod sdk;
-pub mod text;
+pub mod severity;
 
-pub use alert::{Alert, Finding, Severity};
+pub use alert::{Alert, classify};
+pub use closed::UnknownValue;
 pub use config::{ConfigError, RuleConfig};
 pub use enrichment::Enrichment;
 pub use event::AccessEvent;
-pub use rules::classify;
+pub use rules::Finding;
+pub use severity::Severity;

@@ -1,39 +1,21 @@
 //! SNS delivery: one message per alert, readable by people and filterable by machines.
 //!
-//! [`build_message`] is pure (tested without AWS): `MessageStructure=json` so e-mail gets the
-//! text rendering while SQS/Lambda/HTTPS subscribers get the JSON alert; message attributes for
-//! subscription filter policies; FIFO group and deduplication ids; the 256 KiB size limit, met by
-//! trimming enrichment detail, never findings. [`publish`] only sends what it is given.
+//! [`build_message`] is pure (tested without AWS): `MessageStructure=json` with a `default`
+//! body (the JSON alert, which SNS gives every protocol without a key of its own: SQS, Lambda,
+//! HTTPS, Firehose, e-mail-json) and an `email` body (the text rendering), plus the chat
+//! document for HTTPS subscribers only when `ALERT_FORMAT=chatbot`; message attributes for
+//! subscription filter policies; FIFO group and deduplication ids; the 256 KiB size limit, met
+//! by trimming enrichment detail, never findings. [`publish`] only sends what it is given.
 
 use serde_json::json;
 
 use crate::alert::Alert;
+use crate::config::AlertFormat;
+use crate::render;
 use crate::text::clean;
 
 /// SNS's limit for a whole message (body plus attributes).
 pub const SNS_MAX_BYTES: usize = 262_144;
-
-/// What subscribers get besides e-mail text and the JSON alert (`ALERT_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertFormat {
-    /// JSON alert for machine subscribers, text for e-mail.
-    Default,
-    /// Additionally, HTTPS subscribers (AWS Chatbot / Amazon Q Developer in chat applications)
-    /// get a custom-notification document, so one topic feeds Slack or Teams too.
-    Chatbot,
-}
-
-impl AlertFormat {
-    pub const ALL: &'static [AlertFormat] = &[Self::Default, Self::Chatbot];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Default => "default",
-            Self::Chatbot => "chatbot",
-        }
-    }
-}
-
-crate::closed_enum_text!(AlertFormat, "alert format");
 
 /// A message attribute: name, SNS data type, value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,20 +50,16 @@ impl SnsMessage {
     }
 }
 
-/// True for FIFO topic ARNs.
-pub fn is_fifo(topic_arn: &str) -> bool {
-    topic_arn.ends_with(".fifo")
-}
-
 /// Build the SNS message for an alert, trimming enrichment detail until it fits `max_bytes`.
+/// `fifo`: the topic is a FIFO topic (group and deduplication ids are set).
 pub fn build_message(
     alert: &Alert,
-    topic_arn: &str,
+    fifo: bool,
     format: AlertFormat,
     max_bytes: usize,
 ) -> SnsMessage {
     let mut alert = alert.clone();
-    let mut msg = render(&alert, topic_arn, format);
+    let mut msg = compose(&alert, fifo, format);
     // Step by step: the bulky parts of enrichment first, then all of it except its status.
     let mut step = 0;
     while msg.size() > max_bytes && step < 3 {
@@ -113,28 +91,23 @@ pub fn build_message(
             }
         }
         step += 1;
-        msg = render(&alert, topic_arn, format);
+        msg = compose(&alert, fifo, format);
     }
     msg
 }
 
-fn render(alert: &Alert, topic_arn: &str, format: AlertFormat) -> SnsMessage {
-    let json_alert = serde_json::to_string(alert).unwrap_or_default();
-    let text = alert.text();
+fn compose(alert: &Alert, fifo: bool, format: AlertFormat) -> SnsMessage {
     let mut body = json!({
-        "default": json_alert,
-        "email": text,
-        "email-json": json_alert,
-        "sqs": json_alert,
-        "lambda": json_alert,
-        "https": json_alert,
-        "http": json_alert,
-        "firehose": json_alert,
+        "default": serde_json::to_string(alert).unwrap_or_default(),
+        "email": render::text(alert),
     });
-    if format == AlertFormat::Chatbot {
-        let chat = chatbot_document(alert).to_string();
-        body["https"] = json!(chat);
-        body["http"] = json!(chat);
+    match format {
+        AlertFormat::Default => {}
+        AlertFormat::Chatbot => {
+            let chat = render::chat::document(alert).to_string();
+            body["https"] = json!(chat);
+            body["http"] = json!(chat);
+        }
     }
     let mut attributes = vec![
         Attribute {
@@ -172,7 +145,7 @@ fn render(alert: &Alert, topic_arn: &str, format: AlertFormat) -> SnsMessage {
             });
         }
     }
-    let (group_id, dedup_id) = if is_fifo(topic_arn) {
+    let (group_id, dedup_id) = if fifo {
         let group = format!(
             "{}/{}/{}",
             alert.account,
@@ -184,7 +157,7 @@ fn render(alert: &Alert, topic_arn: &str, format: AlertFormat) -> SnsMessage {
         (None, None)
     };
     SnsMessage {
-        subject: alert.subject(),
+        subject: render::subject(alert),
         message: body.to_string(),
         attributes,
         group_id,
@@ -195,8 +168,8 @@ fn render(alert: &Alert, topic_arn: &str, format: AlertFormat) -> SnsMessage {
 /// The eventID identifies a CloudTrail event across redeliveries; without one (hand-made
 /// input), a stable hash of the alert stands in.
 fn dedup_source(alert: &Alert) -> String {
-    if !alert.event_id.is_empty() {
-        return alert.event_id.clone();
+    if let Some(id) = alert.event_id.as_deref() {
+        return id.to_string();
     }
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -220,99 +193,25 @@ fn fifo_id(s: &str) -> String {
         .collect()
 }
 
-/// Escape text for Slack/Teams markdown.
-fn md(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\`*_{}[]()#+-.!|<>~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The AWS Chatbot / Amazon Q Developer custom-notification document.
-pub fn chatbot_document(alert: &Alert) -> serde_json::Value {
-    let findings: Vec<String> = alert
-        .findings
-        .iter()
-        .map(|f| {
-            format!(
-                "• *{}* `{}`: {}",
-                f.severity.as_str().to_ascii_uppercase(),
-                md(&f.rule),
-                md(&f.summary)
-            )
-        })
-        .collect();
-    let mut description = findings.join("\n");
-    description.push_str(&format!(
-        "\n\nCaller: {}\nCluster: {} ({}, {})\nEvent: {} `{}`",
-        md(&alert.actor),
-        md(alert.cluster.as_deref().unwrap_or("-")),
-        md(&alert.account),
-        md(&alert.region),
-        md(&alert.event_name),
-        md(&alert.event_id)
-    ));
-    let next_steps: Vec<String> = alert
-        .findings
-        .iter()
-        .filter_map(|f| crate::rules::find(&f.rule).map(|r| md(r.next_step)))
-        .fold(Vec::new(), |mut acc, s| {
-            if !acc.contains(&s) {
-                acc.push(s);
-            }
-            acc
-        });
-    json!({
-        "version": "1.0",
-        "source": "custom",
-        "id": alert.event_id,
-        "content": {
-            "textType": "client-markdown",
-            "title": md(&alert.subject()),
-            "description": clean(&description, 8000),
-            "nextSteps": next_steps,
-            "keywords": [alert.severity.as_str(), alert.cluster.as_deref().unwrap_or("no-cluster"), alert.event_name],
-        },
-        "metadata": {
-            "threadId": format!("eks-access-watch/{}/{}", alert.account, alert.cluster.as_deref().unwrap_or("-")),
-            "summary": alert.subject(),
-            "eventType": alert.event_name,
-            "relatedResources": alert.principal_arn.iter().collect::<Vec<_>>(),
-            "additionalContext": {"severity": alert.severity.as_str(), "rules": alert.rule_ids().join(",")},
-        }
-    })
-}
-
 #[cfg(feature = "aws")]
-pub use send::{PublishError, publish};
+pub use send::publish;
 
 /// The one part that talks to SNS.
 #[cfg(feature = "aws")]
 mod send {
     use aws_sdk_sns::Client;
-    use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
     use aws_sdk_sns::types::MessageAttributeValue;
 
     use super::SnsMessage;
+    use crate::sdk::{AwsError, ErrorKind};
 
-    /// Why a publish failed, after the SDK's own retries.
-    #[derive(Debug, thiserror::Error)]
-    #[error("SNS Publish to {topic_arn} failed: {detail}")]
-    pub struct PublishError {
-        pub topic_arn: String,
-        pub detail: String,
-    }
-
-    /// Send one message. Returns the SNS message id.
+    /// Send one message. Returns the SNS message id, or why SNS did not take it (after the
+    /// SDK's own retries), with the AWS error code that decides whether to try again.
     pub async fn publish(
         client: &Client,
         topic_arn: &str,
         msg: &SnsMessage,
-    ) -> Result<String, PublishError> {
+    ) -> Result<String, AwsError> {
         let mut req = client
             .publish()
             .topic_arn(topic_arn)
@@ -324,9 +223,11 @@ mod send {
                 .data_type(a.data_type)
                 .string_value(&a.value)
                 .build()
-                .map_err(|e| PublishError {
-                    topic_arn: topic_arn.to_string(),
-                    detail: format!("attribute {}: {e}", a.name),
+                .map_err(|e| AwsError {
+                    operation: "Publish",
+                    code: None,
+                    kind: ErrorKind::Invalid,
+                    message: format!("attribute {}: {e}", a.name),
                 })?;
             req = req.message_attributes(a.name, value);
         }
@@ -336,17 +237,10 @@ mod send {
         if let Some(d) = &msg.dedup_id {
             req = req.message_deduplication_id(d);
         }
-        let out = req.send().await.map_err(|e| PublishError {
-            topic_arn: topic_arn.to_string(),
-            detail: match &e {
-                SdkError::ServiceError(s) => format!(
-                    "{}: {}",
-                    s.err().code().unwrap_or("ServiceError"),
-                    s.err().message().unwrap_or("no message")
-                ),
-                other => format!("{other}: {}", crate::enrich::root_cause(other)),
-            },
-        })?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("Publish", &e))?;
         Ok(out.message_id().unwrap_or_default().to_string())
     }
 }

@@ -4,38 +4,6 @@
 //! call. Before they are shown to a human (email, chat, terminal) they lose control characters
 //! (no terminal escapes, no forged extra lines) and are bounded in length.
 
-/// `Display` and `FromStr` for a closed set: each type has `ALL` and `as_str`; parsing ignores
-/// case and surrounding blanks, and a bad value's error lists the valid ones.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! closed_enum_text {
-    ($ty:ty, $what:literal) => {
-        impl ::std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl ::std::str::FromStr for $ty {
-            type Err = $crate::event::UnknownValue;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
-                    .ok_or_else(|| $crate::event::UnknownValue {
-                        what: $what,
-                        value: s.to_string(),
-                        valid: Self::ALL
-                            .iter()
-                            .map(|v| v.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-            }
-        }
-    };
-}
-
 /// Replace control characters with a space, collapse the result's ends, and cut to at most
 /// `max` characters (an ellipsis marks the cut).
 pub fn clean(text: &str, max: usize) -> String {

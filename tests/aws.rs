@@ -16,11 +16,12 @@ use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
-use eks_access_watch::alert::Severity;
+use eks_access_watch::Severity;
+use eks_access_watch::config::{AlertFormat, LambdaSettings};
 use eks_access_watch::enrich::{EnrichSettings, Enricher};
 use eks_access_watch::enrichment::EnrichmentStatus;
-use eks_access_watch::lambda::{Handler, HandlerError, Settings};
-use eks_access_watch::publish::{AlertFormat, SNS_MAX_BYTES, build_message};
+use eks_access_watch::lambda::{Handler, HandlerError};
+use eks_access_watch::publish::{SNS_MAX_BYTES, build_message};
 use serde_json::{Value, json};
 
 use crate::delayed::Delayed;
@@ -170,7 +171,12 @@ async fn enrichment_describes_entry_policies_on_every_page_and_cluster() {
         vec!["team:payments"]
     );
     assert_eq!(
-        got.cluster.as_ref().unwrap().authentication_mode.as_deref(),
+        got.cluster
+            .as_ref()
+            .unwrap()
+            .authentication_mode
+            .as_ref()
+            .map(|m| m.as_str()),
         Some("API_AND_CONFIG_MAP")
     );
     assert_eq!(
@@ -304,6 +310,7 @@ async fn a_missed_deadline_is_reported_and_the_alert_is_still_published() {
         settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts")),
         Some(enricher),
         Some(sns),
+        None,
     );
     let response = handler
         .handle(&associate_record(CI, ADMIN_POLICY))
@@ -449,7 +456,7 @@ fn sns_capturing() -> (Sns, Arc<Mutex<Vec<PublishInput>>>) {
     )
 }
 
-fn settings_for(topic: Option<&str>) -> Settings {
+fn settings_for(topic: Option<&str>) -> LambdaSettings {
     let mut env = vec![
         ("APPROVED_CALLER_ARNS", TERRAFORM.to_string()),
         ("BREAK_GLASS_ROLE_ARNS", BREAK_GLASS.to_string()),
@@ -458,7 +465,8 @@ fn settings_for(topic: Option<&str>) -> Settings {
     if let Some(t) = topic {
         env.push(("ALERT_TOPIC_ARN", t.to_string()));
     }
-    Settings::from_env(move |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap()
+    LambdaSettings::from_env(move |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+        .unwrap()
 }
 
 fn json_message(input: &PublishInput) -> Value {
@@ -479,6 +487,7 @@ async fn published_messages_carry_filterable_attributes_and_per_protocol_bodies(
         settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts")),
         None,
         Some(sns),
+        None,
     );
     handler
         .handle(&associate_record(CI, ADMIN_POLICY))
@@ -491,7 +500,7 @@ async fn published_messages_carry_filterable_attributes_and_per_protocol_bodies(
     assert!(
         m.subject()
             .unwrap()
-            .starts_with("[CRITICAL] prod: ClusterAdmin granted"),
+            .starts_with("[CRITICAL] prod: (unapproved caller) ClusterAdmin granted"),
         "{:?}",
         m.subject()
     );
@@ -513,8 +522,19 @@ async fn published_messages_carry_filterable_attributes_and_per_protocol_bodies(
     );
     let body = json_message(m);
     assert!(body["email"].as_str().unwrap().contains("What to do:"));
-    let alert: Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+    let alert: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
     assert_eq!(alert["principal_arn"], CI);
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["default", "email"],
+        "SNS falls back to `default` for every other protocol"
+    );
     assert_eq!(
         m.message_group_id(),
         None,
@@ -529,6 +549,7 @@ async fn fifo_topics_group_by_cluster_and_deduplicate_by_event_id() {
         settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts.fifo")),
         None,
         Some(sns),
+        None,
     );
     let r = associate_record(CI, ADMIN_POLICY);
     handler.handle(&r).await.unwrap();
@@ -548,7 +569,7 @@ async fn below_min_severity_is_not_published() {
     let (sns, published) = sns_capturing();
     let mut settings = settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts"));
     settings.min_severity = Severity::Medium;
-    let handler = Handler::new(settings, None, Some(sns));
+    let handler = Handler::new(settings, None, Some(sns), None);
     let mut routine = associate_record(CI, VIEW_POLICY);
     routine["userIdentity"] = assumed(TERRAFORM, "run");
     let resp = handler.handle(&routine).await.unwrap();
@@ -580,13 +601,16 @@ async fn a_failed_publish_fails_the_invocation_as_retryable() {
         settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts")),
         None,
         Some(sns),
+        None,
     );
     let err = handler
         .handle(&associate_record(CI, ADMIN_POLICY))
         .await
         .unwrap_err();
     assert!(err.retryable());
-    assert!(matches!(err, HandlerError::Publish { failed: 1, .. }));
+    assert!(
+        matches!(&err, HandlerError::Publish(e) if e.len() == 1 && e[0].code.as_deref() == Some("InternalError"))
+    );
     assert!(err.to_string().contains("InternalError"), "{err}");
     assert_eq!(rule.num_calls(), 2, "the SDK retried before giving up");
     let d: lambda_runtime::Diagnostic = err.into();
@@ -595,7 +619,7 @@ async fn a_failed_publish_fails_the_invocation_as_retryable() {
 
 #[tokio::test]
 async fn unreadable_input_fails_as_not_retryable_and_unwatched_input_succeeds() {
-    let handler = Handler::new(settings_for(None), None, None);
+    let handler = Handler::new(settings_for(None), None, None, None);
     let err = handler
         .handle(&json!({"hello": "world"}))
         .await
@@ -612,7 +636,7 @@ async fn unreadable_input_fails_as_not_retryable_and_unwatched_input_succeeds() 
 
 #[tokio::test]
 async fn without_a_topic_the_alert_is_a_dry_run() {
-    let handler = Handler::new(settings_for(None), None, None);
+    let handler = Handler::new(settings_for(None), None, None, None);
     let resp = handler
         .handle(&associate_record(CI, ADMIN_POLICY))
         .await
@@ -630,9 +654,10 @@ fn oversized_enrichment_is_trimmed_and_findings_are_kept() {
         (0..5000)
             .map(|i| PolicyGrant {
                 policy_arn: format!("{VIEW_POLICY}-{i}"),
-                access_scope: eks_access_watch::event::AccessScope::Namespace {
-                    namespaces: vec![format!("ns-{i}"); 4],
-                },
+                access_scope: eks_access_watch::event::AccessScope::new(
+                    eks_access_watch::event::ScopeType::Namespace,
+                    vec![format!("ns-{i}"); 4],
+                ),
             })
             .collect(),
     );
@@ -642,23 +667,13 @@ fn oversized_enrichment_is_trimmed_and_findings_are_kept() {
         truncated: false,
     });
     let alert = eks_access_watch::classify(&event, &sample_config(), Some(&e));
-    let untrimmed = build_message(
-        &alert,
-        "arn:aws:sns:eu-west-1:111122223333:t",
-        AlertFormat::Chatbot,
-        usize::MAX,
-    );
+    let untrimmed = build_message(&alert, false, AlertFormat::Chatbot, usize::MAX);
     assert!(
         untrimmed.size() > SNS_MAX_BYTES,
         "the fixture must be too big: {}",
         untrimmed.size()
     );
-    let msg = build_message(
-        &alert,
-        "arn:aws:sns:eu-west-1:111122223333:t",
-        AlertFormat::Chatbot,
-        SNS_MAX_BYTES,
-    );
+    let msg = build_message(&alert, false, AlertFormat::Chatbot, SNS_MAX_BYTES);
     assert!(msg.size() <= SNS_MAX_BYTES, "{}", msg.size());
     let body: Value = serde_json::from_str(&msg.message).unwrap();
     let sent: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
@@ -672,12 +687,7 @@ fn oversized_enrichment_is_trimmed_and_findings_are_kept() {
 #[test]
 fn chatbot_format_gives_https_subscribers_a_custom_notification() {
     let alert = alert_for(&associate_record(CI, ADMIN_POLICY));
-    let msg = build_message(
-        &alert,
-        "arn:aws:sns:eu-west-1:111122223333:t",
-        AlertFormat::Chatbot,
-        SNS_MAX_BYTES,
-    );
+    let msg = build_message(&alert, false, AlertFormat::Chatbot, SNS_MAX_BYTES);
     let body: Value = serde_json::from_str(&msg.message).unwrap();
     let chat: Value = serde_json::from_str(body["https"].as_str().unwrap()).unwrap();
     assert_eq!(chat["version"], "1.0");
@@ -686,7 +696,7 @@ fn chatbot_format_gives_https_subscribers_a_custom_notification() {
         chat["content"]["title"]
             .as_str()
             .unwrap()
-            .starts_with("\\[CRITICAL\\] prod: ClusterAdmin"),
+            .starts_with("\\[CRITICAL\\] prod: \\(unapproved caller\\) ClusterAdmin"),
         "{chat}"
     );
     assert!(
@@ -695,9 +705,9 @@ fn chatbot_format_gives_https_subscribers_a_custom_notification() {
             .unwrap()
             .contains("cluster\\-admin\\-granted")
     );
-    let sqs: Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+    let default: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
     assert_eq!(
-        sqs["severity"], "critical",
+        default["severity"], "critical",
         "machine subscribers still get the alert"
     );
 }
@@ -769,7 +779,7 @@ async fn wire_level_requests_encode_the_principal_and_carry_attributes() {
     );
     let alert = alert_for(&associate_record(principal, ADMIN_POLICY));
     let topic = "arn:aws:sns:eu-west-1:111122223333:alerts.fifo";
-    let msg = build_message(&alert, topic, AlertFormat::Default, SNS_MAX_BYTES);
+    let msg = build_message(&alert, true, AlertFormat::Default, SNS_MAX_BYTES);
     let id = eks_access_watch::publish::publish(&sns, topic, &msg)
         .await
         .unwrap();
@@ -786,7 +796,7 @@ async fn wire_level_requests_encode_the_principal_and_carry_attributes() {
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     assert_eq!(get("Action"), Some("Publish"));
     assert_eq!(get("MessageStructure"), Some("json"));
-    assert_eq!(get("MessageDeduplicationId"), Some(alert.event_id.as_str()));
+    assert_eq!(get("MessageDeduplicationId"), alert.event_id.as_deref());
     assert_eq!(get("MessageGroupId"), Some("111122223333/eu-west-1/prod"));
     let mut attrs = std::collections::BTreeMap::new();
     for i in 1..=10 {
@@ -899,7 +909,7 @@ async fn every_sample_through_the_handler_publishes_its_golden_messages() {
         let mut settings =
             settings_for(Some("arn:aws:sns:eu-west-1:111122223333:eks-access-alerts"));
         settings.min_severity = Severity::Info;
-        let handler = Handler::new(settings, Some(enricher), Some(sns));
+        let handler = Handler::new(settings, Some(enricher), Some(sns), None);
         // The Lambda gets JSON; the gzip log file goes through as its decompressed JSON.
         let bytes = {
             use std::io::Read;
@@ -947,5 +957,229 @@ async fn every_sample_through_the_handler_publishes_its_golden_messages() {
     assert!(
         missing.is_empty(),
         "rules that fire on no sample through the Lambda: {missing:?}"
+    );
+}
+
+// ---- retryability per AWS error code, and the failure queue ----
+
+/// An SNS query-protocol error answer.
+fn sns_error(status: u16, code: &str) -> Rule {
+    let (status, code) = (status, code.to_string());
+    mock!(Sns::publish).then_http_response(move || {
+        let body = format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>refused</Message></Error></ErrorResponse>"
+        );
+        let mut r = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+        r.headers_mut().insert("content-type", "text/xml");
+        r
+    })
+}
+
+fn sns_with(rule: &Rule) -> Sns {
+    mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[rule], |b| b
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ))
+}
+
+type Parked = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// An SQS client whose SendMessage records the queue URL and the parsed body.
+fn sqs_capturing() -> (aws_sdk_sqs::Client, Parked) {
+    use aws_sdk_sqs::operation::send_message::SendMessageOutput;
+    let parked: Parked = Arc::new(Mutex::new(Vec::new()));
+    let sink = parked.clone();
+    let rule = mock!(aws_sdk_sqs::Client::send_message).then_compute_output(move |req| {
+        let body = serde_json::from_str(req.message_body().unwrap()).unwrap();
+        sink.lock()
+            .unwrap()
+            .push((req.queue_url().unwrap().to_string(), body));
+        SendMessageOutput::builder().message_id("q-1").build()
+    });
+    (
+        mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&rule]),
+        parked,
+    )
+}
+
+const QUEUE: &str = "https://sqs.eu-west-1.amazonaws.com/111122223333/eks-access-watch-failures";
+
+fn with_queue(mut settings: LambdaSettings) -> LambdaSettings {
+    settings.failure_queue_url = Some(QUEUE.to_string());
+    settings
+}
+
+#[tokio::test]
+async fn a_publish_sns_refuses_for_good_goes_to_the_failure_queue_at_once() {
+    for code in [
+        "AuthorizationError",
+        "KMSAccessDenied",
+        "NotFound",
+        "InvalidParameter",
+    ] {
+        let rule = sns_error(403, code);
+        let (sqs, parked) = sqs_capturing();
+        let handler = Handler::new(
+            with_queue(settings_for(Some(
+                "arn:aws:sns:eu-west-1:111122223333:alerts",
+            ))),
+            None,
+            Some(sns_with(&rule)),
+            Some(sqs),
+        );
+        let event = associate_record(CI, ADMIN_POLICY);
+        let resp = handler.handle(&event).await.unwrap();
+        assert_eq!(rule.num_calls(), 1, "{code}: no retry spent on a refusal");
+        let reason = resp.failure_queue.expect("parked");
+        assert!(
+            reason.starts_with("EksAccessWatch.PublishFailed") && reason.contains(code),
+            "{reason}"
+        );
+        let parked = parked.lock().unwrap();
+        assert_eq!(parked.len(), 1);
+        let (url, record) = &parked[0];
+        assert_eq!(url, QUEUE);
+        assert_eq!(
+            record["requestPayload"], event,
+            "the original event, for redrive"
+        );
+        assert_eq!(record["requestContext"]["condition"], "NotRetryable");
+        assert_eq!(
+            record["responsePayload"]["errorType"],
+            "EksAccessWatch.PublishFailed"
+        );
+        assert!(resp.alerts[0].delivery.contains(code));
+    }
+}
+
+#[tokio::test]
+async fn a_publish_refused_for_good_without_a_failure_queue_fails_as_not_retryable() {
+    let rule = sns_error(403, "AuthorizationError");
+    let handler = Handler::new(
+        settings_for(Some("arn:aws:sns:eu-west-1:111122223333:alerts")),
+        None,
+        Some(sns_with(&rule)),
+        None,
+    );
+    let err = handler
+        .handle(&associate_record(CI, ADMIN_POLICY))
+        .await
+        .unwrap_err();
+    assert!(!err.retryable(), "{err}");
+    let d: lambda_runtime::Diagnostic = err.into();
+    assert!(
+        d.error_message.ends_with("(not retryable)"),
+        "{}",
+        d.error_message
+    );
+}
+
+/// SNS answers throttling with `Throttled` (HTTP 400), a code the SDK's retry classifier does
+/// not know: our own per-code decision makes it retryable, so Lambda retries the event.
+#[tokio::test]
+async fn throttling_and_server_errors_fail_as_retryable_and_never_park() {
+    for (status, code) in [
+        (400, "Throttled"),
+        (500, "InternalError"),
+        (503, "ServiceUnavailable"),
+    ] {
+        let rule = sns_error(status, code);
+        let (sqs, parked) = sqs_capturing();
+        let handler = Handler::new(
+            with_queue(settings_for(Some(
+                "arn:aws:sns:eu-west-1:111122223333:alerts",
+            ))),
+            None,
+            Some(sns_with(&rule)),
+            Some(sqs),
+        );
+        let err = handler
+            .handle(&associate_record(CI, ADMIN_POLICY))
+            .await
+            .unwrap_err();
+        assert!(err.retryable(), "{code}: {err}");
+        assert!(parked.lock().unwrap().is_empty(), "{code}");
+        if status >= 500 {
+            assert_eq!(rule.num_calls(), 3, "{code}: the SDK retried first");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unreadable_input_is_parked_with_its_reason() {
+    let (sqs, parked) = sqs_capturing();
+    let handler = Handler::new(with_queue(settings_for(None)), None, None, Some(sqs));
+    let resp = handler.handle(&json!({"hello": "world"})).await.unwrap();
+    assert!(
+        resp.failure_queue
+            .unwrap()
+            .starts_with("EksAccessWatch.InvalidInput"),
+        "parked"
+    );
+    let parked = parked.lock().unwrap();
+    assert_eq!(parked[0].1["requestPayload"], json!({"hello": "world"}));
+    assert!(
+        parked[0].1["responsePayload"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("keys: [hello]")
+    );
+}
+
+#[tokio::test]
+async fn a_failure_queue_that_cannot_be_reached_fails_the_invocation_as_retryable() {
+    let rule = mock!(aws_sdk_sqs::Client::send_message).then_http_response(|| {
+        let mut r = HttpResponse::new(
+            StatusCode::try_from(400).unwrap(),
+            SdkBody::from(
+                r#"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}"#,
+            ),
+        );
+        r.headers_mut()
+            .insert("content-type", "application/x-amz-json-1.0");
+        r
+    });
+    let sqs = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&rule]);
+    let handler = Handler::new(with_queue(settings_for(None)), None, None, Some(sqs));
+    let err = handler
+        .handle(&json!({"hello": "world"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandlerError::FailureQueue { .. }), "{err}");
+    assert!(
+        err.retryable(),
+        "Lambda's own retries and destination still keep it"
+    );
+    assert!(err.to_string().contains("SendMessage"), "{err}");
+}
+
+// ---- DescribeCluster is reused briefly, and read fresh when settings change ----
+
+#[tokio::test]
+async fn describe_cluster_is_cached_per_cluster_and_read_fresh_for_settings_changes() {
+    let (e, p, c) = (entry_ok(), policies_two_pages(), cluster_ok());
+    let enricher = Enricher::with_client(eks(&[&e, &p, &c]), settings(3000));
+    let grant = normalise(&associate_record(CI, VIEW_POLICY));
+    for _ in 0..3 {
+        let got = enricher.enrich(&grant).await.unwrap();
+        assert!(got.cluster.is_some(), "{:?}", got.errors);
+    }
+    assert_eq!(c.num_calls(), 1, "one DescribeCluster for three grants");
+    let mut other = associate_record(CI, VIEW_POLICY);
+    other["requestParameters"]["name"] = json!("staging");
+    enricher.enrich(&normalise(&other)).await.unwrap();
+    assert_eq!(c.num_calls(), 2, "another cluster is another entry");
+    let update = record(
+        "UpdateClusterConfig",
+        json!({"name": CLUSTER, "resourcesVpcConfig": {"endpointPublicAccess": true}}),
+        assumed(HUMAN, "jdoe"),
+    );
+    enricher.enrich(&normalise(&update)).await.unwrap();
+    assert_eq!(
+        c.num_calls(),
+        3,
+        "a settings change reads the cluster fresh"
     );
 }

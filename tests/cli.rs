@@ -280,7 +280,7 @@ fn replay_enrich_reports_unreachable_api_and_still_alerts() {
     assert_eq!(alert["enrichment"]["status"], "failed");
     let first = alert["enrichment"]["errors"][0].as_str().unwrap();
     assert!(
-        first.starts_with("DescribeAccessEntry: could not reach the EKS API"),
+        first.starts_with("DescribeAccessEntry: could not reach AWS"),
         "{first}"
     );
 }

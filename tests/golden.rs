@@ -2,9 +2,12 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+use eks_access_watch::alert::Alert;
+use eks_access_watch::ingest::ReadMode;
+use eks_access_watch::render;
 use eks_access_watch::rules::CATALOGUE;
 
-use crate::util::{events_dir, run_file, sample_config};
+use crate::util::{events_dir, run_file, run_file_with, sample_config};
 
 /// Rules that need enrichment (EKS API context) to fire; covered by the AWS-side tests.
 const NEEDS_ENRICHMENT: &[&str] = &["lockout-risk"];
@@ -42,7 +45,7 @@ fn render(sample: &Path) -> String {
             i + 1,
             serde_json::to_string_pretty(alert).unwrap()
         );
-        let _ = writeln!(out, "{}", alert.text());
+        let _ = writeln!(out, "{}", render::text(alert));
     }
     out
 }
@@ -80,10 +83,10 @@ fn every_sample_is_read_without_problems() {
 #[test]
 fn every_rule_fires_on_some_sample() {
     let config = sample_config();
-    let fired: BTreeSet<String> = samples()
+    let fired: BTreeSet<&str> = samples()
         .iter()
         .flat_map(|s| run_file(s, &config).alerts)
-        .flat_map(|a| a.findings.into_iter().map(|f| f.rule))
+        .flat_map(|a| a.findings.into_iter().map(|f| f.rule.id))
         .collect();
     let missing: Vec<&str> = CATALOGUE
         .iter()
@@ -135,21 +138,43 @@ fn encoded_principals_are_decoded_in_every_alert() {
     }
 }
 
-/// The byte pre-filter never hides a watched record: fast and full parse agree on every record.
+/// The byte pre-filter and the splitter never hide a watched record: the fast path and a
+/// strict parse of every record give the same alerts on every sample.
 #[test]
 fn fast_path_and_full_parse_agree_on_samples() {
-    use eks_access_watch::ingest::{self, Item};
-    use eks_access_watch::pipeline::{Outcome, evaluate, evaluate_full};
     let config = sample_config();
     for sample in samples() {
-        let reader = ingest::open(&sample).unwrap();
-        ingest::read("s", reader, &mut |item| {
-            if let Item::Record { json, .. } = item {
-                let fast = matches!(evaluate(json, &config), Ok(Outcome::Watched(_)));
-                let full = matches!(evaluate_full(json, &config), Ok(Outcome::Watched(_)));
-                assert_eq!(fast, full, "{}", sample.display());
-            }
-        })
-        .unwrap();
+        let fast = run_file_with(&sample, &config, ReadMode::Fast);
+        let strict = run_file_with(&sample, &config, ReadMode::Strict);
+        assert_eq!(fast.alerts, strict.alerts, "{}", sample.display());
+    }
+}
+
+/// Every finding carries a severity its rule declares (for a failed call, also the cap), and
+/// an alert's headline names the change: at least one finding is not a qualifier.
+pub fn assert_graded_as_declared(alert: &Alert) {
+    let failed = alert.error_code.is_some();
+    for f in &alert.findings {
+        assert!(
+            f.rule.may_emit(f.severity, failed),
+            "{} graded {} which it does not declare ({:?})",
+            f.rule.id,
+            f.severity,
+            f.rule.severities
+        );
+    }
+    assert!(
+        render::headline(alert).lead.is_some(),
+        "no finding says what changed: {:?}",
+        alert.rule_ids()
+    );
+}
+
+#[test]
+fn every_sample_alert_is_graded_as_its_rules_declare() {
+    for sample in samples() {
+        for alert in run_file(&sample, &sample_config()).alerts {
+            assert_graded_as_declared(&alert);
+        }
     }
 }

@@ -1,16 +1,17 @@
 use std::io::Write;
 
-use eks_access_watch::ingest::{self, InputError, Item};
+use eks_access_watch::ingest::{self, InputError, Options, Outcome, Slot, Stats};
 
 use crate::util::{events_dir, run_file, sample_config};
 
-fn kinds(bytes: &[u8]) -> (Vec<&'static str>, Result<(), InputError>) {
+fn kinds(bytes: &[u8]) -> (Vec<&'static str>, Result<Stats, InputError>) {
     let mut out = Vec::new();
-    let res = ingest::read_slice("mem", bytes, &mut |item| {
-        out.push(match item {
-            Item::Record { .. } => "record",
-            Item::Skipped { .. } => "skipped",
-            Item::Invalid(_) => "invalid",
+    let config = sample_config();
+    let res = ingest::scan_slice("mem", bytes, &Options::new(&config), &mut |outcome| {
+        out.push(match outcome {
+            Outcome::Watched { .. } => "watched",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Invalid(_) => "invalid",
         })
     });
     (out, res)
@@ -36,16 +37,18 @@ fn a_bad_record_in_a_log_file_does_not_stop_the_others() {
     let (items, res) = kinds(br#"{"Records":[{"eventSource":"eks.amazonaws.com","eventName":"DeleteCluster"}, 42, {"eventName":"B"}]}"#);
     res.unwrap();
     // The third record is no EKS/STS record: the splitter skips it without parsing.
-    assert_eq!(items, vec!["record", "invalid", "skipped"]);
+    assert_eq!(items, vec!["watched", "invalid", "skipped"]);
 }
 
 #[test]
 fn wrong_field_types_are_reported_with_position() {
     let mut problems = Vec::new();
     let input = br#"{"Records":[{"eventSource":"eks.amazonaws.com","eventName":7}]}"#;
-    eks_access_watch::pipeline::scan("trail.json", &input[..], &sample_config(), &mut |s| {
-        if let eks_access_watch::pipeline::Scanned::Invalid(m) = s {
-            problems.push(m)
+    let config = sample_config();
+    ingest::scan("trail.json", &input[..], &Options::new(&config), &mut |o| {
+        if let Outcome::Invalid(e) = o {
+            assert!(matches!(e, InputError::Record { .. }), "typed: {e:?}");
+            problems.push(e.to_string())
         }
     })
     .unwrap();
@@ -59,9 +62,9 @@ fn wrong_field_types_are_reported_with_position() {
 
 #[test]
 fn top_level_array_of_events_is_accepted() {
-    let (items, res) = kinds(br#"[{"eventName":"A","eventSource":"x"},{"detail-type":"AWS API Call via CloudTrail","source":"aws.eks","detail":{"eventName":"B"}}]"#);
+    let (items, res) = kinds(br#"[{"eventName":"A","eventSource":"x"},{"detail-type":"AWS API Call via CloudTrail","source":"aws.eks","detail":{"eventName":"DeleteCluster","eventSource":"eks.amazonaws.com"}}]"#);
     res.unwrap();
-    assert_eq!(items, vec!["record", "record"]);
+    assert_eq!(items, vec!["skipped", "watched"]);
 }
 
 #[test]
@@ -105,15 +108,24 @@ fn streaming_a_large_records_file_keeps_one_record_at_a_time() {
     }
     write!(file, "]}}").unwrap();
     let reader = ingest::open(file.path()).unwrap();
-    let mut last = None;
-    ingest::read("big", reader, &mut |item| {
-        let location = match item {
-            Item::Record { location, .. } | Item::Skipped { location, .. } => location,
-            Item::Invalid(e) => panic!("{e}"),
+    let mut last: Option<usize> = None;
+    let config = sample_config();
+    let stats = ingest::scan("big", reader, &Options::new(&config), &mut |o| {
+        let location = match o {
+            Outcome::Watched { location, .. } | Outcome::Skipped { location, .. } => location,
+            Outcome::Invalid(e) => panic!("{e}"),
         };
-        assert_eq!(location.record, Some(last.map_or(0, |l: usize| l + 1)));
-        last = location.record;
+        let expected = last.map_or(0, |l| l + 1);
+        assert_eq!(
+            location.record,
+            Some(Slot {
+                array: "Records",
+                index: expected
+            })
+        );
+        last = Some(expected);
     })
     .unwrap();
     assert_eq!(last, Some(19_999));
+    assert_eq!((stats.records, stats.skipped), (20_000, 20_000));
 }

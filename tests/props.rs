@@ -1,6 +1,5 @@
-use eks_access_watch::ingest::{self, Item};
-use eks_access_watch::pipeline::{Outcome, evaluate};
-use eks_access_watch::{RuleConfig, classify};
+use eks_access_watch::ingest::{self, Options, Outcome};
+use eks_access_watch::{RuleConfig, classify, render};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -47,13 +46,12 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 fn run_everything(bytes: &[u8]) {
     let config = RuleConfig::default();
-    let _ = ingest::read_slice("prop", bytes, &mut |item| {
-        if let Item::Record { json, .. } = item
-            && let Ok(Outcome::Watched(event)) = evaluate(json, &config)
-        {
+    let _ = ingest::scan_slice("prop", bytes, &Options::new(&config), &mut |o| {
+        if let Outcome::Watched { event, .. } = o {
             let alert = classify(&event, &config, None);
-            let _ = alert.subject();
-            let _ = alert.text();
+            crate::golden::assert_graded_as_declared(&alert);
+            let _ = render::subject(&alert);
+            let _ = render::text(&alert);
             let _ = serde_json::to_string(&alert).unwrap();
         }
     });

@@ -1,8 +1,8 @@
 use std::path::{Path, PathBuf};
 
 use eks_access_watch::alert::Alert;
-use eks_access_watch::event::{self, AccessEvent, RawRecord};
-use eks_access_watch::pipeline::{self, Scanned};
+use eks_access_watch::event::AccessEvent;
+use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
 use eks_access_watch::{RuleConfig, classify};
 use serde_json::{Value, json};
 
@@ -34,19 +34,24 @@ pub struct FileResult {
 }
 
 pub fn run_file(path: &Path, config: &RuleConfig) -> FileResult {
+    run_file_with(path, config, ReadMode::Fast)
+}
+
+pub fn run_file_with(path: &Path, config: &RuleConfig, mode: ReadMode) -> FileResult {
     let mut result = FileResult {
         alerts: vec![],
         skipped: vec![],
         problems: vec![],
     };
-    let reader = eks_access_watch::ingest::open(path).unwrap();
+    let reader = ingest::open(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().to_string();
-    let outcome = pipeline::scan(&name, reader, config, &mut |s| match s {
-        Scanned::Watched { event, .. } => result.alerts.push(classify(&event, config, None)),
-        Scanned::Skipped { location, reason } => {
+    let options = Options::new(config).mode(mode);
+    let outcome = ingest::scan(&name, reader, &options, &mut |o| match o {
+        Outcome::Watched { event, .. } => result.alerts.push(classify(&event, config, None)),
+        Outcome::Skipped { location, reason } => {
             result.skipped.push(format!("{location}: {reason}"))
         }
-        Scanned::Invalid(m) => result.problems.push(m),
+        Outcome::Invalid(e) => result.problems.push(e.to_string()),
     });
     if let Err(e) = outcome {
         result.problems.push(e.to_string());
@@ -85,9 +90,13 @@ pub fn record(event_name: &str, params: Value, identity: Value) -> Value {
     })
 }
 
+/// The watched event a record becomes under the sample configuration (panics when skipped).
 pub fn normalise(record: &Value) -> AccessEvent {
-    let raw: RawRecord = serde_json::from_value(record.clone()).unwrap();
-    event::normalise(&raw).unwrap()
+    let json = record.to_string();
+    match ingest::evaluate(&json, &sample_config(), ReadMode::Strict) {
+        Ok(Ok(event)) => *event,
+        other => panic!("not a watched record ({other:?}): {json}"),
+    }
 }
 
 /// Classify a record with the sample configuration.
@@ -100,7 +109,7 @@ pub fn finding(alert: &Alert, rule: &str) -> Option<eks_access_watch::Severity> 
     alert
         .findings
         .iter()
-        .find(|f| f.rule == rule)
+        .find(|f| f.rule.id == rule)
         .map(|f| f.severity)
 }
 

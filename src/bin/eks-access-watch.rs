@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use eks_access_watch::alert::Alert;
 use eks_access_watch::enrich::{EnrichSettings, Enricher};
-use eks_access_watch::event::Skip;
-use eks_access_watch::ingest::ReadMode;
-use eks_access_watch::pipeline::{self, ScanStats, Scanned};
-use eks_access_watch::rules::CATALOGUE;
+use eks_access_watch::ingest::{self, Options, Outcome, ReadMode, Stats};
+use eks_access_watch::operation::Skip;
+use eks_access_watch::render;
 use eks_access_watch::{AccessEvent, Enrichment};
 use eks_access_watch::{RuleConfig, Severity, classify};
 
@@ -116,7 +115,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Rules { format } => {
-            print_rules(format);
+            print!(
+                "{}",
+                match format {
+                    RulesFormat::Text => render::docs::catalogue_text(),
+                    RulesFormat::Markdown => render::docs::catalogue_markdown(),
+                }
+            );
             ExitCode::SUCCESS
         }
     }
@@ -129,7 +134,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         &args.break_glass_roles,
         "--break-glass/BREAK_GLASS_ROLE_ARNS",
     )?;
-    let inputs = eks_access_watch::ingest::expand_paths(&args.paths)?;
+    let inputs = ingest::expand_paths(&args.paths)?;
     let online = if args.enrich {
         Some(Online::new(args.enrich_timeout_ms)?)
     } else {
@@ -163,7 +168,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut problems = 0u64;
     let mut highest: Option<Severity> = None;
     let mut shown = 0u64;
-    let mut totals = ScanStats::default();
+    let mut totals = Stats::default();
     let mut skips: BTreeMap<String, u64> = BTreeMap::new();
     // Reports arrive in any order from the workers and are shown in input order.
     let mut show = |report: FileReport, printer: &mut Printer<_>| -> io::Result<()> {
@@ -265,7 +270,7 @@ fn default_jobs() -> usize {
 struct FileReport {
     alerts: Vec<Alert>,
     problems: Vec<String>,
-    stats: ScanStats,
+    stats: Stats,
     skips: BTreeMap<String, u64>,
     other_services: u64,
 }
@@ -277,7 +282,7 @@ fn process_file(
     mode: ReadMode,
 ) -> FileReport {
     let mut report = FileReport::default();
-    let reader = match eks_access_watch::ingest::open(path) {
+    let reader = match ingest::open(path) {
         Ok(r) => r,
         Err(e) => {
             report.problems.push(e.to_string());
@@ -285,22 +290,23 @@ fn process_file(
         }
     };
     let name = path.display().to_string();
-    let result = pipeline::scan_with(&name, reader, config, mode, &mut |scanned| match scanned {
-        Scanned::Watched { event, .. } => {
+    let options = Options::new(config).mode(mode);
+    let result = ingest::scan(&name, reader, &options, &mut |outcome| match outcome {
+        Outcome::Watched { event, .. } => {
             let context = online.and_then(|o| o.enrich(&event));
             report
                 .alerts
                 .push(classify(&event, config, context.as_ref()));
         }
         // Nearly every record is another service's: counted without building a key.
-        Scanned::Skipped {
+        Outcome::Skipped {
             reason: Skip::OtherService(_),
             ..
         } => report.other_services += 1,
-        Scanned::Skipped { reason, .. } => {
+        Outcome::Skipped { reason, .. } => {
             *report.skips.entry(reason.to_string()).or_insert(0) += 1
         }
-        Scanned::Invalid(message) => report.problems.push(message),
+        Outcome::Invalid(error) => report.problems.push(error.to_string()),
     });
     match result {
         Ok(stats) => report.stats = stats,
@@ -347,11 +353,7 @@ impl<W: Write> Printer<'_, W> {
     fn start(&mut self) -> io::Result<()> {
         match self.format {
             Format::Json => self.out.write_all(b"["),
-            Format::Text => writeln!(
-                self.out,
-                "{:<9} {:<20} {:<12} {:<26} FINDINGS",
-                "SEVERITY", "TIME", "CLUSTER", "EVENT"
-            ),
+            Format::Text => writeln!(self.out, "{}", render::table_header()),
             Format::Ndjson => Ok(()),
         }
     }
@@ -371,38 +373,9 @@ impl<W: Write> Printer<'_, W> {
                 serde_json::to_writer(&mut *self.out, alert)?;
                 Ok(())
             }
-            Format::Text => {
-                let sev = alert.severity.as_str().to_ascii_uppercase();
-                let sev = if self.colour {
-                    let code = match alert.severity {
-                        Severity::Critical => "1;31",
-                        Severity::High => "31",
-                        Severity::Medium => "33",
-                        Severity::Low => "36",
-                        Severity::Info => "2",
-                    };
-                    format!("\x1b[{code}m{sev:<9}\x1b[0m")
-                } else {
-                    format!("{sev:<9}")
-                };
-                writeln!(
-                    self.out,
-                    "{} {:<20} {:<12} {:<26} {}",
-                    sev,
-                    alert.event_time,
-                    alert.cluster.as_deref().unwrap_or("-"),
-                    alert.event_name,
-                    alert.rule_ids().join(",")
-                )?;
-                for f in alert
-                    .findings
-                    .iter()
-                    .filter(|f| f.severity == alert.severity)
-                {
-                    writeln!(self.out, "{:<9} {}", "", f.summary)?;
-                }
-                Ok(())
-            }
+            Format::Text => self
+                .out
+                .write_all(render::table_row(alert, self.colour).as_bytes()),
         }
     }
 
@@ -412,29 +385,6 @@ impl<W: Write> Printer<'_, W> {
                 .out
                 .write_all(if self.first { b"]\n" } else { b"\n]\n" }),
             _ => Ok(()),
-        }
-    }
-}
-
-fn print_rules(format: RulesFormat) {
-    match format {
-        RulesFormat::Text => {
-            for r in CATALOGUE {
-                println!("{:<28} {:<8} {}", r.id, r.base, r.fires_on);
-            }
-        }
-        RulesFormat::Markdown => {
-            println!("| rule | base severity | fires on | why |");
-            println!("|---|---|---|---|");
-            for r in CATALOGUE {
-                println!(
-                    "| `{}` | {} | {} | {} |",
-                    r.id,
-                    r.base,
-                    r.fires_on.replace('|', "\\|"),
-                    r.why.replace('|', "\\|")
-                );
-            }
         }
     }
 }

@@ -1,56 +1,73 @@
 //! The fuzz harness body, shared by the cargo-fuzz target (`fuzz/`) and the regression test
 //! that replays the kept corpus (`tests/fuzz.rs`), so both check the same properties:
 //! - ingestion, classification and every rendering never panic, on any bytes;
-//! - the fast log-file path and the strict full parse agree: when both read the input to the
-//!   end, they produce the same alerts (the byte pre-filter and the splitter hide nothing).
+//! - the fast path never hides what the strict path watches: every position the strict parse
+//!   watches and the fast path reached is watched by the fast path too, with the same alert;
+//!   when both read the input to the end, they produce the same alerts;
+//! - every finding carries a severity its rule declares, and every alert has a headline.
 
-use eks_access_watch::ingest::{self, Item, ReadMode};
-use eks_access_watch::pipeline::{Outcome, evaluate, evaluate_full};
-use eks_access_watch::publish::{AlertFormat, SNS_MAX_BYTES, build_message};
-use eks_access_watch::{Alert, RuleConfig, classify};
+use std::collections::BTreeMap;
 
-fn alerts(data: &[u8], mode: ReadMode, config: &RuleConfig) -> (Vec<Alert>, bool) {
-    let mut out = Vec::new();
-    let mut clean = true;
-    let result = ingest::read_with("fuzz", data, mode, &mut |item| match item {
-        Item::Record { json, .. } => {
-            let fast = evaluate(json, config);
-            let full = evaluate_full(json, config);
-            // The pre-filter never hides a record the full parse would watch.
-            if let Ok(Outcome::Watched(_)) = full {
-                assert!(
-                    matches!(fast, Ok(Outcome::Watched(_))),
-                    "pre-filter hid a watched record: {json}"
-                );
-            }
-            if let Ok(Outcome::Watched(event)) = fast {
-                let alert = classify(&event, config, None);
-                assert!(
-                    !alert.findings.is_empty(),
-                    "a watched event always explains itself"
-                );
-                let subject = alert.subject();
-                assert!(
-                    subject.len() <= 100 && subject.bytes().all(|b| (b' '..=b'~').contains(&b)),
-                    "{subject:?}"
-                );
-                let _ = alert.text();
-                let _ = alert.undo_command();
-                let _ = serde_json::to_string(&alert).unwrap();
-                let msg = build_message(
-                    &alert,
-                    "arn:aws:sns:eu-west-1:111122223333:t.fifo",
-                    AlertFormat::Chatbot,
-                    SNS_MAX_BYTES,
-                );
-                assert!(msg.size() <= SNS_MAX_BYTES);
-                out.push(alert);
-            }
+use eks_access_watch::config::AlertFormat;
+use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
+use eks_access_watch::publish::{SNS_MAX_BYTES, build_message};
+use eks_access_watch::{Alert, RuleConfig, classify, render};
+
+/// What a read mode made of each position: `Some(alert)` when watched, `None` otherwise.
+struct Read {
+    at: BTreeMap<String, Option<Alert>>,
+    alerts: Vec<Alert>,
+    clean: bool,
+}
+
+fn read(data: &[u8], mode: ReadMode, config: &RuleConfig) -> Read {
+    let mut r = Read {
+        at: BTreeMap::new(),
+        alerts: Vec::new(),
+        clean: true,
+    };
+    let options = Options::new(config).mode(mode);
+    let result = ingest::scan_slice("fuzz", data, &options, &mut |o| match o {
+        Outcome::Watched { location, event } => {
+            let alert = classify(&event, config, None);
+            check_renderings(&alert);
+            r.at.insert(location.to_string(), Some(alert.clone()));
+            r.alerts.push(alert);
         }
-        Item::Skipped { .. } => {}
-        Item::Invalid(_) => clean = false,
+        Outcome::Skipped { location, .. } => {
+            r.at.insert(location.to_string(), None);
+        }
+        Outcome::Invalid(_) => r.clean = false,
     });
-    (out, clean && result.is_ok())
+    r.clean &= result.is_ok();
+    r
+}
+
+fn check_renderings(alert: &Alert) {
+    let failed = alert.error_code.is_some();
+    for f in &alert.findings {
+        assert!(
+            f.rule.may_emit(f.severity, failed),
+            "{} graded {} which it does not declare",
+            f.rule.id,
+            f.severity
+        );
+    }
+    assert!(
+        render::headline(alert).lead.is_some(),
+        "a watched event always says what changed"
+    );
+    let subject = render::subject(alert);
+    assert!(
+        subject.len() <= 100 && subject.bytes().all(|b| (b' '..=b'~').contains(&b)),
+        "{subject:?}"
+    );
+    let _ = render::text(alert);
+    let _ = render::undo_command(alert);
+    let _ = render::table_row(alert, true);
+    let _ = serde_json::to_string(alert).unwrap();
+    let msg = build_message(alert, true, AlertFormat::Chatbot, SNS_MAX_BYTES);
+    assert!(msg.size() <= SNS_MAX_BYTES);
 }
 
 pub fn check(data: &[u8]) {
@@ -61,9 +78,18 @@ pub fn check(data: &[u8]) {
         "break-glass",
     )
     .unwrap();
-    let (fast, fast_ok) = alerts(data, ReadMode::Fast, &config);
-    let (strict, strict_ok) = alerts(data, ReadMode::Strict, &config);
-    if fast_ok && strict_ok {
-        assert_eq!(fast, strict, "fast and strict paths disagree");
+    let fast = read(data, ReadMode::Fast, &config);
+    let strict = read(data, ReadMode::Strict, &config);
+    for (location, watched) in &strict.at {
+        if let (Some(alert), Some(seen)) = (watched, fast.at.get(location)) {
+            assert_eq!(
+                seen.as_ref(),
+                Some(alert),
+                "the fast path hid or changed what the strict path watches at {location}"
+            );
+        }
+    }
+    if fast.clean && strict.clean {
+        assert_eq!(fast.alerts, strict.alerts, "fast and strict paths disagree");
     }
 }

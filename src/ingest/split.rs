@@ -3,9 +3,8 @@
 //! search, never a JSON parse.
 //!
 //! The splitter tracks only what decides record boundaries: whether we are inside a string
-//! (jumping to the next `"` or `\` with `memchr2`) and the nesting depth of `{`/`[`. A record
-//! that contains one of the watched event sources is handed out for a full parse
-//! ([`crate::pipeline::is_candidate`] decides); the others are counted and dropped.
+//! and the nesting depth of `{`/`[` (64-byte blocks at a time where there are no escapes).
+//! Every record is handed out as bytes; [`super::prefilter`] decides which are worth a parse.
 //!
 //! What it does not do: validate the JSON *inside* a record it skips. Broken structure
 //! (unbalanced braces, a truncated file, garbage between records) is reported with its byte
@@ -15,74 +14,6 @@
 //! Memory: one read buffer (1 MiB, grown only to hold a single record larger than that).
 
 use std::io::{self, BufRead};
-use std::sync::LazyLock;
-
-use memchr::memmem;
-
-use crate::event::Skip;
-use crate::text::clean;
-
-/// What a byte search says about a record before any parsing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Candidate {
-    /// Neither `eks.amazonaws.com` nor `sts.amazonaws.com` occurs and nothing is escaped: it
-    /// cannot be watched.
-    No,
-    /// A watched source name occurs and the record holds no backslash: its keys and values can
-    /// be read by byte search.
-    Plain,
-    /// The record holds a backslash: a JSON escape could spell anything, so only a full parse
-    /// decides.
-    Escaped,
-}
-
-/// Classify a record by byte search. One pass finds both source names (they share
-/// `s.amazonaws.com`; the two bytes before it decide), one `memchr` finds any backslash.
-pub fn candidate(bytes: &[u8]) -> Candidate {
-    static SUFFIX: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new(b"s.amazonaws.com"));
-    if memchr::memchr(b'\\', bytes).is_some() {
-        return Candidate::Escaped;
-    }
-    let named = SUFFIX
-        .find_iter(bytes)
-        .any(|at| at >= 2 && matches!(&bytes[at - 2..at], b"ek" | b"st"));
-    if named {
-        Candidate::Plain
-    } else {
-        Candidate::No
-    }
-}
-
-/// True when the record may be watched and must be looked at further.
-pub fn is_candidate(bytes: &[u8]) -> bool {
-    candidate(bytes) != Candidate::No
-}
-
-/// The string value after a key that ends at byte `end` (`: "value"`), up to the next quote.
-pub fn string_after_key(bytes: &[u8], end: usize) -> Option<&[u8]> {
-    let rest = bytes
-        .get(end..)?
-        .trim_ascii_start()
-        .strip_prefix(b":")?
-        .trim_ascii_start()
-        .strip_prefix(b"\"")?;
-    Some(&rest[..memchr::memchr(b'"', rest)?])
-}
-
-/// Why a record that is not a candidate is skipped: its `eventSource` as written, found by a
-/// byte search (only for the reason's text: the decision never depends on it).
-pub fn skip_reason(bytes: &[u8]) -> Skip {
-    static KEY: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new(b"\"eventSource\""));
-    match KEY
-        .find(bytes)
-        .and_then(|at| string_after_key(bytes, at + 13))
-    {
-        Some(s) => Skip::OtherService(clean(&String::from_utf8_lossy(s), 64)),
-        None => Skip::NoEventSource,
-    }
-}
 
 /// What the splitter found: a record's bytes, or the end of the `Records` array.
 pub enum Step<'a> {

@@ -1,0 +1,590 @@
+//! The CloudTrail record as it arrives (lenient, wire-shaped) and its normalisation into an
+//! [`AccessEvent`].
+//!
+//! Two stages, as in ripgrep's low/high args: [`RawRecord`] mirrors CloudTrail and tolerates
+//! every field being absent or `null` (real records omit `userAgent`, failed calls carry
+//! `responseElements: null`, `requestParameters` can be `null`); [`normalise`] turns it into an
+//! [`AccessEvent`] once, so no rule ever decodes an ARN or digs in JSON.
+//!
+//! We own [`RawRecord`] instead of using `aws_lambda_events`' `AWSAPICall`: that struct makes
+//! `userAgent`, `sourceIPAddress`, `eventVersion`, `requestID` and `userIdentity.sessionContext`
+//! required, and real records (failed calls, AWS service callers) omit them.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::arn;
+use crate::event::{
+    AccessEvent, AccessScope, Actor, ApiError, AuthMode, Change, ClusterSettings, EntrySpec,
+    EntryType, IdentityType, PublicEndpoint, ScopeType,
+};
+use crate::operation::Operation;
+use crate::text::clean;
+
+/// A CloudTrail record, as lenient as the wire format demands.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawRecord {
+    pub event_version: Option<String>,
+    pub user_identity: Option<RawUserIdentity>,
+    pub event_time: Option<String>,
+    pub event_source: Option<String>,
+    pub event_name: Option<String>,
+    pub aws_region: Option<String>,
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub request_parameters: Option<Value>,
+    pub response_elements: Option<Value>,
+    #[serde(rename = "eventID")]
+    pub event_id: Option<String>,
+    pub read_only: Option<Value>,
+    pub recipient_account_id: Option<String>,
+    pub resources: Option<Vec<RawResource>>,
+}
+
+/// `userIdentity`, every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawUserIdentity {
+    #[serde(rename = "type")]
+    pub identity_type: Option<String>,
+    pub principal_id: Option<String>,
+    pub arn: Option<String>,
+    pub account_id: Option<String>,
+    pub user_name: Option<String>,
+    pub invoked_by: Option<String>,
+    pub session_context: Option<RawSessionContext>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawSessionContext {
+    pub session_issuer: Option<RawSessionIssuer>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawSessionIssuer {
+    pub arn: Option<String>,
+}
+
+/// One entry of `resources`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawResource {
+    #[serde(rename = "ARN")]
+    pub arn: Option<String>,
+    #[serde(rename = "accountId")]
+    pub account_id: Option<String>,
+}
+
+impl RawRecord {
+    /// `requestParameters.roleArn`, for the role-assumption watch decision.
+    pub fn role_arn(&self) -> Option<&str> {
+        self.request_parameters
+            .as_ref()
+            .and_then(|r| str_at(r, &["roleArn"]))
+    }
+}
+
+const MAX_FIELD: usize = 256;
+const MAX_ARN: usize = 2048;
+
+/// Normalise a raw record of a watched `operation` (decided by [`crate::operation::watch`]).
+///
+/// Never fails: a missing field becomes `None`/empty and the rules treat missing data as the
+/// riskier case.
+pub fn normalise(raw: &RawRecord, operation: Operation) -> AccessEvent {
+    let empty = Value::Null;
+    let req = raw.request_parameters.as_ref().unwrap_or(&empty);
+    let resp = raw.response_elements.as_ref().unwrap_or(&empty);
+    let cluster = match operation.source() {
+        crate::operation::Source::Sts => None,
+        crate::operation::Source::Eks => str_at(req, &["name"])
+            .or_else(|| str_at(req, &["clusterName"]))
+            .or_else(|| str_at(resp, &["cluster", "name"]))
+            .map(|c| clean(c, MAX_FIELD)),
+    };
+    AccessEvent {
+        operation,
+        event_id: optional(raw.event_id.as_deref()),
+        event_time: optional(raw.event_time.as_deref()),
+        account: clean(&account(raw, req, resp), MAX_FIELD),
+        region: clean(raw.aws_region.as_deref().unwrap_or_default(), MAX_FIELD),
+        cluster,
+        actor: actor(
+            raw.user_identity.as_ref(),
+            raw.user_agent.as_deref(),
+            raw.source_ip_address.as_deref(),
+        ),
+        user_agent: raw.user_agent.as_deref().map(|s| clean(s, 512)),
+        source_ip: raw
+            .source_ip_address
+            .as_deref()
+            .map(|s| clean(s, MAX_FIELD)),
+        error: raw
+            .error_code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|code| ApiError {
+                code: clean(code, MAX_FIELD),
+                message: raw.error_message.as_deref().map(|m| clean(m, 1024)),
+            }),
+        change: change(operation, req, resp),
+    }
+}
+
+fn optional(value: Option<&str>) -> Option<String> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| clean(v, MAX_FIELD))
+}
+
+/// `recipientAccountId`; without it, the account of the resource acted on (`resources[]`, the
+/// role assumed, the ARNs EKS answers with). Never the caller's: a cross-account caller's
+/// account is not where the change happened.
+fn account(raw: &RawRecord, req: &Value, resp: &Value) -> String {
+    if let Some(a) = raw
+        .recipient_account_id
+        .as_deref()
+        .filter(|a| !a.is_empty())
+    {
+        return a.to_string();
+    }
+    let from_resources = raw.resources.iter().flatten().find_map(|r| {
+        r.account_id
+            .clone()
+            .filter(|a| !a.is_empty())
+            .or_else(|| r.arn.as_deref().and_then(arn::account_of))
+    });
+    let resource_arns = [
+        str_at(req, &["roleArn"]),
+        str_at(resp, &["cluster", "arn"]),
+        str_at(resp, &["accessEntry", "accessEntryArn"]),
+        str_at(resp, &["association", "associationArn"]),
+    ];
+    from_resources
+        .or_else(|| {
+            resource_arns
+                .into_iter()
+                .flatten()
+                .find_map(arn::account_of)
+        })
+        .unwrap_or_default()
+}
+
+fn change(operation: Operation, req: &Value, resp: &Value) -> Change {
+    match operation {
+        Operation::CreateAccessEntry => Change::CreateAccessEntry(entry_spec(req)),
+        Operation::UpdateAccessEntry => Change::UpdateAccessEntry(entry_spec(req)),
+        Operation::DeleteAccessEntry => Change::DeleteAccessEntry {
+            principal_arn: arn_at(req, &["principalArn"]),
+        },
+        Operation::AssociateAccessPolicy => Change::AssociateAccessPolicy {
+            principal_arn: arn_at(req, &["principalArn"]),
+            policy_arn: arn_at(req, &["policyArn"]),
+            access_scope: access_scope(req.get("accessScope")),
+        },
+        Operation::DisassociateAccessPolicy => Change::DisassociateAccessPolicy {
+            principal_arn: arn_at(req, &["principalArn"]),
+            policy_arn: arn_at(req, &["policyArn"]),
+        },
+        Operation::UpdateClusterConfig => Change::UpdateClusterConfig(cluster_settings(req)),
+        Operation::CreateCluster => Change::CreateCluster(cluster_settings(req)),
+        Operation::DeleteCluster => Change::DeleteCluster,
+        Operation::AssociateIdentityProviderConfig => Change::AssociateIdentityProviderConfig {
+            config_name: text_at(req, &["oidc", "identityProviderConfigName"]),
+            issuer_url: text_at(req, &["oidc", "issuerUrl"]),
+            client_id: text_at(req, &["oidc", "clientId"]),
+        },
+        Operation::CreatePodIdentityAssociation | Operation::UpdatePodIdentityAssociation => {
+            Change::PodIdentityAssociation {
+                update: operation == Operation::UpdatePodIdentityAssociation,
+                namespace: text_at(req, &["namespace"])
+                    .or_else(|| text_at(resp, &["association", "namespace"])),
+                service_account: text_at(req, &["serviceAccount"])
+                    .or_else(|| text_at(resp, &["association", "serviceAccount"])),
+                role_arn: arn_at(req, &["roleArn"])
+                    .or_else(|| arn_at(resp, &["association", "roleArn"])),
+            }
+        }
+        Operation::AssumeRole
+        | Operation::AssumeRoleWithSaml
+        | Operation::AssumeRoleWithWebIdentity => Change::AssumeRole {
+            role_arn: arn_at(req, &["roleArn"]),
+            session_name: text_at(req, &["roleSessionName"]),
+        },
+    }
+}
+
+fn value_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(v, |v, key| v.get(key))
+}
+
+fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
+    value_at(v, path)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// A string field, sanitised for display.
+fn text_at(v: &Value, path: &[&str]) -> Option<String> {
+    str_at(v, path).map(|s| clean(s, MAX_FIELD))
+}
+
+fn arn_at(v: &Value, path: &[&str]) -> Option<String> {
+    str_at(v, path).map(|s| clean(&arn::decode(s), MAX_ARN))
+}
+
+/// A list of strings, leniently: an array (non-strings are shown as JSON) or a lone string.
+fn strings_at(v: &Value, path: &[&str]) -> Vec<String> {
+    match value_at(v, path) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) => clean(s, MAX_FIELD),
+                other => clean(&other.to_string(), MAX_FIELD),
+            })
+            .collect(),
+        Some(Value::String(s)) => vec![clean(s, MAX_FIELD)],
+        _ => Vec::new(),
+    }
+}
+
+fn bool_at(v: &Value, path: &[&str]) -> Option<bool> {
+    match value_at(v, path)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn entry_spec(req: &Value) -> EntrySpec {
+    EntrySpec {
+        principal_arn: arn_at(req, &["principalArn"]),
+        entry_type: text_at(req, &["type"]).map(|t| EntryType::parse(&t)),
+        kubernetes_groups: strings_at(req, &["kubernetesGroups"]),
+        username: text_at(req, &["username"]),
+    }
+}
+
+fn access_scope(scope: Option<&Value>) -> AccessScope {
+    match scope.and_then(|s| text_at(s, &["type"])) {
+        Some(t) => AccessScope::new(
+            ScopeType::parse(&t),
+            strings_at(scope.unwrap_or(&Value::Null), &["namespaces"]),
+        ),
+        // No scope, or one without a type: assume the larger grant.
+        None => AccessScope::cluster(),
+    }
+}
+
+fn cluster_settings(req: &Value) -> ClusterSettings {
+    let mut settings = ClusterSettings {
+        authentication_mode: text_at(req, &["accessConfig", "authenticationMode"])
+            .map(|m| AuthMode::parse(&m)),
+        bootstrap_cluster_creator_admin: bool_at(
+            req,
+            &["accessConfig", "bootstrapClusterCreatorAdminPermissions"],
+        ),
+        deletion_protection: bool_at(req, &["deletionProtection"]),
+        keys: req
+            .as_object()
+            .map(|o| {
+                o.keys()
+                    .filter(|k| !matches!(k.as_str(), "name" | "clientRequestToken"))
+                    .map(|k| clean(k, 64))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ..ClusterSettings::default()
+    };
+    if let Some(Value::Array(entries)) = value_at(req, &["logging", "clusterLogging"]) {
+        for entry in entries {
+            let types = strings_at(entry, &["types"]);
+            match bool_at(entry, &["enabled"]) {
+                Some(false) => settings.logging_disabled.extend(types),
+                Some(true) => settings.logging_enabled.extend(types),
+                None => {}
+            }
+        }
+    }
+    if let Some(vpc) = req.get("resourcesVpcConfig")
+        && let Some(enabled) = bool_at(vpc, &["endpointPublicAccess"])
+    {
+        settings.public_endpoint = Some(PublicEndpoint {
+            enabled,
+            cidrs: value_at(vpc, &["publicAccessCidrs"])
+                .map(|_| strings_at(vpc, &["publicAccessCidrs"])),
+        });
+    }
+    settings
+}
+
+fn actor(
+    identity: Option<&RawUserIdentity>,
+    user_agent: Option<&str>,
+    source_ip: Option<&str>,
+) -> Actor {
+    let agent = agent_family(user_agent, source_ip);
+    let Some(id) = identity else {
+        return Actor {
+            identity_type: IdentityType::Unknown("Unknown".into()),
+            arn: None,
+            session_name: None,
+            display: "unknown caller".into(),
+            agent,
+        };
+    };
+    let identity_type =
+        IdentityType::parse(&clean(id.identity_type.as_deref().unwrap_or("Unknown"), 64));
+    let own_arn = id.arn.as_deref().map(|a| clean(&arn::decode(a), MAX_ARN));
+    let issuer_arn = id
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref())
+        .and_then(|i| i.arn.as_deref())
+        .filter(|a| !a.is_empty())
+        .map(|a| clean(&arn::decode(a), MAX_ARN));
+    let field = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(|s| clean(s, MAX_FIELD));
+    let (arn, session_name, display) = match &identity_type {
+        IdentityType::AssumedRole => {
+            // The role ARN (with path) from the session issuer; the assumed-role ARN drops the
+            // path but still names the role, so it is the fallback.
+            let session = field(own_arn.as_deref().and_then(|a| a.rsplit('/').next()));
+            let role = issuer_arn.or(own_arn);
+            let name = role
+                .as_deref()
+                .map(arn::short_name)
+                .unwrap_or_else(|| "unknown role".into());
+            let display = match &session {
+                Some(s) => format!("{name} ({s})"),
+                None => name,
+            };
+            (role, session, display)
+        }
+        IdentityType::Root => (own_arn, None, "root".to_string()),
+        IdentityType::AwsService => {
+            let by = field(id.invoked_by.as_deref())
+                .or_else(|| field(id.account_id.as_deref()))
+                .unwrap_or_else(|| "unknown".into());
+            (None, None, format!("service {by}"))
+        }
+        // A call from another account, as recorded in the account that owns the resource.
+        IdentityType::AwsAccount => {
+            let account = field(id.account_id.as_deref())
+                .or_else(|| field(id.principal_id.as_deref()))
+                .unwrap_or_else(|| "unknown".into());
+            (None, None, format!("account {account}"))
+        }
+        IdentityType::FederatedUser => {
+            let name = own_arn
+                .as_deref()
+                .map(arn::short_name)
+                .unwrap_or_else(|| "federated user".into());
+            // Compare as the IAM user that issued the federation token, when known.
+            (issuer_arn.or(own_arn), None, name)
+        }
+        IdentityType::SamlUser | IdentityType::WebIdentityUser => {
+            let user = field(id.user_name.as_deref()).or_else(|| field(id.principal_id.as_deref()));
+            let kind = if identity_type == IdentityType::SamlUser {
+                "SAML user"
+            } else {
+                "web identity user"
+            };
+            let display = format!("{kind} {}", user.as_deref().unwrap_or("unknown"));
+            (None, user, display)
+        }
+        IdentityType::IamUser
+        | IdentityType::Role
+        | IdentityType::IdentityCenterUser
+        | IdentityType::Unknown(_) => {
+            let display = own_arn
+                .as_deref()
+                .map(arn::short_name)
+                .or_else(|| field(id.user_name.as_deref()))
+                .or_else(|| field(id.principal_id.as_deref()))
+                .unwrap_or_else(|| format!("{identity_type} caller"));
+            (own_arn, None, display)
+        }
+    };
+    Actor {
+        identity_type,
+        arn,
+        session_name,
+        display: clean(&display, 300),
+        agent,
+    }
+}
+
+/// The tool family behind a user agent: what an on-call engineer needs to know ("was this our
+/// Terraform pipeline or a person at a console?").
+pub fn agent_family(user_agent: Option<&str>, source_ip: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or_default();
+    let lower = ua.to_ascii_lowercase();
+    let family = if lower.starts_with("aws-internal/") {
+        // The console's backend calls AWS with its own Java SDK: `aws-internal/3 aws-sdk-java/...`.
+        "console"
+    } else if lower.contains("terraform") {
+        "terraform"
+    } else if lower.contains("pulumi") {
+        "pulumi"
+    } else if lower.contains("eksctl") {
+        "eksctl"
+    } else if lower.contains("cloudformation") || lower.contains("aws-cdk") {
+        "cloudformation"
+    } else if lower.contains("crossplane") {
+        "crossplane"
+    } else if lower.starts_with("aws-cli/") || lower.contains(" aws-cli/") {
+        "aws-cli"
+    } else if lower.contains("console.amazonaws.com")
+        || lower.contains("console.aws.amazon.com")
+        || lower.starts_with("mozilla/")
+        || (lower == "aws internal" && source_ip == Some("AWS Internal"))
+    {
+        "console"
+    } else if lower.contains("boto3/") || lower.contains("botocore/") {
+        "boto3"
+    } else if lower.contains("aws-sdk-go") {
+        "aws-sdk-go"
+    } else if lower.contains("aws-sdk-java") {
+        "aws-sdk-java"
+    } else if lower.contains("aws-sdk-js") {
+        "aws-sdk-js"
+    } else if lower.contains("aws-sdk-rust") {
+        "aws-sdk-rust"
+    } else if lower.contains(".amazonaws.com") || lower == "aws internal" {
+        "aws-service"
+    } else if ua.is_empty() {
+        "unknown"
+    } else {
+        return clean(ua.split(['/', ' ']).next().unwrap_or(ua), 40);
+    };
+    family.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str) -> AccessEvent {
+        let raw: RawRecord = serde_json::from_str(json).unwrap();
+        let op = Operation::from_cloudtrail(
+            raw.event_source.as_deref().unwrap_or_default(),
+            raw.event_name.as_deref().unwrap_or_default(),
+        )
+        .unwrap();
+        normalise(&raw, op)
+    }
+
+    #[test]
+    fn agent_families_are_recognised() {
+        let tf = "APN/1.0 HashiCorp/1.0 Terraform/1.9.8 terraform-provider-aws/5.80.0";
+        assert_eq!(agent_family(Some(tf), None), "terraform");
+        assert_eq!(
+            agent_family(Some("aws-cli/2.22.10 md/awscrt#0.22.0"), None),
+            "aws-cli"
+        );
+        assert_eq!(
+            agent_family(Some("Mozilla/5.0 (Macintosh)"), None),
+            "console"
+        );
+        assert_eq!(
+            agent_family(
+                Some("aws-internal/3 aws-sdk-java/1.12.358 Linux/5.4 OpenJDK_64-Bit_Server_VM"),
+                None
+            ),
+            "console"
+        );
+        assert_eq!(agent_family(None, None), "unknown");
+        assert_eq!(agent_family(Some("eks.amazonaws.com"), None), "aws-service");
+    }
+
+    #[test]
+    fn assumed_role_actor_keeps_role_path_from_session_issuer() {
+        let e = event(
+            r#"{"eventSource":"eks.amazonaws.com","eventName":"DeleteCluster",
+                "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/oncall/asmith",
+                  "sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/teams/payments/oncall"}}}}"#,
+        );
+        assert_eq!(
+            e.actor.arn.as_deref(),
+            Some("arn:aws:iam::111122223333:role/teams/payments/oncall")
+        );
+        assert_eq!(e.actor.display, "role/teams/payments/oncall (asmith)");
+        assert_eq!(e.actor.session_name.as_deref(), Some("asmith"));
+    }
+
+    #[test]
+    fn another_account_is_named_as_an_account_and_the_event_belongs_to_the_resource_owner() {
+        let e = event(
+            r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole",
+                "userIdentity":{"type":"AWSAccount","principalId":"AIDAEXAMPLE","accountId":"777788889999"},
+                "requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/eks-break-glass","roleSessionName":"x"}}"#,
+        );
+        assert_eq!(e.actor.display, "account 777788889999");
+        assert_eq!(e.actor.identity_type, IdentityType::AwsAccount);
+        assert_eq!(
+            e.account, "111122223333",
+            "the role's account, not the caller's"
+        );
+        let e = event(
+            r#"{"eventSource":"eks.amazonaws.com","eventName":"DeleteCluster",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::777788889999:user/x","accountId":"777788889999"},
+                "resources":[{"ARN":"arn:aws:eks:eu-west-1:111122223333:cluster/prod"}]}"#,
+        );
+        assert_eq!(e.account, "111122223333");
+    }
+
+    #[test]
+    fn missing_ids_and_times_are_none_not_empty() {
+        let e = event(
+            r#"{"eventSource":"eks.amazonaws.com","eventName":"DeleteCluster","eventID":"","eventTime":null}"#,
+        );
+        assert_eq!((e.event_id, e.event_time), (None, None));
+        assert_eq!(e.account, "", "never the caller's account");
+    }
+
+    #[test]
+    fn null_and_missing_fields_are_not_failures() {
+        let e = event(
+            r#"{"eventSource":"eks.amazonaws.com","eventName":"AssociateAccessPolicy","userIdentity":null,
+                "requestParameters":null,"responseElements":null,"userAgent":null}"#,
+        );
+        assert_eq!(e.change.principal_arn(), None);
+        assert_eq!(e.change.access_scope(), Some(&AccessScope::cluster()));
+        assert_eq!(e.actor.display, "unknown caller");
+    }
+
+    #[test]
+    fn encoded_path_parameters_are_decoded_once_here() {
+        let e = event(
+            r#"{"eventSource":"eks.amazonaws.com","eventName":"DisassociateAccessPolicy",
+                "requestParameters":{"name":"prod","principalArn":"arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fci",
+                "policyArn":"arn%3Aaws%3Aeks%3A%3Aaws%3Acluster-access-policy%2FAmazonEKSViewPolicy"}}"#,
+        );
+        assert_eq!(
+            e.change.principal_arn(),
+            Some("arn:aws:iam::111122223333:role/ci")
+        );
+        assert_eq!(
+            e.change.policy_arn(),
+            Some("arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy")
+        );
+        assert_eq!(e.cluster.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn kubernetes_groups_as_a_string_is_one_group() {
+        let e = event(
+            r#"{"eventSource":"eks.amazonaws.com","eventName":"CreateAccessEntry",
+                "requestParameters":{"kubernetesGroups":"system:masters","type":"ec2_linux"}}"#,
+        );
+        let spec = e.change.entry().unwrap();
+        assert_eq!(spec.kubernetes_groups, vec!["system:masters"]);
+        assert_eq!(spec.entry_type, Some(EntryType::Ec2Linux));
+    }
+}

@@ -1,0 +1,131 @@
+//! One record's JSON -> a watched [`AccessEvent`] or the reason it is skipped, cheaply when
+//! possible: the byte pre-filter keeps the cost of the 99.9% of CloudTrail that is not EKS to a
+//! byte search, and both the fast and the strict path end in the same decision,
+//! [`crate::operation::watch`].
+
+use std::sync::LazyLock;
+
+use memchr::memmem;
+
+use super::ReadMode;
+use crate::cloudtrail::{RawRecord, normalise};
+use crate::config::RuleConfig;
+use crate::event::AccessEvent;
+use crate::operation::{Operation, Skip, watch};
+use crate::text::clean;
+
+/// What one record amounts to: a watched event, or why it is skipped.
+pub type Verdict = Result<Box<AccessEvent>, Skip>;
+
+/// A record that is valid JSON but not a usable CloudTrail record (a field of the wrong type).
+#[derive(Debug, thiserror::Error)]
+#[error("not a usable CloudTrail record: {0}")]
+pub struct RecordError(#[from] serde_json::Error);
+
+/// What a byte search says about a record before any parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidate {
+    /// Neither `eks.amazonaws.com` nor `sts.amazonaws.com` occurs and nothing is escaped: it
+    /// cannot be watched.
+    No,
+    /// A watched source name occurs and the record holds no backslash: its keys and values can
+    /// be read by byte search.
+    Plain,
+    /// The record holds a backslash: a JSON escape could spell anything, so only a full parse
+    /// decides.
+    Escaped,
+}
+
+/// Classify a record by byte search. One pass finds both source names (they share
+/// `s.amazonaws.com`; the two bytes before it decide), one `memchr` finds any backslash.
+pub fn candidate(bytes: &[u8]) -> Candidate {
+    static SUFFIX: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"s.amazonaws.com"));
+    if memchr::memchr(b'\\', bytes).is_some() {
+        return Candidate::Escaped;
+    }
+    let named = SUFFIX
+        .find_iter(bytes)
+        .any(|at| at >= 2 && matches!(&bytes[at - 2..at], b"ek" | b"st"));
+    if named {
+        Candidate::Plain
+    } else {
+        Candidate::No
+    }
+}
+
+/// The string value after a key that ends at byte `end` (`: "value"`), up to the next quote.
+fn string_after_key(bytes: &[u8], end: usize) -> Option<&[u8]> {
+    let rest = bytes
+        .get(end..)?
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start()
+        .strip_prefix(b"\"")?;
+    Some(&rest[..memchr::memchr(b'"', rest)?])
+}
+
+/// Why a record that is not a candidate is skipped: its `eventSource` as written, found by a
+/// byte search (only for the reason's text: the decision never depends on it).
+pub fn skip_reason(bytes: &[u8]) -> Skip {
+    static KEY: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"eventSource\""));
+    match KEY
+        .find(bytes)
+        .and_then(|at| string_after_key(bytes, at + 13))
+    {
+        Some(s) => Skip::OtherService(clean(&String::from_utf8_lossy(s), 64)),
+        None => Skip::NoEventSource,
+    }
+}
+
+/// The value of `"key":"value"` when the key occurs exactly once in the record and its value is
+/// a string without escapes. `None` means "look properly".
+fn sole_string<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let bytes = json.as_bytes();
+    let needle = format!("\"{key}\"");
+    let mut hits = memmem::find_iter(bytes, needle.as_bytes());
+    let at = hits.next()?;
+    if hits.next().is_some() {
+        return None;
+    }
+    // The value is delimited by ASCII quotes, so it is valid UTF-8 on its own.
+    std::str::from_utf8(string_after_key(bytes, at + needle.len())?).ok()
+}
+
+/// The skip decision by byte search, when the bytes settle it. A candidate whose
+/// `eventSource`, `eventName` (and, for role assumptions, `roleArn`) each occur exactly once
+/// with a plain value, in a record without backslashes, is skipped here when the call is not
+/// watched or the role is not break-glass: the STS role assumptions in every trail cost a
+/// byte search, not a parse. `None`: only a full parse decides.
+fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
+    match candidate(json.as_bytes()) {
+        Candidate::No => return Some(skip_reason(json.as_bytes())),
+        Candidate::Escaped => return None,
+        Candidate::Plain => {}
+    }
+    let source = sole_string(json, "eventSource")?;
+    let name = sole_string(json, "eventName")?;
+    match Operation::from_cloudtrail(source, name) {
+        Err(skip) => Some(skip),
+        Ok(op) if op.needs_break_glass_role() => {
+            let role = sole_string(json, "roleArn")?;
+            watch(source, name, Some(role), config).err()
+        }
+        Ok(_) => None,
+    }
+}
+
+/// Decide one record under `config`. [`ReadMode::Fast`] first tries the byte pre-filter;
+/// [`ReadMode::Strict`] always parses (the reference the fast path is tested against).
+pub fn evaluate(json: &str, config: &RuleConfig, mode: ReadMode) -> Result<Verdict, RecordError> {
+    if mode == ReadMode::Fast
+        && let Some(skip) = skip_by_bytes(json, config)
+    {
+        return Ok(Err(skip));
+    }
+    let raw: RawRecord = serde_json::from_str(json)?;
+    let source = raw.event_source.as_deref().unwrap_or_default();
+    let name = raw.event_name.as_deref().unwrap_or_default();
+    Ok(watch(source, name, raw.role_arn(), config).map(|op| Box::new(normalise(&raw, op))))
+}

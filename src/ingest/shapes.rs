@@ -1,0 +1,360 @@
+//! Telling input shapes apart and streaming their records: a `Records` log file goes to the
+//! splitter (fast mode) or is streamed element by element by serde (strict mode); lookup-events
+//! output is streamed element by element; any other value is classified whole.
+
+use std::fmt;
+use std::io::{self, BufRead};
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::{Emitter, InputError, Location, ReadMode, io_error, prefilter, preview, split};
+use crate::operation::Skip;
+
+/// The `detail-type` EventBridge gives CloudTrail management events.
+pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+
+/// Read one input to its end. `Err` only when it cannot be read any further.
+pub(super) fn read(
+    input: &str,
+    mut reader: impl BufRead,
+    emitter: &mut Emitter,
+) -> Result<(), InputError> {
+    // Skip leading whitespace to tell an empty input from a broken one.
+    loop {
+        let buf = reader.fill_buf().map_err(|e| io_error(input, e))?;
+        if buf.is_empty() {
+            return Err(InputError::Empty {
+                input: input.to_string(),
+            });
+        }
+        let ws = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let done = ws < buf.len();
+        reader.consume(ws);
+        if done {
+            break;
+        }
+    }
+    let name: Arc<str> = Arc::from(input);
+    if emitter.options.mode == ReadMode::Fast {
+        let head = reader.fill_buf().map_err(|e| io_error(input, e))?;
+        if let Some(start) = split::looks_like_records_file(head) {
+            reader.consume(start);
+            return read_records_fast(&name, reader, start as u64, emitter);
+        }
+    }
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut value = 0;
+    loop {
+        let seed = TopSeed {
+            location: Location::new(&name, value),
+            emitter: &mut *emitter,
+        };
+        seed.deserialize(&mut de)
+            .map_err(|e| json_error(input, e))?;
+        value += 1;
+        if de.end().is_ok() {
+            return Ok(());
+        }
+    }
+}
+
+fn read_records_fast(
+    name: &Arc<str>,
+    reader: impl BufRead,
+    start: u64,
+    emitter: &mut Emitter,
+) -> Result<(), InputError> {
+    let mut splitter = split::Splitter::new(reader, start);
+    let file = Location::new(name, 0);
+    let mut index = 0;
+    loop {
+        let location = file.in_array("Records", index);
+        match splitter.next_record() {
+            Ok(Some(split::Step::Record(bytes))) => {
+                index += 1;
+                if bytes.first() == Some(&b'{')
+                    && prefilter::candidate(bytes) == prefilter::Candidate::No
+                {
+                    // Another service's record: no UTF-8 check, no parse.
+                    emitter.stats.records += 1;
+                    emitter.skipped(location, prefilter::skip_reason(bytes));
+                    continue;
+                }
+                match std::str::from_utf8(bytes) {
+                    Ok(json) => emitter.record(location, json),
+                    Err(e) => emitter.invalid(InputError::Shape {
+                        location,
+                        message: format!(
+                            "not valid UTF-8 (at byte {} of the record)",
+                            e.valid_up_to()
+                        ),
+                    }),
+                }
+            }
+            Ok(Some(split::Step::End) | None) => return Ok(()),
+            Err(split::SplitError::Io(e)) => return Err(io_error(name, e)),
+            Err(split::SplitError::Structure(e)) => {
+                return Err(InputError::Structure {
+                    input: name.to_string(),
+                    offset: e.offset,
+                    message: e.message,
+                });
+            }
+        }
+    }
+}
+
+fn json_error(input: &str, e: serde_json::Error) -> InputError {
+    if e.is_io() {
+        // serde_json hands back the reader's own error: classify it like any other read.
+        return io_error(input, io::Error::from(e));
+    }
+    let message = e.to_string();
+    // serde_json appends " at line L column C"; we report them separately.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    let message = if e.is_eof() {
+        format!("{message} (the input ends early: truncated file?)")
+    } else {
+        message
+    };
+    InputError::Json {
+        input: input.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message,
+    }
+}
+
+/// A top-level value: `Records` and `Events` are streamed; anything else is classified whole.
+struct TopSeed<'e, 'a> {
+    location: Location,
+    emitter: &'e mut Emitter<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object (CloudTrail record, EventBridge event, {\"Records\": [...]} or lookup-events output) or an array of them")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut fields: Vec<(String, Box<RawValue>)> = Vec::new();
+        let mut streamed = false;
+        while let Some(key) = map.next_key::<String>()? {
+            let array = match key.as_str() {
+                "Records" => Some(("Records", false)),
+                "Events" => Some(("Events", true)),
+                _ => None,
+            };
+            match array {
+                Some((array, lookup)) if !streamed => {
+                    streamed = true;
+                    map.next_value_seed(ArraySeed {
+                        location: &self.location,
+                        array,
+                        lookup,
+                        emitter: &mut *self.emitter,
+                    })?;
+                }
+                _ if streamed => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => fields.push((key, map.next_value()?)),
+            }
+        }
+        if !streamed {
+            let mut text = String::from("{");
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                text.push_str(&serde_json::to_string(k).unwrap_or_default());
+                text.push(':');
+                text.push_str(v.get());
+            }
+            text.push('}');
+            classify_value(self.location, &text, self.emitter);
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(v) = seq.next_element::<Box<RawValue>>()? {
+            let location = Location {
+                element: Some(index),
+                ..self.location.clone()
+            };
+            classify_value(location, v.get(), self.emitter);
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// `Records: [...]` (records) or `Events: [...]` (lookup-events entries): one at a time.
+struct ArraySeed<'l, 'e, 'a> {
+    location: &'l Location,
+    array: &'static str,
+    lookup: bool,
+    emitter: &'e mut Emitter<'a>,
+}
+
+impl<'de> DeserializeSeed<'de> for ArraySeed<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an array under \"{}\"", self.array)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(element) = seq.next_element::<Box<RawValue>>()? {
+            let location = self.location.in_array(self.array, index);
+            if self.lookup {
+                lookup_event(location, element.get(), self.emitter);
+            } else {
+                self.emitter.record(location, element.get());
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+}
+
+/// One entry of `aws cloudtrail lookup-events` output: the record is a JSON string in
+/// `CloudTrailEvent`.
+fn lookup_event(location: Location, json: &str, emitter: &mut Emitter) {
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(rename = "CloudTrailEvent", default)]
+        record: Option<String>,
+    }
+    match serde_json::from_str::<Entry>(json) {
+        Ok(Entry {
+            record: Some(record),
+        }) => emitter.record(location, &record),
+        Ok(Entry { record: None }) => emitter.invalid(InputError::Shape {
+            location,
+            message: "no CloudTrailEvent (expected `aws cloudtrail lookup-events` output: {\"Events\": [{\"CloudTrailEvent\": \"...\"}]})".into(),
+        }),
+        Err(e) => emitter.invalid(InputError::Shape {
+            location,
+            message: format!("not a lookup-events entry: {e}"),
+        }),
+    }
+}
+
+/// Just enough of a value to tell its shape, without parsing the record inside.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(rename = "detail-type", default)]
+    detail_type: Option<IgnoredAny>,
+    #[serde(borrow, default)]
+    detail: Option<&'a RawValue>,
+    #[serde(rename = "eventSource", default)]
+    event_source: Option<IgnoredAny>,
+    #[serde(rename = "eventName", default)]
+    event_name: Option<IgnoredAny>,
+    #[serde(rename = "eventVersion", default)]
+    event_version: Option<IgnoredAny>,
+    #[serde(rename = "Records", borrow, default)]
+    records: Option<&'a RawValue>,
+    #[serde(rename = "Events", borrow, default)]
+    events: Option<&'a RawValue>,
+    #[serde(rename = "digestStartTime", default)]
+    digest: Option<IgnoredAny>,
+}
+
+/// Decide what one complete value is and deliver its record(s).
+fn classify_value(location: Location, text: &str, emitter: &mut Emitter) {
+    let shape_error = |message: String| InputError::Shape {
+        location: location.clone(),
+        message,
+    };
+    if !text.trim_start().starts_with('{') {
+        return emitter.invalid(shape_error(format!(
+            "expected a JSON object (CloudTrail record, EventBridge event or {{\"Records\": [...]}}), found `{}`",
+            preview(text)
+        )));
+    }
+    let probe: Probe = match serde_json::from_str(text) {
+        Ok(p) => p,
+        Err(e) => return emitter.invalid(shape_error(format!("unexpected shape: {e}"))),
+    };
+    for (array, list, lookup) in [
+        ("Records", probe.records, false),
+        ("Events", probe.events, true),
+    ] {
+        let Some(list) = list else { continue };
+        match serde_json::from_str::<Vec<&RawValue>>(list.get()) {
+            Ok(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    let location = location.in_array(array, i);
+                    if lookup {
+                        lookup_event(location, item.get(), emitter);
+                    } else {
+                        emitter.record(location, item.get());
+                    }
+                }
+            }
+            Err(e) => emitter.invalid(shape_error(format!("\"{array}\" is not an array: {e}"))),
+        }
+        return;
+    }
+    if let Some(detail) = probe.detail
+        && (probe.detail_type.is_some() || probe.event_source.is_none())
+    {
+        // An EventBridge event: check the envelope with aws_lambda_events' own type.
+        match serde_json::from_str::<EventBridgeEvent<Box<RawValue>>>(text) {
+            Ok(ev) if ev.detail_type == CLOUDTRAIL_DETAIL_TYPE => {
+                emitter.record(location, detail.get())
+            }
+            Ok(ev) => emitter.skipped(
+                location,
+                Skip::NotCloudTrail(crate::text::clean(&ev.detail_type, 100)),
+            ),
+            Err(e) => emitter.invalid(shape_error(format!(
+                "looks like an EventBridge event but is not one: {e}"
+            ))),
+        }
+        return;
+    }
+    if probe.event_source.is_some() || probe.event_name.is_some() || probe.event_version.is_some() {
+        return emitter.record(location, text);
+    }
+    if probe.digest.is_some() {
+        return emitter.skipped(location, Skip::DigestFile);
+    }
+    let keys: Vec<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+            .map(|m| m.keys().take(8).cloned().collect())
+            .unwrap_or_default();
+    emitter.invalid(shape_error(format!(
+        "not a CloudTrail record (no eventSource/eventName), an EventBridge event (no detail), a log file (no Records) or lookup-events output (no Events); keys: [{}]",
+        keys.join(", ")
+    )));
+}

@@ -1,0 +1,364 @@
+//! Every human rendering of alerts: the headline and subject line, the single-alert text (also
+//! the e-mail body), the terminal table, the undo command, the next steps, the enrichment
+//! context; the chat document in [`chat`]; the rule catalogue's docs in [`docs`].
+//!
+//! **The headline says what changed and for whom**: it is the highest-graded finding that
+//! describes the change. Findings that describe *how* it was made (qualifiers: unapproved
+//! caller, root credentials, a denied attempt) are tags in front of it, never a replacement.
+
+pub mod chat;
+pub mod docs;
+
+use std::fmt::Write;
+
+use crate::alert::Alert;
+use crate::enrichment::Enrichment;
+use crate::enrichment::{EntryInfo, PolicyGrant};
+use crate::event::ScopeType;
+use crate::operation::Operation;
+use crate::policy::{PolicyClass, classify_policy};
+use crate::rules::Finding;
+use crate::severity::Severity;
+use crate::text::ascii_line;
+
+/// The subject line limit SNS imposes (and e-mail clients show).
+pub const SUBJECT_MAX: usize = 100;
+
+/// The finding that says what changed, and the qualifier tags that say how.
+pub struct Headline<'a> {
+    /// The highest-graded non-qualifier finding (the first among equals); `None` only when
+    /// every finding is a qualifier.
+    pub lead: Option<&'a Finding>,
+    pub tags: Vec<&'static str>,
+}
+
+impl Headline<'_> {
+    /// `(unapproved caller) ClusterAdmin granted cluster-wide to role/x by ...`
+    pub fn sentence(&self, fallback: &str) -> String {
+        let lead = self.lead.map(|f| f.summary.as_str()).unwrap_or(fallback);
+        if self.tags.is_empty() {
+            lead.to_string()
+        } else {
+            format!("({}) {lead}", self.tags.join(", "))
+        }
+    }
+}
+
+pub fn headline(alert: &Alert) -> Headline<'_> {
+    let changes = alert.findings.iter().filter(|f| !f.is_qualifier());
+    let top = changes.clone().map(|f| f.severity).max();
+    Headline {
+        lead: changes.clone().find(|f| Some(f.severity) == top),
+        tags: alert
+            .findings
+            .iter()
+            .filter_map(|f| f.rule.qualifier.map(|q| q.tag))
+            .collect(),
+    }
+}
+
+/// `[CRITICAL] prod-eu: ClusterAdmin granted cluster-wide to role/ci-deployer by ...`, at most
+/// 100 printable ASCII characters, no newlines.
+pub fn subject(alert: &Alert) -> String {
+    let place = alert.cluster.as_deref().unwrap_or(alert.account.as_str());
+    ascii_line(
+        &format!(
+            "[{}] {}: {}",
+            alert.severity.upper(),
+            place,
+            headline(alert).sentence(&alert.event_name)
+        ),
+        SUBJECT_MAX,
+    )
+}
+
+/// What the on-call engineer should do, one line per rule that fired, without repeats.
+pub fn next_steps(alert: &Alert) -> Vec<&'static str> {
+    let mut steps: Vec<&'static str> = Vec::new();
+    for f in &alert.findings {
+        if !steps.contains(&f.rule.next_step) {
+            steps.push(f.rule.next_step);
+        }
+    }
+    steps
+}
+
+/// The AWS CLI command that reverses a successful grant (association or new entry), with
+/// every value shell-quoted. `None` for failed calls and for changes without a simple undo.
+pub fn undo_command(alert: &Alert) -> Option<String> {
+    if alert.error_code.is_some() {
+        return None;
+    }
+    let cluster = alert.cluster.as_deref()?;
+    let principal = alert.principal_arn.as_deref()?;
+    let base = format!(
+        "--region {} --cluster-name {} --principal-arn {}",
+        shell_quote(&alert.region),
+        shell_quote(cluster),
+        shell_quote(principal)
+    );
+    match alert.operation {
+        Operation::AssociateAccessPolicy => Some(format!(
+            "aws eks disassociate-access-policy {base} --policy-arn {}",
+            shell_quote(alert.policy_arn.as_deref()?)
+        )),
+        Operation::CreateAccessEntry => Some(format!("aws eks delete-access-entry {base}")),
+        // Removals and settings changes have no one-command undo: the previous state is not
+        // in the event.
+        Operation::UpdateAccessEntry
+        | Operation::DeleteAccessEntry
+        | Operation::DisassociateAccessPolicy
+        | Operation::UpdateClusterConfig
+        | Operation::CreateCluster
+        | Operation::DeleteCluster
+        | Operation::AssociateIdentityProviderConfig
+        | Operation::CreatePodIdentityAssociation
+        | Operation::UpdatePodIdentityAssociation
+        | Operation::AssumeRole
+        | Operation::AssumeRoleWithSaml
+        | Operation::AssumeRoleWithWebIdentity => None,
+    }
+}
+
+/// The readable body for e-mail and terminals.
+pub fn text(alert: &Alert) -> String {
+    let mut out = String::new();
+    let na = "-";
+    let _ = writeln!(out, "{}", subject(alert));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Severity:  {}", alert.severity.upper());
+    let _ = writeln!(
+        out,
+        "Event:     {} at {}",
+        alert.event_name,
+        alert.event_time.as_deref().unwrap_or(na)
+    );
+    let _ = writeln!(
+        out,
+        "Cluster:   {} (account {}, {})",
+        alert.cluster.as_deref().unwrap_or(na),
+        alert.account,
+        alert.region
+    );
+    let _ = writeln!(out, "Caller:    {}", alert.actor);
+    if let Some(arn) = &alert.actor_arn {
+        let _ = writeln!(out, "Caller ARN: {arn}");
+    }
+    if let Some(ip) = &alert.source_ip {
+        let _ = writeln!(out, "Source IP: {ip}");
+    }
+    if let Some(p) = &alert.principal_arn {
+        let _ = writeln!(out, "Target:    {p}");
+    }
+    if let Some(p) = &alert.policy_arn {
+        let scope = alert
+            .access_scope
+            .as_ref()
+            .map(|s| format!(" ({})", s.describe()))
+            .unwrap_or_default();
+        let _ = writeln!(out, "Policy:    {p}{scope}");
+    }
+    if let Some(code) = &alert.error_code {
+        let _ = writeln!(
+            out,
+            "Result:    FAILED with {code}: this reports an attempt, nothing was changed"
+        );
+    }
+    let _ = writeln!(out, "\nFindings (all rules that matched):");
+    for f in &alert.findings {
+        let _ = writeln!(
+            out,
+            "  {:<8} {}: {}",
+            f.severity.upper(),
+            f.rule.id,
+            f.summary
+        );
+    }
+    let steps = next_steps(alert);
+    if !steps.is_empty() {
+        let _ = writeln!(out, "\nWhat to do:");
+        for s in steps {
+            let _ = writeln!(out, "  - {s}");
+        }
+    }
+    if let Some(cmd) = undo_command(alert) {
+        let _ = writeln!(
+            out,
+            "\nTo undo this change, if it was not expected:\n  {cmd}"
+        );
+    }
+    if let Some(e) = &alert.enrichment {
+        let _ = writeln!(out, "\nContext from the EKS API ({}):", e.status);
+        for line in enrichment_lines(e) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nCloudTrail event ID: {}",
+        alert.event_id.as_deref().unwrap_or(na)
+    );
+    out
+}
+
+/// The terminal table's header line.
+pub fn table_header() -> String {
+    format!(
+        "{:<9} {:<20} {:<12} {:<26} FINDINGS",
+        "SEVERITY", "TIME", "CLUSTER", "EVENT"
+    )
+}
+
+/// One alert in the terminal table: a line of columns (the severity coloured when `colour`),
+/// then the headline, then any other change finding graded as high as the headline.
+pub fn table_row(alert: &Alert, colour: bool) -> String {
+    let sev = alert.severity.upper();
+    let sev = if colour {
+        let code = match alert.severity {
+            Severity::Critical => "1;31",
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        format!("\x1b[{code}m{sev:<9}\x1b[0m")
+    } else {
+        format!("{sev:<9}")
+    };
+    let mut out = format!(
+        "{} {:<20} {:<12} {:<26} {}\n",
+        sev,
+        alert.event_time.as_deref().unwrap_or("-"),
+        alert.cluster.as_deref().unwrap_or("-"),
+        alert.event_name,
+        alert.rule_ids().join(",")
+    );
+    let head = headline(alert);
+    let _ = writeln!(out, "{:<9} {}", "", head.sentence(&alert.event_name));
+    if let Some(lead) = head.lead {
+        for f in alert
+            .findings
+            .iter()
+            .filter(|f| !f.is_qualifier() && f.severity == lead.severity && !std::ptr::eq(*f, lead))
+        {
+            let _ = writeln!(out, "{:<9} {}", "", f.summary);
+        }
+    }
+    out
+}
+
+/// What the principal holds after the change, in words:
+/// "after this change role/ci-deployer holds: ClusterAdmin (cluster), View (cluster); groups: team:payments".
+pub fn effective_access(
+    principal: &str,
+    entry: Option<&EntryInfo>,
+    policies: Option<&[PolicyGrant]>,
+) -> Option<String> {
+    if entry.is_none() && policies.is_none() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(policies) = policies {
+        let grants: Vec<String> = policies
+            .iter()
+            .map(|p| {
+                let info = classify_policy(&p.policy_arn);
+                let scope = match &p.access_scope.scope_type {
+                    ScopeType::Namespace => {
+                        format!("namespaces {}", p.access_scope.namespaces.join(","))
+                    }
+                    ScopeType::Cluster => "cluster".to_string(),
+                    ScopeType::Unknown(t) => t.clone(),
+                };
+                format!("{} ({scope})", info.short_name())
+            })
+            .collect();
+        parts.push(if grants.is_empty() {
+            "no access policies".to_string()
+        } else {
+            grants.join(", ")
+        });
+        let cluster_admin = policies.iter().any(|p| {
+            classify_policy(&p.policy_arn).class == PolicyClass::ClusterAdmin
+                && p.access_scope.is_cluster_wide()
+        });
+        if cluster_admin && policies.len() > 1 {
+            parts.push("(ClusterAdmin at cluster scope supersedes the other grants)".to_string());
+        }
+    }
+    if let Some(entry) = entry {
+        if !entry.kubernetes_groups.is_empty() {
+            parts.push(format!("groups: {}", entry.kubernetes_groups.join(", ")));
+        }
+        if let Some(t) = &entry.entry_type {
+            parts.push(format!("type: {t}"));
+        }
+    }
+    Some(format!(
+        "after this change {} holds: {}",
+        crate::arn::short_name(principal),
+        parts.join("; ")
+    ))
+}
+
+/// The enrichment context, one line per fact, for the text rendering.
+pub fn enrichment_lines(e: &Enrichment) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(a) = &e.effective_access {
+        lines.push(a.clone());
+    }
+    if let Some(c) = &e.cluster {
+        lines.push(format!(
+            "cluster: auth mode {}, version {}, public endpoint {}",
+            c.authentication_mode.as_ref().map_or("?", |m| m.as_str()),
+            c.version.as_deref().unwrap_or("?"),
+            match c.endpoint_public_access {
+                Some(true) => format!("on ({})", c.public_access_cidrs.join(", ")),
+                Some(false) => "off".into(),
+                None => "?".into(),
+            }
+        ));
+    }
+    if let Some(census) = &e.remaining_admins {
+        lines.push(if census.admins.is_empty() {
+            format!(
+                "admins left: none found among {} entries",
+                census.entries_checked
+            )
+        } else {
+            format!("admins left: {}", census.admins.join(", "))
+        });
+    }
+    for err in &e.errors {
+        lines.push(format!("note: {err}"));
+    }
+    lines
+}
+
+/// Quote a value for a POSIX shell unless it is plainly safe.
+pub fn shell_quote(value: &str) -> String {
+    let safe = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":/_.@+=,-".contains(c));
+    if safe {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_neutralises_odd_values() {
+        assert_eq!(
+            shell_quote("arn:aws:iam::1:role/x"),
+            "arn:aws:iam::1:role/x"
+        );
+        assert_eq!(shell_quote("a b;rm -rf"), "'a b;rm -rf'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}

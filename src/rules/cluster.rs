@@ -1,0 +1,372 @@
+//! Cluster settings and the other ways in: authentication mode, control-plane logging, the
+//! public endpoint, deletion protection, cluster creation and deletion, OIDC identity
+//! providers, Pod Identity.
+
+use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
+use crate::arn;
+use crate::event::{AuthMode, Change};
+use crate::severity::Severity::{High, Info, Low, Medium};
+
+pub static AUTH_MODE_CHANGED: Rule = Rule {
+    id: "auth-mode-changed",
+    topic: Topic::Cluster,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "UpdateClusterConfig accessConfig.authenticationMode: API high, API_AND_CONFIG_MAP medium (a request for CONFIG_MAP or an unknown mode: medium)",
+    why: "The mode is one-way. API ignores the aws-auth ConfigMap: everyone who got in through it loses access at once, including admins who never got an access entry.",
+    next_step: "Check that every admin and node role has an access entry before sessions relying on aws-auth fail.",
+    eval: Eval::Change(auth_mode_changed),
+};
+
+fn auth_mode_changed(c: &Ctx) -> Option<Hit> {
+    let Change::UpdateClusterConfig(s) = &c.event.change else {
+        return None;
+    };
+    let mode = s.authentication_mode.as_ref()?;
+    let (severity, note) = match mode {
+        AuthMode::Api => (High, " (aws-auth ConfigMap no longer honoured; one-way)"),
+        AuthMode::ApiAndConfigMap => (Medium, " (access entries now honoured; one-way)"),
+        AuthMode::ConfigMap => (Medium, " (going back is not allowed: the mode is one-way)"),
+        AuthMode::Unknown(_) => (Medium, " (unrecognised mode)"),
+    };
+    hit(
+        severity,
+        format!(
+            "Authentication mode change to {mode} {}{}{note}{}",
+            c.did("made", "change"),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static AUDIT_LOGGING_DISABLED: Rule = Rule {
+    id: "audit-logging-disabled",
+    topic: Topic::Cluster,
+    severities: &[High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "UpdateClusterConfig logging with enabled: false for `audit` or `authenticator`; CreateCluster that explicitly disables them while enabling other log types (a deliberate choice, unlike the all-off default)",
+    why: "Turning off audit/authenticator logs blinds investigators; attackers do it before they act.",
+    next_step: "Re-enable the log types (`aws eks update-cluster-config --logging ...enabled=true`) and ask who turned them off.",
+    eval: Eval::Change(audit_logging_disabled),
+};
+
+fn audit_logging_disabled(c: &Ctx) -> Option<Hit> {
+    let (s, deliberate) = match &c.event.change {
+        Change::UpdateClusterConfig(s) => (s, true),
+        // At creation everything is off by default; only an explicit "off" next to explicit
+        // "on" types is a choice worth a page.
+        Change::CreateCluster(s) => (s, !s.logging_enabled.is_empty()),
+        _ => return None,
+    };
+    let off = s.investigation_logs_disabled();
+    (deliberate && !off.is_empty()).then(|| Hit {
+        severity: High,
+        summary: format!(
+            "Control-plane logging [{}] {}{}{}",
+            off.join(", "),
+            c.did("disabled", "disabling"),
+            c.on_cluster(),
+            c.by()
+        ),
+    })
+}
+
+pub static PUBLIC_ENDPOINT_OPENED: Rule = Rule {
+    id: "public-endpoint-opened",
+    topic: Topic::Cluster,
+    severities: &[High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "UpdateClusterConfig with resourcesVpcConfig.endpointPublicAccess true and 0.0.0.0/0 (or ::/0, or no CIDRs). Not on CreateCluster: a public endpoint is EKS's and Terraform's default there, and `cluster-created` names it",
+    why: "An API server open to the internet turns any leaked credential or token into remote access and exposes the endpoint to scanning.",
+    next_step: "Restrict publicAccessCidrs to your egress ranges or turn the public endpoint off.",
+    eval: Eval::Change(public_endpoint_opened),
+};
+
+fn public_endpoint_opened(c: &Ctx) -> Option<Hit> {
+    let Change::UpdateClusterConfig(s) = &c.event.change else {
+        return None;
+    };
+    let p = s.public_endpoint.as_ref().filter(|p| p.open_to_world())?;
+    hit(
+        High,
+        format!(
+            "Public API endpoint {} to {}{}{}",
+            c.did("opened", "opening"),
+            match &p.cidrs {
+                Some(cidrs) if !cidrs.is_empty() => cidrs.join(", "),
+                _ => "0.0.0.0/0 (no CIDRs given)".to_string(),
+            },
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static DELETION_PROTECTION_DISABLED: Rule = Rule {
+    id: "deletion-protection-disabled",
+    topic: Topic::Cluster,
+    severities: &[Medium],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "UpdateClusterConfig with deletionProtection: false",
+    why: "Deletion protection stops a single mistaken or malicious call from destroying the cluster.",
+    next_step: "Re-enable deletion protection unless a deletion is planned.",
+    eval: Eval::Change(deletion_protection_disabled),
+};
+
+fn deletion_protection_disabled(c: &Ctx) -> Option<Hit> {
+    match &c.event.change {
+        Change::UpdateClusterConfig(s) if s.deletion_protection == Some(false) => hit(
+            Medium,
+            format!(
+                "Deletion protection {}{}{}",
+                c.did("disabled", "disabling"),
+                c.on_cluster(),
+                c.by()
+            ),
+        ),
+        _ => None,
+    }
+}
+
+pub static CLUSTER_CONFIG_UPDATED: Rule = Rule {
+    id: "cluster-config-updated",
+    topic: Topic::Cluster,
+    severities: &[Info],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "every UpdateClusterConfig (names the settings touched), so an update the other rules do not grade still explains itself",
+    why: "A record of every cluster configuration change, kept quiet.",
+    next_step: "No action needed if the change was planned.",
+    eval: Eval::Change(cluster_config_updated),
+};
+
+fn cluster_config_updated(c: &Ctx) -> Option<Hit> {
+    match &c.event.change {
+        Change::UpdateClusterConfig(s) => hit(
+            Info,
+            format!(
+                "Cluster configuration [{}] {}{}{}",
+                s.keys.join(", "),
+                c.did("updated", "update"),
+                c.on_cluster(),
+                c.by()
+            ),
+        ),
+        _ => None,
+    }
+}
+
+pub static BOOTSTRAP_CREATOR_ADMIN: Rule = Rule {
+    id: "bootstrap-creator-admin",
+    topic: Topic::Cluster,
+    severities: &[Medium],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "CreateCluster with bootstrapClusterCreatorAdminPermissions true or absent (the default)",
+    why: "The creating identity silently receives ClusterAdmin; with a shared pipeline role that is a standing admin nobody reviewed.",
+    next_step: "Remove the creator's ClusterAdmin entry once real admin entries exist, or set bootstrapClusterCreatorAdminPermissions=false.",
+    eval: Eval::Change(bootstrap_creator_admin),
+};
+
+fn bootstrap_creator_admin(c: &Ctx) -> Option<Hit> {
+    match &c.event.change {
+        Change::CreateCluster(s) if s.bootstrap_cluster_creator_admin != Some(false) => hit(
+            Medium,
+            format!(
+                "Cluster creator {} gets ClusterAdmin by default{}{}",
+                c.event.actor.display,
+                if s.bootstrap_cluster_creator_admin.is_none() {
+                    " (setting absent)"
+                } else {
+                    ""
+                },
+                c.on_cluster()
+            ),
+        ),
+        _ => None,
+    }
+}
+
+pub static LEGACY_AUTH_MODE: Rule = Rule {
+    id: "legacy-auth-mode",
+    topic: Topic::Cluster,
+    severities: &[Low],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "CreateCluster with authenticationMode CONFIG_MAP or absent (the API default is CONFIG_MAP)",
+    why: "CONFIG_MAP access lives in a Kubernetes object CloudTrail never sees: access changes there bypass this watcher.",
+    next_step: "Plan the move to API_AND_CONFIG_MAP, then API.",
+    eval: Eval::Change(legacy_auth_mode),
+};
+
+fn legacy_auth_mode(c: &Ctx) -> Option<Hit> {
+    let Change::CreateCluster(s) = &c.event.change else {
+        return None;
+    };
+    let legacy = matches!(s.authentication_mode, None | Some(AuthMode::ConfigMap));
+    legacy.then(|| Hit {
+        severity: Low,
+        summary: format!(
+            "Cluster {} with CONFIG_MAP authentication{}{}",
+            c.did("created", "creation"),
+            if s.authentication_mode.is_none() {
+                " (default)"
+            } else {
+                ""
+            },
+            c.on_cluster()
+        ),
+    })
+}
+
+pub static CLUSTER_CREATED: Rule = Rule {
+    id: "cluster-created",
+    topic: Topic::Cluster,
+    severities: &[Info],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "every CreateCluster",
+    why: "A record of every new cluster, kept quiet.",
+    next_step: "No action needed if the cluster was planned.",
+    eval: Eval::Change(cluster_created),
+};
+
+fn cluster_created(c: &Ctx) -> Option<Hit> {
+    let Change::CreateCluster(s) = &c.event.change else {
+        return None;
+    };
+    hit(
+        Info,
+        format!(
+            "Cluster {} {} (authentication mode {}{}){}",
+            c.event.cluster.as_deref().unwrap_or("(unnamed)"),
+            c.did("created", "creation"),
+            s.authentication_mode
+                .as_ref()
+                .map(AuthMode::as_str)
+                .unwrap_or("default"),
+            if s.public_endpoint
+                .as_ref()
+                .is_some_and(|p| p.open_to_world())
+            {
+                ", public endpoint open to 0.0.0.0/0"
+            } else {
+                ""
+            },
+            c.by()
+        ),
+    )
+}
+
+pub static CLUSTER_DELETED: Rule = Rule {
+    id: "cluster-deleted",
+    topic: Topic::Cluster,
+    severities: &[Medium],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "DeleteCluster",
+    why: "Destroys the cluster and its workloads; also the last step of a destructive attack.",
+    next_step: "Confirm the deletion was planned.",
+    eval: Eval::Change(cluster_deleted),
+};
+
+fn cluster_deleted(c: &Ctx) -> Option<Hit> {
+    match &c.event.change {
+        Change::DeleteCluster => hit(
+            Medium,
+            format!(
+                "Cluster {} deletion {}{}",
+                c.event.cluster.as_deref().unwrap_or("(unnamed)"),
+                c.did("started", "request"),
+                c.by()
+            ),
+        ),
+        _ => None,
+    }
+}
+
+pub static OIDC_PROVIDER_ASSOCIATED: Rule = Rule {
+    id: "oidc-provider-associated",
+    topic: Topic::Cluster,
+    severities: &[High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "AssociateIdentityProviderConfig",
+    why: "An OIDC provider is a second way into the cluster, outside IAM and outside access entries: whoever controls the IdP controls the groups.",
+    next_step: "Confirm the issuer URL belongs to your identity provider and review which groups it maps to RBAC.",
+    eval: Eval::Change(oidc_provider_associated),
+};
+
+fn oidc_provider_associated(c: &Ctx) -> Option<Hit> {
+    let Change::AssociateIdentityProviderConfig {
+        config_name,
+        issuer_url,
+        ..
+    } = &c.event.change
+    else {
+        return None;
+    };
+    hit(
+        High,
+        format!(
+            "OIDC identity provider {} ({}) {}{}{}",
+            config_name.as_deref().unwrap_or("(unnamed)"),
+            issuer_url.as_deref().unwrap_or("issuer unknown"),
+            c.did("associated", "association"),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static POD_IDENTITY_ASSOCIATION: Rule = Rule {
+    id: "pod-identity-association",
+    topic: Topic::Cluster,
+    severities: &[Low, Medium],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "Create/UpdatePodIdentityAssociation: low; medium in kube-system",
+    why: "Pod identity hands an IAM role to a service account; in kube-system it is usually a powerful controller role.",
+    next_step: "Check the IAM role's permissions match what the service account needs.",
+    eval: Eval::Change(pod_identity_association),
+};
+
+fn pod_identity_association(c: &Ctx) -> Option<Hit> {
+    let Change::PodIdentityAssociation {
+        namespace,
+        service_account,
+        role_arn,
+        update,
+    } = &c.event.change
+    else {
+        return None;
+    };
+    let (done, attempt) = if *update {
+        ("updated for", "update")
+    } else {
+        ("created for", "creation")
+    };
+    hit(
+        if namespace.as_deref() == Some("kube-system") {
+            Medium
+        } else {
+            Low
+        },
+        format!(
+            "Pod identity {} {}/{} -> {}{}",
+            c.did(done, attempt),
+            namespace.as_deref().unwrap_or("?"),
+            service_account.as_deref().unwrap_or("?"),
+            role_arn
+                .as_deref()
+                .map(arn::short_name)
+                .unwrap_or_else(|| "?".into()),
+            c.by()
+        ),
+    )
+}
