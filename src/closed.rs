@@ -16,6 +16,23 @@ pub struct UnknownValue {
     pub valid: String,
 }
 
+/// `Display` and `Serialize` as the value's text (`as_str`), for both kinds of set.
+macro_rules! as_text {
+    ($name:ident) => {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// A closed set: `ALL` in declaration order (which is also the order of `Ord`), `as_str`,
 /// `Display`, `FromStr` (error lists the valid values), serde as the text.
 macro_rules! closed_enum {
@@ -42,11 +59,7 @@ macro_rules! closed_enum {
             }
         }
 
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
+$crate::closed::as_text!($name);
 
         impl ::std::str::FromStr for $name {
             type Err = $crate::closed::UnknownValue;
@@ -64,12 +77,6 @@ macro_rules! closed_enum {
                             .collect::<Vec<_>>()
                             .join(", "),
                     })
-            }
-        }
-
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
             }
         }
 
@@ -124,17 +131,7 @@ macro_rules! open_enum {
             }
         }
 
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
+$crate::closed::as_text!($name);
 
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -145,6 +142,7 @@ macro_rules! open_enum {
     };
 }
 
+pub(crate) use as_text;
 pub(crate) use closed_enum;
 pub(crate) use open_enum;
 

@@ -27,7 +27,7 @@ use crate::enrichment::{
     AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, EntryInfo, PolicyGrant,
 };
 use crate::event::{AccessEvent, AccessScope, AuthMode, Change, EntryType, ScopeType};
-use crate::operation::Operation;
+use crate::operation::Touches;
 use crate::policy::{PolicyClass, classify_policy};
 use crate::sdk::AwsError;
 use crate::text::clean;
@@ -115,21 +115,10 @@ impl Plan {
             c if c.is_access_change() => c.principal_arn().map(str::to_string),
             _ => None,
         };
-        let describe_cluster = match event.operation {
-            Operation::UpdateClusterConfig
-            | Operation::CreateCluster
-            | Operation::AssociateIdentityProviderConfig => ClusterRead::Fresh,
-            Operation::CreateAccessEntry
-            | Operation::UpdateAccessEntry
-            | Operation::DeleteAccessEntry
-            | Operation::AssociateAccessPolicy
-            | Operation::DisassociateAccessPolicy
-            | Operation::CreatePodIdentityAssociation
-            | Operation::UpdatePodIdentityAssociation => ClusterRead::Cached,
-            Operation::DeleteCluster
-            | Operation::AssumeRole
-            | Operation::AssumeRoleWithSaml
-            | Operation::AssumeRoleWithWebIdentity => ClusterRead::No,
+        let describe_cluster = match event.operation.facts().touches {
+            Touches::Settings => ClusterRead::Fresh,
+            Touches::Access => ClusterRead::Cached,
+            Touches::Deletion | Touches::Nothing => ClusterRead::No,
         };
         Plan {
             cluster: Some(cluster),

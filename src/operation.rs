@@ -59,45 +59,76 @@ closed_enum! {
     }
 }
 
+/// What an operation does to a cluster: enrichment reads the cluster fresh after a settings
+/// change and from a short-lived cache otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touches {
+    /// Access entries and their policies, Pod Identity: the cluster's settings are unchanged.
+    Access,
+    /// The cluster's own settings (authentication mode, endpoint, logging, identity providers).
+    Settings,
+    /// The cluster goes away: nothing to describe.
+    Deletion,
+    /// No cluster: a role assumption.
+    Nothing,
+}
+
+/// The one-command reversal of a successful call, when there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undo {
+    /// `aws eks disassociate-access-policy`
+    DisassociateAccessPolicy,
+    /// `aws eks delete-access-entry`
+    DeleteAccessEntry,
+}
+
+/// Every fact about an operation that something downstream decides on, in one row per
+/// operation: adding a watched call is a variant, its row here, and its parsing in
+/// [`crate::cloudtrail`] (the compiler asks for both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    pub source: Source,
+    pub touches: Touches,
+    /// `None`: removals and settings changes have no one-command undo (the previous state is
+    /// not in the event).
+    pub undo: Option<Undo>,
+}
+
 impl Operation {
-    pub fn source(self) -> Source {
-        match self {
-            Operation::CreateAccessEntry
-            | Operation::UpdateAccessEntry
-            | Operation::DeleteAccessEntry
-            | Operation::AssociateAccessPolicy
-            | Operation::DisassociateAccessPolicy
-            | Operation::UpdateClusterConfig
-            | Operation::CreateCluster
-            | Operation::DeleteCluster
-            | Operation::AssociateIdentityProviderConfig
-            | Operation::CreatePodIdentityAssociation
-            | Operation::UpdatePodIdentityAssociation => Source::Eks,
-            Operation::AssumeRole
-            | Operation::AssumeRoleWithSaml
-            | Operation::AssumeRoleWithWebIdentity => Source::Sts,
+    pub fn facts(self) -> Facts {
+        use Source::{Eks, Sts};
+        use Touches::{Access, Deletion, Nothing, Settings};
+        let (source, touches, undo) = match self {
+            Operation::CreateAccessEntry => (Eks, Access, Some(Undo::DeleteAccessEntry)),
+            Operation::UpdateAccessEntry => (Eks, Access, None),
+            Operation::DeleteAccessEntry => (Eks, Access, None),
+            Operation::AssociateAccessPolicy => (Eks, Access, Some(Undo::DisassociateAccessPolicy)),
+            Operation::DisassociateAccessPolicy => (Eks, Access, None),
+            Operation::UpdateClusterConfig => (Eks, Settings, None),
+            Operation::CreateCluster => (Eks, Settings, None),
+            Operation::DeleteCluster => (Eks, Deletion, None),
+            Operation::AssociateIdentityProviderConfig => (Eks, Settings, None),
+            Operation::CreatePodIdentityAssociation => (Eks, Access, None),
+            Operation::UpdatePodIdentityAssociation => (Eks, Access, None),
+            Operation::AssumeRole => (Sts, Nothing, None),
+            Operation::AssumeRoleWithSaml => (Sts, Nothing, None),
+            Operation::AssumeRoleWithWebIdentity => (Sts, Nothing, None),
+        };
+        Facts {
+            source,
+            touches,
+            undo,
         }
     }
 
-    /// Role assumptions are watched only when the role is break-glass: the decision needs the
-    /// record's `requestParameters.roleArn`.
+    pub fn source(self) -> Source {
+        self.facts().source
+    }
+
+    /// Role assumptions (every STS call we watch) are watched only when the role is
+    /// break-glass: the decision needs the record's `requestParameters.roleArn`.
     pub fn needs_break_glass_role(self) -> bool {
-        match self {
-            Operation::AssumeRole
-            | Operation::AssumeRoleWithSaml
-            | Operation::AssumeRoleWithWebIdentity => true,
-            Operation::CreateAccessEntry
-            | Operation::UpdateAccessEntry
-            | Operation::DeleteAccessEntry
-            | Operation::AssociateAccessPolicy
-            | Operation::DisassociateAccessPolicy
-            | Operation::UpdateClusterConfig
-            | Operation::CreateCluster
-            | Operation::DeleteCluster
-            | Operation::AssociateIdentityProviderConfig
-            | Operation::CreatePodIdentityAssociation
-            | Operation::UpdatePodIdentityAssociation => false,
-        }
+        self.source() == Source::Sts
     }
 
     /// The watched operation a CloudTrail record names, or why the record is not watched

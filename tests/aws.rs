@@ -1011,6 +1011,20 @@ fn with_queue(mut settings: LambdaSettings) -> LambdaSettings {
     settings
 }
 
+/// A handler publishing through `rule`, with a failure queue that records what is parked.
+fn queued_handler(rule: &Rule) -> (Handler, Parked) {
+    let (sqs, parked) = sqs_capturing();
+    let handler = Handler::new(
+        with_queue(settings_for(Some(
+            "arn:aws:sns:eu-west-1:111122223333:alerts",
+        ))),
+        None,
+        Some(sns_with(rule)),
+        Some(sqs),
+    );
+    (handler, parked)
+}
+
 #[tokio::test]
 async fn a_publish_sns_refuses_for_good_goes_to_the_failure_queue_at_once() {
     for code in [
@@ -1020,15 +1034,7 @@ async fn a_publish_sns_refuses_for_good_goes_to_the_failure_queue_at_once() {
         "InvalidParameter",
     ] {
         let rule = sns_error(403, code);
-        let (sqs, parked) = sqs_capturing();
-        let handler = Handler::new(
-            with_queue(settings_for(Some(
-                "arn:aws:sns:eu-west-1:111122223333:alerts",
-            ))),
-            None,
-            Some(sns_with(&rule)),
-            Some(sqs),
-        );
+        let (handler, parked) = queued_handler(&rule);
         let event = associate_record(CI, ADMIN_POLICY);
         let resp = handler.handle(&event).await.unwrap();
         assert_eq!(rule.num_calls(), 1, "{code}: no retry spent on a refusal");
@@ -1086,15 +1092,7 @@ async fn throttling_and_server_errors_fail_as_retryable_and_never_park() {
         (503, "ServiceUnavailable"),
     ] {
         let rule = sns_error(status, code);
-        let (sqs, parked) = sqs_capturing();
-        let handler = Handler::new(
-            with_queue(settings_for(Some(
-                "arn:aws:sns:eu-west-1:111122223333:alerts",
-            ))),
-            None,
-            Some(sns_with(&rule)),
-            Some(sqs),
-        );
+        let (handler, parked) = queued_handler(&rule);
         let err = handler
             .handle(&associate_record(CI, ADMIN_POLICY))
             .await

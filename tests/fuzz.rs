@@ -1,7 +1,6 @@
 use std::path::Path;
 
-#[path = "support/fuzz_body.rs"]
-mod fuzz_body;
+use crate::fuzz_body;
 
 /// The inputs the fuzzer found interesting (and every sample) keep passing the harness.
 #[test]

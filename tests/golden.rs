@@ -2,7 +2,6 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use eks_access_watch::alert::Alert;
 use eks_access_watch::ingest::ReadMode;
 use eks_access_watch::render;
 use eks_access_watch::rules::CATALOGUE;
@@ -150,31 +149,11 @@ fn fast_path_and_full_parse_agree_on_samples() {
     }
 }
 
-/// Every finding carries a severity its rule declares (for a failed call, also the cap), and
-/// an alert's headline names the change: at least one finding is not a qualifier.
-pub fn assert_graded_as_declared(alert: &Alert) {
-    let failed = alert.error_code.is_some();
-    for f in &alert.findings {
-        assert!(
-            f.rule.may_emit(f.severity, failed),
-            "{} graded {} which it does not declare ({:?})",
-            f.rule.id,
-            f.severity,
-            f.rule.severities
-        );
-    }
-    assert!(
-        render::headline(alert).lead.is_some(),
-        "no finding says what changed: {:?}",
-        alert.rule_ids()
-    );
-}
-
 #[test]
 fn every_sample_alert_is_graded_as_its_rules_declare() {
     for sample in samples() {
         for alert in run_file(&sample, &sample_config()).alerts {
-            assert_graded_as_declared(&alert);
+            crate::fuzz_body::assert_graded_as_declared(&alert);
         }
     }
 }

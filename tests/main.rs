@@ -2,6 +2,9 @@
 
 // Shared helpers: sample configuration, running the library over a file, JSON record builders.
 mod util;
+// The fuzz harness body (shared with the cargo-fuzz target): its checks serve the tests too.
+#[path = "support/fuzz_body.rs"]
+mod fuzz_body;
 // A delay in front of the SDK's mock HTTP client (shared with the benchmarks).
 #[path = "support/delayed.rs"]
 mod delayed;

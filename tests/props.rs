@@ -49,7 +49,7 @@ fn run_everything(bytes: &[u8]) {
     let _ = ingest::scan_slice("prop", bytes, &Options::new(&config), &mut |o| {
         if let Outcome::Watched { event, .. } = o {
             let alert = classify(&event, &config, None);
-            crate::golden::assert_graded_as_declared(&alert);
+            crate::fuzz_body::assert_graded_as_declared(&alert);
             let _ = render::subject(&alert);
             let _ = render::text(&alert);
             let _ = serde_json::to_string(&alert).unwrap();

@@ -15,7 +15,7 @@ use crate::alert::Alert;
 use crate::enrichment::Enrichment;
 use crate::enrichment::{EntryInfo, PolicyGrant};
 use crate::event::ScopeType;
-use crate::operation::Operation;
+use crate::operation::Undo;
 use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Finding;
 use crate::severity::Severity;
@@ -97,26 +97,12 @@ pub fn undo_command(alert: &Alert) -> Option<String> {
         shell_quote(cluster),
         shell_quote(principal)
     );
-    match alert.operation {
-        Operation::AssociateAccessPolicy => Some(format!(
+    match alert.operation.facts().undo? {
+        Undo::DisassociateAccessPolicy => Some(format!(
             "aws eks disassociate-access-policy {base} --policy-arn {}",
             shell_quote(alert.policy_arn.as_deref()?)
         )),
-        Operation::CreateAccessEntry => Some(format!("aws eks delete-access-entry {base}")),
-        // Removals and settings changes have no one-command undo: the previous state is not
-        // in the event.
-        Operation::UpdateAccessEntry
-        | Operation::DeleteAccessEntry
-        | Operation::DisassociateAccessPolicy
-        | Operation::UpdateClusterConfig
-        | Operation::CreateCluster
-        | Operation::DeleteCluster
-        | Operation::AssociateIdentityProviderConfig
-        | Operation::CreatePodIdentityAssociation
-        | Operation::UpdatePodIdentityAssociation
-        | Operation::AssumeRole
-        | Operation::AssumeRoleWithSaml
-        | Operation::AssumeRoleWithWebIdentity => None,
+        Undo::DeleteAccessEntry => Some(format!("aws eks delete-access-entry {base}")),
     }
 }
 

@@ -43,20 +43,28 @@ fn read(data: &[u8], mode: ReadMode, config: &RuleConfig) -> Read {
     r
 }
 
-fn check_renderings(alert: &Alert) {
+/// Every finding carries a severity its rule declares (for a failed call, also the cap), and
+/// an alert's headline names the change: at least one finding is not a qualifier.
+pub fn assert_graded_as_declared(alert: &Alert) {
     let failed = alert.error_code.is_some();
     for f in &alert.findings {
         assert!(
             f.rule.may_emit(f.severity, failed),
-            "{} graded {} which it does not declare",
+            "{} graded {} which it does not declare ({:?})",
             f.rule.id,
-            f.severity
+            f.severity,
+            f.rule.severities
         );
     }
     assert!(
         render::headline(alert).lead.is_some(),
-        "a watched event always says what changed"
+        "no finding says what changed: {:?}",
+        alert.rule_ids()
     );
+}
+
+fn check_renderings(alert: &Alert) {
+    assert_graded_as_declared(alert);
     let subject = render::subject(alert);
     assert!(
         subject.len() <= 100 && subject.bytes().all(|b| (b' '..=b'~').contains(&b)),
