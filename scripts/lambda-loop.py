@@ -11,8 +11,12 @@ AWS_ENDPOINT_URL; credentials are fake; the instance metadata service is disable
 
 Usage:
   python3 scripts/lambda-loop.py --binary target/release/lambda [--runs 20] [--invocations 1000]
-         [--eks-delay-ms 0] [--events events/]
+         [--aws-delay-ms 0] [--events events/ | --event FILE] [--compare OTHER_BINARY]
 Prints a small table; --json prints the numbers as JSON.
+
+--aws-delay-ms delays every EKS and SNS answer (the stand-ins answer at once by default).
+--compare runs a second binary (e.g. target/release/examples/serial_baseline) on the same
+events in the same process of this script, one after the other, and prints both.
 """
 
 import argparse
@@ -30,10 +34,10 @@ PREFIX = "/2018-06-01/runtime"
 
 
 class State:
-    def __init__(self, events, invocations, eks_delay):
+    def __init__(self, events, invocations, aws_delay):
         self.events = events
         self.invocations = invocations
-        self.eks_delay = eks_delay
+        self.aws_delay = aws_delay
         self.lock = threading.Lock()
         self.first_next = None
         self.handed = 0
@@ -41,6 +45,7 @@ class State:
         self.latencies = []
         self.errors = 0
         self.publishes = 0
+        self.publish_bytes = []
         self.eks_calls = 0
         self.done = threading.Event()
         self.rss_after_100 = None
@@ -88,8 +93,8 @@ def make_handler(state):
             # EKS (restJson1): describe entry / list policies / describe cluster / list entries
             with state.lock:
                 state.eks_calls += 1
-            if state.eks_delay:
-                time.sleep(state.eks_delay)
+            if state.aws_delay:
+                time.sleep(state.aws_delay)
             p = self.path.split("?")[0]
             if "/associated-access-policies" in p:
                 return self.send(200, json.dumps({"associatedAccessPolicies": [
@@ -150,24 +155,28 @@ def make_handler(state):
                 return self.send(202, "{}")
             # SNS (query protocol): Action=Publish
             if b"Action=Publish" in data:
+                if state.aws_delay:
+                    time.sleep(state.aws_delay)
                 with state.lock:
                     state.publishes += 1
+                    state.publish_bytes.append(len(data))
                 return self.send(200, "<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult></PublishResponse>", "text/xml")
             self.send(400, "{}")
 
     return H
 
 
-def load_events(folder):
+def load_events(folder, single=None):
+    paths = [single] if single else sorted(glob.glob(os.path.join(folder, "*.json")))
     out = []
-    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+    for path in paths:
         with open(path, "rb") as f:
             out.append(f.read())
     return out
 
 
-def run_once(args, events, invocations):
-    state = State(events, invocations, args.eks_delay_ms / 1000.0)
+def run_once(args, binary, events, invocations):
+    state = State(events, invocations, args.aws_delay_ms / 1000.0)
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
     server.daemon_threads = True
     port = server.server_address[1]
@@ -192,7 +201,7 @@ def run_once(args, events, invocations):
         "ENRICH": "true",
     }
     t0 = time.perf_counter()
-    proc = subprocess.Popen([args.binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     state.pid = proc.pid
     finished = state.done.wait(timeout=args.timeout)
     hwm = vm(proc.pid, "VmHWM")
@@ -209,6 +218,7 @@ def run_once(args, events, invocations):
         "latencies_ms": [x * 1000 for x in state.latencies],
         "errors": state.errors,
         "publishes": state.publishes,
+        "publish_bytes": state.publish_bytes,
         "eks_calls": state.eks_calls,
         "peak_rss_kib": hwm,
         "rss_end_kib": rss,
@@ -224,45 +234,71 @@ def pct(values, p):
     return values[k]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default="target/release/lambda")
-    ap.add_argument("--events", default="events")
-    ap.add_argument("--runs", type=int, default=20, help="process starts for the init-time figure")
-    ap.add_argument("--invocations", type=int, default=1000, help="invocations in the long run")
-    ap.add_argument("--eks-delay-ms", type=float, default=0.0, help="latency added to every EKS call")
-    ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    events = load_events(args.events)
-    if not events:
-        raise SystemExit(f"no *.json events in {args.events}")
-    inits = [run_once(args, events, 0)["init_ms"] for _ in range(args.runs)]
-    long = run_once(args, events, args.invocations)
-    result = {
-        "init_ms_median": statistics.median(inits),
-        "init_ms_min": min(inits),
-        "init_ms_max": max(inits),
+def measure(args, binary, events):
+    inits = [run_once(args, binary, events, 0)["init_ms"] for _ in range(args.runs)]
+    long = run_once(args, binary, events, args.invocations)
+    # The first invocations warm connections and caches: the warm figures leave out 20.
+    warm = long["latencies_ms"][20:] or long["latencies_ms"]
+    sizes = long["publish_bytes"]
+    return {
+        "binary": binary,
+        "init_ms_median": statistics.median(inits) if inits else float("nan"),
+        "init_ms_min": min(inits) if inits else float("nan"),
+        "init_ms_max": max(inits) if inits else float("nan"),
         "invocations": len(long["latencies_ms"]),
-        "invoke_ms_p50": pct(long["latencies_ms"], 50),
-        "invoke_ms_p99": pct(long["latencies_ms"], 99),
+        "invoke_ms_p50": pct(warm, 50),
+        "invoke_ms_p99": pct(warm, 99),
         "errors": long["errors"],
         "publishes": long["publishes"],
+        "publish_body_bytes_median": statistics.median(sizes) if sizes else 0,
+        "publish_body_bytes_max": max(sizes) if sizes else 0,
         "eks_calls": long["eks_calls"],
+        "eks_calls_per_invocation": long["eks_calls"] / max(1, len(long["latencies_ms"])),
         "peak_rss_mib": (long["peak_rss_kib"] or 0) / 1024,
         "rss_after_100_mib": (long["rss_after_100_kib"] or 0) / 1024,
         "rss_end_mib": (long["rss_end_kib"] or 0) / 1024,
-        "eks_delay_ms": args.eks_delay_ms,
+        "aws_delay_ms": args.aws_delay_ms,
     }
+
+
+def report(r, runs):
+    print(f"{r['binary']}")
+    print(f"  init (process start -> first /next), {runs} runs: median {r['init_ms_median']:.1f} ms "
+          f"(min {r['init_ms_min']:.1f}, max {r['init_ms_max']:.1f})")
+    print(f"  {r['invocations']} invocations (AWS delay {r['aws_delay_ms']} ms): warm p50 {r['invoke_ms_p50']:.2f} ms, "
+          f"p99 {r['invoke_ms_p99']:.2f} ms, errors {r['errors']}, publishes {r['publishes']}, "
+          f"EKS calls {r['eks_calls']} ({r['eks_calls_per_invocation']:.2f}/invocation)")
+    print(f"  Publish request body: median {r['publish_body_bytes_median']} bytes, max {r['publish_body_bytes_max']} bytes")
+    print(f"  RSS: after 100 invocations {r['rss_after_100_mib']:.1f} MiB, at the end {r['rss_end_mib']:.1f} MiB, "
+          f"peak {r['peak_rss_mib']:.1f} MiB")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", default="target/release/lambda")
+    ap.add_argument("--compare", help="a second binary measured on the same events")
+    ap.add_argument("--events", default="events")
+    ap.add_argument("--event", help="one event file instead of the folder")
+    ap.add_argument("--runs", type=int, default=20, help="process starts for the init-time figure")
+    ap.add_argument("--invocations", type=int, default=1000, help="invocations in the long run")
+    ap.add_argument("--aws-delay-ms", type=float, default=0.0, help="latency added to every EKS and SNS call")
+    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    events = load_events(args.events, args.event)
+    if not events:
+        raise SystemExit(f"no *.json events in {args.events}")
+    results = [measure(args, args.binary, events)]
+    if args.compare:
+        results.append(measure(args, args.compare, events))
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(results if args.compare else results[0], indent=2))
         return
-    print(f"init (process start -> first /next), {args.runs} runs: median {result['init_ms_median']:.1f} ms "
-          f"(min {result['init_ms_min']:.1f}, max {result['init_ms_max']:.1f})")
-    print(f"{result['invocations']} invocations (EKS delay {args.eks_delay_ms} ms): p50 {result['invoke_ms_p50']:.2f} ms, "
-          f"p99 {result['invoke_ms_p99']:.2f} ms, errors {result['errors']}, publishes {result['publishes']}, EKS calls {result['eks_calls']}")
-    print(f"RSS: after 100 invocations {result['rss_after_100_mib']:.1f} MiB, at the end {result['rss_end_mib']:.1f} MiB, "
-          f"peak {result['peak_rss_mib']:.1f} MiB")
+    for r in results:
+        report(r, args.runs)
+    if args.compare:
+        a, b = results
+        print(f"warm p50 ratio {a['binary']} / {b['binary']}: {a['invoke_ms_p50'] / b['invoke_ms_p50']:.2f}x")
 
 
 if __name__ == "__main__":

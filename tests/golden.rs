@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use eks_access_watch::ingest::ReadMode;
 use eks_access_watch::render;
-use eks_access_watch::rules::CATALOGUE;
+use eks_access_watch::rules::{CATALOGUE, Eval};
 
 use crate::util::{events_dir, run_file, run_file_with, sample_config};
 
@@ -87,8 +87,10 @@ fn every_rule_fires_on_some_sample() {
         .flat_map(|s| run_file(s, &config).alerts)
         .flat_map(|a| a.findings.into_iter().map(|f| f.rule.id))
         .collect();
+    // Rules whose findings other commands make (audit, migrate) have their own goldens.
     let missing: Vec<&str> = CATALOGUE
         .iter()
+        .filter(|r| matches!(r.eval, Eval::Change(_)))
         .map(|r| r.id)
         .filter(|id| !fired.contains(*id) && !NEEDS_ENRICHMENT.contains(id))
         .collect();

@@ -69,8 +69,11 @@ pub struct Qualifier {
 /// How a rule decides.
 #[derive(Clone, Copy)]
 pub enum Eval {
-    /// A pure function of one watched change.
+    /// A pure function of one watched change, run by [`evaluate`] for every alert.
     Change(fn(&Ctx) -> Option<Hit>),
+    /// Findings made by another part of the library (the standing-access audit, the migration
+    /// planner) through [`Finding::new`]; the rule is documented and graded here like any other.
+    External,
 }
 
 /// One entry in the catalogue.
@@ -193,6 +196,20 @@ fn rule_id<S: Serializer>(rule: &&'static Rule, s: S) -> Result<S::Ok, S::Error>
 }
 
 impl Finding {
+    /// A finding of `rule`. Debug builds check that the rule declares `severity`.
+    pub fn new(rule: &'static Rule, severity: Severity, summary: String) -> Self {
+        debug_assert!(
+            rule.severities.contains(&severity),
+            "rule {} graded {severity} which it does not declare",
+            rule.id
+        );
+        Finding {
+            rule,
+            severity,
+            summary,
+        }
+    }
+
     pub fn is_qualifier(&self) -> bool {
         self.rule.qualifier.is_some()
     }
@@ -307,7 +324,9 @@ pub fn evaluate(ctx: &Ctx) -> (Severity, Vec<Finding>) {
     let mut findings: Vec<Finding> = Vec::new();
     let mut raising: Vec<(&'static Rule, Hit)> = Vec::new();
     for &rule in CATALOGUE {
-        let Eval::Change(eval) = rule.eval;
+        let Eval::Change(eval) = rule.eval else {
+            continue;
+        };
         let Some(mut h) = eval(ctx) else { continue };
         debug_assert!(
             rule.severities.contains(&h.severity),
