@@ -22,6 +22,7 @@ mod text;
 
 pub mod alert;
 pub mod arn;
+pub mod awsauth;
 pub mod config;
 #[cfg(feature = "aws")]
 pub mod enrich;

@@ -1,0 +1,364 @@
+//! The `aws-auth` ConfigMap (kube-system): the pre-access-entry way IAM principals reach a
+//! cluster, still honoured in `CONFIG_MAP` and `API_AND_CONFIG_MAP` modes.
+//!
+//! EKS stores `mapRoles`, `mapUsers` and `mapAccounts` as YAML *strings* inside `data`. This
+//! module reads a whole ConfigMap (`kubectl get configmap aws-auth -n kube-system -o yaml` or
+//! `-o json`), a file holding only its `data` section, or the `data` object of a ConfigMap found
+//! elsewhere (a Kubernetes audit event), as eksctl, the Terraform EKS module and hand edits write
+//! them: any indentation style, `groups` absent, username templates (`{{SessionName}}`,
+//! `system:node:{{EC2PrivateDNSName}}`), account ids quoted or not.
+//!
+//! Parsing is all or nothing: a malformed section or row is an error naming the section, the row
+//! and the line, never a partial result presented as complete; every problem is reported at once.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::closed::closed_enum;
+
+closed_enum! {
+    /// The section of `data` a mapping comes from.
+    pub enum MapKind ("aws-auth section") {
+        Roles = "mapRoles",
+        Users = "mapUsers",
+    }
+}
+
+impl MapKind {
+    /// The key naming the principal in a row: `rolearn` or `userarn`.
+    pub fn arn_key(self) -> &'static str {
+        match self {
+            MapKind::Roles => "rolearn",
+            MapKind::Users => "userarn",
+        }
+    }
+}
+
+/// One row of `mapRoles` or `mapUsers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub kind: MapKind,
+    /// Position in its section, from 0.
+    pub index: usize,
+    /// The ARN as written (aws-auth matches role ARNs without their path).
+    pub arn: String,
+    /// The Kubernetes username, templates kept as written (`{{SessionName}}`).
+    pub username: Option<String>,
+    pub groups: Vec<String>,
+}
+
+/// The parsed ConfigMap data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsAuth {
+    pub roles: Vec<Mapping>,
+    pub users: Vec<Mapping>,
+    /// Account ids from `mapAccounts`: every IAM principal of each account may authenticate.
+    pub accounts: Vec<String>,
+}
+
+impl AwsAuth {
+    /// Every role and user mapping, roles first.
+    pub fn mappings(&self) -> impl Iterator<Item = &Mapping> {
+        self.roles.iter().chain(&self.users)
+    }
+}
+
+/// Every problem found in an aws-auth ConfigMap, each naming where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct AwsAuthError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for AwsAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid aws-auth ConfigMap:")?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parse a ConfigMap document: the whole object (YAML or JSON) or only its `data` section.
+pub fn parse_document(text: &str) -> Result<AwsAuth, AwsAuthError> {
+    let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| AwsAuthError {
+        problems: vec![match e.location() {
+            Some(l) => format!(
+                "line {}, column {}: not valid YAML or JSON: {e}",
+                l.line(),
+                l.column()
+            ),
+            None => format!("not valid YAML or JSON: {e}"),
+        }],
+    })?;
+    let data = match &doc {
+        Value::Object(o) if o.contains_key("data") => &o["data"],
+        Value::Object(o)
+            if ["mapRoles", "mapUsers", "mapAccounts"]
+                .iter()
+                .any(|k| o.contains_key(*k)) =>
+        {
+            &doc
+        }
+        Value::Object(o) => {
+            let keys: Vec<&str> = o.keys().map(String::as_str).take(8).collect();
+            return Err(AwsAuthError {
+                problems: vec![format!(
+                    "no `data` with mapRoles, mapUsers or mapAccounts (expected the output of `kubectl get configmap aws-auth -n kube-system -o yaml`, or its data section); keys: [{}]",
+                    keys.join(", ")
+                )],
+            });
+        }
+        _ => {
+            return Err(AwsAuthError {
+                problems: vec!["expected a ConfigMap object or its data section".into()],
+            });
+        }
+    };
+    parse_data(data)
+}
+
+/// Parse the `data` object of an aws-auth ConfigMap (each section a YAML string). `null` or a
+/// missing section is empty.
+pub fn parse_data(data: &Value) -> Result<AwsAuth, AwsAuthError> {
+    let mut problems = Vec::new();
+    let mut auth = AwsAuth::default();
+    if !(data.is_object() || data.is_null()) {
+        problems.push("`data` is not an object".to_string());
+    }
+    for kind in MapKind::ALL {
+        if let Some(rows) = section(data, kind.as_str(), &mut problems) {
+            let mappings = rows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, row)| mapping(*kind, i, row, &mut problems));
+            match kind {
+                MapKind::Roles => auth.roles.extend(mappings),
+                MapKind::Users => auth.users.extend(mappings),
+            }
+        }
+    }
+    if let Some(rows) = section(data, "mapAccounts", &mut problems) {
+        for (i, row) in rows.iter().enumerate() {
+            match row {
+                Value::String(s) if !s.trim().is_empty() => auth.accounts.push(s.trim().into()),
+                Value::Number(n) => auth.accounts.push(n.to_string()),
+                other => problems.push(format!(
+                    "mapAccounts[{i}]: expected an account id, found {other}"
+                )),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(auth)
+    } else {
+        Err(AwsAuthError { problems })
+    }
+}
+
+/// A section's rows: the YAML string parsed as a list (or a list given directly).
+fn section(data: &Value, key: &str, problems: &mut Vec<String>) -> Option<Vec<Value>> {
+    let parsed = match data.get(key)? {
+        Value::Null => return None,
+        Value::String(text) if text.trim().is_empty() => return None,
+        Value::String(text) => match serde_yaml_ng::from_str::<Value>(text) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(match e.location() {
+                    Some(l) => format!(
+                        "{key} line {}, column {}: not valid YAML: {e}",
+                        l.line(),
+                        l.column()
+                    ),
+                    None => format!("{key}: not valid YAML: {e}"),
+                });
+                return None;
+            }
+        },
+        other => other.clone(),
+    };
+    match parsed {
+        Value::Array(rows) => Some(rows),
+        Value::Null => None,
+        other => {
+            problems.push(format!(
+                "{key}: expected a list of mappings, found {}",
+                kind_of(&other)
+            ));
+            None
+        }
+    }
+}
+
+fn mapping(
+    kind: MapKind,
+    index: usize,
+    row: &Value,
+    problems: &mut Vec<String>,
+) -> Option<Mapping> {
+    let at = format!("{}[{index}]", kind.as_str());
+    let Value::Object(fields) = row else {
+        problems.push(format!("{at}: expected a mapping, found {}", kind_of(row)));
+        return None;
+    };
+    let arn = match fields.get(kind.arn_key()) {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        Some(other) => {
+            problems.push(format!(
+                "{at}: `{}` must be an ARN, found {}",
+                kind.arn_key(),
+                kind_of(other)
+            ));
+            return None;
+        }
+        None => {
+            problems.push(format!("{at}: no `{}`", kind.arn_key()));
+            return None;
+        }
+    };
+    let username = match fields.get("username") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            problems.push(format!(
+                "{at}: `username` must be a string, found {}",
+                kind_of(other)
+            ));
+            None
+        }
+    };
+    let groups = match fields.get("groups") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|g| match g {
+                Value::String(s) => Some(s.clone()),
+                other => {
+                    problems.push(format!("{at}: a group must be a string, found {other}"));
+                    None
+                }
+            })
+            .collect(),
+        // A lone string is one group (a common hand-edit).
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(other) => {
+            problems.push(format!(
+                "{at}: `groups` must be a list, found {}",
+                kind_of(other)
+            ));
+            Vec::new()
+        }
+    };
+    Some(Mapping {
+        kind,
+        index,
+        arn,
+        username,
+        groups,
+    })
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EKSCTL: &str = r#"apiVersion: v1
+data:
+  mapRoles: |
+    - groups:
+      - system:bootstrappers
+      - system:nodes
+      rolearn: arn:aws:iam::111122223333:role/eksctl-prod-nodegroup-ng-1-NodeInstanceRole-1AB2CD3EF4GH
+      username: system:node:{{EC2PrivateDNSName}}
+    - rolearn: arn:aws:iam::111122223333:role/platform-admin
+      username: platform-admin
+      groups:
+        - system:masters
+  mapUsers: |
+    - userarn: arn:aws:iam::111122223333:user/alice
+      username: alice
+  mapAccounts: |
+    - "444455556666"
+    - 777788889999
+kind: ConfigMap
+metadata:
+  name: aws-auth
+  namespace: kube-system
+"#;
+
+    #[test]
+    fn a_whole_configmap_is_read_with_templates_and_accounts() {
+        let auth = parse_document(EKSCTL).unwrap();
+        assert_eq!(auth.roles.len(), 2);
+        assert_eq!(
+            auth.roles[0].username.as_deref(),
+            Some("system:node:{{EC2PrivateDNSName}}")
+        );
+        assert_eq!(
+            auth.roles[0].groups,
+            ["system:bootstrappers", "system:nodes"]
+        );
+        assert_eq!(auth.roles[1].index, 1);
+        assert_eq!(auth.users[0].arn, "arn:aws:iam::111122223333:user/alice");
+        assert_eq!(auth.accounts, ["444455556666", "777788889999"]);
+        assert_eq!(auth.mappings().count(), 3);
+    }
+
+    #[test]
+    fn json_output_and_a_data_section_alone_are_read_the_same() {
+        let whole = parse_document(EKSCTL).unwrap();
+        let doc: Value = serde_yaml_ng::from_str(EKSCTL).unwrap();
+        assert_eq!(parse_document(&doc.to_string()).unwrap(), whole, "-o json");
+        let data = serde_yaml_ng::to_string(&doc["data"]).unwrap();
+        assert_eq!(parse_document(&data).unwrap(), whole, "data section only");
+    }
+
+    #[test]
+    fn groups_absent_and_a_lone_group_string_are_accepted() {
+        let data = serde_json::json!({"mapRoles": "- rolearn: arn:aws:iam::111122223333:role/a\n- rolearn: arn:aws:iam::111122223333:role/b\n  groups: team:payments\n"});
+        let auth = parse_data(&data).unwrap();
+        assert!(auth.roles[0].groups.is_empty());
+        assert_eq!(auth.roles[1].groups, ["team:payments"]);
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_section_row_or_line() {
+        let data = serde_json::json!({
+            "mapRoles": "- username: x\n- rolearn: 7\n",
+            "mapUsers": "- userarn: arn:aws:iam::1:user/a\n  groups: [\n",
+            "mapAccounts": "- true\n",
+        });
+        let err = parse_data(&data).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.problems.len(), 4, "{text}");
+        assert!(text.contains("mapRoles[0]: no `rolearn`"), "{text}");
+        assert!(
+            text.contains("mapRoles[1]: `rolearn` must be an ARN, found a number"),
+            "{text}"
+        );
+        assert!(text.contains("mapUsers line "), "{text}");
+        assert!(
+            text.contains("mapAccounts[0]: expected an account id"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_document_that_is_not_a_configmap_says_what_was_expected() {
+        let err = parse_document("kind: Secret\nmetadata: {}\n").unwrap_err();
+        assert!(err.to_string().contains("keys: [kind, metadata]"), "{err}");
+        assert!(parse_document("mapRoles: [\n").is_err());
+    }
+}
