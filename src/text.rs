@@ -1,8 +1,13 @@
 //! Sanitising attacker-controlled text before it reaches an alert.
 //!
-//! Usernames, groups, tags, session names and error messages are chosen by whoever made the
-//! call. Before they are shown to a human (email, chat, terminal) they lose control characters
-//! (no terminal escapes, no forged extra lines) and are bounded in length.
+//! Usernames, groups, tags, session names, user agents and error messages are chosen by
+//! whoever made the call. Before they are shown to a human (email, chat, terminal) they lose
+//! every character that can change how the text around them reads: control characters
+//! (terminal escapes, forged extra lines), Unicode format characters (zero-width characters,
+//! the byte-order mark, bidirectional overrides: category Cf), line and paragraph separators
+//! (Zl, Zp) and noncharacters; and they are bounded in length.
+
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Replace control characters with a space, collapse the result's ends, and cut to at most
 /// `max` characters (an ellipsis marks the cut).
@@ -10,11 +15,7 @@ pub fn clean(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 3));
     let mut chars = text.chars();
     for ch in chars.by_ref().take(max) {
-        out.push(if ch.is_control() || is_bidi_control(ch) {
-            ' '
-        } else {
-            ch
-        });
+        out.push(if is_unsafe(ch) { ' ' } else { ch });
     }
     let cut = chars.next().is_some();
     let trimmed_len = out.trim_end().len();
@@ -25,9 +26,22 @@ pub fn clean(text: &str, max: usize) -> String {
     out
 }
 
-/// Unicode bidirectional overrides can make a terminal show text in another order than it is.
-fn is_bidi_control(ch: char) -> bool {
-    matches!(ch, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+/// Characters that change how surrounding text reads rather than adding to it.
+fn is_unsafe(ch: char) -> bool {
+    ch.is_control()
+        || matches!(
+            ch.general_category(),
+            GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
+        || is_noncharacter(ch)
+}
+
+/// U+FDD0..U+FDEF and the last two code points of every plane.
+fn is_noncharacter(ch: char) -> bool {
+    let c = ch as u32;
+    (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
 }
 
 /// Printable ASCII only, at most `max` bytes, no newlines: what an SNS `Subject` accepts.
@@ -62,6 +76,24 @@ mod tests {
             "jdoe [CRITICAL] fake [31m"
         );
         assert_eq!(clean("a\u{202E}b", 100), "a b");
+    }
+
+    #[test]
+    fn format_characters_separators_and_noncharacters_are_removed() {
+        // A forged line through line separators, zero-width characters and a BOM.
+        let forged = "jdoe\u{2028}\u{2028}Severity: INFO\u{2029}x\u{200B}y\u{FEFF}z\u{2060}";
+        let got = clean(forged, 100);
+        assert_eq!(got, "jdoe  Severity: INFO x y z");
+        assert!(
+            !got.chars()
+                .any(|c| c as u32 >= 0x2000 && c as u32 <= 0x206F)
+        );
+        assert_eq!(clean("a\u{FDD0}b\u{FFFE}c\u{1FFFF}d", 100), "a b c d");
+        assert_eq!(
+            clean("café ünïcødé 日本", 100),
+            "café ünïcødé 日本",
+            "letters stay"
+        );
     }
 
     #[test]
