@@ -18,7 +18,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use eks_access_watch::config::{AlertFormat, LambdaSettings};
 use eks_access_watch::enrich::{EnrichSettings, Enricher};
 use eks_access_watch::ingest::{ReadMode, evaluate};
-use eks_access_watch::lambda::Handler;
+use eks_access_watch::lambda::{Clients, Handler};
 use eks_access_watch::{AccessEvent, RuleConfig, classify};
 
 #[path = "../tests/support/delayed.rs"]
@@ -132,7 +132,7 @@ fn handler_latency(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let payload: serde_json::Value = serde_json::from_str(
+    let payload: Box<serde_json::value::RawValue> = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/events/AssociateAccessPolicy-cluster-admin-by-human.json"
@@ -152,7 +152,14 @@ fn handler_latency(c: &mut Criterion) {
     };
     let settings = LambdaSettings::from_env(env).unwrap();
     let enricher = Enricher::with_client(mocked_eks(), EnrichSettings::default());
-    let handler = Handler::new(settings, Some(enricher), Some(sns), None);
+    let handler = Handler::new(
+        settings,
+        Clients {
+            enricher: Some(enricher),
+            sns: Some(sns),
+            ..Clients::default()
+        },
+    );
 
     let mut g = c.benchmark_group("handler_eks_20ms_per_call");
     g.sample_size(20).measurement_time(Duration::from_secs(4));

@@ -27,7 +27,7 @@ pub struct Alert {
     pub principal_arn: Option<String>,
     /// The caller: the role ARN (with path) for assumed roles, the user ARN for IAM users.
     pub actor_arn: Option<String>,
-    /// Readable caller: `role/platform-engineer (jdoe) via aws-cli`.
+    /// Readable caller: `role/platform-engineer (jdoe), user agent says aws-cli`.
     pub actor: String,
     pub actor_type: IdentityType,
     pub source_ip: Option<String>,
@@ -66,7 +66,7 @@ pub fn classify(
         cluster: event.cluster.clone(),
         principal_arn: event.change.principal_arn().map(str::to_string),
         actor_arn: event.actor.arn.clone(),
-        actor: format!("{} via {}", event.actor.display, event.actor.agent),
+        actor: event.actor.describe(),
         actor_type: event.actor.identity_type.clone(),
         source_ip: event.source_ip.clone(),
         error_code: event.error.as_ref().map(|e| e.code.clone()),

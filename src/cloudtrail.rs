@@ -16,10 +16,11 @@ use serde_json::Value;
 use crate::arn;
 use crate::event::{
     AccessEvent, AccessScope, Actor, ApiError, AuthMode, Change, ClusterSettings, EntrySpec,
-    EntryType, IdentityType, PublicEndpoint, ScopeType,
+    EntryType, IdentityType, PodIdentityAction, PodIdentityGrant, PublicEndpoint, ScopeType,
 };
-use crate::operation::Operation;
+use crate::operation::{Detail, Operation, Source};
 use crate::text::clean;
+use crate::trail::Selectors;
 
 /// A CloudTrail record, as lenient as the wire format demands.
 #[derive(Debug, Default, Deserialize)]
@@ -82,11 +83,16 @@ pub struct RawResource {
 }
 
 impl RawRecord {
-    /// `requestParameters.roleArn`, for the role-assumption watch decision.
-    pub fn role_arn(&self) -> Option<&str> {
-        self.request_parameters
-            .as_ref()
-            .and_then(|r| str_at(r, &["roleArn"]))
+    /// What [`crate::operation::watch`] may need from the request, as written.
+    pub fn detail(&self) -> Detail<'_> {
+        let req = self.request_parameters.as_ref().unwrap_or(&Value::Null);
+        Detail {
+            role_arn: str_at(req, &["roleArn"]),
+            pod_identity_roles: pod_identity_grants(req)
+                .iter()
+                .any(|g| g.role_arn.is_some()),
+            resource_arn: str_at(req, &["resourceArn"]),
+        }
     }
 }
 
@@ -102,11 +108,13 @@ pub fn normalise(raw: &RawRecord, operation: Operation) -> AccessEvent {
     let req = raw.request_parameters.as_ref().unwrap_or(&empty);
     let resp = raw.response_elements.as_ref().unwrap_or(&empty);
     let cluster = match operation.source() {
-        crate::operation::Source::Sts => None,
-        crate::operation::Source::Eks => str_at(req, &["name"])
+        Source::Sts | Source::CloudTrail | Source::Watcher => None,
+        Source::Eks => str_at(req, &["name"])
             .or_else(|| str_at(req, &["clusterName"]))
             .or_else(|| str_at(resp, &["cluster", "name"]))
-            .map(|c| clean(c, MAX_FIELD)),
+            .map(str::to_string)
+            .or_else(|| str_at(req, &["resourceArn"]).and_then(tagged_cluster))
+            .map(|c| clean(&c, MAX_FIELD)),
     };
     AccessEvent {
         operation,
@@ -134,6 +142,52 @@ pub fn normalise(raw: &RawRecord, operation: Operation) -> AccessEvent {
                 message: raw.error_message.as_deref().map(|m| clean(m, 1024)),
             }),
         change: change(operation, req, resp),
+    }
+}
+
+/// The event for a watched record the full parse could not read, from what a byte search
+/// found: `read(key)` gives the first occurrence of a key's string value, as written.
+pub fn unparsed_event(
+    operation: Operation,
+    read: &dyn Fn(&str) -> Option<String>,
+    error: &str,
+) -> AccessEvent {
+    let field = |key: &str| read(key).map(|v| clean(&v, MAX_FIELD));
+    let arn_of = |key: &str| read(key).map(|v| clean(&arn::decode(&v), MAX_ARN));
+    let user_agent = read("userAgent");
+    let source_ip = field("sourceIPAddress");
+    let arn = arn_of("arn");
+    let display = arn
+        .as_deref()
+        .map(|a| format!("{} (read by byte search)", arn::short_name(a)))
+        .unwrap_or_else(|| "unknown caller (record unreadable)".into());
+    AccessEvent {
+        operation,
+        event_id: field("eventID"),
+        event_time: field("eventTime"),
+        account: field("recipientAccountId").unwrap_or_default(),
+        region: field("awsRegion").unwrap_or_default(),
+        cluster: match operation.source() {
+            Source::Eks => field("name").or_else(|| field("clusterName")),
+            Source::Sts | Source::CloudTrail | Source::Watcher => None,
+        },
+        actor: Actor {
+            identity_type: IdentityType::parse(&field("type").unwrap_or_else(|| "Unknown".into())),
+            arn,
+            session_name: None,
+            display: clean(&display, 300),
+            agent: agent_family(user_agent.as_deref(), source_ip.as_deref()),
+        },
+        user_agent: user_agent.map(|u| clean(&u, 512)),
+        source_ip,
+        error: field("errorCode").map(|code| ApiError {
+            code,
+            message: read("errorMessage").map(|m| clean(&m, 1024)),
+        }),
+        change: Change::Unparsed {
+            principal_arn: arn_of("principalArn").or_else(|| arn_of("roleArn")),
+            error: clean(error, 1024),
+        },
     }
 }
 
@@ -200,24 +254,113 @@ fn change(operation: Operation, req: &Value, resp: &Value) -> Change {
             issuer_url: text_at(req, &["oidc", "issuerUrl"]),
             client_id: text_at(req, &["oidc", "clientId"]),
         },
-        Operation::CreatePodIdentityAssociation | Operation::UpdatePodIdentityAssociation => {
-            Change::PodIdentityAssociation {
-                update: operation == Operation::UpdatePodIdentityAssociation,
-                namespace: text_at(req, &["namespace"])
-                    .or_else(|| text_at(resp, &["association", "namespace"])),
-                service_account: text_at(req, &["serviceAccount"])
-                    .or_else(|| text_at(resp, &["association", "serviceAccount"])),
-                role_arn: arn_at(req, &["roleArn"])
-                    .or_else(|| arn_at(resp, &["association", "roleArn"])),
+        Operation::DisassociateIdentityProviderConfig => {
+            Change::DisassociateIdentityProviderConfig {
+                config_name: text_at(req, &["identityProviderConfig", "name"]),
             }
         }
+        Operation::CreatePodIdentityAssociation
+        | Operation::UpdatePodIdentityAssociation
+        | Operation::DeletePodIdentityAssociation => Change::PodIdentityAssociation {
+            action: match operation {
+                Operation::CreatePodIdentityAssociation => PodIdentityAction::Create,
+                Operation::UpdatePodIdentityAssociation => PodIdentityAction::Update,
+                _ => PodIdentityAction::Delete,
+            },
+            namespace: text_at(req, &["namespace"])
+                .or_else(|| text_at(resp, &["association", "namespace"])),
+            service_account: text_at(req, &["serviceAccount"])
+                .or_else(|| text_at(resp, &["association", "serviceAccount"])),
+            role_arn: arn_at(req, &["roleArn"])
+                .or_else(|| arn_at(resp, &["association", "roleArn"])),
+        },
+        Operation::CreateAddon | Operation::UpdateAddon => Change::Addon {
+            update: operation == Operation::UpdateAddon,
+            addon_name: text_at(req, &["addonName"]),
+            namespace: text_at(req, &["namespaceConfig", "namespace"]),
+            grants: pod_identity_grants(req),
+        },
+        Operation::TagResource | Operation::UntagResource => Change::Tags {
+            resource_arn: arn_at(req, &["resourceArn"]),
+            removed: operation == Operation::UntagResource,
+            keys: match value_at(req, &["tags"]) {
+                Some(Value::Object(tags)) => tags.keys().map(|k| clean(k, 128)).collect(),
+                _ => strings_at(req, &["tagKeys"]),
+            },
+        },
         Operation::AssumeRole
         | Operation::AssumeRoleWithSaml
         | Operation::AssumeRoleWithWebIdentity => Change::AssumeRole {
             role_arn: arn_at(req, &["roleArn"]),
             session_name: text_at(req, &["roleSessionName"]),
         },
+        Operation::StopLogging | Operation::DeleteTrail => Change::TrailStopped {
+            deleted: operation == Operation::DeleteTrail,
+            trail: text_at(req, &["name"]).map(trail_name),
+        },
+        Operation::UpdateTrail | Operation::PutEventSelectors => Change::TrailModified {
+            trail: text_at(req, &["name"])
+                .or_else(|| text_at(req, &["trailName"]))
+                .map(trail_name),
+            logs_management_writes: Selectors::from_request(req)
+                .map(|s| s.logs_management_writes()),
+            keys: request_keys(req),
+        },
+        // Made by the scheduled check, never read from a record.
+        Operation::TrailSelfCheck => Change::TrailStatus {
+            trails: Vec::new(),
+            errors: vec!["a record cannot carry the watcher's own check".into()],
+        },
     }
+}
+
+/// A trail's name from its name or ARN (`arn:aws:cloudtrail:<region>:<account>:trail/<name>`).
+fn trail_name(text: String) -> String {
+    match arn::Arn::parse(&text).and_then(|a| a.resource.strip_prefix("trail/")) {
+        Some(name) => name.to_string(),
+        None => text,
+    }
+}
+
+/// `podIdentityAssociations` of an add-on call.
+fn pod_identity_grants(req: &Value) -> Vec<PodIdentityGrant> {
+    match value_at(req, &["podIdentityAssociations"]) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| PodIdentityGrant {
+                service_account: text_at(i, &["serviceAccount"]),
+                role_arn: arn_at(i, &["roleArn"]),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The cluster a tagged resource belongs to: `...:cluster/<name>` or
+/// `...:access-entry/<cluster>/...`, decoded first (it is a URL path parameter).
+fn tagged_cluster(resource_arn: &str) -> Option<String> {
+    let decoded = arn::decode(resource_arn);
+    let parsed = arn::Arn::parse(&decoded)?;
+    let rest = parsed
+        .resource
+        .strip_prefix("cluster/")
+        .or_else(|| parsed.resource.strip_prefix("access-entry/"))?;
+    rest.split('/')
+        .next()
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+}
+
+/// Top-level request keys, for summaries of what an update touched.
+fn request_keys(req: &Value) -> Vec<String> {
+    req.as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| !matches!(k.as_str(), "name" | "clientRequestToken" | "trailName"))
+                .map(|k| clean(k, 64))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn value_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Value> {
@@ -291,15 +434,7 @@ fn cluster_settings(req: &Value) -> ClusterSettings {
             &["accessConfig", "bootstrapClusterCreatorAdminPermissions"],
         ),
         deletion_protection: bool_at(req, &["deletionProtection"]),
-        keys: req
-            .as_object()
-            .map(|o| {
-                o.keys()
-                    .filter(|k| !matches!(k.as_str(), "name" | "clientRequestToken"))
-                    .map(|k| clean(k, 64))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        keys: request_keys(req),
         ..ClusterSettings::default()
     };
     if let Some(Value::Array(entries)) = value_at(req, &["logging", "clusterLogging"]) {

@@ -41,8 +41,20 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Role-name spellings that mark a break-glass role when none are configured.
-const BREAK_GLASS_NAMES: &[&str] = &["break-glass", "breakglass", "break_glass"];
+/// The spellings that mark a break-glass role when none are configured: anywhere after `role/`
+/// in its ARN (path included), case-sensitive, exactly as the SAM templates' wildcard patterns
+/// match them (a test compares the two), so the EventBridge rule and the code always agree.
+pub const BREAK_GLASS_SPELLINGS: &[&str] = &[
+    "break-glass",
+    "Break-Glass",
+    "BREAK-GLASS",
+    "breakglass",
+    "BreakGlass",
+    "BREAKGLASS",
+    "break_glass",
+    "Break_Glass",
+    "BREAK_GLASS",
+];
 
 impl RuleConfig {
     /// Validate and build. `approved_source` / `break_glass_source` name where the values came
@@ -112,18 +124,26 @@ impl RuleConfig {
         !self.approved_keys.is_empty()
     }
 
-    /// True when `principal_arn` is a break-glass role. With no break-glass roles configured, a
-    /// role whose name contains `break-glass`/`breakglass` counts (the common convention), so a
-    /// fresh deployment still pages on them; configuring the list turns this fallback off.
+    /// True when `principal_arn` is a break-glass role: one of the configured roles, compared
+    /// by name ignoring path and case (and by account and partition). With none configured, a
+    /// role whose ARN holds one of [`BREAK_GLASS_SPELLINGS`] after `role/` counts (the common
+    /// convention), so a fresh deployment still pages on them; configuring the list turns this
+    /// fallback off.
     pub fn is_break_glass(&self, principal_arn: Option<&str>) -> bool {
-        let Some(key) = principal_arn.and_then(PrincipalKey::from_arn) else {
+        let Some(text) = principal_arn else {
+            return false;
+        };
+        let Some(key) = PrincipalKey::from_arn(text) else {
             return false;
         };
         if key.kind != arn::PrincipalKind::Role {
             return false;
         }
         if self.break_glass_keys.is_empty() {
-            return BREAK_GLASS_NAMES.iter().any(|n| key.name.contains(n));
+            let decoded = arn::decode(text);
+            return decoded
+                .split_once(":role/")
+                .is_some_and(|(_, after)| BREAK_GLASS_SPELLINGS.iter().any(|s| after.contains(s)));
         }
         self.break_glass_keys.contains(&key)
     }
@@ -349,6 +369,15 @@ mod tests {
     fn break_glass_by_name_only_when_none_configured() {
         let none = RuleConfig::default();
         assert!(none.is_break_glass(Some("arn:aws:iam::111122223333:role/eks-break-glass")));
+        assert!(none.is_break_glass(Some("arn:aws:iam::111122223333:role/EKS-Break-Glass")));
+        assert!(
+            none.is_break_glass(Some("arn:aws:iam::111122223333:role/break-glass/ops-admin")),
+            "the path counts, as in the EventBridge wildcard"
+        );
+        assert!(
+            !none.is_break_glass(Some("arn:aws:iam::111122223333:role/eks-Break-glass")),
+            "mixed casings are not listed (configure the role)"
+        );
         assert!(!none.is_break_glass(Some("arn:aws:iam::111122223333:role/ci")));
         let c = RuleConfig::new(
             &[],

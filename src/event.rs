@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::closed::open_enum;
+use crate::closed::{closed_enum, open_enum};
 use crate::operation::Operation;
 use crate::policy::{PolicyClass, classify_policy};
 
@@ -170,6 +170,23 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The watcher itself, as the actor of its own scheduled checks.
+    pub fn watcher() -> Actor {
+        Actor {
+            identity_type: IdentityType::Unknown("eks-access-watch".into()),
+            arn: None,
+            session_name: None,
+            display: "eks-access-watch (scheduled check)".into(),
+            agent: "eks-access-watch".into(),
+        }
+    }
+
+    /// `role/platform-engineer (jdoe), user agent says terraform`: the tool family comes from
+    /// the user agent, which the caller chooses, so it is never presented as proof.
+    pub fn describe(&self) -> String {
+        format!("{}, user agent says {}", self.display, self.agent)
+    }
+
     pub fn is_root(&self) -> bool {
         self.identity_type == IdentityType::Root
     }
@@ -252,6 +269,34 @@ impl ClusterSettings {
     }
 }
 
+closed_enum! {
+    /// What a Pod Identity call does to an association.
+    pub enum PodIdentityAction ("pod identity action") {
+        Create = "create",
+        Update = "update",
+        Delete = "delete",
+    }
+}
+
+/// One `podIdentityAssociations` entry of an add-on call: an IAM role for a service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodIdentityGrant {
+    pub service_account: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+/// A trail as the self-check found it, in the region it checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailState {
+    pub name: String,
+    /// `GetTrailStatus.IsLogging`.
+    pub logging: bool,
+    /// The trail records events of the checked region (home region, or multi-region).
+    pub covers_region: bool,
+    /// Its event selectors log management write events.
+    pub logs_management_writes: bool,
+}
+
 /// What the call changes (or tried to).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -277,15 +322,56 @@ pub enum Change {
         issuer_url: Option<String>,
         client_id: Option<String>,
     },
+    DisassociateIdentityProviderConfig {
+        config_name: Option<String>,
+    },
     PodIdentityAssociation {
-        update: bool,
+        action: PodIdentityAction,
         namespace: Option<String>,
         service_account: Option<String>,
         role_arn: Option<String>,
     },
+    /// Create/UpdateAddon handing IAM roles to the add-on's service accounts.
+    Addon {
+        update: bool,
+        addon_name: Option<String>,
+        /// `namespaceConfig.namespace`; `None`: the add-on's default (kube-system for most).
+        namespace: Option<String>,
+        grants: Vec<PodIdentityGrant>,
+    },
+    /// Tag/UntagResource on a cluster or an access entry.
+    Tags {
+        /// The decoded resource ARN.
+        resource_arn: Option<String>,
+        removed: bool,
+        keys: Vec<String>,
+    },
     AssumeRole {
         role_arn: Option<String>,
         session_name: Option<String>,
+    },
+    /// StopLogging, DeleteTrail.
+    TrailStopped {
+        deleted: bool,
+        trail: Option<String>,
+    },
+    /// UpdateTrail, PutEventSelectors.
+    TrailModified {
+        trail: Option<String>,
+        /// From the selectors in the request; `None` when the call sets none.
+        logs_management_writes: Option<bool>,
+        /// Top-level request keys, for the summary.
+        keys: Vec<String>,
+    },
+    /// The scheduled check: every trail it could read in the region, and what it could not.
+    TrailStatus {
+        trails: Vec<TrailState>,
+        errors: Vec<String>,
+    },
+    /// A watched record the full parse could not read: what a byte search found, and why.
+    Unparsed {
+        principal_arn: Option<String>,
+        error: String,
     },
 }
 
@@ -301,10 +387,17 @@ impl Change {
             | Change::DisassociateAccessPolicy { principal_arn, .. } => principal_arn.as_deref(),
             Change::PodIdentityAssociation { role_arn, .. }
             | Change::AssumeRole { role_arn, .. } => role_arn.as_deref(),
+            Change::Unparsed { principal_arn, .. } => principal_arn.as_deref(),
             Change::UpdateClusterConfig(_)
             | Change::CreateCluster(_)
             | Change::DeleteCluster
-            | Change::AssociateIdentityProviderConfig { .. } => None,
+            | Change::AssociateIdentityProviderConfig { .. }
+            | Change::DisassociateIdentityProviderConfig { .. }
+            | Change::Addon { .. }
+            | Change::Tags { .. }
+            | Change::TrailStopped { .. }
+            | Change::TrailModified { .. }
+            | Change::TrailStatus { .. } => None,
         }
     }
 
@@ -343,8 +436,15 @@ impl Change {
             | Change::CreateCluster(_)
             | Change::DeleteCluster
             | Change::AssociateIdentityProviderConfig { .. }
+            | Change::DisassociateIdentityProviderConfig { .. }
             | Change::PodIdentityAssociation { .. }
-            | Change::AssumeRole { .. } => false,
+            | Change::Addon { .. }
+            | Change::Tags { .. }
+            | Change::AssumeRole { .. }
+            | Change::TrailStopped { .. }
+            | Change::TrailModified { .. }
+            | Change::TrailStatus { .. }
+            | Change::Unparsed { .. } => false,
         }
     }
 

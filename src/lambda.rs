@@ -2,25 +2,43 @@
 //! SNS delivery. The binary (`src/bin/lambda.rs`) only reads the environment, builds the
 //! clients once and hands them here.
 //!
+//! It takes every payload the deployment sends it: EventBridge events (CloudTrail records),
+//! SQS batches and its own failure records being redriven, and scheduled tasks
+//! (`{"task": "trail-self-check"}`). The payload arrives as raw JSON: the runtime does not
+//! parse it, so a record with a lone surrogate escape still reaches the rules.
+//!
 //! Nothing is lost. A publish that may succeed later (throttling, a 5xx, a timeout) fails the
 //! invocation, so Lambda retries it and its failure destination keeps it. A publish SNS
 //! refuses for good (authorization, a missing topic, an invalid parameter, a KMS key that
 //! denies) and input that cannot be read cannot succeed on a retry: with a failure queue
 //! configured, the event goes there at once with the reason; without one, the invocation
-//! fails and Lambda's retries and destination decide.
+//! fails and Lambda's retries and destination decide. Skipped events are logged at WARN and
+//! counted per reason.
 
-use serde::Serialize;
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::alert::{Alert, classify};
+use crate::closed::{UnknownValue, closed_enum};
 use crate::config::LambdaSettings;
 use crate::enrich::{EnrichSettings, Enricher};
 use crate::event::AccessEvent;
 use crate::ingest::{self, InputError, Options, Outcome};
+use crate::operation::Skip;
 use crate::publish::{self, SNS_MAX_BYTES};
 use crate::render;
 use crate::sdk::AwsError;
 use crate::severity::Severity;
+
+closed_enum! {
+    /// A scheduled task: the template's schedules invoke the function with `{"task": "<name>"}`.
+    pub enum Task ("scheduled task") {
+        /// Confirm that a trail logs management write events in this region.
+        TrailSelfCheck = "trail-self-check",
+    }
+}
 
 /// Why an invocation failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +46,10 @@ pub enum HandlerError {
     /// The payload (or part of it) is not something we can read. Retrying cannot help.
     #[error("invalid input: {}", join(.0))]
     InvalidInput(Vec<InputError>),
-    /// SNS did not take alerts (after the SDK's retries); the first error decides the type.
+    /// A schedule named a task this build does not run.
+    #[error("invalid input: {0}")]
+    UnknownTask(UnknownValue),
+    /// SNS did not take alerts (after the SDK's retries).
     #[error("{} alert(s) not delivered: {}", .0.len(), join(.0))]
     Publish(Vec<AwsError>),
     /// An event that cannot succeed on a retry could not be parked in the failure queue.
@@ -48,7 +69,7 @@ impl HandlerError {
     /// True when trying the same event again may succeed.
     pub fn retryable(&self) -> bool {
         match self {
-            HandlerError::InvalidInput(_) => false,
+            HandlerError::InvalidInput(_) | HandlerError::UnknownTask(_) => false,
             HandlerError::Publish(errors) => errors.iter().any(AwsError::retryable),
             HandlerError::FailureQueue { .. } => true,
         }
@@ -56,7 +77,9 @@ impl HandlerError {
 
     pub fn error_type(&self) -> &'static str {
         match self {
-            HandlerError::InvalidInput(_) => "EksAccessWatch.InvalidInput",
+            HandlerError::InvalidInput(_) | HandlerError::UnknownTask(_) => {
+                "EksAccessWatch.InvalidInput"
+            }
             HandlerError::Publish(_) => "EksAccessWatch.PublishFailed",
             HandlerError::FailureQueue { .. } => "EksAccessWatch.FailureQueueUnavailable",
         }
@@ -99,32 +122,34 @@ pub struct Response {
     /// Set when the event was sent to the failure queue: why, and the SQS message id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_queue: Option<String>,
+    /// Set for a scheduled task: which, and what it found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+}
+
+/// The AWS clients the handler may use, built once per process; `None` where a setting turns
+/// the use off (no topic: dry run; no failure queue; `ENRICH=false`).
+#[derive(Default)]
+pub struct Clients {
+    pub enricher: Option<Enricher>,
+    pub sns: Option<aws_sdk_sns::Client>,
+    pub sqs: Option<aws_sdk_sqs::Client>,
+    pub cloudtrail: Option<aws_sdk_cloudtrail::Client>,
 }
 
 /// The handler with its clients, built once per process.
 pub struct Handler {
     pub settings: LambdaSettings,
-    enricher: Option<Enricher>,
-    sns: Option<aws_sdk_sns::Client>,
-    sqs: Option<aws_sdk_sqs::Client>,
+    clients: Clients,
 }
 
 impl Handler {
-    /// `enricher` is ignored when `ENRICH` is off; `sns` is unused in a dry run, `sqs` without
-    /// a failure queue.
-    pub fn new(
-        settings: LambdaSettings,
-        enricher: Option<Enricher>,
-        sns: Option<aws_sdk_sns::Client>,
-        sqs: Option<aws_sdk_sqs::Client>,
-    ) -> Self {
-        let enricher = if settings.enrich { enricher } else { None };
-        Handler {
-            settings,
-            enricher,
-            sns,
-            sqs,
+    /// The enricher is dropped when `ENRICH` is off.
+    pub fn new(settings: LambdaSettings, mut clients: Clients) -> Self {
+        if !settings.enrich {
+            clients.enricher = None;
         }
+        Handler { settings, clients }
     }
 
     /// The enrichment settings the environment asks for.
@@ -137,49 +162,22 @@ impl Handler {
         }
     }
 
-    /// Handle one invocation payload: an EventBridge event, or any shape `replay` accepts.
-    pub async fn handle(&self, payload: &Value) -> Result<Response, HandlerError> {
-        let bytes = serde_json::to_vec(payload).unwrap_or_default();
-        let (events, skipped, invalid) = self.read(&bytes);
+    /// Handle one invocation payload (see the module docs for what it may be).
+    pub async fn handle(&self, payload: &RawValue) -> Result<Response, HandlerError> {
+        if let Some(task) = task_of(payload)? {
+            return self.run_task(task).await;
+        }
+        let (events, skipped, invalid) = self.read(payload.get().as_bytes());
+        report_skips(&skipped);
         let mut response = Response {
-            alerts: Vec::new(),
-            skipped,
-            failure_queue: None,
+            skipped: skipped.into_iter().map(|(at, _)| at).collect(),
+            ..Response::default()
         };
         let mut failures = Vec::new();
         for event in events {
-            let enrichment = match &self.enricher {
-                Some(e) => e.enrich(&event).await,
-                None => None,
-            };
-            let alert = classify(&event, &self.settings.rules, enrichment.as_ref());
-            let delivery = match self.deliver(&alert).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(event_id = ?alert.event_id, error = %e, retryable = e.retryable(), "alert not delivered");
-                    let text = format!("failed: {e}");
-                    failures.push(e);
-                    text
-                }
-            };
-            tracing::info!(
-                event_id = ?alert.event_id,
-                event_name = %alert.event_name,
-                severity = %alert.severity,
-                rules = %alert.rule_ids().join(","),
-                delivery = %delivery,
-                "alert"
-            );
-            response.alerts.push(Delivery {
-                event_id: alert.event_id.clone(),
-                severity: alert.severity,
-                rules: alert.rule_ids(),
-                subject: render::subject(&alert),
-                delivery,
-            });
-        }
-        for s in &response.skipped {
-            tracing::debug!(reason = %s, "skipped");
+            let (delivery, failed) = self.alert(&event).await;
+            failures.extend(failed);
+            response.alerts.push(delivery);
         }
         let error = if !failures.is_empty() {
             HandlerError::Publish(failures)
@@ -189,7 +187,7 @@ impl Handler {
             return Ok(response);
         };
         // Without a queue, the error stands and Lambda's own retries and destination take over.
-        let (Some(url), Some(sqs)) = (&self.settings.failure_queue_url, &self.sqs) else {
+        let (Some(url), Some(sqs)) = (&self.settings.failure_queue_url, &self.clients.sqs) else {
             return Err(error);
         };
         if error.retryable() {
@@ -199,19 +197,54 @@ impl Handler {
         Ok(response)
     }
 
-    /// The pure half: payload bytes -> watched events, skip reasons, problems.
-    fn read(&self, bytes: &[u8]) -> (Vec<AccessEvent>, Vec<String>, Vec<InputError>) {
+    /// The pure half: payload bytes -> watched events, skips (where, and why), problems.
+    fn read(&self, bytes: &[u8]) -> (Vec<AccessEvent>, Vec<(String, Skip)>, Vec<InputError>) {
         let (mut events, mut skipped, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
         let options = Options::new(&self.settings.rules);
         let read = ingest::scan_slice("event", bytes, &options, &mut |outcome| match outcome {
             Outcome::Watched { event, .. } => events.push(*event),
-            Outcome::Skipped { location, reason } => skipped.push(format!("{location}: {reason}")),
+            Outcome::Skipped { location, reason } => {
+                skipped.push((format!("{location}: {reason}"), reason))
+            }
             Outcome::Invalid(e) => invalid.push(e),
         });
         if let Err(e) = read {
             invalid.push(e);
         }
         (events, skipped, invalid)
+    }
+
+    /// Enrich, classify and deliver one event: what happened to it, and the publish error if
+    /// SNS did not take it.
+    async fn alert(&self, event: &AccessEvent) -> (Delivery, Option<AwsError>) {
+        let enrichment = match &self.clients.enricher {
+            Some(e) => e.enrich(event).await,
+            None => None,
+        };
+        let alert = classify(event, &self.settings.rules, enrichment.as_ref());
+        let (delivery, failed) = match self.deliver(&alert).await {
+            Ok(d) => (d, None),
+            Err(e) => {
+                tracing::error!(event_id = ?alert.event_id, error = %e, retryable = e.retryable(), "alert not delivered");
+                (format!("failed: {e}"), Some(e))
+            }
+        };
+        tracing::info!(
+            event_id = ?alert.event_id,
+            event_name = %alert.event_name,
+            severity = %alert.severity,
+            rules = %alert.rule_ids().join(","),
+            delivery = %delivery,
+            "alert"
+        );
+        let delivery = Delivery {
+            event_id: alert.event_id.clone(),
+            severity: alert.severity,
+            rules: alert.rule_ids(),
+            subject: render::subject(&alert),
+            delivery,
+        };
+        (delivery, failed)
     }
 
     async fn deliver(&self, alert: &Alert) -> Result<String, AwsError> {
@@ -221,7 +254,7 @@ impl Handler {
                 self.settings.min_severity
             ));
         }
-        let (Some(topic), Some(sns)) = (&self.settings.topic, &self.sns) else {
+        let (Some(topic), Some(sns)) = (&self.settings.topic, &self.clients.sns) else {
             tracing::info!(
                 subject = %render::subject(alert),
                 alert = %serde_json::to_string(alert).unwrap_or_default(),
@@ -233,26 +266,162 @@ impl Handler {
         let id = publish::publish(sns, &topic.arn, &msg).await?;
         Ok(format!("published {id}"))
     }
+
+    /// Run a scheduled task; what it finds goes out like any alert.
+    async fn run_task(&self, task: Task) -> Result<Response, HandlerError> {
+        match task {
+            Task::TrailSelfCheck => self.trail_self_check().await,
+        }
+    }
+
+    /// Confirm, through read-only CloudTrail calls, that a trail logs management write
+    /// events in this region; otherwise alert `no-trail-logging`.
+    async fn trail_self_check(&self) -> Result<Response, HandlerError> {
+        let task = Task::TrailSelfCheck;
+        let Some(client) = &self.clients.cloudtrail else {
+            return Ok(Response {
+                task: Some(format!("{task}: not run (no CloudTrail client)")),
+                ..Response::default()
+            });
+        };
+        let region = client
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let change = crate::selfcheck::trail_status(client, &region).await;
+        let account = self.settings.home_account.clone().unwrap_or_default();
+        let event = crate::selfcheck::check_event(change, &account, &region, &now());
+        let findings = classify(&event, &self.settings.rules, None).findings.len();
+        tracing::info!(task = %task, findings, "scheduled task done");
+        let mut response = Response {
+            task: Some(format!("{task}: {findings} finding(s)")),
+            ..Response::default()
+        };
+        if findings > 0 {
+            let (delivery, failed) = self.alert(&event).await;
+            response.alerts.push(delivery);
+            if let Some(e) = failed {
+                return Err(HandlerError::Publish(vec![e]));
+            }
+        }
+        Ok(response)
+    }
+}
+
+/// The task a schedule asks for (`{"task": "..."}`); `None` for every other payload.
+fn task_of(payload: &RawValue) -> Result<Option<Task>, HandlerError> {
+    #[derive(Deserialize)]
+    struct Scheduled {
+        task: Option<String>,
+    }
+    match serde_json::from_str::<Scheduled>(payload.get()) {
+        Ok(Scheduled { task: Some(name) }) => {
+            name.parse().map(Some).map_err(HandlerError::UnknownTask)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Every skip is logged at WARN with its reason (an event that reached the function was sent
+/// for a reason, so a skip may mean the patterns and the code disagree), and counted per
+/// reason in an embedded-metric-format line, which CloudWatch turns into the
+/// `EksAccessWatch/SkippedEvents` metric without an API call.
+fn report_skips(skipped: &[(String, Skip)]) {
+    let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for (at, reason) in skipped {
+        tracing::warn!(at = %at, reason = reason.slug(), "skipped: {reason}");
+        *counts.entry(reason.slug()).or_insert(0) += 1;
+    }
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    for line in skipped_metric_lines(&counts, millis) {
+        println!("{line}");
+    }
+}
+
+/// One embedded-metric-format log line per skip reason.
+pub fn skipped_metric_lines(counts: &BTreeMap<&str, u64>, timestamp_ms: u64) -> Vec<String> {
+    counts
+        .iter()
+        .map(|(reason, n)| {
+            serde_json::json!({
+                "_aws": {
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "EksAccessWatch",
+                        "Dimensions": [["Reason"]],
+                        "Metrics": [{"Name": "SkippedEvents", "Unit": "Count"}],
+                    }],
+                },
+                "Reason": reason,
+                "SkippedEvents": n,
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+/// Now, as an RFC 3339 timestamp.
+fn now() -> String {
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
 }
 
 /// Send an event that cannot succeed on a retry to the failure queue, with the reason.
 async fn park(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
-    payload: &Value,
+    payload: &RawValue,
     error: &HandlerError,
 ) -> Result<String, HandlerError> {
     let reason = format!("{}: {error}", error.error_type());
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default();
     let record =
-        crate::queue::failure_record(payload, error.error_type(), &error.to_string(), &now);
+        crate::queue::failure_record(payload, error.error_type(), &error.to_string(), &now());
     match crate::queue::park(sqs, url, &record).await {
         Ok(id) => {
             tracing::error!(reason = %reason, message_id = %id, "not retryable: event sent to the failure queue");
             Ok(format!("{reason} (message {id})"))
         }
         Err(e) => Err(HandlerError::FailureQueue { reason, error: e }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_become_one_metric_line_per_reason() {
+        let counts = BTreeMap::from([("not-watched", 2), ("other-service", 5)]);
+        let lines = skipped_metric_lines(&counts, 1_700_000_000_000);
+        assert_eq!(lines.len(), 2);
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["Reason"], "not-watched");
+        assert_eq!(first["SkippedEvents"], 2);
+        assert_eq!(
+            first["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "SkippedEvents"
+        );
+        assert_eq!(first["_aws"]["Timestamp"], 1_700_000_000_000u64);
+    }
+
+    #[test]
+    fn a_schedule_names_a_task_and_an_unknown_task_is_invalid_input() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        assert_eq!(
+            task_of(&raw(r#"{"task":"trail-self-check"}"#)).unwrap(),
+            Some(Task::TrailSelfCheck)
+        );
+        assert!(task_of(&raw(r#"{"detail":{}}"#)).unwrap().is_none());
+        let err = task_of(&raw(r#"{"task":"audit-everything"}"#)).unwrap_err();
+        assert!(!err.retryable());
+        assert!(
+            err.to_string().contains("valid values: trail-self-check"),
+            "{err}"
+        );
     }
 }

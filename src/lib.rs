@@ -19,6 +19,7 @@ mod policy;
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 mod queue;
 mod text;
+mod trail;
 
 pub mod alert;
 pub mod arn;
@@ -37,6 +38,8 @@ pub mod render;
 pub mod rules;
 #[cfg(feature = "aws")]
 pub mod sdk;
+#[cfg(feature = "aws")]
+pub mod selfcheck;
 pub mod severity;
 
 pub use alert::{Alert, classify};

@@ -13,19 +13,25 @@ use crate::config::RuleConfig;
 use crate::text::clean;
 
 closed_enum! {
-    /// The CloudTrail event source of a watched call.
+    /// Where a watched operation comes from: a CloudTrail event source, or the watcher itself
+    /// (its scheduled checks).
     pub enum Source ("event source") {
         Eks = "eks.amazonaws.com",
         Sts = "sts.amazonaws.com",
+        CloudTrail = "cloudtrail.amazonaws.com",
+        Watcher = "eks-access-watch",
     }
 }
 
 impl Source {
-    /// The `source` EventBridge gives this service's CloudTrail events.
-    pub fn eventbridge_source(self) -> &'static str {
+    /// The `source` EventBridge gives this service's CloudTrail events; `None` for the
+    /// watcher's own checks, which no CloudTrail record can name.
+    pub fn eventbridge_source(self) -> Option<&'static str> {
         match self {
-            Source::Eks => "aws.eks",
-            Source::Sts => "aws.sts",
+            Source::Eks => Some("aws.eks"),
+            Source::Sts => Some("aws.sts"),
+            Source::CloudTrail => Some("aws.cloudtrail"),
+            Source::Watcher => None,
         }
     }
 
@@ -51,11 +57,23 @@ closed_enum! {
         CreateCluster = "CreateCluster",
         DeleteCluster = "DeleteCluster",
         AssociateIdentityProviderConfig = "AssociateIdentityProviderConfig",
+        DisassociateIdentityProviderConfig = "DisassociateIdentityProviderConfig",
         CreatePodIdentityAssociation = "CreatePodIdentityAssociation",
         UpdatePodIdentityAssociation = "UpdatePodIdentityAssociation",
+        DeletePodIdentityAssociation = "DeletePodIdentityAssociation",
+        CreateAddon = "CreateAddon",
+        UpdateAddon = "UpdateAddon",
+        TagResource = "TagResource",
+        UntagResource = "UntagResource",
         AssumeRole = "AssumeRole",
         AssumeRoleWithSaml = "AssumeRoleWithSAML",
         AssumeRoleWithWebIdentity = "AssumeRoleWithWebIdentity",
+        StopLogging = "StopLogging",
+        DeleteTrail = "DeleteTrail",
+        UpdateTrail = "UpdateTrail",
+        PutEventSelectors = "PutEventSelectors",
+        /// The scheduled check that a trail still logs management write events.
+        TrailSelfCheck = "TrailSelfCheck",
     }
 }
 
@@ -82,6 +100,22 @@ pub enum Undo {
     DeleteAccessEntry,
 }
 
+/// What the watch decision needs from a record besides its source and name (the EventBridge
+/// patterns filter on the same field, so both sides decide the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Source and name decide.
+    Nothing,
+    /// `requestParameters.roleArn` must be a break-glass role.
+    BreakGlassRole,
+    /// `requestParameters.podIdentityAssociations` must hand out a role (an add-on call
+    /// without it grants nothing).
+    PodIdentityAssociations,
+    /// `requestParameters.resourceArn` must be a cluster or an access entry (tags on node
+    /// groups, add-ons and the rest change no access).
+    AccessResource,
+}
+
 /// Every fact about an operation that something downstream decides on, in one row per
 /// operation: adding a watched call is a variant, its row here, and its parsing in
 /// [`crate::cloudtrail`] (the compiler asks for both).
@@ -92,32 +126,49 @@ pub struct Facts {
     /// `None`: removals and settings changes have no one-command undo (the previous state is
     /// not in the event).
     pub undo: Option<Undo>,
+    pub needs: Needs,
 }
 
 impl Operation {
     pub fn facts(self) -> Facts {
-        use Source::{Eks, Sts};
+        use Needs::{AccessResource, BreakGlassRole, PodIdentityAssociations};
+        use Source::{CloudTrail, Eks, Sts, Watcher};
         use Touches::{Access, Deletion, Nothing, Settings};
-        let (source, touches, undo) = match self {
-            Operation::CreateAccessEntry => (Eks, Access, Some(Undo::DeleteAccessEntry)),
-            Operation::UpdateAccessEntry => (Eks, Access, None),
-            Operation::DeleteAccessEntry => (Eks, Access, None),
-            Operation::AssociateAccessPolicy => (Eks, Access, Some(Undo::DisassociateAccessPolicy)),
-            Operation::DisassociateAccessPolicy => (Eks, Access, None),
-            Operation::UpdateClusterConfig => (Eks, Settings, None),
-            Operation::CreateCluster => (Eks, Settings, None),
-            Operation::DeleteCluster => (Eks, Deletion, None),
-            Operation::AssociateIdentityProviderConfig => (Eks, Settings, None),
-            Operation::CreatePodIdentityAssociation => (Eks, Access, None),
-            Operation::UpdatePodIdentityAssociation => (Eks, Access, None),
-            Operation::AssumeRole => (Sts, Nothing, None),
-            Operation::AssumeRoleWithSaml => (Sts, Nothing, None),
-            Operation::AssumeRoleWithWebIdentity => (Sts, Nothing, None),
+        let plain = Needs::Nothing;
+        let (source, touches, undo, needs) = match self {
+            Operation::CreateAccessEntry => (Eks, Access, Some(Undo::DeleteAccessEntry), plain),
+            Operation::UpdateAccessEntry => (Eks, Access, None, plain),
+            Operation::DeleteAccessEntry => (Eks, Access, None, plain),
+            Operation::AssociateAccessPolicy => {
+                (Eks, Access, Some(Undo::DisassociateAccessPolicy), plain)
+            }
+            Operation::DisassociateAccessPolicy => (Eks, Access, None, plain),
+            Operation::UpdateClusterConfig => (Eks, Settings, None, plain),
+            Operation::CreateCluster => (Eks, Settings, None, plain),
+            Operation::DeleteCluster => (Eks, Deletion, None, plain),
+            Operation::AssociateIdentityProviderConfig => (Eks, Settings, None, plain),
+            Operation::DisassociateIdentityProviderConfig => (Eks, Settings, None, plain),
+            Operation::CreatePodIdentityAssociation => (Eks, Access, None, plain),
+            Operation::UpdatePodIdentityAssociation => (Eks, Access, None, plain),
+            Operation::DeletePodIdentityAssociation => (Eks, Access, None, plain),
+            Operation::CreateAddon => (Eks, Access, None, PodIdentityAssociations),
+            Operation::UpdateAddon => (Eks, Access, None, PodIdentityAssociations),
+            Operation::TagResource => (Eks, Access, None, AccessResource),
+            Operation::UntagResource => (Eks, Access, None, AccessResource),
+            Operation::AssumeRole => (Sts, Nothing, None, BreakGlassRole),
+            Operation::AssumeRoleWithSaml => (Sts, Nothing, None, BreakGlassRole),
+            Operation::AssumeRoleWithWebIdentity => (Sts, Nothing, None, BreakGlassRole),
+            Operation::StopLogging => (CloudTrail, Nothing, None, plain),
+            Operation::DeleteTrail => (CloudTrail, Nothing, None, plain),
+            Operation::UpdateTrail => (CloudTrail, Nothing, None, plain),
+            Operation::PutEventSelectors => (CloudTrail, Nothing, None, plain),
+            Operation::TrailSelfCheck => (Watcher, Nothing, None, plain),
         };
         Facts {
             source,
             touches,
             undo,
+            needs,
         }
     }
 
@@ -125,19 +176,17 @@ impl Operation {
         self.facts().source
     }
 
-    /// Role assumptions (every STS call we watch) are watched only when the role is
-    /// break-glass: the decision needs the record's `requestParameters.roleArn`.
-    pub fn needs_break_glass_role(self) -> bool {
-        self.source() == Source::Sts
-    }
-
     /// The watched operation a CloudTrail record names, or why the record is not watched
-    /// (before any role check). Names compare exactly, as CloudTrail and EventBridge do.
+    /// (before any look at its parameters). Names compare exactly, as CloudTrail and
+    /// EventBridge do; the watcher's own operations are never read from a record.
     pub fn from_cloudtrail(source: &str, name: &str) -> Result<Operation, Skip> {
         if source.is_empty() {
             return Err(Skip::NoEventSource);
         }
-        let Some(source) = Source::ALL.iter().find(|s| s.as_str() == source) else {
+        let Some(source) = Source::ALL
+            .iter()
+            .find(|s| s.as_str() == source && s.eventbridge_source().is_some())
+        else {
             return Err(Skip::OtherService(clean(source, 256)));
         };
         source
@@ -147,22 +196,50 @@ impl Operation {
     }
 }
 
+/// The parts of a record beyond source and name that [`watch`] may need ([`Needs`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Detail<'a> {
+    /// `requestParameters.roleArn`.
+    pub role_arn: Option<&'a str>,
+    /// `requestParameters.podIdentityAssociations` holds an association with a `roleArn`.
+    pub pod_identity_roles: bool,
+    /// `requestParameters.resourceArn`, as written (URL-encoded or not).
+    pub resource_arn: Option<&'a str>,
+}
+
 /// Decide whether a CloudTrail record is watched under `config`, from its `eventSource`,
-/// `eventName` and (for role assumptions) `requestParameters.roleArn`.
+/// `eventName` and the [`Detail`] its operation needs.
 ///
 /// The fast path calls this with values read by byte search, the full parse with parsed
-/// values; a role assumption whose role cannot be read is never watched (it names no role).
+/// values; a record without the detail its operation needs is not watched (a role
+/// assumption naming no role, an add-on call handing out no role, a tag call on no cluster).
 pub fn watch(
     source: &str,
     name: &str,
-    role_arn: Option<&str>,
+    detail: &Detail,
     config: &RuleConfig,
 ) -> Result<Operation, Skip> {
     let operation = Operation::from_cloudtrail(source, name)?;
-    if operation.needs_break_glass_role() && !config.is_break_glass(role_arn) {
-        return Err(Skip::NotBreakGlass);
+    match operation.facts().needs {
+        Needs::Nothing => Ok(operation),
+        Needs::BreakGlassRole if config.is_break_glass(detail.role_arn) => Ok(operation),
+        Needs::BreakGlassRole => Err(Skip::NotBreakGlass),
+        Needs::PodIdentityAssociations if detail.pod_identity_roles => Ok(operation),
+        Needs::PodIdentityAssociations => Err(Skip::NoPodIdentity(operation)),
+        Needs::AccessResource if detail.resource_arn.is_some_and(is_access_resource) => {
+            Ok(operation)
+        }
+        Needs::AccessResource => Err(Skip::NotAccessResource(operation)),
     }
-    Ok(operation)
+}
+
+/// An EKS cluster or access entry ARN (decoded or URL-encoded).
+pub fn is_access_resource(resource_arn: &str) -> bool {
+    let decoded = crate::arn::decode(resource_arn);
+    crate::arn::Arn::parse(&decoded).is_some_and(|a| {
+        a.service == "eks"
+            && (a.resource.starts_with("cluster/") || a.resource.starts_with("access-entry/"))
+    })
 }
 
 /// Why a record produced no alert. Not an error: the record is simply not ours to judge.
@@ -176,6 +253,10 @@ pub enum Skip {
     NotWatched(String),
     /// An STS role assumption of a role that is not break-glass.
     NotBreakGlass,
+    /// An add-on call that hands out no IAM role (no `podIdentityAssociations`).
+    NoPodIdentity(Operation),
+    /// A tag call on a resource other than a cluster or an access entry.
+    NotAccessResource(Operation),
     /// An EventBridge event that does not carry a CloudTrail record.
     NotCloudTrail(String),
     /// A CloudTrail digest file (integrity validation, no events).
@@ -189,6 +270,15 @@ impl fmt::Display for Skip {
             Skip::NoEventSource => f.write_str("the record has no eventSource"),
             Skip::NotWatched(n) => write!(f, "`{n}` does not change cluster access"),
             Skip::NotBreakGlass => f.write_str("role assumed is not a break-glass role"),
+            Skip::NoPodIdentity(o) => {
+                write!(
+                    f,
+                    "`{o}` hands out no IAM role (no podIdentityAssociations)"
+                )
+            }
+            Skip::NotAccessResource(o) => {
+                write!(f, "`{o}` is not on a cluster or an access entry")
+            }
             Skip::NotCloudTrail(t) => write!(
                 f,
                 "EventBridge detail-type `{t}` is not a CloudTrail API call"
@@ -198,17 +288,34 @@ impl fmt::Display for Skip {
     }
 }
 
+impl Skip {
+    /// A short, stable name for the reason: the dimension of the skipped-events metric.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Skip::OtherService(_) => "other-service",
+            Skip::NoEventSource => "no-event-source",
+            Skip::NotWatched(_) => "not-watched",
+            Skip::NotBreakGlass => "not-break-glass",
+            Skip::NoPodIdentity(_) => "no-pod-identity",
+            Skip::NotAccessResource(_) => "not-access-resource",
+            Skip::NotCloudTrail(_) => "not-cloudtrail",
+            Skip::DigestFile => "digest-file",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_operation_round_trips_through_its_cloudtrail_name() {
+    fn every_cloudtrail_operation_round_trips_through_its_name() {
         for op in Operation::ALL {
-            assert_eq!(
-                Operation::from_cloudtrail(op.source().as_str(), op.as_str()),
-                Ok(*op)
-            );
+            let got = Operation::from_cloudtrail(op.source().as_str(), op.as_str());
+            match op.source().eventbridge_source() {
+                Some(_) => assert_eq!(got, Ok(*op)),
+                None => assert!(got.is_err(), "{op} is never read from a record"),
+            }
         }
     }
 
@@ -229,28 +336,71 @@ mod tests {
         // Names compare exactly, as the EventBridge pattern does.
         assert!(Operation::from_cloudtrail("eks.amazonaws.com", "createaccessentry").is_err());
         assert!(Operation::from_cloudtrail("sts.amazonaws.com", "CreateAccessEntry").is_err());
+        // The watcher's own checks cannot be forged by a record.
+        assert!(Operation::from_cloudtrail("eks-access-watch", "TrailSelfCheck").is_err());
     }
 
     #[test]
     fn role_assumptions_are_watched_only_for_break_glass_roles() {
         let config = RuleConfig::default();
+        let role = |r| Detail {
+            role_arn: r,
+            ..Detail::default()
+        };
         let bg = Some("arn:aws:iam::111122223333:role/eks-break-glass");
         let other = Some("arn:aws:iam::111122223333:role/ci");
         assert_eq!(
-            watch("sts.amazonaws.com", "AssumeRole", bg, &config),
+            watch("sts.amazonaws.com", "AssumeRole", &role(bg), &config),
             Ok(Operation::AssumeRole)
         );
         assert_eq!(
-            watch("sts.amazonaws.com", "AssumeRole", other, &config),
+            watch("sts.amazonaws.com", "AssumeRole", &role(other), &config),
             Err(Skip::NotBreakGlass)
         );
         assert_eq!(
-            watch("sts.amazonaws.com", "AssumeRole", None, &config),
+            watch("sts.amazonaws.com", "AssumeRole", &role(None), &config),
             Err(Skip::NotBreakGlass)
         );
         assert_eq!(
-            watch("eks.amazonaws.com", "DeleteCluster", None, &config),
+            watch("eks.amazonaws.com", "DeleteCluster", &role(None), &config),
             Ok(Operation::DeleteCluster)
         );
+    }
+
+    #[test]
+    fn add_on_and_tag_calls_are_watched_only_when_they_touch_access() {
+        let config = RuleConfig::default();
+        let none = Detail::default();
+        assert_eq!(
+            watch("eks.amazonaws.com", "CreateAddon", &none, &config),
+            Err(Skip::NoPodIdentity(Operation::CreateAddon))
+        );
+        let pod = Detail {
+            pod_identity_roles: true,
+            ..none
+        };
+        assert!(watch("eks.amazonaws.com", "UpdateAddon", &pod, &config).is_ok());
+        for (arn, watched) in [
+            ("arn:aws:eks:eu-west-1:111122223333:cluster/prod", true),
+            (
+                "arn%3Aaws%3Aeks%3Aeu-west-1%3A111122223333%3Aaccess-entry%2Fprod%2Frole%2F111122223333%2Fci%2Fa1b2",
+                true,
+            ),
+            (
+                "arn:aws:eks:eu-west-1:111122223333:nodegroup/prod/ng/x",
+                false,
+            ),
+            ("arn:aws:s3:::bucket", false),
+        ] {
+            let d = Detail {
+                resource_arn: Some(arn),
+                ..none
+            };
+            assert_eq!(
+                watch("eks.amazonaws.com", "TagResource", &d, &config).is_ok(),
+                watched,
+                "{arn}"
+            );
+        }
     }
 }

@@ -122,7 +122,7 @@ fn null_everywhere_still_alerts_with_unknowns() {
         alert["findings"][0]["rule"], "unknown-access-policy",
         "no policy given: graded as unknown"
     );
-    assert_eq!(alert["actor"], "unknown caller via unknown");
+    assert_eq!(alert["actor"], "unknown caller, user agent says unknown");
 }
 
 #[test]

@@ -129,3 +129,64 @@ fn streaming_a_large_records_file_keeps_one_record_at_a_time() {
     assert_eq!(last, Some(19_999));
     assert_eq!((stats.records, stats.skipped), (20_000, 20_000));
 }
+
+fn lone_surrogate_sample() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/AssociateAccessPolicy-lone-surrogate-user-agent.json")
+}
+
+/// A lone surrogate escape in the user agent makes the record unparseable as JSON strings go;
+/// the byte search still finds a watched call, so it is alerted, and reported as a problem.
+#[test]
+fn an_unparseable_watched_record_is_still_alerted_and_reported() {
+    let r = run_file(&lone_surrogate_sample(), &sample_config());
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert!(
+        r.problems[0].contains("not a usable CloudTrail record"),
+        "{:?}",
+        r.problems
+    );
+    assert_eq!(r.alerts.len(), 1);
+    let a = &r.alerts[0];
+    let rules = a.rule_ids();
+    assert_eq!(rules[0], "unparseable-watched-event", "{rules:?}");
+    assert_eq!(a.severity, eks_access_watch::Severity::High);
+    assert_eq!(a.cluster.as_deref(), Some("prod-eu"), "read by byte search");
+    assert_eq!(
+        a.principal_arn.as_deref(),
+        Some("arn:aws:iam::111122223333:role/payments-dev"),
+        "decoded"
+    );
+    assert!(
+        a.findings[0].summary.contains(
+            "could not be parsed (not a usable CloudTrail record: unexpected end of hex escape"
+        ),
+        "{}",
+        a.findings[0].summary
+    );
+    assert!(a.event_id.is_some());
+}
+
+#[test]
+fn sqs_messages_and_failure_records_are_opened_for_redrive() {
+    let inner = serde_json::json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.eks",
+        "detail": {"eventSource": "eks.amazonaws.com", "eventName": "DeleteCluster"}});
+    let failure = serde_json::json!({"version": "1.0", "timestamp": "2026-11-26T00:00:00Z",
+        "requestContext": {"requestId": "r", "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": inner, "responseContext": {"statusCode": 200},
+        "responsePayload": {"errorType": "EksAccessWatch.PublishFailed"}});
+    let sqs = |body: &serde_json::Value| {
+        serde_json::json!({"Records": [{"messageId": "m1", "receiptHandle": "h", "body": body.to_string(),
+            "attributes": {}, "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:111122223333:redrive", "awsRegion": "eu-west-1"}]})
+    };
+    for (name, payload) in [
+        ("failure record", failure.clone()),
+        ("EventBridge DLQ message", sqs(&inner)),
+        ("failure queue message", sqs(&failure)),
+    ] {
+        let (items, res) = kinds(payload.to_string().as_bytes());
+        res.unwrap();
+        assert_eq!(items, vec!["watched"], "{name}");
+    }
+}

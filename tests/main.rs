@@ -5,6 +5,11 @@ mod util;
 // The fuzz harness body (shared with the cargo-fuzz target): its checks serve the tests too.
 #[path = "support/fuzz_body.rs"]
 mod fuzz_body;
+// CloudFormation intrinsics and EventBridge pattern matching, for the template tests.
+#[path = "support/cfn.rs"]
+mod cfn;
+#[path = "support/eventbridge.rs"]
+mod eventbridge;
 // A delay in front of the SDK's mock HTTP client (shared with the benchmarks).
 #[path = "support/delayed.rs"]
 mod delayed;

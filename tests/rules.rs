@@ -46,7 +46,7 @@ fn cluster_admin_to_a_role_by_a_human_is_critical() {
     assert_eq!(a.severity, Critical);
     assert_eq!(a.principal_arn.as_deref(), Some(CI), "principal decoded");
     let s = &a.findings[0].summary;
-    assert!(s.contains("ClusterAdmin granted cluster-wide to role/ci-deployer by role/platform-engineer (jdoe) via aws-cli"), "{s}");
+    assert!(s.contains("ClusterAdmin granted cluster-wide to role/ci-deployer by role/platform-engineer (jdoe), user agent says aws-cli"), "{s}");
 }
 
 #[test]

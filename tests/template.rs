@@ -1,67 +1,107 @@
+//! The SAM templates, resolved the way CloudFormation would for given parameters, agree with
+//! the code: the patterns deliver exactly the events the library watches (the break-glass,
+//! add-on and tag filters included, on path, case and encoding variants), the environment the
+//! function reads, the deployment details issue by issue.
+
 use std::path::Path;
 
+use eks_access_watch::config::{BREAK_GLASS_SPELLINGS, LAMBDA_ENV_VARS};
 use eks_access_watch::ingest::{self, ReadMode};
+use eks_access_watch::lambda::Task;
 use eks_access_watch::operation::Source;
 use eks_access_watch::{RuleConfig, Severity};
 use serde_json::{Value as Json, json};
 use serde_yaml_ng::Value as Yaml;
 
+use crate::cfn::{ACCOUNT, Stack, json as to_json};
+use crate::eventbridge::matches;
 use crate::util::{BREAK_GLASS, events_dir};
+
+const MEMBER_ACCOUNT: &str = "444455556666";
 
 fn load(name: &str) -> Yaml {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap();
     serde_yaml_ng::from_str(&text).unwrap()
 }
 
-fn at<'a>(v: &'a Yaml, path: &[&str]) -> &'a Yaml {
-    path.iter().fold(v, |v, k| &v[*k])
+fn central(params: &[(&str, &str)]) -> Stack {
+    Stack::new(load("template.yaml"), params)
 }
 
-fn strings(v: &Yaml) -> Vec<String> {
-    v.as_sequence()
-        .unwrap_or_else(|| panic!("not a list: {v:?}"))
+fn member(params: &[(&str, &str)]) -> Stack {
+    let mut all = vec![
+        ("CentralAccountId", ACCOUNT),
+        (
+            "CentralEventBusArn",
+            "arn:aws:events:eu-west-1:111122223333:event-bus/default",
+        ),
+        ("OrganizationId", "o-a1b2c3d4e5"),
+    ];
+    all.extend_from_slice(params);
+    Stack::in_region(load("templates/member-account.yaml"), &all, "us-east-1")
+}
+
+/// The central function's EventBridge patterns, by event name.
+fn central_patterns(stack: &Stack) -> Vec<(String, Json)> {
+    let function = stack.resource("WatcherFunction").unwrap();
+    function["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
         .iter()
-        .map(|s| s.as_str().unwrap().to_string())
+        .filter(|(_, e)| e["Type"] == "EventBridgeRule")
+        .map(|(name, e)| {
+            (
+                name.as_str().unwrap().to_string(),
+                to_json(&e["Properties"]["Pattern"]),
+            )
+        })
         .collect()
 }
 
-/// Resolve `!If [HasBreakGlassRoles, !Split [",", !Ref BreakGlassRoleArns], fallback]` the way
-/// CloudFormation would for the given parameter value.
-fn resolve(v: &Yaml, break_glass: &str) -> Yaml {
-    match v {
-        Yaml::Tagged(t) if t.tag == "If" => {
-            let args = t.value.as_sequence().unwrap();
-            let branch = if break_glass.is_empty() {
-                &args[2]
-            } else {
-                &args[1]
-            };
-            resolve(branch, break_glass)
-        }
-        Yaml::Tagged(t) if t.tag == "Split" => Yaml::Sequence(
-            break_glass
-                .split(',')
-                .map(|s| Yaml::String(s.to_string()))
-                .collect(),
-        ),
-        Yaml::Mapping(m) => Yaml::Mapping(
-            m.iter()
-                .map(|(k, v)| (k.clone(), resolve(v, break_glass)))
-                .collect(),
-        ),
-        Yaml::Sequence(s) => Yaml::Sequence(s.iter().map(|v| resolve(v, break_glass)).collect()),
-        other => other.clone(),
-    }
+/// The member stack's forwarding patterns (AWS::Events::Rule resources), by resource name.
+fn member_patterns(stack: &Stack) -> Vec<(String, Json)> {
+    stack.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+        .filter_map(|(name, _)| {
+            let name = name.as_str().unwrap();
+            let r = stack.resource(name)?;
+            Some((name.to_string(), to_json(&r["Properties"]["EventPattern"])))
+        })
+        .collect()
 }
 
-/// The CloudTrail event names the library watches from one source, in catalogue order.
-fn watched(source: Source) -> Vec<&'static str> {
-    source.operations().map(|o| o.as_str()).collect()
+/// The EventBridge envelope of a CloudTrail record, as the bus delivers it from `account`.
+fn envelope(record: &Json, account: &str) -> Json {
+    let source = record["eventSource"].as_str().unwrap_or_default();
+    let service = source.split('.').next().unwrap_or_default();
+    json!({"version": "0", "id": "e", "source": format!("aws.{service}"), "account": account,
+        "time": "2026-11-30T00:00:00Z", "region": "eu-west-1", "resources": [],
+        "detail-type": "AWS API Call via CloudTrail", "detail": record})
+}
+
+fn delivered(patterns: &[(String, Json)], event: &Json) -> bool {
+    patterns.iter().any(|(_, p)| matches(p, event))
+}
+
+fn watched(record: &Json, config: &RuleConfig) -> bool {
+    let json = record.to_string();
+    let fast = ingest::evaluate(&json, config, ReadMode::Fast);
+    let strict = ingest::evaluate(&json, config, ReadMode::Strict);
+    let watched = matches!(strict, Ok(Ok(_)));
+    assert_eq!(
+        matches!(fast, Ok(Ok(_))),
+        watched,
+        "fast and strict paths agree on {json}"
+    );
+    watched
 }
 
 /// Every CloudTrail record in a sample file (EventBridge `detail`, log-file `Records`,
-/// lookup-events `Events`, bare records, NDJSON; gzip or not), as JSON text.
-fn sample_records(path: &Path) -> Vec<String> {
+/// lookup-events `Events`, bare records, NDJSON; gzip or not), as JSON.
+fn sample_records(path: &Path) -> Vec<Json> {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut ingest::open(path).unwrap(), &mut text).unwrap();
     let mut out = Vec::new();
@@ -73,186 +113,534 @@ fn sample_records(path: &Path) -> Vec<String> {
         };
         for v in values {
             if let Some(records) = v["Records"].as_array() {
-                out.extend(records.iter().map(Json::to_string));
+                out.extend(records.iter().cloned());
             } else if let Some(events) = v["Events"].as_array() {
-                out.extend(
-                    events
-                        .iter()
-                        .map(|e| e["CloudTrailEvent"].as_str().unwrap().to_string()),
-                );
+                out.extend(events.iter().map(|e| {
+                    serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap()
+                }));
             } else if v.get("detail").is_some() {
-                out.push(v["detail"].to_string());
+                out.push(v["detail"].clone());
             } else {
-                out.push(v.to_string());
+                out.push(v);
             }
         }
     }
     out
 }
 
-fn glob(pattern: &str, text: &str) -> bool {
-    eks_access_watch::event::wildcard_match(pattern, text)
+fn event_names(pattern: &Json) -> Vec<String> {
+    pattern["detail"]["eventName"]
+        .as_array()
+        .map(|a| a.iter().map(|n| n.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
 }
 
-/// EventBridge pattern matching for what our patterns use: value lists, nested fields,
-/// `wildcard` and `prefix`.
-fn matches(pattern: &Yaml, event: &Json) -> bool {
-    let Some(fields) = pattern.as_mapping() else {
-        return false;
-    };
-    fields.iter().all(|(key, want)| {
-        let value = &event[key.as_str().unwrap()];
-        match want {
-            Yaml::Mapping(_) => matches(want, value),
-            Yaml::Sequence(options) => options.iter().any(|o| match o {
-                Yaml::String(s) => value.as_str() == Some(s.as_str()),
-                Yaml::Mapping(m) => {
-                    let (op, arg) = m.iter().next().unwrap();
-                    let (Some(text), Some(arg)) = (value.as_str(), arg.as_str()) else {
-                        return false;
-                    };
-                    match op.as_str().unwrap() {
-                        "wildcard" => glob(arg, text),
-                        "prefix" => text.starts_with(arg),
-                        other => panic!("pattern operator {other} not understood by this test"),
-                    }
-                }
-                other => panic!("unexpected pattern value {other:?}"),
-            }),
-            other => panic!("unexpected pattern {other:?}"),
-        }
-    })
-}
-
-fn patterns(break_glass: &str) -> Vec<Yaml> {
-    let t = load("template.yaml");
-    let events = at(
-        &t,
-        &["Resources", "WatcherFunction", "Properties", "Events"],
-    );
-    ["EksAccessChange", "BreakGlassAssumeRole"]
-        .iter()
-        .map(|name| resolve(at(events, &[name, "Properties", "Pattern"]), break_glass))
-        .collect()
-}
-
-#[test]
-fn the_template_watches_exactly_the_catalogue_event_names() {
-    let p = patterns("");
-    assert_eq!(
-        strings(at(&p[0], &["detail", "eventName"])),
-        watched(Source::Eks)
-    );
-    assert_eq!(
-        strings(at(&p[0], &["detail", "eventSource"])),
-        ["eks.amazonaws.com"]
-    );
-    assert_eq!(
-        strings(at(&p[1], &["detail", "eventName"])),
-        watched(Source::Sts)
-    );
-    for p in &p {
-        assert_eq!(strings(&p["detail-type"]), [ingest::CLOUDTRAIL_DETAIL_TYPE]);
+/// Each CloudTrail source's watched operations appear in the patterns for that source, and
+/// nothing else does.
+fn assert_names_match_the_catalogue(patterns: &[(String, Json)], which: &str) {
+    for source in Source::ALL {
+        let Some(eb) = source.eventbridge_source() else {
+            continue;
+        };
+        let mut named: Vec<String> = patterns
+            .iter()
+            .filter(|(_, p)| p["source"] == json!([eb]))
+            .flat_map(|(_, p)| event_names(p))
+            .collect();
+        named.sort();
+        named.dedup();
+        let mut expected: Vec<String> = source.operations().map(|o| o.to_string()).collect();
+        expected.sort();
+        assert_eq!(named, expected, "{which}: {eb}");
     }
 }
 
 #[test]
-fn the_member_account_forwards_the_same_events() {
-    let t = load("templates/member-account.yaml");
-    let eks = resolve(
-        at(
-            &t,
-            &[
-                "Resources",
-                "EksAccessForwardRule",
-                "Properties",
-                "EventPattern",
-            ],
-        ),
-        "",
-    );
-    assert_eq!(
-        strings(at(&eks, &["detail", "eventName"])),
-        watched(Source::Eks)
-    );
-    let sts = resolve(
-        at(
-            &t,
-            &[
-                "Resources",
-                "BreakGlassForwardRule",
-                "Properties",
-                "EventPattern",
-            ],
-        ),
-        "",
-    );
-    assert_eq!(
-        strings(at(&sts, &["detail", "eventName"])),
-        watched(Source::Sts)
-    );
+fn the_templates_watch_exactly_the_catalogue_operations() {
+    assert_names_match_the_catalogue(&central_patterns(&central(&[])), "template.yaml");
+    assert_names_match_the_catalogue(&member_patterns(&member(&[])), "member-account.yaml");
+    for (name, p) in central_patterns(&central(&[])) {
+        assert_eq!(
+            p["detail-type"],
+            json!([ingest::CLOUDTRAIL_DETAIL_TYPE]),
+            "{name}"
+        );
+    }
 }
 
 #[test]
 fn the_function_reads_the_variables_the_template_sets() {
-    let t = load("template.yaml");
-    let vars = at(
-        &t,
-        &[
-            "Resources",
-            "WatcherFunction",
-            "Properties",
-            "Environment",
-            "Variables",
-        ],
-    );
-    let set: Vec<&str> = vars
+    let stack = central(&[]);
+    let function = stack.resource("WatcherFunction").unwrap();
+    let mut set: Vec<String> = function["Properties"]["Environment"]["Variables"]
         .as_mapping()
         .unwrap()
         .keys()
-        .map(|k| k.as_str().unwrap())
+        .map(|k| k.as_str().unwrap().to_string())
         .collect();
-    let mut set = set;
     set.sort();
-    let mut read: Vec<&str> = eks_access_watch::config::LAMBDA_ENV_VARS.to_vec();
+    let mut read: Vec<&str> = LAMBDA_ENV_VARS.to_vec();
     read.sort();
     assert_eq!(set, read);
-    let allowed = strings(at(&t, &["Parameters", "MinSeverity", "AllowedValues"]));
+    let allowed: Vec<String> = stack.raw()["Parameters"]["MinSeverity"]["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
     let valid: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
     assert_eq!(allowed, valid);
 }
 
 /// Every record in the samples reaches the function exactly when the library watches it: the
-/// patterns neither drop a watched event nor invoke the function for nothing.
+/// patterns neither drop a watched event nor invoke the function for nothing; from a member
+/// account, through its forwarding rules and the central rules in turn.
 #[test]
 fn every_sample_matches_the_pattern_it_should() {
-    for (break_glass, config) in [
-        ("", RuleConfig::default()),
-        (
-            BREAK_GLASS,
-            RuleConfig::new(&[], "a", &[BREAK_GLASS.to_string()], "b").unwrap(),
-        ),
-    ] {
-        let pats = patterns(break_glass);
+    for break_glass in ["", BREAK_GLASS] {
+        let config = if break_glass.is_empty() {
+            RuleConfig::default()
+        } else {
+            RuleConfig::new(&[], "a", &[break_glass.to_string()], "b").unwrap()
+        };
+        let params = [("BreakGlassRoleArns", break_glass)];
+        let (central, member) = (
+            central_patterns(&central(&params)),
+            member_patterns(&member(&params)),
+        );
         let mut watched_count = 0;
         for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
-            for (i, json) in sample_records(&sample).iter().enumerate() {
-                let record: Json = serde_json::from_str(json).unwrap();
-                let source = record["eventSource"].as_str().unwrap_or_default();
-                let service = source.split('.').next().unwrap_or_default();
-                let envelope = json!({"source": format!("aws.{service}"), "detail-type": "AWS API Call via CloudTrail", "detail": record});
-                let delivered = pats.iter().any(|p| matches(p, &envelope));
-                let watched =
-                    matches!(ingest::evaluate(json, &config, ReadMode::Strict), Ok(Ok(_)));
-                watched_count += watched as usize;
-                assert_eq!(
-                    delivered,
-                    watched,
-                    "{} record {i} (break-glass parameter `{break_glass}`)",
+            for (i, record) in sample_records(&sample).iter().enumerate() {
+                let at = format!(
+                    "{} record {i} (break-glass `{break_glass}`)",
                     sample.display()
                 );
+                let watched = watched(record, &config);
+                watched_count += watched as usize;
+                assert_eq!(
+                    delivered(&central, &envelope(record, ACCOUNT)),
+                    watched,
+                    "{at}"
+                );
+                let forwarded = delivered(&member, &envelope(record, MEMBER_ACCOUNT))
+                    && delivered(&central, &envelope(record, MEMBER_ACCOUNT));
+                assert_eq!(forwarded, watched, "{at}, from a member account");
             }
         }
-        assert!(watched_count > 30, "{watched_count}");
+        assert!(watched_count > 40, "{watched_count}");
     }
+}
+
+fn assume(role_arn: &str) -> Json {
+    json!({"eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
+        "recipientAccountId": ACCOUNT, "requestParameters": {"roleArn": role_arn, "roleSessionName": "s"}})
+}
+
+/// The rule and the code decide alike on path, case and naming variants of break-glass roles:
+/// with roles configured (a suffix `/<name>` ignoring case in the pattern; the code compares
+/// names ignoring path and case, and also checks the account and partition) and with none (the
+/// same spellings on both sides).
+#[test]
+fn break_glass_matching_agrees_on_path_and_case_variants() {
+    let configured = "arn:aws:iam::111122223333:role/eks-break-glass,arn:aws:iam::111122223333:role/Incident-Admin";
+    let variants = [
+        "arn:aws:iam::111122223333:role/eks-break-glass",
+        "arn:aws:iam::111122223333:role/teams/eks-break-glass",
+        "arn:aws:iam::111122223333:role/EKS-Break-Glass",
+        "arn:aws:iam::111122223333:role/teams/oncall/EKS-BREAK-GLASS",
+        "arn:aws:iam::111122223333:role/incident-admin",
+        "arn:aws:iam::111122223333:role/eks-break-glass-2",
+        "arn:aws:iam::111122223333:role/not-eks-break-glass",
+        "arn:aws:iam::111122223333:role/break-glass/ops-admin",
+        "arn:aws:iam::111122223333:role/BreakGlass",
+        "arn:aws:iam::111122223333:role/eks-Break-glass",
+        "arn:aws:iam::111122223333:role/ci-deployer",
+        "arn:aws:iam::999988887777:role/eks-break-glass",
+        "arn:aws-cn:iam::111122223333:role/eks-break-glass",
+    ];
+    for list in [configured, ""] {
+        let config = RuleConfig::new(&[], "a", &RuleConfig::split_list(list), "b").unwrap();
+        let patterns = central_patterns(&central(&[("BreakGlassRoleArns", list)]));
+        let member = member_patterns(&member(&[("BreakGlassRoleArns", list)]));
+        let mut agreed = 0;
+        for role in variants {
+            let record = assume(role);
+            let watched = watched(&record, &config);
+            let local = delivered(&patterns, &envelope(&record, ACCOUNT));
+            let forwarded = delivered(&member, &envelope(&record, MEMBER_ACCOUNT));
+            let other_account_or_partition = !role.starts_with("arn:aws:iam::111122223333:");
+            if watched {
+                assert!(
+                    local && forwarded,
+                    "{role} (configured `{list}`): watched but not delivered"
+                );
+            } else if local || forwarded {
+                // The pattern cannot see accounts and partitions in a suffix: the code does.
+                assert!(
+                    !list.is_empty() && other_account_or_partition,
+                    "{role} (configured `{list}`): delivered but not watched"
+                );
+            }
+            agreed += (watched == local) as usize;
+        }
+        assert!(agreed >= variants.len() - 2, "{agreed}");
+    }
+}
+
+#[test]
+fn the_fallback_wildcards_are_the_code_s_spellings() {
+    let patterns = central_patterns(&central(&[("BreakGlassRoleArns", "")]));
+    let (_, sts) = patterns
+        .iter()
+        .find(|(n, _)| n == "BreakGlassAssumeRole")
+        .unwrap();
+    let wildcards: Vec<String> = sts["detail"]["requestParameters"]["roleArn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["wildcard"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = BREAK_GLASS_SPELLINGS
+        .iter()
+        .map(|s| format!("arn:*:iam::*:role/*{s}*"))
+        .collect();
+    assert_eq!(wildcards, expected);
+}
+
+#[test]
+fn tag_and_add_on_filters_agree_with_the_code() {
+    let config = RuleConfig::default();
+    let patterns = central_patterns(&central(&[]));
+    let member = member_patterns(&member(&[]));
+    let encode = |s: &str| s.replace(':', "%3A").replace('/', "%2F");
+    let cluster = "arn:aws:eks:eu-west-1:111122223333:cluster/prod";
+    let entry = "arn:aws:eks:eu-west-1:111122223333:access-entry/prod/role/111122223333/ci/ab12";
+    let nodegroup = "arn:aws:eks:eu-west-1:111122223333:nodegroup/prod/ng/ab12";
+    let mut records = Vec::new();
+    for arn in [
+        cluster.to_string(),
+        entry.to_string(),
+        encode(cluster),
+        encode(entry),
+        encode(entry).to_lowercase(),
+        nodegroup.to_string(),
+        encode(nodegroup),
+    ] {
+        for name in ["TagResource", "UntagResource"] {
+            records.push(json!({"eventSource": "eks.amazonaws.com", "eventName": name,
+                "recipientAccountId": ACCOUNT, "requestParameters": {"resourceArn": arn, "tagKeys": ["Purpose"]}}));
+        }
+    }
+    for params in [
+        json!({"name": "prod", "addonName": "vpc-cni", "podIdentityAssociations": [{"serviceAccount": "aws-node", "roleArn": "arn:aws:iam::111122223333:role/cni"}]}),
+        json!({"name": "prod", "addonName": "vpc-cni", "podIdentityAssociations": [{"serviceAccount": "aws-node"}]}),
+        json!({"name": "prod", "addonName": "vpc-cni", "podIdentityAssociations": []}),
+        json!({"name": "prod", "addonName": "coredns", "addonVersion": "v1.11.3-eksbuild.2"}),
+    ] {
+        for name in ["CreateAddon", "UpdateAddon"] {
+            records.push(
+                json!({"eventSource": "eks.amazonaws.com", "eventName": name,
+                "recipientAccountId": ACCOUNT, "requestParameters": params}),
+            );
+        }
+    }
+    let mut watched_count = 0;
+    for record in &records {
+        let watched = watched(record, &config);
+        watched_count += watched as usize;
+        assert_eq!(
+            delivered(&patterns, &envelope(record, ACCOUNT)),
+            watched,
+            "{record}"
+        );
+        assert_eq!(
+            delivered(&member, &envelope(record, MEMBER_ACCOUNT)),
+            watched,
+            "{record}"
+        );
+    }
+    assert_eq!(
+        watched_count,
+        10 + 2,
+        "5 tag variants x 2 calls, 1 add-on x 2 calls"
+    );
+}
+
+#[test]
+fn resolved_patterns_stay_within_eventbridge_size_limits() {
+    let five = (0..5)
+        .map(|i| format!("arn:aws:iam::111122223333:role/a-long-break-glass-role-name-{i:02}-with-64-chars-xxxxxxxxx"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for (which, patterns) in [
+        (
+            "central",
+            central_patterns(&central(&[("BreakGlassRoleArns", &five)])),
+        ),
+        (
+            "member",
+            member_patterns(&member(&[("BreakGlassRoleArns", &five)])),
+        ),
+        ("central fallback", central_patterns(&central(&[]))),
+    ] {
+        for (name, p) in patterns {
+            let size = p.to_string().len();
+            assert!(size <= 2048, "{which} {name}: {size} characters");
+        }
+    }
+}
+
+fn allowed(stack: &Stack, parameter: &str, value: &str) -> bool {
+    let pattern = stack.raw()["Parameters"][parameter]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    regex::Regex::new(pattern).unwrap().is_match(value)
+}
+
+#[test]
+fn parameters_refuse_what_would_deploy_wrong() {
+    let stack = central(&[]);
+    assert!(
+        !allowed(
+            &stack,
+            "ExistingTopicArn",
+            "arn:aws:sns:eu-west-1:111122223333:alerts.fifo"
+        ),
+        "FIFO topics take no e-mail and no alarms"
+    );
+    assert!(allowed(
+        &stack,
+        "ExistingTopicArn",
+        "arn:aws:sns:eu-west-1:111122223333:alerts"
+    ));
+    assert!(
+        !allowed(&stack, "EnrichRoleName", "/eks-access-watch-reader"),
+        "no role//"
+    );
+    assert!(!allowed(&stack, "EnrichRoleName", "team/"));
+    assert!(allowed(
+        &stack,
+        "EnrichRoleName",
+        "team/eks-access-watch-reader"
+    ));
+    let role = |n: &str| format!("arn:aws:iam::111122223333:role/{n}");
+    assert!(
+        !allowed(&stack, "BreakGlassRoleArns", &role("teams/eks-break-glass")),
+        "without path"
+    );
+    let six = (0..6)
+        .map(|i| role(&format!("bg-{i}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(
+        !allowed(&stack, "BreakGlassRoleArns", &six),
+        "at most five slots"
+    );
+    let five = (0..5)
+        .map(|i| role(&format!("bg-{i}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert!(allowed(&stack, "BreakGlassRoleArns", &five));
+    for schedule in ["rate(1 day)", "cron(0 6 * * ? *)", ""] {
+        assert!(
+            allowed(&stack, "TrailCheckSchedule", schedule),
+            "{schedule}"
+        );
+    }
+}
+
+#[test]
+fn alarms_notify_their_own_topic_on_every_new_failure() {
+    let stack = central(&[]);
+    let resources = stack.raw()["Resources"].as_mapping().unwrap();
+    let mut alarms = 0;
+    for (name, r) in resources {
+        if r["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        alarms += 1;
+        let name = name.as_str().unwrap();
+        let alarm = stack.resource(name).unwrap();
+        let p = &alarm["Properties"];
+        assert_eq!(
+            p["AlarmActions"][0], "<AlarmTopic>",
+            "{name}: the alarm topic"
+        );
+        assert_ne!(
+            p["MetricName"], "DeadLetterErrors",
+            "the function has no DLQ"
+        );
+        if p["Namespace"] == "AWS/SQS" {
+            assert_eq!(p["MetricName"], "NumberOfMessagesSent", "{name}");
+            assert_eq!(p["Statistic"], "Sum", "{name}");
+        }
+    }
+    assert_eq!(alarms, 5);
+    let topic = stack.resource("AlarmTopic").unwrap();
+    assert!(
+        topic["Properties"]["FifoTopic"].is_null(),
+        "a standard topic"
+    );
+    assert_ne!(
+        topic["Properties"]["KmsMasterKeyId"],
+        stack.resource("AlertTopic").unwrap()["Properties"]["KmsMasterKeyId"],
+        "its own key"
+    );
+}
+
+#[test]
+fn queues_keys_and_logs_outlive_the_stack_and_the_function_is_least_privilege() {
+    let stack = central(&[]);
+    for name in [
+        "EventDeadLetterQueue",
+        "FailureQueue",
+        "RedriveQueue",
+        "TopicKey",
+        "AlarmTopicKey",
+        "WatcherLogGroup",
+    ] {
+        let r = &stack.raw()["Resources"][name];
+        assert_eq!(r["DeletionPolicy"], "Retain", "{name}");
+        assert_eq!(r["UpdateReplacePolicy"], "Retain", "{name}");
+    }
+    let function = stack.resource("WatcherFunction").unwrap();
+    let p = &function["Properties"];
+    assert_eq!(p["ReservedConcurrentExecutions"], "10");
+    assert_eq!(
+        p["Role"], "<WatcherRole.Arn>",
+        "our role, without the managed wildcard policy"
+    );
+    assert!(p["Policies"].is_null());
+    let role = stack.resource("WatcherRole").unwrap();
+    assert!(role["Properties"]["ManagedPolicyArns"].is_null());
+    let statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let logs = statements
+        .iter()
+        .find(|s| s["Sid"] == "OwnLogGroup")
+        .unwrap();
+    assert_eq!(logs["Resource"], "<WatcherLogGroup.Arn>");
+    for s in statements {
+        let actions = match &s["Action"] {
+            Yaml::String(a) => vec![a.clone()],
+            Yaml::Sequence(a) => a.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            actions.iter().all(|a| !a.ends_with(":*") && a != "*"),
+            "{actions:?}"
+        );
+    }
+    let enrich = central(&[("EnrichRoleName", "eks-access-watch-reader")]);
+    let role = enrich.resource("WatcherRole").unwrap();
+    let assume = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "AssumeMemberReaderRole")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        assume["Resource"], "arn:aws:iam::*:role/eks-access-watch-reader",
+        "only that role name"
+    );
+}
+
+#[test]
+fn the_schedule_runs_the_trail_self_check_the_function_knows() {
+    let stack = central(&[]);
+    let function = stack.resource("WatcherFunction").unwrap();
+    let schedule = &function["Properties"]["Events"]["TrailSelfCheck"]["Properties"];
+    assert_eq!(schedule["Schedule"], "rate(1 day)");
+    assert_eq!(schedule["State"], "ENABLED");
+    let input: Json = serde_json::from_str(schedule["Input"].as_str().unwrap()).unwrap();
+    let task: Task = input["task"].as_str().unwrap().parse().unwrap();
+    assert_eq!(task, Task::TrailSelfCheck);
+    let off = central(&[("TrailCheckSchedule", "")]);
+    let function = off.resource("WatcherFunction").unwrap();
+    assert_eq!(
+        function["Properties"]["Events"]["TrailSelfCheck"]["Properties"]["State"],
+        "DISABLED"
+    );
+    let redrive = &function["Properties"]["Events"]["Redrive"]["Properties"];
+    assert_eq!(redrive["Queue"], "<RedriveQueue.Arn>");
+}
+
+/// Organisations: the central bus accepts the organisation's events; a member's reader role is
+/// created once per account and trusts only the central function's role, from the
+/// organisation; a failed forward in a member account alarms, and that alarm's state change
+/// reaches the central alarm topic.
+#[test]
+fn member_accounts_forward_alarm_and_trust_only_the_central_function() {
+    let c = central(&[("OrganizationId", "o-a1b2c3d4e5")]);
+    let policy = c.resource("OrganizationBusPolicy").unwrap();
+    assert_eq!(
+        policy["Properties"]["Statement"]["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        "o-a1b2c3d4e5"
+    );
+    assert!(central(&[]).resource("OrganizationBusPolicy").is_none());
+
+    let m = member(&[]);
+    let role = m
+        .resource("ReaderRole")
+        .expect("created in ReaderRoleRegion");
+    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        trust["Principal"]["AWS"],
+        "arn:aws:iam::111122223333:role/eks-access-watch-eu-west-1"
+    );
+    assert_eq!(
+        trust["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        "o-a1b2c3d4e5"
+    );
+    assert_eq!(
+        c.resource("WatcherRole").unwrap()["Properties"]["RoleName"],
+        "eks-access-watch-eu-west-1",
+        "the name the member trusts"
+    );
+    let elsewhere = Stack::in_region(
+        load("templates/member-account.yaml"),
+        &[
+            ("CentralAccountId", ACCOUNT),
+            (
+                "CentralEventBusArn",
+                "arn:aws:events:eu-west-1:111122223333:event-bus/default",
+            ),
+            ("OrganizationId", "o-a1b2c3d4e5"),
+        ],
+        "eu-central-1",
+    );
+    assert!(
+        elsewhere.resource("ReaderRole").is_none(),
+        "once per account"
+    );
+
+    let alarm = m.resource("ForwardDeadLetterAlarm").unwrap();
+    let alarm_name = alarm["Properties"]["AlarmName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(alarm["Properties"]["MetricName"], "NumberOfMessagesSent");
+    let state_change = json!({"version": "0", "id": "a", "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change", "account": MEMBER_ACCOUNT,
+        "time": "2026-11-30T00:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"alarmName": alarm_name, "state": {"value": "ALARM", "reason": "Threshold Crossed"}}});
+    let forward = to_json(&m.resource("AlarmForwardRule").unwrap()["Properties"]["EventPattern"]);
+    assert!(
+        matches(&forward, &state_change),
+        "forwarded from the member account"
+    );
+    let central_rule =
+        to_json(&c.resource("MemberAlarmRule").unwrap()["Properties"]["EventPattern"]);
+    assert!(
+        matches(&central_rule, &state_change),
+        "taken to the alarm topic"
+    );
+    let mut own = state_change.clone();
+    own["account"] = json!(ACCOUNT);
+    assert!(
+        !matches(&central_rule, &own),
+        "the central account's own alarms notify directly"
+    );
 }

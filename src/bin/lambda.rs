@@ -3,9 +3,9 @@
 
 use eks_access_watch::config::LambdaSettings;
 use eks_access_watch::enrich::Enricher;
-use eks_access_watch::lambda::Handler;
+use eks_access_watch::lambda::{Clients, Handler};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,17 +19,21 @@ async fn main() -> Result<(), Error> {
         }
     };
     let sdk = eks_access_watch::sdk::load().await;
-    let enricher = settings
-        .enrich
-        .then(|| Enricher::from_sdk_config(&sdk, Handler::enrich_settings(&settings)));
-    let sns = settings
-        .topic
-        .as_ref()
-        .map(|_| aws_sdk_sns::Client::new(&sdk));
-    let sqs = settings
-        .failure_queue_url
-        .as_ref()
-        .map(|_| aws_sdk_sqs::Client::new(&sdk));
+    let clients = Clients {
+        enricher: settings
+            .enrich
+            .then(|| Enricher::from_sdk_config(&sdk, Handler::enrich_settings(&settings))),
+        sns: settings
+            .topic
+            .as_ref()
+            .map(|_| aws_sdk_sns::Client::new(&sdk)),
+        sqs: settings
+            .failure_queue_url
+            .as_ref()
+            .map(|_| aws_sdk_sqs::Client::new(&sdk)),
+        // The scheduled trail self-check's reader; building it costs no call.
+        cloudtrail: Some(aws_sdk_cloudtrail::Client::new(&sdk)),
+    };
     tracing::info!(
         dry_run = settings.topic.is_none(),
         enrich = settings.enrich,
@@ -38,9 +42,10 @@ async fn main() -> Result<(), Error> {
         failure_queue = settings.failure_queue_url.is_some(),
         "eks-access-watch ready"
     );
-    let handler = Handler::new(settings, enricher, sns, sqs);
+    let handler = Handler::new(settings, clients);
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    // The payload stays raw JSON: the handler reads it, so nothing is rejected unread.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         handler.handle(&event.payload).await
     }))
     .await

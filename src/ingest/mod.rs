@@ -195,8 +195,12 @@ struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    /// A record's JSON text: decided and delivered.
+    /// A record's JSON text: decided and delivered. An SQS message record is opened and its
+    /// body read as a value of its own (redrive).
     fn record(&mut self, location: Location, json: &str) {
+        if let Some(body) = shapes::sqs_body(json) {
+            return shapes::classify_value(location, &body, self);
+        }
         if !json.trim_start().starts_with('{') {
             return self.invalid(InputError::Shape {
                 location,
@@ -213,7 +217,18 @@ impl Emitter<'_> {
                 (self.sink)(Outcome::Watched { location, event });
             }
             Ok(Err(reason)) => self.skipped(location, reason),
-            Err(source) => self.invalid(InputError::Record { location, source }),
+            Err(source) => {
+                // A watched call that does not parse is still alerted, from what the bytes
+                // say; the record is also reported as a problem, so nothing hides it.
+                if let Some(event) = prefilter::unparsed(json, &source, self.options.config) {
+                    self.stats.watched += 1;
+                    (self.sink)(Outcome::Watched {
+                        location: location.clone(),
+                        event: Box::new(event),
+                    });
+                }
+                self.invalid(InputError::Record { location, source })
+            }
         }
     }
 

@@ -8,10 +8,10 @@ use std::sync::LazyLock;
 use memchr::memmem;
 
 use super::ReadMode;
-use crate::cloudtrail::{RawRecord, normalise};
+use crate::cloudtrail::{RawRecord, normalise, unparsed_event};
 use crate::config::RuleConfig;
 use crate::event::AccessEvent;
-use crate::operation::{Operation, Skip, watch};
+use crate::operation::{Detail, Needs, Operation, Skip, Source, watch};
 use crate::text::clean;
 
 /// What one record amounts to: a watched event, or why it is skipped.
@@ -25,8 +25,8 @@ pub struct RecordError(#[from] serde_json::Error);
 /// What a byte search says about a record before any parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Candidate {
-    /// Neither `eks.amazonaws.com` nor `sts.amazonaws.com` occurs and nothing is escaped: it
-    /// cannot be watched.
+    /// No watched event source (`eks.amazonaws.com`, `sts.amazonaws.com`,
+    /// `cloudtrail.amazonaws.com`) occurs and nothing is escaped: it cannot be watched.
     No,
     /// A watched source name occurs and the record holds no backslash: its keys and values can
     /// be read by byte search.
@@ -36,17 +36,33 @@ pub enum Candidate {
     Escaped,
 }
 
-/// Classify a record by byte search. One pass finds both source names (they share
-/// `s.amazonaws.com`; the two bytes before it decide), one `memchr` finds any backslash.
+/// The service prefixes of the watched event sources (`eks` of `eks.amazonaws.com`), from
+/// [`Source`] itself so that a new source cannot be forgotten here.
+static SERVICES: LazyLock<Vec<&'static [u8]>> = LazyLock::new(|| {
+    Source::ALL
+        .iter()
+        .filter(|s| s.eventbridge_source().is_some())
+        .filter_map(|s| s.as_str().strip_suffix(DOMAIN))
+        .map(str::as_bytes)
+        .collect()
+});
+
+const DOMAIN: &str = ".amazonaws.com";
+
+/// Classify a record by byte search. One pass finds every `.amazonaws.com` (they all share
+/// it; the service name before it decides), one `memchr` finds any backslash.
 pub fn candidate(bytes: &[u8]) -> Candidate {
     static SUFFIX: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new(b"s.amazonaws.com"));
+        LazyLock::new(|| memmem::Finder::new(DOMAIN.as_bytes()));
     if memchr::memchr(b'\\', bytes).is_some() {
         return Candidate::Escaped;
     }
-    let named = SUFFIX
-        .find_iter(bytes)
-        .any(|at| at >= 2 && matches!(&bytes[at - 2..at], b"ek" | b"st"));
+    let services = &*SERVICES;
+    let named = SUFFIX.find_iter(bytes).any(|at| {
+        services
+            .iter()
+            .any(|s| at > s.len() && bytes[..at].ends_with(s) && bytes[at - s.len() - 1] == b'"')
+    });
     if named {
         Candidate::Plain
     } else {
@@ -94,10 +110,11 @@ fn sole_string<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// The skip decision by byte search, when the bytes settle it. A candidate whose
-/// `eventSource`, `eventName` (and, for role assumptions, `roleArn`) each occur exactly once
-/// with a plain value, in a record without backslashes, is skipped here when the call is not
-/// watched or the role is not break-glass: the STS role assumptions in every trail cost a
-/// byte search, not a parse. `None`: only a full parse decides.
+/// `eventSource`, `eventName` (and whatever detail its operation needs: `roleArn`,
+/// `resourceArn`, the presence of `podIdentityAssociations`) each occur exactly once with a
+/// plain value, in a record without backslashes, is skipped here when [`watch`] says so: the
+/// STS role assumptions in every trail cost a byte search, not a parse. `None`: only a full
+/// parse decides.
 fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
     match candidate(json.as_bytes()) {
         Candidate::No => return Some(skip_reason(json.as_bytes())),
@@ -106,14 +123,27 @@ fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
     }
     let source = sole_string(json, "eventSource")?;
     let name = sole_string(json, "eventName")?;
-    match Operation::from_cloudtrail(source, name) {
-        Err(skip) => Some(skip),
-        Ok(op) if op.needs_break_glass_role() => {
-            let role = sole_string(json, "roleArn")?;
-            watch(source, name, Some(role), config).err()
+    let op = match Operation::from_cloudtrail(source, name) {
+        Err(skip) => return Some(skip),
+        Ok(op) => op,
+    };
+    let detail = match op.facts().needs {
+        Needs::Nothing => return None,
+        Needs::BreakGlassRole => Detail {
+            role_arn: Some(sole_string(json, "roleArn")?),
+            ..Detail::default()
+        },
+        Needs::AccessResource => Detail {
+            resource_arn: Some(sole_string(json, "resourceArn")?),
+            ..Detail::default()
+        },
+        // Present anywhere: the parse decides whether it hands out a role.
+        Needs::PodIdentityAssociations if json.contains("\"podIdentityAssociations\"") => {
+            return None;
         }
-        Ok(_) => None,
-    }
+        Needs::PodIdentityAssociations => Detail::default(),
+    };
+    watch(source, name, &detail, config).err()
 }
 
 /// Decide one record under `config`. [`ReadMode::Fast`] first tries the byte pre-filter;
@@ -127,5 +157,28 @@ pub fn evaluate(json: &str, config: &RuleConfig, mode: ReadMode) -> Result<Verdi
     let raw: RawRecord = serde_json::from_str(json)?;
     let source = raw.event_source.as_deref().unwrap_or_default();
     let name = raw.event_name.as_deref().unwrap_or_default();
-    Ok(watch(source, name, raw.role_arn(), config).map(|op| Box::new(normalise(&raw, op))))
+    Ok(watch(source, name, &raw.detail(), config).map(|op| Box::new(normalise(&raw, op))))
+}
+
+/// A record the full parse could not read, when a byte search still finds a watched call in
+/// it: the event as far as the bytes can be read, so the call is still graded and alerted
+/// (`unparseable-watched-event`) instead of being only an error. Values are taken from the
+/// first occurrence of each key, as written.
+pub fn unparsed(json: &str, error: &RecordError, config: &RuleConfig) -> Option<AccessEvent> {
+    let bytes = json.as_bytes();
+    let read = |key: &str| -> Option<String> {
+        let needle = format!("\"{key}\"");
+        let at = memmem::find(bytes, needle.as_bytes())?;
+        let value = string_after_key(bytes, at + needle.len())?;
+        Some(String::from_utf8_lossy(value).into_owned()).filter(|v| !v.is_empty())
+    };
+    let (source, name) = (read("eventSource")?, read("eventName")?);
+    let (role, resource) = (read("roleArn"), read("resourceArn"));
+    let detail = Detail {
+        role_arn: role.as_deref(),
+        resource_arn: resource.as_deref(),
+        pod_identity_roles: json.contains("\"podIdentityAssociations\""),
+    };
+    let op = watch(&source, &name, &detail, config).ok()?;
+    Some(unparsed_event(op, &read, &error.to_string()))
 }

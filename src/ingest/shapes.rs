@@ -79,10 +79,13 @@ fn read_records_fast(
                 if bytes.first() == Some(&b'{')
                     && prefilter::candidate(bytes) == prefilter::Candidate::No
                 {
-                    // Another service's record: no UTF-8 check, no parse.
-                    emitter.stats.records += 1;
-                    emitter.skipped(location, prefilter::skip_reason(bytes));
-                    continue;
+                    let reason = prefilter::skip_reason(bytes);
+                    if !is_sqs(&reason) {
+                        // Another service's record: no UTF-8 check, no parse.
+                        emitter.stats.records += 1;
+                        emitter.skipped(location, reason);
+                        continue;
+                    }
                 }
                 match std::str::from_utf8(bytes) {
                     Ok(json) => emitter.record(location, json),
@@ -287,10 +290,40 @@ struct Probe<'a> {
     events: Option<&'a RawValue>,
     #[serde(rename = "digestStartTime", default)]
     digest: Option<IgnoredAny>,
+    #[serde(rename = "requestContext", default)]
+    request_context: Option<IgnoredAny>,
+    #[serde(rename = "requestPayload", borrow, default)]
+    request_payload: Option<&'a RawValue>,
+}
+
+/// An SQS message (a Lambda event source record, or a queue dump): `body` is the event.
+#[derive(Deserialize)]
+struct SqsMessage {
+    #[serde(rename = "eventSource")]
+    event_source: String,
+    body: String,
+}
+
+/// The skip reason of a record that is an SQS message.
+pub(super) fn is_sqs(reason: &Skip) -> bool {
+    matches!(reason, Skip::OtherService(s) if s == "aws:sqs")
+}
+
+/// The event inside an SQS message record (`"eventSource": "aws:sqs"`), read like any
+/// top-level value: redriven EventBridge events and the function's own failure records.
+/// `None`: the record is not an SQS message.
+pub(super) fn sqs_body(json: &str) -> Option<String> {
+    if !json.contains("\"aws:sqs\"") {
+        return None;
+    }
+    serde_json::from_str::<SqsMessage>(json)
+        .ok()
+        .filter(|m| m.event_source == "aws:sqs")
+        .map(|m| m.body)
 }
 
 /// Decide what one complete value is and deliver its record(s).
-fn classify_value(location: Location, text: &str, emitter: &mut Emitter) {
+pub(super) fn classify_value(location: Location, text: &str, emitter: &mut Emitter) {
     let shape_error = |message: String| InputError::Shape {
         location: location.clone(),
         message,
@@ -324,6 +357,10 @@ fn classify_value(location: Location, text: &str, emitter: &mut Emitter) {
             Err(e) => emitter.invalid(shape_error(format!("\"{array}\" is not an array: {e}"))),
         }
         return;
+    }
+    if let (Some(payload), Some(_)) = (probe.request_payload, probe.request_context) {
+        // A Lambda on-failure destination record (ours or Lambda's): the original event.
+        return classify_value(location, payload.get(), emitter);
     }
     if let Some(detail) = probe.detail
         && (probe.detail_type.is_some() || probe.event_source.is_none())

@@ -4,7 +4,7 @@
 
 use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
-use crate::event::{AuthMode, Change};
+use crate::event::{AuthMode, Change, PodIdentityAction};
 use crate::severity::Severity::{High, Info, Low, Medium};
 
 pub static AUTH_MODE_CHANGED: Rule = Rule {
@@ -324,13 +324,41 @@ fn oidc_provider_associated(c: &Ctx) -> Option<Hit> {
     )
 }
 
+pub static OIDC_PROVIDER_DISASSOCIATED: Rule = Rule {
+    id: "oidc-provider-disassociated",
+    topic: Topic::Cluster,
+    severities: &[Medium],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "DisassociateIdentityProviderConfig",
+    why: "Removing an identity provider cuts every user who reached the cluster through it: a planned clean-up, or a way to lock responders out.",
+    next_step: "Confirm the removal was planned and that the people who used the provider have another way in.",
+    eval: Eval::Change(oidc_provider_disassociated),
+};
+
+fn oidc_provider_disassociated(c: &Ctx) -> Option<Hit> {
+    let Change::DisassociateIdentityProviderConfig { config_name } = &c.event.change else {
+        return None;
+    };
+    hit(
+        Medium,
+        format!(
+            "OIDC identity provider {} {}{}{}",
+            config_name.as_deref().unwrap_or("(unnamed)"),
+            c.did("disassociated", "disassociation"),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
 pub static POD_IDENTITY_ASSOCIATION: Rule = Rule {
     id: "pod-identity-association",
     topic: Topic::Cluster,
-    severities: &[Low, Medium],
+    severities: &[Info, Low, Medium],
     on_failure: OnFailure::CapAtHigh,
     qualifier: None,
-    fires_on: "Create/UpdatePodIdentityAssociation: low; medium in kube-system",
+    fires_on: "Create/UpdatePodIdentityAssociation: low; medium in kube-system. DeletePodIdentityAssociation: info",
     why: "Pod identity hands an IAM role to a service account; in kube-system it is usually a powerful controller role.",
     next_step: "Check the IAM role's permissions match what the service account needs.",
     eval: Eval::Change(pod_identity_association),
@@ -338,25 +366,26 @@ pub static POD_IDENTITY_ASSOCIATION: Rule = Rule {
 
 fn pod_identity_association(c: &Ctx) -> Option<Hit> {
     let Change::PodIdentityAssociation {
+        action,
         namespace,
         service_account,
         role_arn,
-        update,
     } = &c.event.change
     else {
         return None;
     };
-    let (done, attempt) = if *update {
-        ("updated for", "update")
-    } else {
-        ("created for", "creation")
+    let (done, attempt, severity) = match action {
+        PodIdentityAction::Create => ("created for", "creation", None),
+        PodIdentityAction::Update => ("updated for", "update", None),
+        PodIdentityAction::Delete => ("deleted for", "deletion", Some(Info)),
     };
+    let severity = severity.unwrap_or(if namespace.as_deref() == Some("kube-system") {
+        Medium
+    } else {
+        Low
+    });
     hit(
-        if namespace.as_deref() == Some("kube-system") {
-            Medium
-        } else {
-            Low
-        },
+        severity,
         format!(
             "Pod identity {} {}/{} -> {}{}",
             c.did(done, attempt),
@@ -369,4 +398,141 @@ fn pod_identity_association(c: &Ctx) -> Option<Hit> {
             c.by()
         ),
     )
+}
+
+pub static ADDON_POD_IDENTITY: Rule = Rule {
+    id: "addon-pod-identity",
+    topic: Topic::Cluster,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "CreateAddon/UpdateAddon carrying podIdentityAssociations: high in kube-system (the default namespace of most add-ons, assumed when none is given) or for an admin-looking role, else medium",
+    why: "An add-on's podIdentityAssociations hand IAM roles to its service accounts without any CreatePodIdentityAssociation call: a second, quieter way to give a workload an AWS role.",
+    next_step: "Check each role's permissions against what the add-on needs; an admin role on an add-on service account is a node-wide escalation path.",
+    eval: Eval::Change(addon_pod_identity),
+};
+
+/// Role names that suggest broad permissions (last segment, any case).
+fn admin_looking(role_arn: &str) -> bool {
+    let name = arn::short_name(role_arn).to_ascii_lowercase();
+    let name = name.rsplit('/').next().unwrap_or(&name);
+    ["admin", "poweruser", "fullaccess", "root"]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
+fn addon_pod_identity(c: &Ctx) -> Option<Hit> {
+    let Change::Addon {
+        update,
+        addon_name,
+        namespace,
+        grants,
+    } = &c.event.change
+    else {
+        return None;
+    };
+    if grants.is_empty() {
+        return None;
+    }
+    let in_kube_system = namespace.as_deref().is_none_or(|n| n == "kube-system");
+    let admin = grants
+        .iter()
+        .any(|g| g.role_arn.as_deref().is_some_and(admin_looking));
+    let pairs: Vec<String> = grants
+        .iter()
+        .map(|g| {
+            format!(
+                "{} -> {}",
+                g.service_account.as_deref().unwrap_or("?"),
+                g.role_arn
+                    .as_deref()
+                    .map(arn::short_name)
+                    .unwrap_or_else(|| "?".into())
+            )
+        })
+        .collect();
+    hit(
+        if in_kube_system || admin {
+            High
+        } else {
+            Medium
+        },
+        format!(
+            "Add-on {} {} with Pod Identity roles [{}] in namespace {}{}{}",
+            addon_name.as_deref().unwrap_or("(unnamed)"),
+            c.did(
+                if *update { "updated" } else { "created" },
+                if *update { "update" } else { "creation" }
+            ),
+            pairs.join(", "),
+            namespace.as_deref().unwrap_or("kube-system (default)"),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static ACCESS_TAGS_CHANGED: Rule = Rule {
+    id: "access-tags-changed",
+    topic: Topic::Cluster,
+    severities: &[Low, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "TagResource/UntagResource on a cluster or an access entry: high when the caller is not approved (or none are configured), else low",
+    why: "Tags change how grants are graded (a `Purpose=break-glass` tag makes an entry break-glass) and what automation and audits trust: adding or removing one outside the pipeline can disguise a grant or hide the emergency path.",
+    next_step: "Check which tags changed and whether the pipeline made the change; restore tags that mark break-glass or ownership.",
+    eval: Eval::Change(access_tags_changed),
+};
+
+fn access_tags_changed(c: &Ctx) -> Option<Hit> {
+    let Change::Tags {
+        resource_arn,
+        removed,
+        keys,
+    } = &c.event.change
+    else {
+        return None;
+    };
+    let what = resource_arn
+        .as_deref()
+        .map(tagged_resource)
+        .unwrap_or_else(|| "a resource".into());
+    hit(
+        if c.approved { Low } else { High },
+        format!(
+            "Tags [{}] {} {} {}{}",
+            keys.join(", "),
+            c.did(
+                if *removed { "removed" } else { "set" },
+                if *removed { "removal" } else { "tagging" }
+            ),
+            if *removed { "from" } else { "on" },
+            what,
+            c.by()
+        ),
+    )
+}
+
+/// `cluster prod`, `access entry role/ci on cluster prod`.
+fn tagged_resource(resource_arn: &str) -> String {
+    let resource = resource_arn
+        .split_once(":cluster/")
+        .map(|(_, r)| ("cluster", r));
+    let entry = resource_arn
+        .split_once(":access-entry/")
+        .map(|(_, r)| ("access entry", r));
+    match resource.or(entry) {
+        Some(("cluster", name)) => format!("cluster {name}"),
+        Some((_, rest)) => {
+            // <cluster>/<role|user>/<account>/<name>/<id>
+            let parts: Vec<&str> = rest.split('/').collect();
+            match parts.as_slice() {
+                [cluster, kind, _, name, ..] => {
+                    format!("access entry {kind}/{name} on cluster {cluster}")
+                }
+                _ => format!("access entry {rest}"),
+            }
+        }
+        None => resource_arn.to_string(),
+    }
 }

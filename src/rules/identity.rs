@@ -178,15 +178,18 @@ pub static UNAPPROVED_CALLER: Rule = Rule {
 };
 
 /// Decides only whether it fires: the grade comes from the other findings (see the module docs).
+/// Role assumptions are uses, not changes; the watcher's own check has no caller.
 fn unapproved_caller(c: &Ctx) -> Option<Hit> {
-    let is_change = !matches!(c.event.change, Change::AssumeRole { .. });
+    let is_change = !matches!(
+        c.event.change,
+        Change::AssumeRole { .. } | Change::TrailStatus { .. }
+    );
     (is_change && c.config.has_approved_callers() && !c.approved).then(|| Hit {
         severity: Low,
         summary: format!(
-            "{} made by {} via {}, not an approved caller",
+            "{} made by {}, not an approved caller",
             c.event.event_name(),
-            c.event.actor.display,
-            c.event.actor.agent
+            c.event.actor.describe()
         ),
     })
 }

@@ -2,7 +2,8 @@
 //! emit, what a failed call does to it, whether it qualifies other findings, its docs) and its
 //! condition is one named, pure function in the file of its topic:
 //! [`identity`] (who called, and how), [`grants`] (access policy associations), [`entries`]
-//! (access entries), [`cluster`] (cluster settings and other ways in).
+//! (access entries), [`cluster`] (cluster settings and other ways in), [`integrity`] (whether
+//! the watcher can still see: the trail, unreadable records).
 //!
 //! **All matching rules fire** (not first-match): an alert carries every finding that applies
 //! and takes the highest finding's severity. Two adjustments, both declared per rule:
@@ -21,6 +22,7 @@ mod cluster;
 mod entries;
 mod grants;
 mod identity;
+mod integrity;
 
 use std::fmt;
 
@@ -41,6 +43,7 @@ closed_enum! {
         Grants = "grants",
         Entries = "entries",
         Cluster = "cluster",
+        Integrity = "integrity",
     }
 }
 
@@ -171,7 +174,14 @@ pub static CATALOGUE: &[&Rule] = &[
     &cluster::CLUSTER_CREATED,
     &cluster::CLUSTER_DELETED,
     &cluster::OIDC_PROVIDER_ASSOCIATED,
+    &cluster::OIDC_PROVIDER_DISASSOCIATED,
     &cluster::POD_IDENTITY_ASSOCIATION,
+    &cluster::ADDON_POD_IDENTITY,
+    &cluster::ACCESS_TAGS_CHANGED,
+    &integrity::TRAIL_LOGGING_STOPPED,
+    &integrity::TRAIL_MODIFIED,
+    &integrity::NO_TRAIL_LOGGING,
+    &integrity::UNPARSEABLE_WATCHED_EVENT,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
 ];
@@ -278,12 +288,10 @@ impl<'a> Ctx<'a> {
             .unwrap_or_else(|| "an unnamed principal".into())
     }
 
-    /// " by role/platform-engineer (jdoe) via aws-cli"
+    /// " by role/platform-engineer (jdoe), user agent says aws-cli": the tool comes from the
+    /// user agent, which the caller chooses, so the text never presents it as proof.
     fn by(&self) -> String {
-        format!(
-            " by {} via {}",
-            self.event.actor.display, self.event.actor.agent
-        )
+        format!(" by {}", self.event.actor.describe())
     }
 
     fn on_cluster(&self) -> String {

@@ -1,0 +1,167 @@
+//! Whether the watcher can still see: the CloudTrail trail it depends on (stopped, deleted,
+//! narrowed, or found not logging by the scheduled self-check) and records it could not read.
+//! A watcher that stops seeing events looks exactly like a quiet week.
+
+use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
+use crate::event::Change;
+use crate::severity::Severity::{Critical, High, Medium};
+
+pub static TRAIL_LOGGING_STOPPED: Rule = Rule {
+    id: "trail-logging-stopped",
+    topic: Topic::Integrity,
+    severities: &[Critical],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "CloudTrail StopLogging or DeleteTrail",
+    why: "EventBridge sees EKS and STS calls only while a trail logs management events: stopping or deleting the trail blinds this watcher and every other detector, which is why attackers do it first.",
+    next_step: "Restart logging (`aws cloudtrail start-logging --name <trail>`) or recreate the trail, then review what happened while it was off.",
+    eval: Eval::Change(trail_logging_stopped),
+};
+
+fn trail_logging_stopped(c: &Ctx) -> Option<Hit> {
+    let Change::TrailStopped { deleted, trail } = &c.event.change else {
+        return None;
+    };
+    let trail = trail.as_deref().unwrap_or("(unnamed)");
+    hit(
+        Critical,
+        if *deleted {
+            format!("Trail {trail} {}{}", c.did("deleted", "deletion"), c.by())
+        } else {
+            format!(
+                "Logging of trail {trail} {}{}",
+                c.did("stopped", "stop"),
+                c.by()
+            )
+        },
+    )
+}
+
+pub static TRAIL_MODIFIED: Rule = Rule {
+    id: "trail-modified",
+    topic: Topic::Integrity,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "CloudTrail UpdateTrail or PutEventSelectors: high when the new selectors no longer log management write events for the watched EKS calls, else medium",
+    why: "Narrowing a trail's event selectors (read-only, data events only, an eventSource or eventName filter) silently removes the events this watcher depends on, while the trail still looks on.",
+    next_step: "Check the trail's selectors (`aws cloudtrail get-event-selectors --trail-name <trail>`) still log management write events.",
+    eval: Eval::Change(trail_modified),
+};
+
+fn trail_modified(c: &Ctx) -> Option<Hit> {
+    let Change::TrailModified {
+        trail,
+        logs_management_writes,
+        keys,
+    } = &c.event.change
+    else {
+        return None;
+    };
+    let (severity, note) = match logs_management_writes {
+        Some(false) => (High, ": management write events are no longer logged"),
+        Some(true) => (Medium, ": management write events are still logged"),
+        None => (Medium, ""),
+    };
+    hit(
+        severity,
+        format!(
+            "Trail {} {} [{}]{note}{}",
+            trail.as_deref().unwrap_or("(unnamed)"),
+            c.did("changed", "change"),
+            keys.join(", "),
+            c.by()
+        ),
+    )
+}
+
+pub static NO_TRAIL_LOGGING: Rule = Rule {
+    id: "no-trail-logging",
+    topic: Topic::Integrity,
+    severities: &[Critical],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "the scheduled self-check finds no trail that is logging and records management write events in its region (or cannot confirm one)",
+    why: "Without such a trail EventBridge receives no CloudTrail events: the watcher is blind and every alarm stays green.",
+    next_step: "Create or fix a multi-region (or organisation) trail logging management events, then confirm with `aws cloudtrail get-trail-status`.",
+    eval: Eval::Change(no_trail_logging),
+};
+
+fn no_trail_logging(c: &Ctx) -> Option<Hit> {
+    let Change::TrailStatus { trails, errors } = &c.event.change else {
+        return None;
+    };
+    if trails
+        .iter()
+        .any(|t| t.logging && t.covers_region && t.logs_management_writes)
+    {
+        return None;
+    }
+    let found: Vec<String> = trails
+        .iter()
+        .map(|t| {
+            let mut why = Vec::new();
+            if !t.logging {
+                why.push("not logging");
+            }
+            if !t.covers_region {
+                why.push("other region");
+            }
+            if !t.logs_management_writes {
+                why.push("no management writes");
+            }
+            format!("{} ({})", t.name, why.join(", "))
+        })
+        .collect();
+    hit(
+        Critical,
+        format!(
+            "No trail logs management write events in {}{}{}",
+            if c.event.region.is_empty() {
+                "this region"
+            } else {
+                c.event.region.as_str()
+            },
+            if found.is_empty() {
+                ": no trail found".to_string()
+            } else {
+                format!(": {}", found.join("; "))
+            },
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" (could not confirm: {})", errors.join("; "))
+            }
+        ),
+    )
+}
+
+pub static UNPARSEABLE_WATCHED_EVENT: Rule = Rule {
+    id: "unparseable-watched-event",
+    topic: Topic::Integrity,
+    severities: &[High],
+    on_failure: OnFailure::Keep,
+    qualifier: None,
+    fires_on: "a record whose bytes name a watched eventSource and eventName but which does not parse as a CloudTrail record (what a byte search could read is shown)",
+    why: "A watched call the parser rejects would otherwise be graded never: a crafted field (a lone surrogate in a user agent) must not be a way to change access unseen.",
+    next_step: "Read the raw record (CloudTrail event ID below) and grade it by hand; report the parse error so the parser can learn the shape.",
+    eval: Eval::Change(unparseable_watched_event),
+};
+
+fn unparseable_watched_event(c: &Ctx) -> Option<Hit> {
+    let Change::Unparsed { error, .. } = &c.event.change else {
+        return None;
+    };
+    hit(
+        High,
+        format!(
+            "{} could not be parsed ({error}); read by byte search{}{}{}",
+            c.event.event_name(),
+            c.target
+                .map(|t| format!(": target {}", crate::arn::short_name(t)))
+                .unwrap_or_default(),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}

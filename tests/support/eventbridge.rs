@@ -1,0 +1,148 @@
+//! EventBridge event-pattern matching for exactly the operators our templates use, following
+//! the documented semantics ("Event patterns" and "Comparison operators" in the EventBridge
+//! user guide): every field of the pattern must match; a list is a set of alternatives; an
+//! event value that is a list matches when any element does; a pattern object inside a field
+//! descends into the event (into every element of a list of objects); exact strings compare
+//! exactly; `prefix`, `suffix` (both optionally `{"equals-ignore-case": ...}`),
+//! `equals-ignore-case`, `wildcard` (`*` any run of characters, case-sensitive), `anything-but`
+//! (a value, a list, or `{"prefix": ...}`) and `exists`. An operator this evaluator does not know
+//! panics, so a template that starts using one is noticed.
+
+use serde_json::Value;
+
+/// True when `event` matches `pattern`.
+pub fn matches(pattern: &Value, event: &Value) -> bool {
+    let Some(fields) = pattern.as_object() else {
+        panic!("a pattern is an object: {pattern}")
+    };
+    fields.iter().all(|(key, want)| field(want, event.get(key)))
+}
+
+fn field(want: &Value, got: Option<&Value>) -> bool {
+    match want {
+        Value::Object(_) => match got {
+            Some(Value::Array(items)) => items.iter().any(|i| matches(want, i)),
+            Some(v @ Value::Object(_)) => matches(want, v),
+            _ => false,
+        },
+        Value::Array(options) => options.iter().any(|o| alternative(o, got)),
+        other => panic!("a field pattern is a list or an object: {other}"),
+    }
+}
+
+/// One alternative against the event value (`None`: the field is absent).
+fn alternative(option: &Value, got: Option<&Value>) -> bool {
+    if let Some(exists) = option.get("exists") {
+        let present = got.is_some();
+        return exists.as_bool().expect("exists takes a boolean") == present;
+    }
+    let Some(got) = got else { return false };
+    match got {
+        Value::Array(items) => items.iter().any(|i| leaf(option, i)),
+        other => leaf(option, other),
+    }
+}
+
+fn leaf(option: &Value, value: &Value) -> bool {
+    let text = value.as_str();
+    let Some(op) = option.as_object() else {
+        return option == value;
+    };
+    let (name, arg) = op.iter().next().expect("an operator object has one key");
+    match name.as_str() {
+        "prefix" => compare(arg, text, |v, a| v.starts_with(a)),
+        "suffix" => compare(arg, text, |v, a| v.ends_with(a)),
+        "equals-ignore-case" => text.is_some_and(|t| eq_ignore_case(t, arg.as_str().unwrap())),
+        "wildcard" => text.is_some_and(|t| wildcard(arg.as_str().unwrap(), t)),
+        "anything-but" => match arg {
+            Value::Array(list) => !list.iter().any(|a| a == value),
+            Value::Object(inner) if inner.contains_key("prefix") => {
+                !text.is_some_and(|t| t.starts_with(inner["prefix"].as_str().unwrap()))
+            }
+            Value::Object(other) => panic!("anything-but {other:?} not understood by this test"),
+            single => single != value,
+        },
+        other => panic!("operator {other} not understood by this test"),
+    }
+}
+
+/// `prefix`/`suffix` with a plain string (case-sensitive) or `{"equals-ignore-case": s}`.
+fn compare(arg: &Value, text: Option<&str>, test: fn(&str, &str) -> bool) -> bool {
+    let Some(t) = text else { return false };
+    match arg {
+        Value::String(a) => test(t, a),
+        Value::Object(o) => {
+            let a = o["equals-ignore-case"]
+                .as_str()
+                .expect("only equals-ignore-case is understood here");
+            test(&t.to_lowercase(), &a.to_lowercase())
+        }
+        other => panic!("{other}"),
+    }
+}
+
+fn eq_ignore_case(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+/// `*` matches any run of characters (none included); everything else compares exactly.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[test]
+fn the_evaluator_follows_the_documented_examples() {
+    use serde_json::json;
+    let event = json!({"source": "aws.sts", "detail": {"requestParameters": {"roleArn": "arn:aws:iam::1:role/teams/EKS-Break-Glass"},
+        "items": [{"roleArn": "x"}, {"other": 1}]}});
+    assert!(matches(&json!({"source": ["aws.sts"]}), &event));
+    assert!(!matches(&json!({"source": ["aws.eks"]}), &event));
+    assert!(matches(
+        &json!({"detail": {"requestParameters": {"roleArn": [{"suffix": {"equals-ignore-case": "/eks-break-glass"}}]}}}),
+        &event
+    ));
+    assert!(!matches(
+        &json!({"detail": {"requestParameters": {"roleArn": [{"suffix": "/eks-break-glass"}]}}}),
+        &event
+    ));
+    assert!(matches(
+        &json!({"detail": {"items": {"roleArn": [{"exists": true}]}}}),
+        &event
+    ));
+    assert!(!matches(
+        &json!({"detail": {"items": {"nope": [{"exists": true}]}}}),
+        &event
+    ));
+    assert!(matches(
+        &json!({"detail": {"missing": [{"exists": false}]}}),
+        &event
+    ));
+    assert!(matches(
+        &json!({"source": [{"anything-but": "aws.eks"}]}),
+        &event
+    ));
+    assert!(!matches(
+        &json!({"source": [{"anything-but": ["aws.sts"]}]}),
+        &event
+    ));
+    assert!(matches(&json!({"source": [{"wildcard": "aws.*"}]}), &event));
+    assert!(
+        !matches(&json!({"absent": ["x"]}), &event),
+        "a pattern field the event lacks"
+    );
+}
