@@ -2,7 +2,8 @@
 //! emit, what a failed call does to it, whether it qualifies other findings, its docs) and its
 //! condition is one named, pure function in the file of its topic:
 //! [`identity`] (who called, and how), [`grants`] (access policy associations), [`entries`]
-//! (access entries), [`cluster`] (cluster settings and other ways in).
+//! (access entries), [`cluster`] (cluster settings and other ways in); [`migration`] holds the
+//! findings of the aws-auth migration planner.
 //!
 //! **All matching rules fire** (not first-match): an alert carries every finding that applies
 //! and takes the highest finding's severity. Two adjustments, both declared per rule:
@@ -21,6 +22,7 @@ mod cluster;
 mod entries;
 mod grants;
 mod identity;
+mod migration;
 
 use std::fmt;
 
@@ -41,6 +43,7 @@ closed_enum! {
         Grants = "grants",
         Entries = "entries",
         Cluster = "cluster",
+        Migration = "migration",
     }
 }
 
@@ -174,6 +177,15 @@ pub static CATALOGUE: &[&Rule] = &[
     &cluster::POD_IDENTITY_ASSOCIATION,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
+    &migration::PRINCIPAL_MISSING,
+    &migration::ACCOUNT_MAPPING,
+    &migration::SYSTEM_MASTERS,
+    &migration::ROLE_PATH,
+    &migration::SESSION_ARN,
+    &migration::DUPLICATE_PRINCIPAL,
+    &migration::CREATOR_ADMIN,
+    &migration::UNSUPPORTED_GROUP,
+    &migration::PATHS_UNVERIFIED,
 ];
 
 /// A catalogue entry by id.
