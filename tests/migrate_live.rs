@@ -10,10 +10,7 @@ use aws_sdk_eks::operation::describe_access_entry::DescribeAccessEntryOutput;
 use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
 use aws_sdk_eks::operation::list_access_entries::ListAccessEntriesOutput;
 use aws_sdk_eks::operation::list_associated_access_policies::ListAssociatedAccessPoliciesOutput;
-use aws_sdk_eks::types::{
-    AccessConfigResponse, AccessEntry, AccessScope, AccessScopeType, AssociatedAccessPolicy,
-    AuthenticationMode, Cluster,
-};
+use aws_sdk_eks::types::{AccessConfigResponse, AccessEntry, AuthenticationMode, Cluster};
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_iam::operation::get_role::GetRoleOutput;
 use aws_sdk_iam::operation::get_user::GetUserOutput;
@@ -28,6 +25,8 @@ use eks_access_watch::migrate::read::LiveReader;
 use eks_access_watch::migrate::{self, Format, Options, Plan, Status};
 use eks_access_watch::sdk::ErrorKind;
 
+use crate::aws::grant;
+use crate::delayed::Delayed;
 use crate::migrate::{CLUSTER, golden, sample};
 use crate::util::{check_golden, events_dir, sample_config};
 
@@ -72,17 +71,6 @@ fn error(status: u16, code: &'static str) -> impl Fn() -> HttpResponse + Send + 
         r.headers_mut().insert("content-type", "application/json");
         r
     }
-}
-
-fn grant(policy: &str) -> AssociatedAccessPolicy {
-    AssociatedAccessPolicy::builder()
-        .policy_arn(policy)
-        .access_scope(
-            AccessScope::builder()
-                .r#type(AccessScopeType::Cluster)
-                .build(),
-        )
-        .build()
 }
 
 /// EKS rules for a cluster in `mode` holding `entries`: ListAccessEntries answers two per page,
@@ -391,6 +379,35 @@ async fn access_denied_is_an_error_never_a_missing_principal() {
     let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&denied]);
     let err = live_plan(&auth, eks(&rules), iam).await.unwrap_err();
     assert_eq!((err.operation, err.kind), ("GetRole", ErrorKind::Denied));
+}
+
+/// Virtual time: DescribeCluster, the eight pages of ListAccessEntries (two entries each) one
+/// after another, then 16 entries of two calls each with at most four calls in flight: eight
+/// rounds. Unbounded, the 32 entry calls would take one round.
+#[tokio::test(start_paused = true)]
+async fn calls_stay_within_the_concurrency_bound() {
+    let entries: Vec<Entry> = (0..16)
+        .map(|i| entry(&role(&format!("r{i}")), "STANDARD"))
+        .collect();
+    let rules = eks_rules(AuthenticationMode::ApiAndConfigMap, entries);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let delay = Duration::from_millis(100);
+    let eks = mock_client!(aws_sdk_eks, RuleMode::MatchAny, &refs, |b| b.http_client(
+        Delayed {
+            inner: aws_smithy_mocks::create_mock_http_client(),
+            delay
+        }
+    ));
+    let (iam, ..) = iam_with(&[]);
+    let start = tokio::time::Instant::now();
+    let facts = LiveReader::with_clients(eks, iam)
+        .concurrency(4)
+        .read(CLUSTER, &AwsAuth::default())
+        .await
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(facts.entries.len(), 16);
+    assert!(took >= delay * 17 && took < delay * 18, "took {took:?}");
 }
 
 #[tokio::test]

@@ -181,18 +181,8 @@ fn differences(plan: &PlannedEntry, live: &LiveEntry) -> Vec<String> {
     if plan.entry_type.is_node_identity() {
         return out;
     }
-    let missing_groups: Vec<&str> = plan
-        .kubernetes_groups
-        .iter()
-        .filter(|g| !live.kubernetes_groups.contains(g))
-        .map(String::as_str)
-        .collect();
-    let extra_groups: Vec<&str> = live
-        .kubernetes_groups
-        .iter()
-        .filter(|g| !plan.kubernetes_groups.contains(g))
-        .map(String::as_str)
-        .collect();
+    let missing_groups = not_in(&plan.kubernetes_groups, &live.kubernetes_groups);
+    let extra_groups = not_in(&live.kubernetes_groups, &plan.kubernetes_groups);
     if !missing_groups.is_empty() {
         out.push(format!(
             "groups missing: {}",
@@ -228,6 +218,14 @@ fn differences(plan: &PlannedEntry, live: &LiveEntry) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The items of `a` that `b` lacks.
+fn not_in<'a>(a: &'a [String], b: &[String]) -> Vec<&'a str> {
+    a.iter()
+        .filter(|x| !b.contains(x))
+        .map(String::as_str)
+        .collect()
 }
 
 fn same_policy(a: &PlannedPolicy, b: &PlannedPolicy) -> bool {

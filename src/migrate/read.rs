@@ -6,10 +6,10 @@
 //! - IAM: GetRole / GetUser by name, for each principal of the ConfigMap in the cluster's
 //!   account (IAM reads only the caller's account), to learn its real ARN with its path.
 //!
-//! Calls run at most `concurrency` at a time; throttling and server errors are retried by the
-//! SDK. Any other failure, AccessDenied above all, is an error for the whole read: a principal
-//! whose entry could not be read is never reported as missing (nor as covered). Only IAM's
-//! `NoSuchEntity` is an answer: the principal does not exist.
+//! At most `concurrency` calls (8 by default) are in flight at once; throttling and server
+//! errors are retried by the SDK. Any other failure, AccessDenied above all, is an error for the
+//! whole read: a principal whose entry could not be read is never reported as missing (nor as
+//! covered). Only IAM's `NoSuchEntity` is an answer: the principal does not exist.
 
 use aws_sdk_eks::Client as Eks;
 use aws_sdk_iam::Client as Iam;
@@ -61,7 +61,8 @@ impl LiveReader {
             .map_or(AuthMode::ConfigMap, |m| AuthMode::parse(m.as_str()));
         let account = c.arn().and_then(arn::account_of);
         let principals = principals(auth);
-        let (identities, entries) = futures::try_join!(
+        // IAM first, then EKS: at most `concurrency` calls are in flight at any time.
+        let identities =
             stream::iter(principals)
                 .map(|(key, arn)| {
                     let home = account.as_deref();
@@ -70,9 +71,9 @@ impl LiveReader {
                     }
                 })
                 .buffered(self.concurrency)
-                .try_collect::<Vec<_>>(),
-            self.entries(cluster, &mode),
-        )?;
+                .try_collect::<Vec<_>>()
+                .await?;
+        let entries = self.entries(cluster, &mode).await?;
         Ok(LiveFacts {
             authentication_mode: mode,
             cluster_created_epoch: c.created_at().map(DateTime::secs),
@@ -165,7 +166,8 @@ impl LiveReader {
                         .collect(),
                 })
             })
-            .buffered(self.concurrency)
+            // Two calls per entry.
+            .buffered((self.concurrency / 2).max(1))
             .try_collect()
             .await
     }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::{Plan, PlannedEntry, Status};
 use crate::event::AuthMode;
-use crate::render::shell_quote;
+use crate::render::{finding_line, shell_quote};
 use crate::text::clean;
 
 pub(super) fn render(plan: &Plan) -> String {
@@ -33,13 +33,7 @@ pub(super) fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "  none");
     }
     for f in &plan.findings {
-        let _ = writeln!(
-            out,
-            "  {:<8} {}: {}",
-            f.severity.upper(),
-            f.rule.id,
-            f.summary
-        );
+        let _ = writeln!(out, "{}", finding_line(f));
     }
     let _ = writeln!(out, "\n{}", verdict(plan));
     let _ = writeln!(out, "\nSteps, in order:");
