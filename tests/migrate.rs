@@ -478,3 +478,20 @@ fn the_cli_scripts_of_the_samples_make_one_call_per_entry_and_policy() {
         }
     }
 }
+
+#[test]
+fn only_account_mappings_plan_no_entry_and_say_so() {
+    let plan = offline(&awsauth::parse_document("mapAccounts: |\n  - \"444455556666\"\n").unwrap());
+    assert!(plan.entries.is_empty());
+    assert_eq!(rules_of(&plan), ["migration-account-mapping"]);
+    assert_eq!(plan.findings[0].severity, eks_access_watch::Severity::High);
+    let cfn = migrate::render(&plan, Format::CloudFormation, None);
+    assert!(cfn.ends_with("nothing to create\nResources: {}\n"), "{cfn}");
+    let tf = migrate::render(&plan, Format::Terraform, None);
+    assert!(
+        hcl::parse(&tf)
+            .unwrap()
+            .blocks()
+            .all(|b| b.identifier() == "variable")
+    );
+}

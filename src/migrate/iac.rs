@@ -441,6 +441,15 @@ pub(super) fn cloudformation(plan: &Plan) -> String {
     if let Some(c) = &plan.cluster {
         let _ = writeln!(out, "    Default: {}", yaml_string(c));
     }
+    if plan.entries.iter().all(|e| e.absent) {
+        comment(
+            &mut out,
+            "",
+            "aws-auth maps no principal that can get an access entry: nothing to create",
+        );
+        let _ = writeln!(out, "Resources: {{}}");
+        return out;
+    }
     let _ = writeln!(out, "Resources:");
     let names = names(plan, camel);
     for (e, name) in plan.entries.iter().zip(&names) {
