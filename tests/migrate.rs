@@ -495,3 +495,30 @@ fn only_account_mappings_plan_no_entry_and_say_so() {
             .all(|b| b.identifier() == "variable")
     );
 }
+
+#[test]
+fn a_principal_spelled_as_a_session_and_with_a_path_gets_both_findings() {
+    let plan = offline(
+        &awsauth::parse_document(
+            "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/ops\n  - rolearn: arn:aws:sts::111122223333:assumed-role/ops/jdoe\n  - rolearn: arn:aws:iam::111122223333:role/teams/ops\n",
+        )
+        .unwrap(),
+    );
+    assert_eq!(plan.entries.len(), 1);
+    let fired = rules_of(&plan);
+    assert!(
+        fired.contains(&"migration-session-arn") && fired.contains(&"migration-role-path"),
+        "{fired:?}"
+    );
+    let dup = plan
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "migration-duplicate-principal")
+        .unwrap();
+    assert!(
+        dup.summary
+            .contains("mapped 3 times (mapRoles[0], mapRoles[1], mapRoles[2])"),
+        "{}",
+        dup.summary
+    );
+}

@@ -186,8 +186,6 @@ struct Principal {
     key: PrincipalKey,
     /// The ARN the entry uses.
     arn: String,
-    /// The row named a session, not the role.
-    session: bool,
 }
 
 /// Read a row's ARN: an IAM role or user (any path) or an STS assumed-role session (which
@@ -227,7 +225,7 @@ fn principal_of(m: &Mapping) -> Result<Principal, String> {
     } else {
         m.arn.clone()
     };
-    Ok(Principal { key, arn, session })
+    Ok(Principal { key, arn })
 }
 
 /// The role or user name with its path (`teams/ci` for `role/teams/ci`).
@@ -265,7 +263,6 @@ pub fn plan(
                             x.groups.push(g.clone());
                         }
                     }
-                    x.principal.session &= p.session;
                 }
                 None => merged.push(Merged {
                     principal: p,
@@ -352,30 +349,33 @@ fn plan_entry(
     let mut notes = Vec::new();
     let mut absent = false;
 
-    if m.principal.session {
-        findings.push(Finding::new(
-            rule("migration-session-arn"),
-            Severity::Medium,
-            format!(
-                "{} names the session {}, which EKS rejects as a principal and aws-auth never matched; the plan uses the role {arn}",
-                rows.join(", "),
-                clean(&first.arn, 200)
-            ),
-        ));
-    }
-    let written_path = m.principal.key.kind == PrincipalKind::Role
-        && !m.principal.session
-        && path_and_name(&arn).contains('/');
-    if written_path {
-        findings.push(Finding::new(
-            rule("migration-role-path"),
-            Severity::Medium,
-            format!(
-                "{} names {} with a path, which aws-auth never matches (it compares path-less role ARNs): the row gave no access, and the planned entry would grant it",
-                source.label(),
-                clean(&name, 200)
-            ),
-        ));
+    // Each row on its own: a merged principal may be spelled as a session in one row and with a
+    // path in another.
+    let mut written_path = false;
+    for r in &m.rows {
+        let label = format!("{}[{}]", r.kind, r.index);
+        if arn::is_sts_session(&r.arn) {
+            let role = principal_of(r).map(|p| p.arn).unwrap_or_default();
+            findings.push(Finding::new(
+                rule("migration-session-arn"),
+                Severity::Medium,
+                format!(
+                    "{label} names the session {}, which EKS rejects as a principal and aws-auth never matched; the plan uses the role {role}",
+                    clean(&r.arn, 200)
+                ),
+            ));
+        } else if m.principal.key.kind == PrincipalKind::Role && path_and_name(&r.arn).contains('/')
+        {
+            written_path = true;
+            findings.push(Finding::new(
+                rule("migration-role-path"),
+                Severity::Medium,
+                format!(
+                    "{label} names {} with a path, which aws-auth never matches (it compares path-less role ARNs): the row gave no access, and the planned entry would grant it",
+                    clean(&arn::short_name(&r.arn), 200)
+                ),
+            ));
+        }
     }
     match live.map(|f| f.identity(&m.principal.key)) {
         Some(Identity::Found(real)) if real != &arn => {
