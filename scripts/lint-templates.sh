@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lint the SAM/CloudFormation templates offline with cfn-lint and `sam validate --lint`,
-# installing both from PyPI into a local virtualenv the first time.
+# installing both from PyPI into a local virtualenv the first time; then lint the CloudFormation
+# that `eks-access-watch migrate` generates from each sample ConfigMap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=".venv-lint"
@@ -16,3 +17,15 @@ for t in "${templates[@]}"; do
   SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$venv/bin/sam" validate --lint --template-file "$t"
 done
 echo "templates OK: ${templates[*]}"
+
+# The CloudFormation `eks-access-watch migrate` writes for each sample ConfigMap must pass
+# cfn-lint as well: generate it with the built binary and lint it.
+generated="$(mktemp -d)"
+trap 'rm -rf "$generated"' EXIT
+for configmap in events/aws-auth/*.yaml; do
+  out="$generated/$(basename "$configmap" .yaml).yaml"
+  cargo run --quiet --locked --bin eks-access-watch -- \
+    migrate --format cloudformation --cluster prod "$configmap" > "$out"
+done
+"$venv/bin/cfn-lint" "$generated"/*.yaml
+echo "generated migration templates OK: $(cd "$generated" && echo *.yaml)"

@@ -394,7 +394,8 @@ fn empty_answer(operation: &'static str) -> AwsError {
     }
 }
 
-async fn describe_entry(
+/// DescribeAccessEntry, cleaned (also read by `migrate --live`).
+pub(crate) async fn describe_entry(
     client: &Client,
     cluster: &str,
     principal: &str,
@@ -422,7 +423,8 @@ async fn describe_entry(
     })
 }
 
-async fn list_policies(
+/// ListAssociatedAccessPolicies, every page (also read by `migrate --live`).
+pub(crate) async fn list_policies(
     client: &Client,
     cluster: &str,
     principal: &str,
@@ -455,16 +457,22 @@ fn scope_of(scope: Option<&aws_sdk_eks::types::AccessScope>) -> AccessScope {
     }
 }
 
-async fn describe_cluster(client: &Client, cluster: &str) -> Result<ClusterInfo, AwsError> {
+/// DescribeCluster's cluster (also read by `migrate --live`).
+pub(crate) async fn fetch_cluster(
+    client: &Client,
+    cluster: &str,
+) -> Result<aws_sdk_eks::types::Cluster, AwsError> {
     let out = client
         .describe_cluster()
         .name(cluster)
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("DescribeCluster", &e))?;
-    let c = out
-        .cluster()
-        .ok_or_else(|| empty_answer("DescribeCluster"))?;
+    out.cluster.ok_or_else(|| empty_answer("DescribeCluster"))
+}
+
+async fn describe_cluster(client: &Client, cluster: &str) -> Result<ClusterInfo, AwsError> {
+    let c = &fetch_cluster(client, cluster).await?;
     let vpc = c.resources_vpc_config();
     Ok(ClusterInfo {
         authentication_mode: c

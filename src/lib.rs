@@ -32,6 +32,7 @@ pub mod event;
 pub mod ingest;
 #[cfg(feature = "aws")]
 pub mod lambda;
+pub mod migrate;
 pub mod operation;
 pub mod publish;
 pub mod render;

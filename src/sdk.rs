@@ -151,7 +151,7 @@ impl AwsError {
     }
 }
 
-/// The kind an AWS error code names (the codes of the SNS, EKS, SQS and STS APIs and the
+/// The kind an AWS error code names (the codes of the SNS, EKS, SQS, STS and IAM APIs and the
 /// common ones every AWS API may answer).
 pub fn kind_of_code(code: &str) -> ErrorKind {
     match code {
@@ -190,6 +190,8 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
         "NotFound"
         | "NotFoundException"
         | "ResourceNotFoundException"
+        | "NoSuchEntity"
+        | "NoSuchEntityException"
         | "AWS.SimpleQueueService.NonExistentQueue"
         | "QueueDoesNotExist" => ErrorKind::NotFound,
         "InvalidParameter"

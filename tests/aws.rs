@@ -78,7 +78,8 @@ fn entry_ok() -> Rule {
     })
 }
 
-fn grant(policy: &str) -> AssociatedAccessPolicy {
+/// A ClusterAdmin-style association at cluster scope (shared with the migrate tests).
+pub fn grant(policy: &str) -> AssociatedAccessPolicy {
     AssociatedAccessPolicy::builder()
         .policy_arn(policy)
         .access_scope(

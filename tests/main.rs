@@ -24,6 +24,10 @@ mod ingest;
 mod cli;
 // AWS side with the SDK's test tools: enrichment, SNS delivery, handler errors, the wire.
 mod aws;
+// `migrate` offline: sample ConfigMaps against their goldens, pitfalls, generated code read back.
+mod migrate;
+// `migrate --live`: EKS and IAM reads with the SDK's mocks; `--check` exit codes via the binary.
+mod migrate_live;
 // The SAM templates agree with the catalogue; samples match the event patterns they should.
 mod template;
 // The README's bad-input table, one test per row.

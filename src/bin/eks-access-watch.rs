@@ -1,5 +1,8 @@
 //! The `eks-access-watch` command line: replay CloudTrail files offline through the same code
-//! the Lambda runs, and print the rule catalogue.
+//! the Lambda runs, plan the migration from aws-auth (`migrate`), and print the rule catalogue.
+
+#[path = "eks-access-watch/migrate.rs"]
+mod migrate;
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
@@ -32,6 +35,9 @@ enum Command {
     /// Replay CloudTrail records (files, directories, .gz, NDJSON, or - for stdin) offline and
     /// print one alert per watched event.
     Replay(ReplayArgs),
+    /// Plan the move from the aws-auth ConfigMap to access entries; with --live, compare with the
+    /// cluster and say whether switching to API mode is safe.
+    Migrate(migrate::MigrateArgs),
     /// Print the rule catalogue (id, base severity, when it fires, why).
     Rules {
         /// Output format.
@@ -45,24 +51,8 @@ struct ReplayArgs {
     /// Output format: a readable table, a JSON array, or one JSON alert per line.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// ARN of automation allowed to change cluster access (repeatable; or comma-separated in
-    /// APPROVED_CALLER_ARNS).
-    #[arg(
-        long = "approved-caller",
-        value_name = "ARN",
-        env = "APPROVED_CALLER_ARNS",
-        value_delimiter = ','
-    )]
-    approved_callers: Vec<String>,
-    /// ARN of a break-glass role (repeatable; or comma-separated in BREAK_GLASS_ROLE_ARNS).
-    /// With none given, roles named like `break-glass` count.
-    #[arg(
-        long = "break-glass",
-        value_name = "ARN",
-        env = "BREAK_GLASS_ROLE_ARNS",
-        value_delimiter = ','
-    )]
-    break_glass_roles: Vec<String>,
+    #[command(flatten)]
+    rules: RuleFlags,
     /// Print only alerts at or above this severity (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY", default_value = "info")]
     min_severity: Severity,
@@ -91,6 +81,41 @@ struct ReplayArgs {
     paths: Vec<PathBuf>,
 }
 
+/// Who may change access and which roles are break-glass: the same flags and variables for
+/// every command and the Lambda.
+#[derive(clap::Args)]
+struct RuleFlags {
+    /// ARN of automation allowed to change cluster access (repeatable; or comma-separated in
+    /// APPROVED_CALLER_ARNS).
+    #[arg(
+        long = "approved-caller",
+        value_name = "ARN",
+        env = "APPROVED_CALLER_ARNS",
+        value_delimiter = ','
+    )]
+    approved_callers: Vec<String>,
+    /// ARN of a break-glass role (repeatable; or comma-separated in BREAK_GLASS_ROLE_ARNS).
+    /// With none given, roles named like `break-glass` count.
+    #[arg(
+        long = "break-glass",
+        value_name = "ARN",
+        env = "BREAK_GLASS_ROLE_ARNS",
+        value_delimiter = ','
+    )]
+    break_glass_roles: Vec<String>,
+}
+
+impl RuleFlags {
+    fn config(&self) -> Result<RuleConfig, eks_access_watch::ConfigError> {
+        RuleConfig::new(
+            &self.approved_callers,
+            "--approved-caller/APPROVED_CALLER_ARNS",
+            &self.break_glass_roles,
+            "--break-glass/BREAK_GLASS_ROLE_ARNS",
+        )
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
@@ -114,6 +139,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Migrate(args) => migrate::run(args),
         Command::Rules { format } => {
             print!(
                 "{}",
@@ -128,12 +154,7 @@ fn main() -> ExitCode {
 }
 
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let config = RuleConfig::new(
-        &args.approved_callers,
-        "--approved-caller/APPROVED_CALLER_ARNS",
-        &args.break_glass_roles,
-        "--break-glass/BREAK_GLASS_ROLE_ARNS",
-    )?;
+    let config = args.rules.config()?;
     let inputs = ingest::expand_paths(&args.paths)?;
     let online = if args.enrich {
         Some(Online::new(args.enrich_timeout_ms)?)

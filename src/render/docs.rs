@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::rules::{CATALOGUE, OnFailure, Rule, Topic};
+use crate::rules::{CATALOGUE, Eval, OnFailure, Rule, Topic};
 
 fn severities(rule: &Rule) -> String {
     rule.severities
@@ -14,6 +14,10 @@ fn severities(rule: &Rule) -> String {
 }
 
 fn on_failure(rule: &Rule) -> &'static str {
+    // Findings made outside per-event grading (migrate, audit) are not about a CloudTrail call.
+    if matches!(rule.eval, Eval::External) {
+        return "n/a";
+    }
     match rule.on_failure {
         OnFailure::CapAtHigh => "capped at high",
         OnFailure::Keep => "kept",
@@ -22,6 +26,9 @@ fn on_failure(rule: &Rule) -> &'static str {
 }
 
 fn kind(rule: &Rule) -> String {
+    if matches!(rule.eval, Eval::External) {
+        return "command finding (not per event)".to_string();
+    }
     match rule.qualifier {
         Some(q) if q.raises_alert => format!(
             "qualifier `({})`: one level above the other findings",
@@ -78,5 +85,6 @@ fn topic_title(topic: Topic) -> &'static str {
         Topic::Entries => "Access entries",
         Topic::Cluster => "Cluster settings and other ways in",
         Topic::Integrity => "Watcher integrity: the trail, unreadable records",
+        Topic::Migration => "Migrating from aws-auth (`eks-access-watch migrate`)",
     }
 }

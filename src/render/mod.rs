@@ -152,13 +152,7 @@ pub fn text(alert: &Alert) -> String {
     }
     let _ = writeln!(out, "\nFindings (all rules that matched):");
     for f in &alert.findings {
-        let _ = writeln!(
-            out,
-            "  {:<8} {}: {}",
-            f.severity.upper(),
-            f.rule.id,
-            f.summary
-        );
+        let _ = writeln!(out, "{}", finding_line(f));
     }
     let steps = next_steps(alert);
     if !steps.is_empty() {
@@ -185,6 +179,11 @@ pub fn text(alert: &Alert) -> String {
         alert.event_id.as_deref().unwrap_or(na)
     );
     out
+}
+
+/// `  HIGH     rule-id: summary`: one finding in a text rendering.
+pub fn finding_line(f: &Finding) -> String {
+    format!("  {:<8} {}: {}", f.severity.upper(), f.rule.id, f.summary)
 }
 
 /// The terminal table's header line.

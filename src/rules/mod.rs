@@ -3,7 +3,8 @@
 //! condition is one named, pure function in the file of its topic:
 //! [`identity`] (who called, and how), [`grants`] (access policy associations), [`entries`]
 //! (access entries), [`cluster`] (cluster settings and other ways in), [`integrity`] (whether
-//! the watcher can still see: the trail, unreadable records).
+//! the watcher can still see: the trail, unreadable records); [`migration`] holds the findings
+//! of the aws-auth migration planner.
 //!
 //! **All matching rules fire** (not first-match): an alert carries every finding that applies
 //! and takes the highest finding's severity. Two adjustments, both declared per rule:
@@ -23,6 +24,7 @@ mod entries;
 mod grants;
 mod identity;
 mod integrity;
+mod migration;
 
 use std::fmt;
 
@@ -44,6 +46,7 @@ closed_enum! {
         Entries = "entries",
         Cluster = "cluster",
         Integrity = "integrity",
+        Migration = "migration",
     }
 }
 
@@ -184,6 +187,15 @@ pub static CATALOGUE: &[&Rule] = &[
     &integrity::UNPARSEABLE_WATCHED_EVENT,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
+    &migration::PRINCIPAL_MISSING,
+    &migration::ACCOUNT_MAPPING,
+    &migration::SYSTEM_MASTERS,
+    &migration::ROLE_PATH,
+    &migration::SESSION_ARN,
+    &migration::DUPLICATE_PRINCIPAL,
+    &migration::CREATOR_ADMIN,
+    &migration::UNSUPPORTED_GROUP,
+    &migration::PATHS_UNVERIFIED,
 ];
 
 /// A catalogue entry by id.
