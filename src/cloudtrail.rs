@@ -102,7 +102,7 @@ pub fn normalise(raw: &RawRecord, operation: Operation) -> AccessEvent {
     let req = raw.request_parameters.as_ref().unwrap_or(&empty);
     let resp = raw.response_elements.as_ref().unwrap_or(&empty);
     let cluster = match operation.source() {
-        crate::operation::Source::Sts => None,
+        crate::operation::Source::Sts | crate::operation::Source::Kubernetes => None,
         crate::operation::Source::Eks => str_at(req, &["name"])
             .or_else(|| str_at(req, &["clusterName"]))
             .or_else(|| str_at(resp, &["cluster", "name"]))
@@ -217,6 +217,25 @@ fn change(operation: Operation, req: &Value, resp: &Value) -> Change {
             role_arn: arn_at(req, &["roleArn"]),
             session_name: text_at(req, &["roleSessionName"]),
         },
+        // Never from CloudTrail (`Operation::from_cloudtrail` only names CloudTrail sources):
+        // a Kubernetes change whose bodies are unknown.
+        Operation::AwsAuthCreate
+        | Operation::AwsAuthUpdate
+        | Operation::AwsAuthPatch
+        | Operation::AwsAuthDelete
+        | Operation::KubeSystemConfigMapsDeleteCollection
+        | Operation::ClusterRoleBindingCreate
+        | Operation::ClusterRoleBindingUpdate
+        | Operation::ClusterRoleBindingPatch
+        | Operation::ClusterRoleBindingDelete
+        | Operation::ClusterRoleBindingDeleteCollection
+        | Operation::RoleBindingCreate
+        | Operation::RoleBindingUpdate
+        | Operation::RoleBindingPatch
+        | Operation::RoleBindingDelete
+        | Operation::RoleBindingDeleteCollection => {
+            crate::kubernetes::change_without_bodies(operation)
+        }
     }
 }
 
@@ -401,6 +420,7 @@ fn actor(
         IdentityType::IamUser
         | IdentityType::Role
         | IdentityType::IdentityCenterUser
+        | IdentityType::Kubernetes
         | IdentityType::Unknown(_) => {
             let display = own_arn
                 .as_deref()
