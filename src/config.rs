@@ -155,6 +155,9 @@ pub struct LambdaSettings {
     /// Where events that cannot succeed on a retry go at once, with the reason (the function's
     /// own on-failure queue). `None`: the invocation fails and Lambda's retries decide.
     pub failure_queue_url: Option<String>,
+    /// The function's region (`AWS_REGION`, set by the Lambda runtime, not by the template):
+    /// the region of the audit events its subscriptions deliver (they never cross regions).
+    pub region: Option<String>,
 }
 
 /// The environment variables the Lambda reads, for docs, the template test and errors.
@@ -296,6 +299,7 @@ impl LambdaSettings {
             format,
             role_template,
             failure_queue_url,
+            region: env.text("AWS_REGION"),
         })
     }
 }
