@@ -1,6 +1,9 @@
 use std::path::Path;
 
+use std::io::Read;
+
 use eks_access_watch::ingest::{self, ReadMode};
+use eks_access_watch::kubernetes::Origin;
 use eks_access_watch::operation::Source;
 use eks_access_watch::{RuleConfig, Severity};
 use serde_json::{Value as Json, json};
@@ -59,31 +62,90 @@ fn watched(source: Source) -> Vec<&'static str> {
     source.operations().map(|o| o.as_str()).collect()
 }
 
-/// Every CloudTrail record in a sample file (EventBridge `detail`, log-file `Records`,
-/// lookup-events `Events`, bare records, NDJSON; gzip or not), as JSON text.
-fn sample_records(path: &Path) -> Vec<String> {
+/// A record in a sample: a CloudTrail record or a Kubernetes audit event, as JSON text.
+enum SampleRecord {
+    CloudTrail(String),
+    Audit(String),
+}
+
+fn is_audit(v: &Json) -> bool {
+    v["kind"] == "Event"
+        && v["apiVersion"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("audit.k8s.io/"))
+}
+
+/// The messages of a CloudWatch Logs document or output that are audit events (other streams'
+/// lines, such as the authenticator's, are not).
+fn log_messages(events: &Json, out: &mut Vec<SampleRecord>) {
+    for e in events.as_array().unwrap() {
+        let message = e["message"].as_str().unwrap();
+        if serde_json::from_str::<Json>(message).is_ok_and(|m| is_audit(&m)) {
+            out.push(SampleRecord::Audit(message.to_string()));
+        }
+    }
+}
+
+/// Every record in a sample file: CloudTrail (EventBridge `detail`, log-file `Records`,
+/// lookup-events `Events`, bare records, NDJSON) and audit events (subscription payloads,
+/// their decoded documents, filter-log-events output, audit NDJSON, CloudWatch Logs exports);
+/// gzip or not.
+fn sample_records(path: &Path) -> Vec<SampleRecord> {
+    use base64::Engine;
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut ingest::open(path).unwrap(), &mut text).unwrap();
+    ingest::open(path)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     let mut out = Vec::new();
-    for value in serde_json::Deserializer::from_str(&text).into_iter::<Json>() {
-        let value = value.unwrap();
+    // An export's lines start with a timestamp: the event follows the first space.
+    let exported = text.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    let values: Vec<Json> = if exported {
+        text.lines()
+            .map(|l| serde_json::from_str(l.split_once(' ').unwrap().1).unwrap())
+            .collect()
+    } else {
+        serde_json::Deserializer::from_str(&text)
+            .into_iter::<Json>()
+            .map(Result::unwrap)
+            .collect()
+    };
+    for value in values {
         let values = match value {
             Json::Array(items) => items,
             other => vec![other],
         };
         for v in values {
-            if let Some(records) = v["Records"].as_array() {
-                out.extend(records.iter().map(Json::to_string));
-            } else if let Some(events) = v["Events"].as_array() {
+            if let Some(data) = v["awslogs"]["data"].as_str() {
+                let gz = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap();
+                let mut doc = String::new();
+                flate2::read::GzDecoder::new(&gz[..])
+                    .read_to_string(&mut doc)
+                    .unwrap();
+                let doc: Json = serde_json::from_str(&doc).unwrap();
+                log_messages(&doc["logEvents"], &mut out);
+            } else if v.get("logEvents").is_some() {
+                log_messages(&v["logEvents"], &mut out);
+            } else if v.get("events").is_some() {
+                log_messages(&v["events"], &mut out);
+            } else if is_audit(&v) {
+                out.push(SampleRecord::Audit(v.to_string()));
+            } else if let Some(records) = v["Records"].as_array() {
                 out.extend(
-                    events
+                    records
                         .iter()
-                        .map(|e| e["CloudTrailEvent"].as_str().unwrap().to_string()),
+                        .map(|r| SampleRecord::CloudTrail(r.to_string())),
                 );
+            } else if let Some(events) = v["Events"].as_array() {
+                out.extend(events.iter().map(|e| {
+                    SampleRecord::CloudTrail(e["CloudTrailEvent"].as_str().unwrap().to_string())
+                }));
             } else if v.get("detail").is_some() {
-                out.push(v["detail"].to_string());
+                out.push(SampleRecord::CloudTrail(v["detail"].to_string()));
             } else {
-                out.push(v.to_string());
+                out.push(SampleRecord::CloudTrail(v.to_string()));
             }
         }
     }
@@ -236,7 +298,10 @@ fn every_sample_matches_the_pattern_it_should() {
         let pats = patterns(break_glass);
         let mut watched_count = 0;
         for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
-            for (i, json) in sample_records(&sample).iter().enumerate() {
+            for (i, record) in sample_records(&sample).iter().enumerate() {
+                let SampleRecord::CloudTrail(json) = record else {
+                    continue;
+                };
                 let record: Json = serde_json::from_str(json).unwrap();
                 let source = record["eventSource"].as_str().unwrap_or_default();
                 let service = source.split('.').next().unwrap_or_default();
@@ -255,4 +320,198 @@ fn every_sample_matches_the_pattern_it_should() {
         }
         assert!(watched_count > 30, "{watched_count}");
     }
+}
+
+// ---- the Kubernetes audit log: subscription filters and their pattern ----
+
+/// A CloudWatch Logs JSON filter pattern, for what ours uses: `$.a.b = "text"` comparisons
+/// joined by `&&` or `||`, grouped with parentheses (mixing `&&` and `||` at one level without
+/// parentheses is refused, so precedence never decides).
+#[derive(Debug)]
+enum Filter {
+    All(Vec<Filter>),
+    Any(Vec<Filter>),
+    Equals(Vec<String>, String),
+}
+
+fn tokens(pattern: &str) -> Vec<String> {
+    let inner = pattern
+        .trim()
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .expect("a JSON filter pattern is { ... }");
+    let mut out = Vec::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\n' => {}
+            '(' | ')' | '=' => out.push(c.to_string()),
+            '&' | '|' => {
+                assert_eq!(chars.next(), Some(c), "{c}{c} expected");
+                out.push(format!("{c}{c}"));
+            }
+            '"' => {
+                let text: String = chars.by_ref().take_while(|c| *c != '"').collect();
+                out.push(format!("\"{text}"));
+            }
+            '$' => {
+                let mut sel = String::from("$");
+                while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || *c == '.') {
+                    sel.push(c);
+                }
+                out.push(sel);
+            }
+            other => panic!("unexpected `{other}` in the filter pattern"),
+        }
+    }
+    out
+}
+
+fn parse_filter(tokens: &[String], at: &mut usize) -> Filter {
+    let mut terms = vec![parse_term(tokens, at)];
+    let mut joiner: Option<String> = None;
+    while let Some(op) = tokens.get(*at).filter(|t| *t == "&&" || *t == "||") {
+        assert!(
+            joiner.as_ref().is_none_or(|j| j == op),
+            "`&&` and `||` mixed without parentheses"
+        );
+        joiner = Some(op.clone());
+        *at += 1;
+        terms.push(parse_term(tokens, at));
+    }
+    match joiner.as_deref() {
+        Some("||") => Filter::Any(terms),
+        _ => Filter::All(terms),
+    }
+}
+
+fn parse_term(tokens: &[String], at: &mut usize) -> Filter {
+    let t = &tokens[*at];
+    *at += 1;
+    if t == "(" {
+        let f = parse_filter(tokens, at);
+        assert_eq!(tokens[*at], ")");
+        *at += 1;
+        return f;
+    }
+    let path: Vec<String> = t
+        .strip_prefix("$.")
+        .expect("a selector")
+        .split('.')
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        tokens[*at], "=",
+        "only = comparisons are understood by this test"
+    );
+    let value = tokens[*at + 1]
+        .strip_prefix('"')
+        .expect("a quoted value")
+        .to_string();
+    *at += 2;
+    Filter::Equals(path, value)
+}
+
+fn passes(filter: &Filter, event: &Json) -> bool {
+    match filter {
+        Filter::All(f) => f.iter().all(|f| passes(f, event)),
+        Filter::Any(f) => f.iter().any(|f| passes(f, event)),
+        Filter::Equals(path, value) => path
+            .iter()
+            .fold(event, |v, k| &v[k.as_str()])
+            .as_str()
+            .is_some_and(|s| glob(value, s)),
+    }
+}
+
+/// The resources the template makes for each audit log group (Fn::ForEach's template).
+fn audit_subscription() -> (Yaml, Yaml, String) {
+    let t = load("template.yaml");
+    let each = at(&t, &["Resources", "Fn::ForEach::AuditLogSubscriptions"]);
+    let each = each
+        .as_sequence()
+        .expect("Fn::ForEach: [identifier, list, resources]");
+    assert_eq!(each[0].as_str(), Some("LogGroup"));
+    assert_eq!(
+        format!("{:?}", each[1]),
+        r#"TaggedValue { tag: !Ref, value: String("ClusterAuditLogGroups") }"#,
+        "one subscription per listed log group"
+    );
+    let permission = at(&t, &["Resources", "AuditLogInvokePermission"]).clone();
+    let filter = each[2]["AuditLogSubscription&{LogGroup}"].clone();
+    let pattern = at(&filter, &["Properties", "FilterPattern"])
+        .as_str()
+        .unwrap()
+        .to_string();
+    (permission, filter, pattern)
+}
+
+#[test]
+fn each_audit_log_group_gets_a_scoped_permission_and_a_subscription_to_the_function() {
+    let (permission, filter, pattern) = audit_subscription();
+    assert_eq!(
+        at(&permission, &["Properties", "Principal"]).as_str(),
+        Some("logs.amazonaws.com")
+    );
+    // Scoped by source: the EKS control-plane log groups of this account and region.
+    let source = format!("{:?}", at(&permission, &["Properties", "SourceArn"]));
+    assert!(
+        source.contains("${AWS::AccountId}:log-group:/aws/eks/*/cluster:*"),
+        "{source}"
+    );
+    assert_eq!(
+        at(&filter, &["DependsOn"]).as_str(),
+        Some("AuditLogInvokePermission")
+    );
+    let group = format!("{:?}", at(&filter, &["Properties", "LogGroupName"]));
+    assert!(group.contains("LogGroup"), "{group}");
+    let destination = format!("{:?}", at(&filter, &["Properties", "DestinationArn"]));
+    assert!(destination.contains("WatcherFunction.Arn"), "{destination}");
+    // PutSubscriptionFilter takes at most 1024 characters.
+    assert!(pattern.len() <= 1024, "{} characters", pattern.len());
+}
+
+/// The pattern passes every audit event the library watches (nothing graded is lost before
+/// the function sees it) and no get, list or watch (the function is not invoked for them).
+#[test]
+fn the_audit_filter_pattern_passes_every_watched_sample_and_no_read() {
+    let (_, _, pattern) = audit_subscription();
+    let filter = parse_filter(&tokens(&pattern), &mut 0);
+    let (mut watched, mut reads) = (0, 0);
+    for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
+        for record in sample_records(&sample) {
+            let SampleRecord::Audit(line) = record else {
+                continue;
+            };
+            let event: Json = serde_json::from_str(&line).unwrap();
+            let delivered = passes(&filter, &event);
+            let graded = matches!(
+                ingest::evaluate_audit(line.as_bytes(), &Origin::default(), ReadMode::Strict),
+                Ok(Ok(_))
+            );
+            if graded {
+                watched += 1;
+                assert!(
+                    delivered,
+                    "{}: the filter drops a watched event: {line}",
+                    sample.display()
+                );
+            }
+            if ["get", "list", "watch"].contains(&event["verb"].as_str().unwrap_or_default()) {
+                reads += 1;
+                assert!(
+                    !delivered,
+                    "{}: the filter passes a read: {line}",
+                    sample.display()
+                );
+            }
+        }
+    }
+    assert!(
+        watched >= 20 && reads >= 3,
+        "watched {watched}, reads {reads}"
+    );
+    let other = serde_json::json!({"stage": "ResponseComplete", "verb": "patch",
+        "objectRef": {"resource": "configmaps", "namespace": "kube-system", "name": "coredns"}});
+    assert!(!passes(&filter, &other), "other ConfigMaps are not sent");
 }

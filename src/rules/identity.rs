@@ -132,7 +132,7 @@ pub static DENIED_ATTEMPT: Rule = Rule {
         tag: "denied",
         raises_alert: false,
     }),
-    fires_on: "a watched call that failed with AccessDenied*/Unauthorized*: medium; high when it aimed at Admin/ClusterAdmin or at the caller itself",
+    fires_on: "a watched call that failed with AccessDenied*/Unauthorized* (Kubernetes: Forbidden, 403): medium; high when it aimed at Admin/ClusterAdmin (system:masters, cluster-admin) or at the caller itself",
     why: "Denied attempts at access changes are how a compromised identity probes what it can do; the one that aims at admin is the loudest signal we get before the one that succeeds.",
     next_step: "Identify the caller and why it tried; repeated denials from one identity warrant revoking its sessions.",
     eval: Eval::Change(denied_attempt),
@@ -141,6 +141,7 @@ pub static DENIED_ATTEMPT: Rule = Rule {
 fn denied_attempt(c: &Ctx) -> Option<Hit> {
     let e = c.event.error.as_ref().filter(|e| e.is_denied())?;
     let aims_high = c.self_target
+        || c.event.change.aims_at_admin()
         || matches!(
             c.policy_class(),
             Some(PolicyClass::ClusterAdmin | PolicyClass::Admin)

@@ -2,7 +2,8 @@
 //! emit, what a failed call does to it, whether it qualifies other findings, its docs) and its
 //! condition is one named, pure function in the file of its topic:
 //! [`identity`] (who called, and how), [`grants`] (access policy associations), [`entries`]
-//! (access entries), [`cluster`] (cluster settings and other ways in).
+//! (access entries), [`cluster`] (cluster settings and other ways in), [`kubernetes`] (the
+//! aws-auth ConfigMap and RBAC bindings, from the EKS audit log).
 //!
 //! **All matching rules fire** (not first-match): an alert carries every finding that applies
 //! and takes the highest finding's severity. Two adjustments, both declared per rule:
@@ -21,6 +22,7 @@ mod cluster;
 mod entries;
 mod grants;
 mod identity;
+mod kubernetes;
 
 use std::fmt;
 
@@ -41,6 +43,7 @@ closed_enum! {
         Grants = "grants",
         Entries = "entries",
         Cluster = "cluster",
+        Kubernetes = "kubernetes",
     }
 }
 
@@ -172,6 +175,16 @@ pub static CATALOGUE: &[&Rule] = &[
     &cluster::CLUSTER_DELETED,
     &cluster::OIDC_PROVIDER_ASSOCIATED,
     &cluster::POD_IDENTITY_ASSOCIATION,
+    &kubernetes::AWS_AUTH_DELETED,
+    &kubernetes::AWS_AUTH_CREATED,
+    &kubernetes::AWS_AUTH_SYSTEM_MASTERS,
+    &kubernetes::AWS_AUTH_ACCOUNT_MAPPED,
+    &kubernetes::AWS_AUTH_MODIFIED,
+    &kubernetes::AWS_AUTH_SESSION_ARN,
+    &kubernetes::AWS_AUTH_ROLE_PATH,
+    &kubernetes::RBAC_ANONYMOUS_BOUND,
+    &kubernetes::RBAC_CLUSTER_ADMIN_BOUND,
+    &kubernetes::RBAC_BINDING_CHANGED,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
 ];
