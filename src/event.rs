@@ -373,14 +373,18 @@ impl Change {
         }
     }
 
-    /// Calls that give the target access (create/update entry, associate policy).
+    /// Calls that give the target access (create/update entry, associate policy, an aws-auth
+    /// change that maps one new principal).
     pub fn grants(&self) -> bool {
-        matches!(
-            self,
-            Change::CreateAccessEntry(_)
-                | Change::UpdateAccessEntry(_)
-                | Change::AssociateAccessPolicy { .. }
-        )
+        match self {
+            Change::AwsAuth(a) => a.grants(),
+            _ => matches!(
+                self,
+                Change::CreateAccessEntry(_)
+                    | Change::UpdateAccessEntry(_)
+                    | Change::AssociateAccessPolicy { .. }
+            ),
+        }
     }
 
     /// Changes after which nobody may hold admin any more: a switch to API mode (aws-auth

@@ -15,6 +15,8 @@ mod golden;
 mod rules;
 // Input shapes, streaming and bad input through the public ingest API.
 mod ingest;
+// The Kubernetes plane: aws-auth and RBAC-binding rules, audit-log shapes, missing bodies.
+mod kubernetes;
 // The `eks-access-watch` binary: exit codes, output formats, errors naming inputs.
 mod cli;
 // AWS side with the SDK's test tools: enrichment, SNS delivery, handler errors, the wire.

@@ -37,7 +37,7 @@ use flate2::read::MultiGzDecoder;
 
 use crate::config::RuleConfig;
 use crate::event::AccessEvent;
-use crate::kubernetes::Origin;
+use crate::kubernetes::{History, Origin};
 use crate::operation::Skip;
 
 pub use auditlog::{AuditEventError, evaluate_audit};
@@ -247,6 +247,8 @@ struct Emitter<'a> {
     options: Options<'a>,
     sink: &'a mut dyn FnMut(Outcome),
     stats: Stats,
+    /// aws-auth as the input's earlier events left it, per cluster.
+    history: History,
 }
 
 impl Emitter<'_> {
@@ -276,8 +278,9 @@ impl Emitter<'_> {
     fn audit(&mut self, location: Location, line: &[u8], origin: &Origin) {
         self.stats.records += 1;
         match evaluate_audit(line, origin, self.options.mode) {
-            Ok(Ok(event)) => {
+            Ok(Ok(mut event)) => {
                 self.stats.watched += 1;
+                self.history.apply(&mut event);
                 (self.sink)(Outcome::Watched { location, event });
             }
             Ok(Err(reason)) => self.skipped(location, reason),
@@ -313,6 +316,7 @@ pub fn scan(
         options: *options,
         sink,
         stats: Stats::default(),
+        history: History::default(),
     };
     shapes::read(input, reader, &mut emitter)?;
     Ok(emitter.stats)

@@ -32,7 +32,7 @@ use crate::event::{AccessEvent, Actor, ApiError, Change, IdentityType};
 use crate::operation::{KubeObject, KubeRequest, Operation, Skip, watch_kubernetes};
 use crate::text::clean;
 
-pub use objects::{AwsAuthChange, Binding, BindingChange, RowState, Subject};
+pub use objects::{AwsAuthChange, Binding, BindingChange, History, RowState, Subject};
 
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;

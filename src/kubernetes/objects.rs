@@ -53,9 +53,47 @@ pub struct AwsAuthChange {
     pub touched: Vec<Section>,
     /// What the alert must say about missing or unreadable content.
     pub notes: Vec<String>,
+    /// `after` is the whole ConfigMap (not only the sections a patch set).
+    pub whole_after: bool,
 }
 
+const PREVIOUS_UNKNOWN: &str = "the previous content is not in the audit event";
+const DELETED_UNKNOWN: &str = "the deleted mappings are not in the audit event";
+
 impl AwsAuthChange {
+    /// Compare with `previous`, the content an earlier event of the same input left (at
+    /// `time`), when the event itself does not say what was there before.
+    pub fn assume_previous(&mut self, previous: &AwsAuth, time: Option<&str>) {
+        if self.before.is_some() {
+            return;
+        }
+        self.before = Some(previous.clone());
+        self.notes
+            .retain(|n| n != PREVIOUS_UNKNOWN && n != DELETED_UNKNOWN);
+        self.notes.push(format!(
+            "compared with aws-auth as an earlier event of this input left it{}",
+            time.map(|t| format!(" ({t})")).unwrap_or_default()
+        ));
+    }
+
+    /// The whole ConfigMap after this change, when it is known (a patch's result is completed
+    /// from the content before it).
+    pub fn whole_after(&self) -> Option<AwsAuth> {
+        let after = self.after.as_ref()?;
+        if self.whole_after {
+            return Some(after.clone());
+        }
+        let mut whole = self.before.clone()?;
+        for section in &self.touched {
+            match section {
+                Section::Roles => whole.roles = after.roles.clone(),
+                Section::Users => whole.users = after.users.clone(),
+                Section::Accounts => whole.accounts = after.accounts.clone(),
+            }
+        }
+        Some(whole)
+    }
+
     /// Rows added, removed or changed in the touched sections, when both versions are known.
     pub fn row_changes(&self) -> Option<Vec<RowChange>> {
         Some(awsauth::diff(
@@ -103,6 +141,15 @@ impl AwsAuthChange {
         }
     }
 
+    /// The change maps one principal that no row mapped before: it grants that principal
+    /// access (so `self-grant` and `cross-account-principal` apply as to an access entry).
+    pub fn grants(&self) -> bool {
+        match (self.principal_arn(), &self.before) {
+            (Some(arn), Some(before)) => !before.mappings().any(|m| m.arn == arn),
+            _ => false,
+        }
+    }
+
     /// A `system:masters` mapping is in a section this change set.
     pub fn maps_system_masters(&self) -> bool {
         self.rows_after()
@@ -114,6 +161,46 @@ impl AwsAuthChange {
 /// The mapping puts its principal in `system:masters` (unrestricted, outside RBAC).
 pub fn is_system_masters(m: &awsauth::Mapping) -> bool {
     m.groups.iter().any(|g| g.trim() == "system:masters")
+}
+
+/// What each cluster's aws-auth held after the last change seen so far in one input (one
+/// replayed file, one subscription payload): the "previous content" an update, a patch or a
+/// deletion does not carry, so their alerts can name rows added, removed and changed. Only
+/// successful changes with a known result count; anything else forgets the cluster's content.
+#[derive(Debug, Default)]
+pub struct History {
+    /// (cluster, content, the event's time); a handful of clusters per input.
+    last: Vec<(Option<String>, AwsAuth, Option<String>)>,
+}
+
+impl History {
+    /// Complete `event`'s aws-auth change from what came before, then remember its result.
+    pub fn apply(&mut self, event: &mut crate::event::AccessEvent) {
+        let crate::event::Change::AwsAuth(change) = &mut event.change else {
+            return;
+        };
+        let slot = self.last.iter().position(|(c, _, _)| *c == event.cluster);
+        if event.error.is_some() {
+            return;
+        }
+        if let Some(i) = slot {
+            let (_, previous, time) = &self.last[i];
+            change.assume_previous(previous, time.as_deref());
+        }
+        match (change.whole_after(), slot) {
+            (Some(after), Some(i)) => {
+                self.last[i] = (event.cluster.clone(), after, event.event_time.clone())
+            }
+            (Some(after), None) => {
+                self.last
+                    .push((event.cluster.clone(), after, event.event_time.clone()))
+            }
+            (None, Some(i)) => {
+                self.last.remove(i);
+            }
+            (None, None) => {}
+        }
+    }
 }
 
 /// Build the change from a watched aws-auth request's bodies.
@@ -142,49 +229,54 @@ pub(super) fn aws_auth(
     };
     let all = Section::ALL.to_vec();
     let verb = operation.kubernetes_call().map_or(Verb::Update, |c| c.verb);
-    let (before, after, touched) = match verb {
+    // (before, after, the sections set, whether `after` is the whole ConfigMap)
+    let (before, after, touched, whole_after) = match verb {
         Verb::Create => {
             let after = stored
                 .or(request.filter(|r| r.is_object()))
                 .and_then(|o| data_of(o, "the new aws-auth"));
-            (Some(AwsAuth::default()), after, all)
+            (Some(AwsAuth::default()), after, all, true)
         }
         Verb::Update => {
             let after = stored
                 .or(request.filter(|r| r.is_object()))
                 .and_then(|o| data_of(o, "aws-auth after the update"));
-            (None, after, all)
+            (None, after, all, true)
         }
         Verb::Patch => {
             let touched = request.map(patched_sections).unwrap_or(all);
-            let after = match stored {
-                Some(o) => data_of(o, "aws-auth after the patch"),
-                None => request
-                    .and_then(patched_data)
-                    .and_then(|d| data_of(&d, "the patched aws-auth")),
+            let (after, whole) = match stored {
+                Some(o) => (data_of(o, "aws-auth after the patch"), true),
+                None => (
+                    request
+                        .and_then(patched_data)
+                        .and_then(|d| data_of(&d, "the patched aws-auth")),
+                    false,
+                ),
             };
-            (None, after, touched)
+            (None, after, touched, whole)
         }
         // A deletion (or every ConfigMap of kube-system at once): the API server may answer
         // with the deleted object, else the content is gone unseen.
         Verb::Delete | Verb::DeleteCollection => {
             let before = stored.and_then(|o| data_of(o, "the deleted aws-auth"));
-            (before, Some(AwsAuth::default()), all)
+            (before, Some(AwsAuth::default()), all, true)
         }
     };
     let deleted = matches!(verb, Verb::Delete | Verb::DeleteCollection);
     if request.is_none() && response.is_none() {
         notes.push("the audit event carries no request or response body".into());
     } else if deleted && before.is_none() {
-        notes.push("the deleted mappings are not in the audit event".into());
+        notes.push(DELETED_UNKNOWN.into());
     } else if after.is_some() && before.is_none() && !touched.is_empty() {
-        notes.push("the previous content is not in the audit event".into());
+        notes.push(PREVIOUS_UNKNOWN.into());
     }
     AwsAuthChange {
         before,
         after,
         touched,
         notes,
+        whole_after,
     }
 }
 

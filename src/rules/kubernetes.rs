@@ -352,7 +352,7 @@ fn aws_auth_session_arn(c: &Ctx) -> Option<Hit> {
     (!rows.is_empty()).then(|| Hit {
         severity: Low,
         summary: format!(
-            "aws-auth {} session ARN {} (never matches a caller){}{}",
+            "aws-auth {} session ARN {}: it never matches a caller{}{}",
             c.did("maps", "mapping of"),
             list(rows),
             c.on_cluster(),
@@ -386,7 +386,7 @@ fn aws_auth_role_path(c: &Ctx) -> Option<Hit> {
     (!rows.is_empty()).then(|| Hit {
         severity: Low,
         summary: format!(
-            "aws-auth {} role ARN with a path {} (matches nobody as written){}{}",
+            "aws-auth {} {} with a path in the role ARN: it matches nobody as written{}{}",
             c.did("maps", "mapping of"),
             list(rows),
             c.on_cluster(),
