@@ -85,20 +85,28 @@ fn notes(notes: &[String]) -> String {
     notes.iter().map(|n| format!("; {n}")).collect()
 }
 
-/// The principals or accounts of the rows after the change that match `pick`, with their
-/// state: `role/ci-runner (added)`.
-fn rows_where(c: &Ctx, a: &AwsAuthChange, pick: impl Fn(&Row) -> bool) -> Vec<String> {
-    a.rows_after()
+/// The rows of an aws-auth change's sets, after it, that match `pick`, shown by `show` with
+/// their state (`role/ci-runner (added)`) and listed; `None` when there are none.
+fn rows_where(
+    c: &Ctx,
+    pick: impl Fn(&Row) -> bool,
+    show: impl Fn(&Row) -> String,
+) -> Option<String> {
+    let rows: Vec<String> = aws_auth(c)?
+        .rows_after()
         .iter()
         .filter(|(_, r)| pick(r))
-        .map(|(state, r)| {
-            let name = match r {
-                Row::Mapping(m) => principal(c, &m.arn),
-                Row::Account(a) => format!("account {a}"),
-            };
-            format!("{name}{}", state.note())
-        })
-        .collect()
+        .map(|(state, r)| format!("{}{}", show(r), state.note()))
+        .collect();
+    (!rows.is_empty()).then(|| list(rows))
+}
+
+/// The principal or account a row maps.
+fn mapped(c: &Ctx, r: &Row) -> String {
+    match r {
+        Row::Mapping(m) => principal(c, &m.arn),
+        Row::Account(a) => format!("account {a}"),
+    }
 }
 
 fn in_api_mode(c: &Ctx) -> bool {
@@ -205,22 +213,20 @@ pub static AWS_AUTH_SYSTEM_MASTERS: Rule = Rule {
 };
 
 fn aws_auth_system_masters(c: &Ctx) -> Option<Hit> {
-    let a = aws_auth(c)?;
     let rows = rows_where(
         c,
-        a,
         |r| matches!(r, Row::Mapping(m) if is_system_masters(m)),
-    );
-    (!rows.is_empty()).then(|| Hit {
-        severity: Critical,
-        summary: format!(
-            "{} {} in aws-auth{}{}",
-            list(rows),
+        |r| mapped(c, r),
+    )?;
+    hit(
+        Critical,
+        format!(
+            "{rows} {} in aws-auth{}{}",
             c.did("mapped to system:masters", "mapping to system:masters"),
             c.on_cluster(),
             c.by()
         ),
-    })
+    )
 }
 
 pub static AWS_AUTH_ACCOUNT_MAPPED: Rule = Rule {
@@ -236,18 +242,16 @@ pub static AWS_AUTH_ACCOUNT_MAPPED: Rule = Rule {
 };
 
 fn aws_auth_account_mapped(c: &Ctx) -> Option<Hit> {
-    let a = aws_auth(c)?;
-    let rows = rows_where(c, a, |r| matches!(r, Row::Account(_)));
-    (!rows.is_empty()).then(|| Hit {
-        severity: High,
-        summary: format!(
-            "aws-auth mapAccounts {} {}{} (every IAM principal there may authenticate){}",
+    let rows = rows_where(c, |r| matches!(r, Row::Account(_)), |r| mapped(c, r))?;
+    hit(
+        High,
+        format!(
+            "aws-auth mapAccounts {} {rows}{} (every IAM principal there may authenticate){}",
             c.did("maps", "mapping of"),
-            list(rows),
             c.on_cluster(),
             c.by()
         ),
-    })
+    )
 }
 
 pub static AWS_AUTH_MODIFIED: Rule = Rule {
@@ -343,22 +347,20 @@ pub static AWS_AUTH_SESSION_ARN: Rule = Rule {
 };
 
 fn aws_auth_session_arn(c: &Ctx) -> Option<Hit> {
-    let a = aws_auth(c)?;
     let rows = rows_where(
         c,
-        a,
         |r| matches!(r, Row::Mapping(m) if is_session_mapping(m)),
-    );
-    (!rows.is_empty()).then(|| Hit {
-        severity: Low,
-        summary: format!(
-            "aws-auth {} session ARN {}: it never matches a caller{}{}",
+        |r| mapped(c, r),
+    )?;
+    hit(
+        Low,
+        format!(
+            "aws-auth {} session ARN {rows}: it never matches a caller{}{}",
             c.did("maps", "mapping of"),
-            list(rows),
             c.on_cluster(),
             c.by()
         ),
-    })
+    )
 }
 
 pub static AWS_AUTH_ROLE_PATH: Rule = Rule {
@@ -374,25 +376,21 @@ pub static AWS_AUTH_ROLE_PATH: Rule = Rule {
 };
 
 fn aws_auth_role_path(c: &Ctx) -> Option<Hit> {
-    let a = aws_auth(c)?;
-    let rows: Vec<String> = a
-        .rows_after()
-        .iter()
-        .filter_map(|(state, r)| match r {
-            Row::Mapping(m) if role_has_path(m) => Some(format!("{}{}", m.arn, state.note())),
-            _ => None,
-        })
-        .collect();
-    (!rows.is_empty()).then(|| Hit {
-        severity: Low,
-        summary: format!(
-            "aws-auth {} {} with a path in the role ARN: it matches nobody as written{}{}",
+    // The ARN as written: the path is the point.
+    let rows = rows_where(
+        c,
+        |r| matches!(r, Row::Mapping(m) if role_has_path(m)),
+        |r| r.key().to_string(),
+    )?;
+    hit(
+        Low,
+        format!(
+            "aws-auth {} {rows} with a path in the role ARN: it matches nobody as written{}{}",
             c.did("maps", "mapping of"),
-            list(rows),
             c.on_cluster(),
             c.by()
         ),
-    })
+    )
 }
 
 /// The subjects no authentication can be kept from: anyone reaching the endpoint, or anyone
