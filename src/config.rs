@@ -377,6 +377,13 @@ mod tests {
     fn lambda_defaults_are_a_dry_run_with_enrichment_on() {
         let s = LambdaSettings::from_env(env(&[])).unwrap();
         assert!(s.topic.is_none() && s.enrich && s.failure_queue_url.is_none());
+        assert_eq!(s.region, None);
+        let s = LambdaSettings::from_env(env(&[("AWS_REGION", "eu-west-1")])).unwrap();
+        assert_eq!(
+            s.region.as_deref(),
+            Some("eu-west-1"),
+            "the runtime's region"
+        );
         assert_eq!(s.min_severity, Severity::Low);
         assert_eq!(s.enrich_timeout, Duration::from_millis(3000));
         assert_eq!(s.format, AlertFormat::Default);
