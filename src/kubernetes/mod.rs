@@ -18,6 +18,7 @@
 //! input says (the CloudWatch Logs group `/aws/eks/<cluster>/cluster`, the subscription's owner,
 //! `replay --cluster`).
 
+mod history;
 pub mod objects;
 
 use std::borrow::Cow;
@@ -32,7 +33,8 @@ use crate::event::{AccessEvent, Actor, ApiError, Change, IdentityType};
 use crate::operation::{KubeObject, KubeRequest, Operation, Skip, watch_kubernetes};
 use crate::text::clean;
 
-pub use objects::{AwsAuthChange, Binding, BindingChange, History, RowState, Subject};
+pub use history::History;
+pub use objects::{AwsAuthChange, Binding, BindingChange, RowState, Subject};
 
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;

@@ -163,46 +163,6 @@ pub fn is_system_masters(m: &awsauth::Mapping) -> bool {
     m.groups.iter().any(|g| g.trim() == "system:masters")
 }
 
-/// What each cluster's aws-auth held after the last change seen so far in one input (one
-/// replayed file, one subscription payload): the "previous content" an update, a patch or a
-/// deletion does not carry, so their alerts can name rows added, removed and changed. Only
-/// successful changes with a known result count; anything else forgets the cluster's content.
-#[derive(Debug, Default)]
-pub struct History {
-    /// (cluster, content, the event's time); a handful of clusters per input.
-    last: Vec<(Option<String>, AwsAuth, Option<String>)>,
-}
-
-impl History {
-    /// Complete `event`'s aws-auth change from what came before, then remember its result.
-    pub fn apply(&mut self, event: &mut crate::event::AccessEvent) {
-        let crate::event::Change::AwsAuth(change) = &mut event.change else {
-            return;
-        };
-        let slot = self.last.iter().position(|(c, _, _)| *c == event.cluster);
-        if event.error.is_some() {
-            return;
-        }
-        if let Some(i) = slot {
-            let (_, previous, time) = &self.last[i];
-            change.assume_previous(previous, time.as_deref());
-        }
-        match (change.whole_after(), slot) {
-            (Some(after), Some(i)) => {
-                self.last[i] = (event.cluster.clone(), after, event.event_time.clone())
-            }
-            (Some(after), None) => {
-                self.last
-                    .push((event.cluster.clone(), after, event.event_time.clone()))
-            }
-            (None, Some(i)) => {
-                self.last.remove(i);
-            }
-            (None, None) => {}
-        }
-    }
-}
-
 /// Build the change from a watched aws-auth request's bodies.
 pub(super) fn aws_auth(
     operation: Operation,
