@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint the SAM/CloudFormation templates offline with cfn-lint and `sam validate --lint`,
+# Lint the SAM/CloudFormation templates offline with cfn-lint and `sam validate --lint`, and
+# translate them with the SAM transform itself (scripts/sam-translate.py),
 # installing both from PyPI into a local virtualenv the first time; then lint the CloudFormation
 # that `eks-access-watch migrate` generates from each sample ConfigMap.
 set -euo pipefail
@@ -16,6 +17,7 @@ for t in "${templates[@]}"; do
   # sam validate needs a region but makes no AWS call with --lint.
   SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$venv/bin/sam" validate --lint --template-file "$t"
 done
+AWS_DEFAULT_REGION=us-east-1 "$venv/bin/python" scripts/sam-translate.py "${templates[@]}"
 echo "templates OK: ${templates[*]}"
 
 # The CloudFormation `eks-access-watch migrate` writes for each sample ConfigMap must pass

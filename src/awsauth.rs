@@ -259,6 +259,135 @@ fn mapping(
     })
 }
 
+closed_enum! {
+    /// A section of the ConfigMap's `data`, as a request may set or remove it.
+    pub enum Section ("aws-auth section") {
+        Roles = "mapRoles",
+        Users = "mapUsers",
+        Accounts = "mapAccounts",
+    }
+}
+
+impl From<MapKind> for Section {
+    fn from(kind: MapKind) -> Self {
+        match kind {
+            MapKind::Roles => Section::Roles,
+            MapKind::Users => Section::Users,
+        }
+    }
+}
+
+/// One row of a section: a role or user mapping, or a mapped account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    Mapping(Mapping),
+    Account(String),
+}
+
+impl Row {
+    pub fn section(&self) -> Section {
+        match self {
+            Row::Mapping(m) => m.kind.into(),
+            Row::Account(_) => Section::Accounts,
+        }
+    }
+
+    /// What the row maps: the ARN, or the account id.
+    pub fn key(&self) -> &str {
+        match self {
+            Row::Mapping(m) => &m.arn,
+            Row::Account(a) => a,
+        }
+    }
+
+    /// Equal content, wherever the row sits in its section.
+    fn same(&self, other: &Row) -> bool {
+        match (self, other) {
+            (Row::Mapping(a), Row::Mapping(b)) => {
+                a.kind == b.kind
+                    && a.arn == b.arn
+                    && a.username == b.username
+                    && a.groups == b.groups
+            }
+            (Row::Account(a), Row::Account(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// How one row differs between two versions of the ConfigMap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowChange {
+    Added(Row),
+    Removed(Row),
+    /// The same ARN, mapped to another username or other groups.
+    Changed {
+        before: Mapping,
+        after: Mapping,
+    },
+}
+
+impl AwsAuth {
+    /// The rows of one section, in order.
+    pub fn rows(&self, section: Section) -> Vec<Row> {
+        match section {
+            Section::Roles => self.roles.iter().cloned().map(Row::Mapping).collect(),
+            Section::Users => self.users.iter().cloned().map(Row::Mapping).collect(),
+            Section::Accounts => self.accounts.iter().cloned().map(Row::Account).collect(),
+        }
+    }
+
+    /// True when `row` (same content) is in this version.
+    pub fn contains(&self, row: &Row) -> bool {
+        self.rows(row.section()).iter().any(|r| r.same(row))
+    }
+}
+
+/// The row-level difference of `sections` between two versions: rows added, removed, or
+/// changed (same ARN, other username or groups), in section order. Rows are matched by what
+/// they map (ARN or account), so reordering a section is no change; a row repeated for the
+/// same ARN is matched occurrence by occurrence.
+pub fn diff(before: &AwsAuth, after: &AwsAuth, sections: &[Section]) -> Vec<RowChange> {
+    let mut changes = Vec::new();
+    for section in Section::ALL.iter().filter(|s| sections.contains(s)) {
+        let old = before.rows(*section);
+        let mut unmatched: Vec<Option<&Row>> = old.iter().map(Some).collect();
+        let new = after.rows(*section);
+        let mut added = Vec::new();
+        for row in &new {
+            // The same content first, else the same key with other content.
+            let slot = unmatched
+                .iter()
+                .position(|o| o.is_some_and(|o| o.same(row)))
+                .or_else(|| {
+                    unmatched
+                        .iter()
+                        .position(|o| o.is_some_and(|o| o.key() == row.key()))
+                });
+            match slot.and_then(|i| unmatched[i].take().map(|o| (i, o))) {
+                Some((_, old)) if old.same(row) => {}
+                Some((_, Row::Mapping(b))) => {
+                    if let Row::Mapping(a) = row {
+                        changes.push(RowChange::Changed {
+                            before: b.clone(),
+                            after: a.clone(),
+                        });
+                    }
+                }
+                _ => added.push(RowChange::Added(row.clone())),
+            }
+        }
+        changes.extend(added);
+        changes.extend(
+            unmatched
+                .into_iter()
+                .flatten()
+                .map(|r| RowChange::Removed(r.clone())),
+        );
+    }
+    changes
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -353,6 +482,43 @@ metadata:
             text.contains("mapAccounts[0]: expected an account id"),
             "{text}"
         );
+    }
+
+    fn data(roles: &str) -> AwsAuth {
+        parse_data(&serde_json::json!({ "mapRoles": roles })).unwrap()
+    }
+
+    #[test]
+    fn diff_names_rows_added_removed_and_changed_and_ignores_order() {
+        let before = data(
+            "- rolearn: arn:aws:iam::1:role/a\n  groups: [team:a]\n- rolearn: arn:aws:iam::1:role/b\n  groups: [team:b]\n- rolearn: arn:aws:iam::1:role/c\n",
+        );
+        let after = data(
+            "- rolearn: arn:aws:iam::1:role/c\n- rolearn: arn:aws:iam::1:role/a\n  groups: [system:masters]\n- rolearn: arn:aws:iam::1:role/d\n",
+        );
+        let changes = diff(&before, &after, Section::ALL);
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert!(matches!(&changes[0], RowChange::Changed { before, after }
+            if before.groups == ["team:a"] && after.groups == ["system:masters"]));
+        assert!(matches!(&changes[1], RowChange::Added(r) if r.key() == "arn:aws:iam::1:role/d"));
+        assert!(matches!(&changes[2], RowChange::Removed(r) if r.key() == "arn:aws:iam::1:role/b"));
+        assert!(diff(&before, &before, Section::ALL).is_empty());
+        assert!(
+            diff(&before, &after, &[Section::Users]).is_empty(),
+            "only the sections asked for"
+        );
+    }
+
+    #[test]
+    fn accounts_are_rows_too() {
+        let before = AwsAuth::default();
+        let after =
+            parse_data(&serde_json::json!({"mapAccounts": "- \"444455556666\"\n"})).unwrap();
+        assert_eq!(
+            diff(&before, &after, Section::ALL),
+            [RowChange::Added(Row::Account("444455556666".into()))]
+        );
+        assert!(after.contains(&Row::Account("444455556666".into())));
     }
 
     #[test]

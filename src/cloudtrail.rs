@@ -108,7 +108,7 @@ pub fn normalise(raw: &RawRecord, operation: Operation) -> AccessEvent {
     let req = raw.request_parameters.as_ref().unwrap_or(&empty);
     let resp = raw.response_elements.as_ref().unwrap_or(&empty);
     let cluster = match operation.source() {
-        Source::Sts | Source::CloudTrail | Source::Watcher => None,
+        Source::Sts | Source::CloudTrail | Source::Watcher | Source::Kubernetes => None,
         Source::Eks => str_at(req, &["name"])
             .or_else(|| str_at(req, &["clusterName"]))
             .or_else(|| str_at(resp, &["cluster", "name"]))
@@ -169,7 +169,7 @@ pub fn unparsed_event(
         region: field("awsRegion").unwrap_or_default(),
         cluster: match operation.source() {
             Source::Eks => field("name").or_else(|| field("clusterName")),
-            Source::Sts | Source::CloudTrail | Source::Watcher => None,
+            Source::Sts | Source::CloudTrail | Source::Kubernetes | Source::Watcher => None,
         },
         actor: Actor {
             identity_type: IdentityType::parse(&field("type").unwrap_or_else(|| "Unknown".into())),
@@ -311,6 +311,25 @@ fn change(operation: Operation, req: &Value, resp: &Value) -> Change {
             trails: Vec::new(),
             errors: vec!["a record cannot carry the watcher's own check".into()],
         },
+        // Never from CloudTrail (`Operation::from_cloudtrail` only names CloudTrail sources):
+        // a Kubernetes change whose bodies are unknown.
+        Operation::AwsAuthCreate
+        | Operation::AwsAuthUpdate
+        | Operation::AwsAuthPatch
+        | Operation::AwsAuthDelete
+        | Operation::KubeSystemConfigMapsDeleteCollection
+        | Operation::ClusterRoleBindingCreate
+        | Operation::ClusterRoleBindingUpdate
+        | Operation::ClusterRoleBindingPatch
+        | Operation::ClusterRoleBindingDelete
+        | Operation::ClusterRoleBindingDeleteCollection
+        | Operation::RoleBindingCreate
+        | Operation::RoleBindingUpdate
+        | Operation::RoleBindingPatch
+        | Operation::RoleBindingDelete
+        | Operation::RoleBindingDeleteCollection => {
+            crate::kubernetes::change_without_bodies(operation)
+        }
     }
 }
 
@@ -536,6 +555,7 @@ fn actor(
         IdentityType::IamUser
         | IdentityType::Role
         | IdentityType::IdentityCenterUser
+        | IdentityType::Kubernetes
         | IdentityType::Unknown(_) => {
             let display = own_arn
                 .as_deref()

@@ -175,6 +175,9 @@ pub struct LambdaSettings {
     /// Where events that cannot succeed on a retry go at once, with the reason (the function's
     /// own on-failure queue). `None`: the invocation fails and Lambda's retries decide.
     pub failure_queue_url: Option<String>,
+    /// The function's region (`AWS_REGION`, set by the Lambda runtime, not by the template):
+    /// the region of the audit events its subscriptions deliver (they never cross regions).
+    pub region: Option<String>,
 }
 
 /// The environment variables the Lambda reads, for docs, the template test and errors.
@@ -316,6 +319,7 @@ impl LambdaSettings {
             format,
             role_template,
             failure_queue_url,
+            region: env.text("AWS_REGION"),
         })
     }
 }
@@ -402,6 +406,13 @@ mod tests {
     fn lambda_defaults_are_a_dry_run_with_enrichment_on() {
         let s = LambdaSettings::from_env(env(&[])).unwrap();
         assert!(s.topic.is_none() && s.enrich && s.failure_queue_url.is_none());
+        assert_eq!(s.region, None);
+        let s = LambdaSettings::from_env(env(&[("AWS_REGION", "eu-west-1")])).unwrap();
+        assert_eq!(
+            s.region.as_deref(),
+            Some("eu-west-1"),
+            "the runtime's region"
+        );
         assert_eq!(s.min_severity, Severity::Low);
         assert_eq!(s.enrich_timeout, Duration::from_millis(3000));
         assert_eq!(s.format, AlertFormat::Default);

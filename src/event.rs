@@ -2,9 +2,12 @@
 //! whose closed and open sets (entry type, authentication mode, identity type, scope type) were
 //! parsed once, at the boundary. No rule compares such strings or digs in JSON.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::closed::{closed_enum, open_enum};
+use crate::kubernetes::{AwsAuthChange, BindingChange};
 use crate::operation::Operation;
 use crate::policy::{PolicyClass, classify_policy};
 
@@ -60,6 +63,9 @@ open_enum! {
         SamlUser = "SAMLUser",
         WebIdentityUser = "WebIdentityUser",
         IdentityCenterUser = "IdentityCenterUser",
+        /// A Kubernetes identity without an IAM ARN (service account, OIDC or certificate
+        /// user), from the EKS audit log.
+        Kubernetes = "Kubernetes",
     }
 }
 
@@ -210,10 +216,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// AccessDenied*, Unauthorized*, *UnauthorizedOperation: the caller lacked permission.
+    /// AccessDenied*, Unauthorized*, *UnauthorizedOperation, and Kubernetes' Forbidden (HTTP
+    /// 403): the caller lacked permission.
     pub fn is_denied(&self) -> bool {
         let c = self.code.to_ascii_lowercase();
-        c.contains("accessdenied") || c.contains("unauthorized")
+        c.contains("accessdenied") || c.contains("unauthorized") || c.contains("forbidden")
     }
 }
 
@@ -373,6 +380,10 @@ pub enum Change {
         principal_arn: Option<String>,
         error: String,
     },
+    /// The aws-auth ConfigMap created, changed or deleted (EKS audit log).
+    AwsAuth(Box<AwsAuthChange>),
+    /// A ClusterRoleBinding or RoleBinding created, changed or deleted (EKS audit log).
+    RoleBinding(Box<BindingChange>),
 }
 
 impl Change {
@@ -388,6 +399,7 @@ impl Change {
             Change::PodIdentityAssociation { role_arn, .. }
             | Change::AssumeRole { role_arn, .. } => role_arn.as_deref(),
             Change::Unparsed { principal_arn, .. } => principal_arn.as_deref(),
+            Change::AwsAuth(a) => a.principal_arn(),
             Change::UpdateClusterConfig(_)
             | Change::CreateCluster(_)
             | Change::DeleteCluster
@@ -397,7 +409,8 @@ impl Change {
             | Change::Tags { .. }
             | Change::TrailStopped { .. }
             | Change::TrailModified { .. }
-            | Change::TrailStatus { .. } => None,
+            | Change::TrailStatus { .. }
+            | Change::RoleBinding(_) => None,
         }
     }
 
@@ -444,18 +457,34 @@ impl Change {
             | Change::TrailStopped { .. }
             | Change::TrailModified { .. }
             | Change::TrailStatus { .. }
-            | Change::Unparsed { .. } => false,
+            | Change::Unparsed { .. }
+            | Change::AwsAuth(_)
+            | Change::RoleBinding(_) => false,
         }
     }
 
-    /// Calls that give the target access (create/update entry, associate policy).
+    /// A change that aims at admin inside the cluster: a `system:masters` mapping in aws-auth,
+    /// or a binding to cluster-admin (a denied attempt at one is graded higher).
+    pub fn aims_at_admin(&self) -> bool {
+        match self {
+            Change::AwsAuth(a) => a.maps_system_masters(),
+            Change::RoleBinding(b) => b.binds_cluster_admin(),
+            _ => false,
+        }
+    }
+
+    /// Calls that give the target access (create/update entry, associate policy, an aws-auth
+    /// change that maps one new principal).
     pub fn grants(&self) -> bool {
-        matches!(
-            self,
-            Change::CreateAccessEntry(_)
-                | Change::UpdateAccessEntry(_)
-                | Change::AssociateAccessPolicy { .. }
-        )
+        match self {
+            Change::AwsAuth(a) => a.grants(),
+            _ => matches!(
+                self,
+                Change::CreateAccessEntry(_)
+                    | Change::UpdateAccessEntry(_)
+                    | Change::AssociateAccessPolicy { .. }
+            ),
+        }
     }
 
     /// Changes after which nobody may hold admin any more: a switch to API mode (aws-auth
@@ -498,8 +527,16 @@ pub struct AccessEvent {
 }
 
 impl AccessEvent {
-    pub fn event_name(&self) -> &'static str {
-        self.operation.as_str()
+    /// The CloudTrail `eventName`; for the Kubernetes audit log the verb and the object
+    /// (`patch configmaps/aws-auth`, `create clusterrolebindings/ops-admin`).
+    pub fn event_name(&self) -> Cow<'static, str> {
+        match &self.change {
+            Change::RoleBinding(b) => match b.name.as_deref() {
+                Some(name) => Cow::Owned(format!("{}/{name}", self.operation.as_str())),
+                None => Cow::Borrowed(self.operation.as_str()),
+            },
+            _ => Cow::Borrowed(self.operation.as_str()),
+        }
     }
 
     pub fn failed(&self) -> bool {

@@ -200,7 +200,7 @@ impl Handler {
     /// The pure half: payload bytes -> watched events, skips (where, and why), problems.
     fn read(&self, bytes: &[u8]) -> (Vec<AccessEvent>, Vec<(String, Skip)>, Vec<InputError>) {
         let (mut events, mut skipped, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
-        let options = Options::new(&self.settings.rules);
+        let options = Options::new(&self.settings.rules).region(self.settings.region.as_deref());
         let read = ingest::scan_slice("event", bytes, &options, &mut |outcome| match outcome {
             Outcome::Watched { event, .. } => events.push(*event),
             Outcome::Skipped { location, reason } => {

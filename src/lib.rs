@@ -30,6 +30,7 @@ pub mod enrich;
 pub mod enrichment;
 pub mod event;
 pub mod ingest;
+pub mod kubernetes;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod migrate;

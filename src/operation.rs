@@ -13,26 +13,34 @@ use crate::config::RuleConfig;
 use crate::text::clean;
 
 closed_enum! {
-    /// Where a watched operation comes from: a CloudTrail event source, or the watcher itself
-    /// (its scheduled checks).
+    /// Where a watched operation comes from: a CloudTrail event source, the cluster's own
+    /// Kubernetes audit log (`audit.k8s.io` events, which CloudTrail never sees), or the watcher
+    /// itself (its scheduled checks).
     pub enum Source ("event source") {
         Eks = "eks.amazonaws.com",
         Sts = "sts.amazonaws.com",
         CloudTrail = "cloudtrail.amazonaws.com",
+        Kubernetes = "audit.k8s.io",
         Watcher = "eks-access-watch",
     }
 }
 
 impl Source {
     /// The `source` EventBridge gives this service's CloudTrail events; `None` for the
+    /// Kubernetes audit log, which reaches us through CloudWatch Logs instead, and for the
     /// watcher's own checks, which no CloudTrail record can name.
     pub fn eventbridge_source(self) -> Option<&'static str> {
         match self {
             Source::Eks => Some("aws.eks"),
             Source::Sts => Some("aws.sts"),
             Source::CloudTrail => Some("aws.cloudtrail"),
-            Source::Watcher => None,
+            Source::Kubernetes | Source::Watcher => None,
         }
+    }
+
+    /// Recorded by CloudTrail (an `eventSource`), as opposed to the Kubernetes audit log.
+    pub fn is_cloudtrail(self) -> bool {
+        self.eventbridge_source().is_some()
     }
 
     /// The operations recorded under this source, in catalogue order.
@@ -74,6 +82,25 @@ closed_enum! {
         PutEventSelectors = "PutEventSelectors",
         /// The scheduled check that a trail still logs management write events.
         TrailSelfCheck = "TrailSelfCheck",
+        // The Kubernetes plane (EKS audit log): the text is the start of the alert's
+        // `event_name`, the verb and the object (`patch configmaps/aws-auth`); a binding's
+        // name follows (`create clusterrolebindings/ops-admin`).
+        AwsAuthCreate = "create configmaps/aws-auth",
+        AwsAuthUpdate = "update configmaps/aws-auth",
+        AwsAuthPatch = "patch configmaps/aws-auth",
+        AwsAuthDelete = "delete configmaps/aws-auth",
+        /// Every ConfigMap of kube-system deleted at once: aws-auth goes with them.
+        KubeSystemConfigMapsDeleteCollection = "deletecollection configmaps",
+        ClusterRoleBindingCreate = "create clusterrolebindings",
+        ClusterRoleBindingUpdate = "update clusterrolebindings",
+        ClusterRoleBindingPatch = "patch clusterrolebindings",
+        ClusterRoleBindingDelete = "delete clusterrolebindings",
+        ClusterRoleBindingDeleteCollection = "deletecollection clusterrolebindings",
+        RoleBindingCreate = "create rolebindings",
+        RoleBindingUpdate = "update rolebindings",
+        RoleBindingPatch = "patch rolebindings",
+        RoleBindingDelete = "delete rolebindings",
+        RoleBindingDeleteCollection = "deletecollection rolebindings",
     }
 }
 
@@ -81,7 +108,8 @@ closed_enum! {
 /// change and from a short-lived cache otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Touches {
-    /// Access entries and their policies, Pod Identity: the cluster's settings are unchanged.
+    /// Access entries and their policies, Pod Identity, the aws-auth ConfigMap and RBAC
+    /// bindings: the cluster's settings are unchanged.
     Access,
     /// The cluster's own settings (authentication mode, endpoint, logging, identity providers).
     Settings,
@@ -132,7 +160,7 @@ pub struct Facts {
 impl Operation {
     pub fn facts(self) -> Facts {
         use Needs::{AccessResource, BreakGlassRole, PodIdentityAssociations};
-        use Source::{CloudTrail, Eks, Sts, Watcher};
+        use Source::{CloudTrail, Eks, Kubernetes, Sts, Watcher};
         use Touches::{Access, Deletion, Nothing, Settings};
         let plain = Needs::Nothing;
         let (source, touches, undo, needs) = match self {
@@ -163,6 +191,23 @@ impl Operation {
             Operation::UpdateTrail => (CloudTrail, Nothing, None, plain),
             Operation::PutEventSelectors => (CloudTrail, Nothing, None, plain),
             Operation::TrailSelfCheck => (Watcher, Nothing, None, plain),
+            // Kubernetes objects: the previous content is rarely in the audit event, so no
+            // one-command undo.
+            Operation::AwsAuthCreate
+            | Operation::AwsAuthUpdate
+            | Operation::AwsAuthPatch
+            | Operation::AwsAuthDelete
+            | Operation::KubeSystemConfigMapsDeleteCollection
+            | Operation::ClusterRoleBindingCreate
+            | Operation::ClusterRoleBindingUpdate
+            | Operation::ClusterRoleBindingPatch
+            | Operation::ClusterRoleBindingDelete
+            | Operation::ClusterRoleBindingDeleteCollection
+            | Operation::RoleBindingCreate
+            | Operation::RoleBindingUpdate
+            | Operation::RoleBindingPatch
+            | Operation::RoleBindingDelete
+            | Operation::RoleBindingDeleteCollection => (Kubernetes, Access, None, plain),
         };
         Facts {
             source,
@@ -185,7 +230,7 @@ impl Operation {
         }
         let Some(source) = Source::ALL
             .iter()
-            .find(|s| s.as_str() == source && s.eventbridge_source().is_some())
+            .find(|s| s.is_cloudtrail() && s.as_str() == source)
         else {
             return Err(Skip::OtherService(clean(source, 256)));
         };
@@ -242,6 +287,162 @@ pub fn is_access_resource(resource_arn: &str) -> bool {
     })
 }
 
+/// The Kubernetes object a watched Kubernetes call changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KubeObject {
+    /// The `aws-auth` ConfigMap of `kube-system`: IAM principals mapped to Kubernetes users.
+    AwsAuth,
+    /// The ConfigMaps of `kube-system` as a collection (`deletecollection`: aws-auth goes too).
+    KubeSystemConfigMaps,
+    /// A ClusterRoleBinding (`rbac.authorization.k8s.io`).
+    ClusterRoleBinding,
+    /// A RoleBinding (`rbac.authorization.k8s.io`).
+    RoleBinding,
+}
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+impl KubeObject {
+    /// True when the request's `objectRef` names this object (exact, as the API server
+    /// writes it: lower-case resource, core group empty).
+    fn matches(self, r: &KubeRequest) -> bool {
+        let (group, resource) = match self {
+            KubeObject::AwsAuth | KubeObject::KubeSystemConfigMaps => ("", "configmaps"),
+            KubeObject::ClusterRoleBinding => (RBAC_GROUP, "clusterrolebindings"),
+            KubeObject::RoleBinding => (RBAC_GROUP, "rolebindings"),
+        };
+        let named = match self {
+            KubeObject::AwsAuth => r.namespace == "kube-system" && r.name == "aws-auth",
+            KubeObject::KubeSystemConfigMaps => r.namespace == "kube-system" && r.name.is_empty(),
+            KubeObject::ClusterRoleBinding | KubeObject::RoleBinding => true,
+        };
+        r.api_group == group && r.resource == resource && r.subresource.is_empty() && named
+    }
+
+    /// Text that occurs literally in every audit line about this object (unless the line
+    /// spells it with `\u` escapes, which the API server never writes): the byte pre-filter
+    /// searches for it before anything is parsed.
+    pub fn needle(self) -> &'static str {
+        match self {
+            KubeObject::AwsAuth => "aws-auth",
+            KubeObject::KubeSystemConfigMaps => "deletecollection",
+            KubeObject::ClusterRoleBinding => "clusterrolebindings",
+            KubeObject::RoleBinding => "rolebindings",
+        }
+    }
+}
+
+closed_enum! {
+    /// The Kubernetes verbs that change an object (the audit event's `verb`).
+    pub enum Verb ("Kubernetes verb") {
+        Create = "create",
+        Update = "update",
+        Patch = "patch",
+        Delete = "delete",
+        DeleteCollection = "deletecollection",
+    }
+}
+
+/// A watched Kubernetes call: the verb and the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KubeCall {
+    pub verb: Verb,
+    pub object: KubeObject,
+}
+
+impl Operation {
+    /// The Kubernetes call of an operation of the Kubernetes audit log; `None` for CloudTrail.
+    pub fn kubernetes_call(self) -> Option<KubeCall> {
+        use KubeObject::{AwsAuth, ClusterRoleBinding, KubeSystemConfigMaps, RoleBinding};
+        use Verb::{Create, Delete, DeleteCollection, Patch, Update};
+        let (verb, object) = match self {
+            Operation::CreateAccessEntry
+            | Operation::UpdateAccessEntry
+            | Operation::DeleteAccessEntry
+            | Operation::AssociateAccessPolicy
+            | Operation::DisassociateAccessPolicy
+            | Operation::UpdateClusterConfig
+            | Operation::CreateCluster
+            | Operation::DeleteCluster
+            | Operation::AssociateIdentityProviderConfig
+            | Operation::CreatePodIdentityAssociation
+            | Operation::UpdatePodIdentityAssociation
+            | Operation::AssumeRole
+            | Operation::AssumeRoleWithSaml
+            | Operation::AssumeRoleWithWebIdentity
+            | Operation::DisassociateIdentityProviderConfig
+            | Operation::DeletePodIdentityAssociation
+            | Operation::CreateAddon
+            | Operation::UpdateAddon
+            | Operation::TagResource
+            | Operation::UntagResource
+            | Operation::StopLogging
+            | Operation::DeleteTrail
+            | Operation::UpdateTrail
+            | Operation::PutEventSelectors
+            | Operation::TrailSelfCheck => return None,
+            Operation::AwsAuthCreate => (Create, AwsAuth),
+            Operation::AwsAuthUpdate => (Update, AwsAuth),
+            Operation::AwsAuthPatch => (Patch, AwsAuth),
+            Operation::AwsAuthDelete => (Delete, AwsAuth),
+            Operation::KubeSystemConfigMapsDeleteCollection => {
+                (DeleteCollection, KubeSystemConfigMaps)
+            }
+            Operation::ClusterRoleBindingCreate => (Create, ClusterRoleBinding),
+            Operation::ClusterRoleBindingUpdate => (Update, ClusterRoleBinding),
+            Operation::ClusterRoleBindingPatch => (Patch, ClusterRoleBinding),
+            Operation::ClusterRoleBindingDelete => (Delete, ClusterRoleBinding),
+            Operation::ClusterRoleBindingDeleteCollection => (DeleteCollection, ClusterRoleBinding),
+            Operation::RoleBindingCreate => (Create, RoleBinding),
+            Operation::RoleBindingUpdate => (Update, RoleBinding),
+            Operation::RoleBindingPatch => (Patch, RoleBinding),
+            Operation::RoleBindingDelete => (Delete, RoleBinding),
+            Operation::RoleBindingDeleteCollection => (DeleteCollection, RoleBinding),
+        };
+        Some(KubeCall { verb, object })
+    }
+}
+
+/// What an audit event says about its request, for [`watch_kubernetes`]: `verb`,
+/// `objectRef` (empty strings for absent fields), `stage` and `requestURI`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KubeRequest<'a> {
+    pub verb: &'a str,
+    pub api_group: &'a str,
+    pub resource: &'a str,
+    pub subresource: &'a str,
+    pub namespace: &'a str,
+    /// `objectRef.name`; for a create that lacks it, the object's `metadata.name`.
+    pub name: &'a str,
+    pub stage: &'a str,
+    pub request_uri: &'a str,
+}
+
+/// Decide whether a Kubernetes audit event is watched: the Kubernetes counterpart of
+/// [`watch`]. Watched are creates, updates, patches and deletions of the aws-auth ConfigMap
+/// and of RBAC bindings, once (at `ResponseComplete`; a missing stage counts as complete) and
+/// not as dry runs.
+///
+/// The byte pre-filter never calls this: it only proves that a line cannot name any object
+/// of [`KubeObject::needle`]; every line that may is parsed and decided here.
+pub fn watch_kubernetes(request: &KubeRequest) -> Result<Operation, Skip> {
+    let operation = Source::Kubernetes
+        .operations()
+        .find(|op| {
+            op.kubernetes_call()
+                .is_some_and(|c| c.verb.as_str() == request.verb && c.object.matches(request))
+        })
+        .ok_or(Skip::KubernetesNotWatched)?;
+    if !request.stage.is_empty() && request.stage != "ResponseComplete" {
+        return Err(Skip::AuditStage(clean(request.stage, 64)));
+    }
+    let query = request.request_uri.split_once('?').map(|(_, q)| q);
+    if query.is_some_and(|q| q.split('&').any(|p| p == "dryRun=All")) {
+        return Err(Skip::DryRun);
+    }
+    Ok(operation)
+}
+
 /// Why a record produced no alert. Not an error: the record is simply not ours to judge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
@@ -261,6 +462,19 @@ pub enum Skip {
     NotCloudTrail(String),
     /// A CloudTrail digest file (integrity validation, no events).
     DigestFile,
+    /// A Kubernetes audit event of a request that changes neither aws-auth nor an RBAC
+    /// binding (the reads, watches and other objects that are ~99% of the audit log).
+    KubernetesNotWatched,
+    /// An audit event of a watched request at another stage than `ResponseComplete` (the
+    /// same request is logged again when it completes).
+    AuditStage(String),
+    /// A dry run (`dryRun=All`): the API server changed nothing (`kubectl diff`, GitOps tools).
+    DryRun,
+    /// A CloudWatch Logs control message (sent when a subscription is created), no log events.
+    LogsControlMessage,
+    /// A line that is not a Kubernetes audit event: another control-plane log (authenticator,
+    /// scheduler, ...), named by its log stream or its first characters.
+    NotAuditLog(String),
 }
 
 impl fmt::Display for Skip {
@@ -284,6 +498,21 @@ impl fmt::Display for Skip {
                 "EventBridge detail-type `{t}` is not a CloudTrail API call"
             ),
             Skip::DigestFile => f.write_str("CloudTrail digest file (no events)"),
+            Skip::KubernetesNotWatched => {
+                f.write_str("Kubernetes request that changes neither aws-auth nor an RBAC binding")
+            }
+            Skip::AuditStage(s) => write!(
+                f,
+                "audit stage `{s}` (only ResponseComplete, the request's outcome, is graded)"
+            ),
+            Skip::DryRun => f.write_str("dry run (dryRun=All): the API server changed nothing"),
+            Skip::LogsControlMessage => {
+                f.write_str("CloudWatch Logs control message (subscription check, no log events)")
+            }
+            Skip::NotAuditLog(s) => write!(
+                f,
+                "`{s}` is not a Kubernetes audit event (another control-plane log)"
+            ),
         }
     }
 }
@@ -300,6 +529,11 @@ impl Skip {
             Skip::NotAccessResource(_) => "not-access-resource",
             Skip::NotCloudTrail(_) => "not-cloudtrail",
             Skip::DigestFile => "digest-file",
+            Skip::KubernetesNotWatched => "kubernetes-not-watched",
+            Skip::AuditStage(_) => "audit-stage",
+            Skip::DryRun => "dry-run",
+            Skip::LogsControlMessage => "logs-control-message",
+            Skip::NotAuditLog(_) => "not-audit-log",
         }
     }
 }
@@ -338,6 +572,101 @@ mod tests {
         assert!(Operation::from_cloudtrail("sts.amazonaws.com", "CreateAccessEntry").is_err());
         // The watcher's own checks cannot be forged by a record.
         assert!(Operation::from_cloudtrail("eks-access-watch", "TrailSelfCheck").is_err());
+    }
+
+    fn aws_auth(verb: &'static str) -> KubeRequest<'static> {
+        KubeRequest {
+            verb,
+            resource: "configmaps",
+            namespace: "kube-system",
+            name: "aws-auth",
+            stage: "ResponseComplete",
+            ..KubeRequest::default()
+        }
+    }
+
+    #[test]
+    fn kubernetes_changes_of_aws_auth_and_bindings_are_watched_once() {
+        assert_eq!(
+            watch_kubernetes(&aws_auth("patch")),
+            Ok(Operation::AwsAuthPatch)
+        );
+        assert_eq!(
+            watch_kubernetes(&aws_auth("get")),
+            Err(Skip::KubernetesNotWatched)
+        );
+        let other = KubeRequest {
+            name: "coredns",
+            ..aws_auth("patch")
+        };
+        assert_eq!(watch_kubernetes(&other), Err(Skip::KubernetesNotWatched));
+        let elsewhere = KubeRequest {
+            namespace: "default",
+            ..aws_auth("update")
+        };
+        assert_eq!(
+            watch_kubernetes(&elsewhere),
+            Err(Skip::KubernetesNotWatched)
+        );
+        let received = KubeRequest {
+            stage: "RequestReceived",
+            ..aws_auth("delete")
+        };
+        assert_eq!(
+            watch_kubernetes(&received),
+            Err(Skip::AuditStage("RequestReceived".into()))
+        );
+        let dry = KubeRequest {
+            request_uri: "/api/v1/namespaces/kube-system/configmaps/aws-auth?dryRun=All&fieldManager=kubectl",
+            ..aws_auth("patch")
+        };
+        assert_eq!(watch_kubernetes(&dry), Err(Skip::DryRun));
+        let binding = KubeRequest {
+            verb: "create",
+            api_group: "rbac.authorization.k8s.io",
+            resource: "clusterrolebindings",
+            name: "ops-admin",
+            ..KubeRequest::default()
+        };
+        assert_eq!(
+            watch_kubernetes(&binding),
+            Ok(Operation::ClusterRoleBindingCreate)
+        );
+        let crd = KubeRequest {
+            api_group: "example.com",
+            ..binding
+        };
+        assert_eq!(watch_kubernetes(&crd), Err(Skip::KubernetesNotWatched));
+        let all = KubeRequest {
+            verb: "deletecollection",
+            resource: "configmaps",
+            namespace: "kube-system",
+            ..KubeRequest::default()
+        };
+        assert_eq!(
+            watch_kubernetes(&all),
+            Ok(Operation::KubeSystemConfigMapsDeleteCollection)
+        );
+    }
+
+    #[test]
+    fn every_kubernetes_operation_has_a_call_and_no_cloudtrail_record_names_one() {
+        for op in Operation::ALL {
+            assert_eq!(
+                op.kubernetes_call().is_some(),
+                op.source() == Source::Kubernetes,
+                "{op}"
+            );
+            if let Some(call) = op.kubernetes_call() {
+                assert!(op.as_str().starts_with(call.verb.as_str()), "{op}");
+                assert!(
+                    op.as_str().contains(call.object.needle())
+                        || call.object == KubeObject::KubeSystemConfigMaps,
+                    "{op}"
+                );
+                assert!(Operation::from_cloudtrail(op.source().as_str(), op.as_str()).is_err());
+            }
+        }
     }
 
     #[test]

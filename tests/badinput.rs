@@ -164,3 +164,64 @@ fn a_record_without_event_source_is_skipped_with_a_reason() {
     assert_eq!(out_lines(&o), 0);
     assert!(err(&o).contains("no eventSource"), "{}", err(&o));
 }
+
+// ---- the EKS audit log ----
+
+fn audit_lines() -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/k8s-aws-auth.ndjson");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn an_audit_line_cut_short_is_an_error_naming_file_and_line_and_the_rest_still_prints() {
+    let lines = audit_lines();
+    // The last line deletes aws-auth; cut it after its object is named.
+    let cut = &lines[8][..lines[8].len() - 40];
+    let input = format!("{}\n{cut}\n{}\n", lines[2], lines[3]);
+    let (o, path) = replay_file("audit.ndjson", input.as_bytes(), &["--cluster", "prod"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = err(&o);
+    assert!(
+        e.contains(&format!(
+            "{path}: line 2: not a usable Kubernetes audit event"
+        )),
+        "{e}"
+    );
+    assert_eq!(out_lines(&o), 2, "the lines around it still print");
+}
+
+#[test]
+fn a_subscription_payload_that_is_not_base64_gzip_is_an_error() {
+    let (o, path) = replay_file(
+        "payload.json",
+        br#"{"awslogs":{"data":"H4sI-not-base64!"}}"#,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains(&format!("{path}: awslogs.data is not base64-encoded gzip")),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn lines_of_other_control_plane_logs_in_an_export_are_skipped_with_their_reason() {
+    let lines = audit_lines();
+    let input = format!(
+        "2026-11-20T01:52:40.660Z {}\n2026-11-20T01:52:41.002Z time=\"2026-11-20T01:52:41Z\" level=info msg=\"access granted\" arn=\"arn:aws:iam::111122223333:role/x\"\n",
+        lines[8]
+    );
+    let (o, _) = replay_file("000000.gz", &gzip(input.as_bytes()), &["--summary"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out_lines(&o), 1);
+    assert!(
+        err(&o).contains("is not a Kubernetes audit event (another control-plane log)"),
+        "{}",
+        err(&o)
+    );
+}

@@ -190,3 +190,30 @@ fn sqs_messages_and_failure_records_are_opened_for_redrive() {
         assert_eq!(items, vec!["watched"], "{name}");
     }
 }
+
+/// A CloudWatch Logs subscription payload that failed (its failure record, or that record in an
+/// SQS message) is read on redrive exactly as on its first delivery: the audit events inside
+/// are opened, not rejected as an unknown shape.
+#[test]
+fn a_redriven_audit_log_subscription_payload_is_opened_again() {
+    let payload: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(events_dir().join("k8s-rbac.subscription.json")).unwrap(),
+    )
+    .unwrap();
+    let (first, res) = kinds(payload.to_string().as_bytes());
+    res.unwrap();
+    assert!(first.contains(&"watched"), "{first:?}");
+    let failure = serde_json::json!({"version": "1.0", "timestamp": "2026-11-26T00:00:00Z",
+        "requestContext": {"requestId": "r", "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": payload, "responseContext": {"statusCode": 200},
+        "responsePayload": {"errorType": "EksAccessWatch.PublishFailed"}});
+    let sqs = serde_json::json!({"Records": [{"messageId": "m1", "receiptHandle": "h",
+        "body": failure.to_string(), "attributes": {}, "messageAttributes": {}, "md5OfBody": "x",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:111122223333:redrive",
+        "awsRegion": "eu-west-1"}]});
+    for (name, value) in [("failure record", failure), ("failure queue message", sqs)] {
+        let (items, res) = kinds(value.to_string().as_bytes());
+        res.unwrap();
+        assert_eq!(items, first, "{name}");
+    }
+}

@@ -10,6 +10,8 @@ mod fuzz_body;
 mod cfn;
 #[path = "support/eventbridge.rs"]
 mod eventbridge;
+#[path = "support/logs_filter.rs"]
+mod logs_filter;
 // A delay in front of the SDK's mock HTTP client (shared with the benchmarks).
 #[path = "support/delayed.rs"]
 mod delayed;
@@ -20,6 +22,8 @@ mod golden;
 mod rules;
 // Input shapes, streaming and bad input through the public ingest API.
 mod ingest;
+// The Kubernetes plane: aws-auth and RBAC-binding rules, audit-log shapes, missing bodies.
+mod kubernetes;
 // The `eks-access-watch` binary: exit codes, output formats, errors naming inputs.
 mod cli;
 // AWS side with the SDK's test tools: enrichment, SNS delivery, handler errors, the wire.

@@ -5,8 +5,11 @@
 
 use std::path::Path;
 
+use std::io::Read;
+
 use eks_access_watch::config::{BREAK_GLASS_SPELLINGS, LAMBDA_ENV_VARS};
 use eks_access_watch::ingest::{self, ReadMode};
+use eks_access_watch::kubernetes::Origin;
 use eks_access_watch::lambda::Task;
 use eks_access_watch::operation::Source;
 use eks_access_watch::{RuleConfig, Severity};
@@ -15,6 +18,7 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::cfn::{ACCOUNT, Stack, json as to_json};
 use crate::eventbridge::matches;
+use crate::logs_filter;
 use crate::util::{BREAK_GLASS, events_dir};
 
 const MEMBER_ACCOUNT: &str = "444455556666";
@@ -99,29 +103,90 @@ fn watched(record: &Json, config: &RuleConfig) -> bool {
     watched
 }
 
-/// Every CloudTrail record in a sample file (EventBridge `detail`, log-file `Records`,
-/// lookup-events `Events`, bare records, NDJSON; gzip or not), as JSON.
-fn sample_records(path: &Path) -> Vec<Json> {
+/// A record in a sample: a CloudTrail record or a Kubernetes audit event, as JSON text.
+enum SampleRecord {
+    CloudTrail(String),
+    Audit(String),
+}
+
+fn is_audit(v: &Json) -> bool {
+    v["kind"] == "Event"
+        && v["apiVersion"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("audit.k8s.io/"))
+}
+
+/// The messages of a CloudWatch Logs document or output that are audit events (other streams'
+/// lines, such as the authenticator's, are not).
+fn log_messages(events: &Json, out: &mut Vec<SampleRecord>) {
+    for e in events.as_array().unwrap() {
+        let message = e["message"].as_str().unwrap();
+        if serde_json::from_str::<Json>(message).is_ok_and(|m| is_audit(&m)) {
+            out.push(SampleRecord::Audit(message.to_string()));
+        }
+    }
+}
+
+/// Every record in a sample file: CloudTrail (EventBridge `detail`, log-file `Records`,
+/// lookup-events `Events`, bare records, NDJSON) and audit events (subscription payloads,
+/// their decoded documents, filter-log-events output, audit NDJSON, CloudWatch Logs exports);
+/// gzip or not.
+fn sample_records(path: &Path) -> Vec<SampleRecord> {
+    use base64::Engine;
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut ingest::open(path).unwrap(), &mut text).unwrap();
+    ingest::open(path)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     let mut out = Vec::new();
-    for value in serde_json::Deserializer::from_str(&text).into_iter::<Json>() {
-        let value = value.unwrap();
+    // An export's lines start with a timestamp: the event follows the first space.
+    let exported = text.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    let values: Vec<Json> = if exported {
+        text.lines()
+            .map(|l| serde_json::from_str(l.split_once(' ').unwrap().1).unwrap())
+            .collect()
+    } else {
+        serde_json::Deserializer::from_str(&text)
+            .into_iter::<Json>()
+            .map(Result::unwrap)
+            .collect()
+    };
+    for value in values {
         let values = match value {
             Json::Array(items) => items,
             other => vec![other],
         };
         for v in values {
-            if let Some(records) = v["Records"].as_array() {
-                out.extend(records.iter().cloned());
+            if let Some(data) = v["awslogs"]["data"].as_str() {
+                let gz = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap();
+                let mut doc = String::new();
+                flate2::read::GzDecoder::new(&gz[..])
+                    .read_to_string(&mut doc)
+                    .unwrap();
+                let doc: Json = serde_json::from_str(&doc).unwrap();
+                log_messages(&doc["logEvents"], &mut out);
+            } else if v.get("logEvents").is_some() {
+                log_messages(&v["logEvents"], &mut out);
+            } else if v.get("events").is_some() {
+                log_messages(&v["events"], &mut out);
+            } else if is_audit(&v) {
+                out.push(SampleRecord::Audit(v.to_string()));
+            } else if let Some(records) = v["Records"].as_array() {
+                out.extend(
+                    records
+                        .iter()
+                        .map(|r| SampleRecord::CloudTrail(r.to_string())),
+                );
             } else if let Some(events) = v["Events"].as_array() {
                 out.extend(events.iter().map(|e| {
-                    serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap()
+                    SampleRecord::CloudTrail(e["CloudTrailEvent"].as_str().unwrap().to_string())
                 }));
             } else if v.get("detail").is_some() {
-                out.push(v["detail"].clone());
+                out.push(SampleRecord::CloudTrail(v["detail"].to_string()));
             } else {
-                out.push(v);
+                out.push(SampleRecord::CloudTrail(v.to_string()));
             }
         }
     }
@@ -211,6 +276,10 @@ fn every_sample_matches_the_pattern_it_should() {
         let mut watched_count = 0;
         for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
             for (i, record) in sample_records(&sample).iter().enumerate() {
+                let SampleRecord::CloudTrail(json) = record else {
+                    continue;
+                };
+                let record: &Json = &serde_json::from_str(json).unwrap();
                 let at = format!(
                     "{} record {i} (break-glass `{break_glass}`)",
                     sample.display()
@@ -643,4 +712,123 @@ fn member_accounts_forward_alarm_and_trust_only_the_central_function() {
         !matches(&central_rule, &own),
         "the central account's own alarms notify directly"
     );
+}
+
+// ---- the Kubernetes audit log: subscription filters and their pattern ----
+
+const AUDIT_SLOTS: usize = 10;
+
+fn groups(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("/aws/eks/cluster-{i}/cluster"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The subscription filters a stack creates, by log group, each checked for what every one must
+/// be: a filter of that group, to the function, after its permission, with the one pattern.
+fn audit_subscriptions(stack: &Stack) -> Vec<String> {
+    let pattern = stack.raw()["Mappings"]["AuditLog"]["Filter"]["Pattern"]
+        .as_str()
+        .unwrap();
+    let mut groups = Vec::new();
+    for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::Logs::SubscriptionFilter" {
+            continue;
+        }
+        let name = name.as_str().unwrap();
+        let Some(filter) = stack.resource(name) else {
+            continue;
+        };
+        assert_eq!(filter["DependsOn"], "AuditLogInvokePermission", "{name}");
+        let p = &filter["Properties"];
+        assert_eq!(p["DestinationArn"], "<WatcherFunction.Arn>", "{name}");
+        assert_eq!(p["FilterPattern"].as_str(), Some(pattern), "{name}");
+        assert_eq!(p["FilterName"], "eks-access-watch-aws-auth-rbac", "{name}");
+        groups.push(p["LogGroupName"].as_str().unwrap().to_string());
+    }
+    groups
+}
+
+#[test]
+fn each_audit_log_group_gets_a_subscription_and_the_permission_is_scoped() {
+    assert!(audit_subscriptions(&central(&[])).is_empty());
+    assert!(central(&[]).resource("AuditLogInvokePermission").is_none());
+    for n in [1, 3, AUDIT_SLOTS] {
+        let list = groups(n);
+        let stack = central(&[("ClusterAuditLogGroups", &list)]);
+        let got = audit_subscriptions(&stack);
+        assert_eq!(got.join(","), list, "one filter per listed group, in order");
+        let permission = stack.resource("AuditLogInvokePermission").unwrap();
+        let p = &permission["Properties"];
+        assert_eq!(p["Principal"], "logs.amazonaws.com");
+        assert_eq!(p["FunctionName"], "<WatcherFunction.Arn>");
+        assert_eq!(p["SourceAccount"], ACCOUNT);
+        // Scoped by source: the EKS control-plane log groups of this account and region.
+        assert_eq!(
+            p["SourceArn"],
+            "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/eks/*/cluster:*"
+        );
+    }
+    // The parameter refuses what the slots cannot hold, rather than dropping a group.
+    let spec = &load("template.yaml")["Parameters"]["ClusterAuditLogGroups"];
+    let allowed = regex::Regex::new(spec["AllowedPattern"].as_str().unwrap()).unwrap();
+    assert!(allowed.is_match(&groups(AUDIT_SLOTS)));
+    assert!(!allowed.is_match(&groups(AUDIT_SLOTS + 1)));
+    assert!(!allowed.is_match("/aws/eks/a/cluster, /aws/eks/b/cluster"));
+    assert!(allowed.is_match(""));
+    // PutSubscriptionFilter takes at most 1024 characters.
+    let pattern = load("template.yaml")["Mappings"]["AuditLog"]["Filter"]["Pattern"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(pattern.len() <= 1024, "{} characters", pattern.len());
+}
+
+/// The pattern passes every audit event the library watches (nothing graded is lost before
+/// the function sees it) and no get, list or watch (the function is not invoked for them).
+#[test]
+fn the_audit_filter_pattern_passes_every_watched_sample_and_no_read() {
+    let template = load("template.yaml");
+    let pattern = template["Mappings"]["AuditLog"]["Filter"]["Pattern"]
+        .as_str()
+        .unwrap();
+    let filter = logs_filter::parse(pattern);
+    let (mut watched, mut reads) = (0, 0);
+    for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
+        for record in sample_records(&sample) {
+            let SampleRecord::Audit(line) = record else {
+                continue;
+            };
+            let event: Json = serde_json::from_str(&line).unwrap();
+            let delivered = filter.passes(&event);
+            let graded = matches!(
+                ingest::evaluate_audit(line.as_bytes(), &Origin::default(), ReadMode::Strict),
+                Ok(Ok(_))
+            );
+            if graded {
+                watched += 1;
+                assert!(
+                    delivered,
+                    "{}: the filter drops a watched event: {line}",
+                    sample.display()
+                );
+            }
+            if ["get", "list", "watch"].contains(&event["verb"].as_str().unwrap_or_default()) {
+                reads += 1;
+                assert!(
+                    !delivered,
+                    "{}: the filter passes a read: {line}",
+                    sample.display()
+                );
+            }
+        }
+    }
+    assert!(
+        watched >= 20 && reads >= 3,
+        "watched {watched}, reads {reads}"
+    );
+    let other = serde_json::json!({"stage": "ResponseComplete", "verb": "patch",
+        "objectRef": {"resource": "configmaps", "namespace": "kube-system", "name": "coredns"}});
+    assert!(!filter.passes(&other), "other ConfigMaps are not sent");
 }

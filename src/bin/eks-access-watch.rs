@@ -1,5 +1,6 @@
-//! The `eks-access-watch` command line: replay CloudTrail files offline through the same code
-//! the Lambda runs, plan the migration from aws-auth (`migrate`), and print the rule catalogue.
+//! The `eks-access-watch` command line: replay CloudTrail files and EKS audit logs offline
+//! through the same code the Lambda runs, plan the migration from aws-auth (`migrate`), and
+//! print the rule catalogue.
 
 #[path = "eks-access-watch/migrate.rs"]
 mod migrate;
@@ -32,8 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay CloudTrail records (files, directories, .gz, NDJSON, or - for stdin) offline and
-    /// print one alert per watched event.
+    /// Replay CloudTrail records and EKS audit logs (files, directories, .gz, NDJSON, or - for
+    /// stdin) offline and print one alert per watched event.
     Replay(ReplayArgs),
     /// Plan the move from the aws-auth ConfigMap to access entries; with --live, compare with the
     /// cluster and say whether switching to API mode is safe.
@@ -70,6 +71,11 @@ struct ReplayArgs {
     /// reported too (slower; by default only records that may be watched are parsed).
     #[arg(long)]
     strict: bool,
+    /// The cluster of Kubernetes audit events whose input does not name it (audit NDJSON,
+    /// filter-log-events output, CloudWatch Logs exports); a subscription payload names its
+    /// own (log group /aws/eks/<cluster>/cluster).
+    #[arg(long, value_name = "NAME")]
+    cluster: Option<String>,
     /// Files read in parallel (default: the number of CPUs).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -221,14 +227,14 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         for _ in 0..jobs {
             let (tx, next, inputs, config, online) =
                 (tx.clone(), &next, &inputs, &config, online.as_ref());
+            let options = Options::new(config)
+                .mode(mode)
+                .cluster(args.cluster.as_deref());
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = inputs.get(i) else { break };
-                    if tx
-                        .send((i, process_file(path, config, online, mode)))
-                        .is_err()
-                    {
+                    if tx.send((i, process_file(path, &options, online))).is_err() {
                         break;
                     }
                 }
@@ -296,12 +302,8 @@ struct FileReport {
     other_services: u64,
 }
 
-fn process_file(
-    path: &std::path::Path,
-    config: &RuleConfig,
-    online: Option<&Online>,
-    mode: ReadMode,
-) -> FileReport {
+fn process_file(path: &std::path::Path, options: &Options, online: Option<&Online>) -> FileReport {
+    let config = options.config;
     let mut report = FileReport::default();
     let reader = match ingest::open(path) {
         Ok(r) => r,
@@ -311,8 +313,7 @@ fn process_file(
         }
     };
     let name = path.display().to_string();
-    let options = Options::new(config).mode(mode);
-    let result = ingest::scan(&name, reader, &options, &mut |outcome| match outcome {
+    let result = ingest::scan(&name, reader, options, &mut |outcome| match outcome {
         Outcome::Watched { event, .. } => {
             let context = online.and_then(|o| o.enrich(&event));
             report

@@ -6,14 +6,23 @@
 //! of `aws cloudtrail lookup-events` (`{"Events": [{"CloudTrailEvent": "..."}]}`), a JSON array
 //! of any of these, several of them one after another (NDJSON), any of it gzip-compressed
 //! (detected by magic bytes, not by name), a directory (walked recursively), or `-` for stdin.
+//! From the EKS audit log (the Kubernetes plane): a CloudWatch Logs subscription payload
+//! (`{"awslogs":{"data":"<base64 gzip>"}}`, or its decoded `logEvents` document), raw audit
+//! NDJSON (one `audit.k8s.io/v1` Event per line), `aws logs filter-log-events` and
+//! `get-log-events` output (`{"events":[{"message":"..."}]}`), and CloudWatch Logs exports to S3
+//! (gzip text, each line a timestamp and the event).
 //!
 //! - [`shapes`] tells the shapes apart and streams `Records` and `Events` element by element;
 //! - [`split`] is the fast path for log files: record boundaries found without parsing;
-//! - [`prefilter`] decides each record, by byte search when that settles it, else by a parse.
+//! - [`prefilter`] decides each record, by byte search when that settles it, else by a parse;
+//! - [`auditlog`] reads audit logs line by line, with its own byte pre-filter;
+//! - [`cwlogs`] decodes CloudWatch Logs shapes and hands each message on.
 //!
 //! One [`Options`] value says how (read mode, rule configuration); one [`Outcome`] type carries
 //! each result, with typed errors ([`InputError`]) from end to end.
 
+mod auditlog;
+mod cwlogs;
 mod prefilter;
 mod shapes;
 mod split;
@@ -28,8 +37,10 @@ use flate2::read::MultiGzDecoder;
 
 use crate::config::RuleConfig;
 use crate::event::AccessEvent;
+use crate::kubernetes::{History, Origin};
 use crate::operation::Skip;
 
+pub use auditlog::{AuditEventError, evaluate_audit};
 pub use prefilter::{RecordError, Verdict, evaluate};
 pub use shapes::CLOUDTRAIL_DETAIL_TYPE;
 
@@ -50,6 +61,12 @@ pub enum ReadMode {
 pub struct Options<'a> {
     pub config: &'a RuleConfig,
     pub mode: ReadMode,
+    /// The cluster of Kubernetes audit events when the input does not name it (a
+    /// CloudWatch Logs group `/aws/eks/<cluster>/cluster` does): `replay --cluster`.
+    pub cluster: Option<&'a str>,
+    /// The region of Kubernetes audit events (the Lambda's own: subscriptions do not cross
+    /// regions).
+    pub region: Option<&'a str>,
 }
 
 impl<'a> Options<'a> {
@@ -57,11 +74,30 @@ impl<'a> Options<'a> {
         Options {
             config,
             mode: ReadMode::Fast,
+            cluster: None,
+            region: None,
         }
     }
 
     pub fn mode(self, mode: ReadMode) -> Self {
         Options { mode, ..self }
+    }
+
+    pub fn cluster(self, cluster: Option<&'a str>) -> Self {
+        Options { cluster, ..self }
+    }
+
+    pub fn region(self, region: Option<&'a str>) -> Self {
+        Options { region, ..self }
+    }
+
+    /// What the options say about where audit events come from.
+    fn origin(&self) -> Origin<'a> {
+        Origin {
+            cluster: self.cluster,
+            account: None,
+            region: self.region,
+        }
     }
 }
 
@@ -83,6 +119,8 @@ pub struct Location {
     /// Index in a top-level JSON array, from 0.
     pub element: Option<usize>,
     pub record: Option<Slot>,
+    /// Line of a line-oriented input (audit NDJSON, a CloudWatch Logs export), from 0.
+    pub line: Option<usize>,
 }
 
 impl Location {
@@ -92,6 +130,14 @@ impl Location {
             value,
             element: None,
             record: None,
+            line: None,
+        }
+    }
+
+    fn at_line(input: &Arc<str>, line: usize) -> Self {
+        Location {
+            line: Some(line),
+            ..Location::new(input, 0)
         }
     }
 
@@ -114,6 +160,9 @@ impl fmt::Display for Location {
         }
         if let Some(Slot { array, index }) = self.record {
             write!(f, ": {array}[{index}]")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, ": line {}", line + 1)?;
         }
         Ok(())
     }
@@ -151,6 +200,12 @@ pub enum InputError {
     Record {
         location: Location,
         source: RecordError,
+    },
+    /// A line that should be a Kubernetes audit event but cannot be read as one.
+    #[error("{location}: {source}")]
+    AuditEvent {
+        location: Location,
+        source: AuditEventError,
     },
 }
 
@@ -192,6 +247,8 @@ struct Emitter<'a> {
     options: Options<'a>,
     sink: &'a mut dyn FnMut(Outcome),
     stats: Stats,
+    /// aws-auth as the input's earlier events left it, per cluster.
+    history: History,
 }
 
 impl Emitter<'_> {
@@ -199,7 +256,7 @@ impl Emitter<'_> {
     /// body read as a value of its own (redrive).
     fn record(&mut self, location: Location, json: &str) {
         if let Some(body) = shapes::sqs_body(json) {
-            return shapes::classify_value(location, &body, self);
+            return shapes::nested_value(location, &body, self);
         }
         if !json.trim_start().starts_with('{') {
             return self.invalid(InputError::Shape {
@@ -232,6 +289,20 @@ impl Emitter<'_> {
         }
     }
 
+    /// A Kubernetes audit event's JSON text (one line): decided and delivered.
+    fn audit(&mut self, location: Location, line: &[u8], origin: &Origin) {
+        self.stats.records += 1;
+        match evaluate_audit(line, origin, self.options.mode) {
+            Ok(Ok(mut event)) => {
+                self.stats.watched += 1;
+                self.history.apply(&mut event);
+                (self.sink)(Outcome::Watched { location, event });
+            }
+            Ok(Err(reason)) => self.skipped(location, reason),
+            Err(source) => self.invalid(InputError::AuditEvent { location, source }),
+        }
+    }
+
     fn skipped(&mut self, location: Location, reason: Skip) {
         self.stats.skipped += 1;
         (self.sink)(Outcome::Skipped { location, reason });
@@ -260,6 +331,7 @@ pub fn scan(
         options: *options,
         sink,
         stats: Stats::default(),
+        history: History::default(),
     };
     shapes::read(input, reader, &mut emitter)?;
     Ok(emitter.stats)

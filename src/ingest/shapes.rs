@@ -1,6 +1,8 @@
 //! Telling input shapes apart and streaming their records: a `Records` log file goes to the
 //! splitter (fast mode) or is streamed element by element by serde (strict mode); lookup-events
-//! output is streamed element by element; any other value is classified whole.
+//! output is streamed element by element; audit NDJSON and CloudWatch Logs exports (told by
+//! their first bytes) are read line by line; CloudWatch Logs payloads and outputs are decoded
+//! and streamed by [`super::cwlogs`]; any other value is classified whole.
 
 use std::fmt;
 use std::io::{self, BufRead};
@@ -11,7 +13,11 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Emitter, InputError, Location, ReadMode, io_error, prefilter, preview, split};
+use super::cwlogs::{AwsLogsSeed, Header, LogEventsSeed};
+use super::{
+    Emitter, InputError, Location, ReadMode, auditlog, io_error, prefilter, preview, split,
+};
+use crate::kubernetes::Origin;
 use crate::operation::Skip;
 
 /// The `detail-type` EventBridge gives CloudTrail management events.
@@ -37,6 +43,12 @@ pub(super) fn read(
         if done {
             break;
         }
+    }
+    // Line-oriented audit logs are told by their first line, in both read modes.
+    let head = reader.fill_buf().map_err(|e| io_error(input, e))?;
+    if auditlog::looks_like_audit_lines(head) || auditlog::looks_like_export(head) {
+        let export = auditlog::looks_like_export(head);
+        return auditlog::read_lines(input, reader, export, emitter);
     }
     let name: Arc<str> = Arc::from(input);
     if emitter.options.mode == ReadMode::Fast {
@@ -160,6 +172,29 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
         let mut fields: Vec<(String, Box<RawValue>)> = Vec::new();
         let mut streamed = false;
         while let Some(key) = map.next_key::<String>()? {
+            // CloudWatch Logs: a subscription payload, its decoded document, or the output of
+            // filter-log-events / get-log-events.
+            if !streamed && matches!(key.as_str(), "awslogs" | "logEvents" | "events") {
+                streamed = true;
+                let location = &self.location;
+                let emitter = &mut *self.emitter;
+                match key.as_str() {
+                    "awslogs" => map.next_value_seed(AwsLogsSeed { location, emitter })?,
+                    "logEvents" => map.next_value_seed(LogEventsSeed {
+                        location,
+                        array: "logEvents",
+                        header: Header::from_fields(&fields),
+                        emitter,
+                    })?,
+                    _ => map.next_value_seed(LogEventsSeed {
+                        location,
+                        array: "events",
+                        header: Header::default(),
+                        emitter,
+                    })?,
+                }
+                continue;
+            }
             let array = match key.as_str() {
                 "Records" => Some(("Records", false)),
                 "Events" => Some(("Events", true)),
@@ -192,7 +227,8 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                 text.push_str(v.get());
             }
             text.push('}');
-            classify_value(self.location, &text, self.emitter);
+            let origin = self.emitter.options.origin();
+            classify_value(self.location, &text, &origin, self.emitter);
         }
         Ok(())
     }
@@ -204,7 +240,8 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                 element: Some(index),
                 ..self.location.clone()
             };
-            classify_value(location, v.get(), self.emitter);
+            let origin = self.emitter.options.origin();
+            classify_value(location, v.get(), &origin, self.emitter);
             index += 1;
         }
         Ok(())
@@ -294,6 +331,21 @@ struct Probe<'a> {
     request_context: Option<IgnoredAny>,
     #[serde(rename = "requestPayload", borrow, default)]
     request_payload: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    kind: Option<&'a RawValue>,
+    #[serde(rename = "apiVersion", borrow, default)]
+    api_version: Option<&'a RawValue>,
+}
+
+impl Probe<'_> {
+    /// A Kubernetes audit event (`"kind":"Event"`, `"apiVersion":"audit.k8s.io/..."`), however
+    /// its keys are ordered or spaced.
+    fn is_audit_event(&self) -> bool {
+        self.kind.is_some_and(|k| k.get() == "\"Event\"")
+            && self
+                .api_version
+                .is_some_and(|v| v.get().starts_with("\"audit.k8s.io/"))
+    }
 }
 
 /// An SQS message (a Lambda event source record, or a queue dump): `body` is the event.
@@ -322,8 +374,31 @@ pub(super) fn sqs_body(json: &str) -> Option<String> {
         .map(|m| m.body)
 }
 
-/// Decide what one complete value is and deliver its record(s).
-pub(super) fn classify_value(location: Location, text: &str, emitter: &mut Emitter) {
+/// A value carried inside another (an SQS message's body, a failure record's
+/// `requestPayload`), read like a top-level value: a CloudWatch Logs subscription payload in a
+/// failure record is opened as it would have been on the first delivery.
+pub(super) fn nested_value(location: Location, text: &str, emitter: &mut Emitter) {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let seed = TopSeed {
+        location: location.clone(),
+        emitter: &mut *emitter,
+    };
+    if let Err(e) = seed.deserialize(&mut de).and_then(|()| de.end()) {
+        emitter.invalid(InputError::Shape {
+            location,
+            message: format!("the event inside is not JSON: {e}"),
+        });
+    }
+}
+
+/// Decide what one complete value is and deliver its record(s); a Kubernetes audit event is
+/// read with `origin`.
+pub(super) fn classify_value(
+    location: Location,
+    text: &str,
+    origin: &Origin,
+    emitter: &mut Emitter,
+) {
     let shape_error = |message: String| InputError::Shape {
         location: location.clone(),
         message,
@@ -360,7 +435,7 @@ pub(super) fn classify_value(location: Location, text: &str, emitter: &mut Emitt
     }
     if let (Some(payload), Some(_)) = (probe.request_payload, probe.request_context) {
         // A Lambda on-failure destination record (ours or Lambda's): the original event.
-        return classify_value(location, payload.get(), emitter);
+        return nested_value(location, payload.get(), emitter);
     }
     if let Some(detail) = probe.detail
         && (probe.detail_type.is_some() || probe.event_source.is_none())
@@ -380,6 +455,9 @@ pub(super) fn classify_value(location: Location, text: &str, emitter: &mut Emitt
         }
         return;
     }
+    if probe.is_audit_event() {
+        return emitter.audit(location, text.as_bytes(), origin);
+    }
     if probe.event_source.is_some() || probe.event_name.is_some() || probe.event_version.is_some() {
         return emitter.record(location, text);
     }
@@ -391,7 +469,7 @@ pub(super) fn classify_value(location: Location, text: &str, emitter: &mut Emitt
             .map(|m| m.keys().take(8).cloned().collect())
             .unwrap_or_default();
     emitter.invalid(shape_error(format!(
-        "not a CloudTrail record (no eventSource/eventName), an EventBridge event (no detail), a log file (no Records) or lookup-events output (no Events); keys: [{}]",
+        "not a CloudTrail record (no eventSource/eventName), an EventBridge event (no detail), a log file (no Records), lookup-events output (no Events), a Kubernetes audit event (no kind Event) or a CloudWatch Logs payload (no awslogs, logEvents or events); keys: [{}]",
         keys.join(", ")
     )));
 }

@@ -15,7 +15,7 @@ use crate::alert::Alert;
 use crate::enrichment::Enrichment;
 use crate::enrichment::{EntryInfo, PolicyGrant};
 use crate::event::ScopeType;
-use crate::operation::Undo;
+use crate::operation::{Source, Undo};
 use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Finding;
 use crate::severity::Severity;
@@ -60,7 +60,12 @@ pub fn headline(alert: &Alert) -> Headline<'_> {
 /// `[CRITICAL] prod-eu: ClusterAdmin granted cluster-wide to role/ci-deployer by ...`, at most
 /// 100 printable ASCII characters, no newlines.
 pub fn subject(alert: &Alert) -> String {
-    let place = alert.cluster.as_deref().unwrap_or(alert.account.as_str());
+    let account = Some(alert.account.as_str()).filter(|a| !a.is_empty());
+    let place = alert
+        .cluster
+        .as_deref()
+        .or(account)
+        .unwrap_or("unknown cluster");
     ascii_line(
         &format!(
             "[{}] {}: {}",
@@ -119,12 +124,23 @@ pub fn text(alert: &Alert) -> String {
         alert.event_name,
         alert.event_time.as_deref().unwrap_or(na)
     );
+    // An audit log names neither account nor region unless its input does.
+    let whereabouts: Vec<String> = [
+        Some(format!("account {}", alert.account)).filter(|_| !alert.account.is_empty()),
+        Some(alert.region.clone()).filter(|r| !r.is_empty()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let _ = writeln!(
         out,
-        "Cluster:   {} (account {}, {})",
+        "Cluster:   {}{}",
         alert.cluster.as_deref().unwrap_or(na),
-        alert.account,
-        alert.region
+        if whereabouts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", whereabouts.join(", "))
+        }
     );
     let _ = writeln!(out, "Caller:    {}", alert.actor);
     if let Some(arn) = &alert.actor_arn {
@@ -173,11 +189,12 @@ pub fn text(alert: &Alert) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
-    let _ = writeln!(
-        out,
-        "\nCloudTrail event ID: {}",
-        alert.event_id.as_deref().unwrap_or(na)
-    );
+    let id = match alert.operation.source() {
+        Source::Kubernetes => "Kubernetes audit ID",
+        Source::Eks | Source::Sts | Source::CloudTrail => "CloudTrail event ID",
+        Source::Watcher => "Check ID",
+    };
+    let _ = writeln!(out, "\n{id}: {}", alert.event_id.as_deref().unwrap_or(na));
     out
 }
 

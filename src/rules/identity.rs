@@ -71,7 +71,7 @@ pub static SELF_GRANT: Rule = Rule {
     severities: &[Critical],
     on_failure: OnFailure::CapAtHigh,
     qualifier: None,
-    fires_on: "an access entry or policy association whose target is the caller's own role or user",
+    fires_on: "an access entry, policy association or new aws-auth mapping whose target is the caller's own role or user",
     why: "A principal widening its own cluster access is the classic privilege escalation of a compromised identity; legitimate automation grants others, not itself.",
     next_step: "Check whether the caller's credentials are compromised; remove the grant and the entry if the change was not planned.",
     eval: Eval::Change(self_grant),
@@ -102,7 +102,7 @@ pub static CROSS_ACCOUNT_PRINCIPAL: Rule = Rule {
     severities: &[High],
     on_failure: OnFailure::CapAtHigh,
     qualifier: None,
-    fires_on: "an access entry or association for a principal in another account than the cluster's",
+    fires_on: "an access entry, association or new aws-auth mapping for a principal in another account than the cluster's",
     why: "Access from outside the account is outside the account's IAM controls and audit; it is how vendors, and attackers with a foothold elsewhere, get in.",
     next_step: "Confirm the external account is a known partner or your own; otherwise delete the access entry.",
     eval: Eval::Change(cross_account_principal),
@@ -132,7 +132,7 @@ pub static DENIED_ATTEMPT: Rule = Rule {
         tag: "denied",
         raises_alert: false,
     }),
-    fires_on: "a watched call that failed with AccessDenied*/Unauthorized*: medium; high when it aimed at Admin/ClusterAdmin or at the caller itself",
+    fires_on: "a watched call that failed with AccessDenied*/Unauthorized* (Kubernetes: Forbidden, 403): medium; high when it aimed at Admin/ClusterAdmin (system:masters, cluster-admin) or at the caller itself",
     why: "Denied attempts at access changes are how a compromised identity probes what it can do; the one that aims at admin is the loudest signal we get before the one that succeeds.",
     next_step: "Identify the caller and why it tried; repeated denials from one identity warrant revoking its sessions.",
     eval: Eval::Change(denied_attempt),
@@ -141,6 +141,7 @@ pub static DENIED_ATTEMPT: Rule = Rule {
 fn denied_attempt(c: &Ctx) -> Option<Hit> {
     let e = c.event.error.as_ref().filter(|e| e.is_denied())?;
     let aims_high = c.self_target
+        || c.event.change.aims_at_admin()
         || matches!(
             c.policy_class(),
             Some(PolicyClass::ClusterAdmin | PolicyClass::Admin)

@@ -2,9 +2,10 @@
 //! emit, what a failed call does to it, whether it qualifies other findings, its docs) and its
 //! condition is one named, pure function in the file of its topic:
 //! [`identity`] (who called, and how), [`grants`] (access policy associations), [`entries`]
-//! (access entries), [`cluster`] (cluster settings and other ways in), [`integrity`] (whether
-//! the watcher can still see: the trail, unreadable records); [`migration`] holds the findings
-//! of the aws-auth migration planner.
+//! (access entries), [`cluster`] (cluster settings and other ways in), [`kubernetes`] (the
+//! aws-auth ConfigMap and RBAC bindings, from the EKS audit log), [`integrity`] (whether the
+//! watcher can still see: the trail, unreadable records); [`migration`] holds the findings of
+//! the aws-auth migration planner.
 //!
 //! **All matching rules fire** (not first-match): an alert carries every finding that applies
 //! and takes the highest finding's severity. Two adjustments, both declared per rule:
@@ -24,6 +25,7 @@ mod entries;
 mod grants;
 mod identity;
 mod integrity;
+mod kubernetes;
 mod migration;
 
 use std::fmt;
@@ -46,6 +48,7 @@ closed_enum! {
         Entries = "entries",
         Cluster = "cluster",
         Integrity = "integrity",
+        Kubernetes = "kubernetes",
         Migration = "migration",
     }
 }
@@ -185,6 +188,16 @@ pub static CATALOGUE: &[&Rule] = &[
     &integrity::TRAIL_MODIFIED,
     &integrity::NO_TRAIL_LOGGING,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
+    &kubernetes::AWS_AUTH_DELETED,
+    &kubernetes::AWS_AUTH_CREATED,
+    &kubernetes::AWS_AUTH_SYSTEM_MASTERS,
+    &kubernetes::AWS_AUTH_ACCOUNT_MAPPED,
+    &kubernetes::AWS_AUTH_MODIFIED,
+    &kubernetes::AWS_AUTH_SESSION_ARN,
+    &kubernetes::AWS_AUTH_ROLE_PATH,
+    &kubernetes::RBAC_ANONYMOUS_BOUND,
+    &kubernetes::RBAC_CLUSTER_ADMIN_BOUND,
+    &kubernetes::RBAC_BINDING_CHANGED,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
     &migration::PRINCIPAL_MISSING,

@@ -1,6 +1,6 @@
 //! Resolving the CloudFormation intrinsics our templates use, the way CloudFormation would for
 //! given parameter values: Ref (parameters and pseudo parameters), Fn::Sub, Fn::Select,
-//! Fn::Split, Fn::Join, Fn::If (with AWS::NoValue removing list items and keys), and the
+//! Fn::Split, Fn::Join, Fn::FindInMap, Fn::If (with AWS::NoValue removing list items and keys), and the
 //! Conditions section (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition). Fn::GetAtt resolves to
 //! a readable placeholder. Anything else panics, so a template change that needs more is seen.
 
@@ -167,6 +167,13 @@ impl Stack {
                 Yaml::String(self.substitute(&template, &vars))
             }
             "Condition" => Yaml::Bool(self.condition(arg.as_str().unwrap())),
+            "FindInMap" => {
+                let keys: Vec<String> = args().iter().map(|k| self.text(k)).collect();
+                let v = &self.template["Mappings"][keys[0].as_str()][keys[1].as_str()]
+                    [keys[2].as_str()];
+                assert!(!v.is_null(), "no mapping value {keys:?}");
+                self.resolve(v)
+            }
             other => panic!("function {other} not understood by this test"),
         }
     }

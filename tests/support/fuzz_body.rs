@@ -4,12 +4,15 @@
 //! - the fast path never hides what the strict path watches: every position the strict parse
 //!   watches and the fast path reached is watched by the fast path too, with the same alert;
 //!   when both read the input to the end, they produce the same alerts;
-//! - every finding carries a severity its rule declares, and every alert has a headline.
+//! - every finding carries a severity its rule declares, and every alert has a headline;
+//! - the same for the input read as one Kubernetes audit event: the audit-log byte pre-filter
+//!   never skips a line the strict parse watches, and both give the same alert.
 
 use std::collections::BTreeMap;
 
 use eks_access_watch::config::AlertFormat;
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
+use eks_access_watch::kubernetes::Origin;
 use eks_access_watch::publish::{SNS_MAX_BYTES, build_message};
 use eks_access_watch::{Alert, RuleConfig, classify, render};
 
@@ -99,5 +102,30 @@ pub fn check(data: &[u8]) {
     }
     if fast.clean && strict.clean {
         assert_eq!(fast.alerts, strict.alerts, "fast and strict paths disagree");
+    }
+    check_audit_line(data, &config);
+}
+
+/// The input as one audit event: the byte pre-filter's verdict agrees with a full parse.
+fn check_audit_line(data: &[u8], config: &RuleConfig) {
+    let origin = Origin {
+        cluster: Some("prod"),
+        account: Some("111122223333"),
+        region: Some("eu-west-1"),
+    };
+    let fast = ingest::evaluate_audit(data, &origin, ReadMode::Fast);
+    let strict = ingest::evaluate_audit(data, &origin, ReadMode::Strict);
+    if let Ok(Ok(event)) = &strict {
+        match &fast {
+            Ok(Ok(seen)) => assert_eq!(seen, event, "fast and strict read the audit event apart"),
+            other => panic!("the audit pre-filter hid a watched event: {other:?}"),
+        }
+        check_renderings(&classify(event, config, None));
+    }
+    if let Ok(Ok(event)) = &fast {
+        assert!(
+            matches!(&strict, Ok(Ok(e)) if e == event),
+            "the fast path watched what the strict parse does not: {strict:?}"
+        );
     }
 }

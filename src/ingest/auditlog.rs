@@ -1,0 +1,247 @@
+//! Kubernetes audit logs, line by line: raw audit NDJSON (one `audit.k8s.io/v1` Event per line,
+//! as the API server writes it) and CloudWatch Logs exports to S3 (each line a timestamp, a
+//! space and the event), in flat memory: one line buffer, grown to the longest line.
+//!
+//! The byte pre-filter ([`candidate`]) keeps the ~99% of audit lines that are gets, lists and
+//! watches to a few byte searches. It never decides that a line is watched: it proves that a
+//! line cannot be, because no object a watched call changes ([`KubeObject::needle`]) occurs
+//! in it, literally or behind a `\u` escape that could spell one (the API server writes `\u`
+//! only for `<`, `>`, `&` and control characters). Every other line is parsed and decided by
+//! [`RawAuditEvent::watch`], exactly as `--strict` decides every line.
+
+use std::io::BufRead;
+use std::sync::{Arc, LazyLock};
+
+use memchr::memmem;
+
+use super::{Emitter, InputError, Location, ReadMode, Verdict, io_error, preview, shapes};
+use crate::kubernetes::{Origin, RawAuditEvent, normalise};
+use crate::operation::{KubeObject, Skip};
+
+/// How the API server starts every audit line (its struct order, no spaces).
+pub(super) const AUDIT_PREFIX: &[u8] = br#"{"kind":"Event","apiVersion":"audit.k8s.io/"#;
+
+/// Why a line is not a usable audit event.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditEventError {
+    #[error("not valid UTF-8 (at byte {0} of the line)")]
+    Utf8(usize),
+    #[error("not a usable Kubernetes audit event: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The first line of raw audit NDJSON.
+pub(super) fn looks_like_audit_lines(head: &[u8]) -> bool {
+    head.starts_with(AUDIT_PREFIX)
+}
+
+/// The length of the `2026-11-20T01:47:12.345Z ` that starts a line of a CloudWatch Logs export.
+fn export_timestamp(line: &[u8]) -> Option<usize> {
+    let digits = |r: std::ops::Range<usize>| {
+        line.get(r)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let shaped = digits(0..4)
+        && line.get(4) == Some(&b'-')
+        && digits(5..7)
+        && line.get(7) == Some(&b'-')
+        && digits(8..10)
+        && line.get(10) == Some(&b'T')
+        && digits(11..13)
+        && line.get(13) == Some(&b':');
+    if !shaped {
+        return None;
+    }
+    let end = memchr::memchr(b' ', &line[..line.len().min(64)])?;
+    Some(end + 1)
+}
+
+/// The first line of a CloudWatch Logs export.
+pub(super) fn looks_like_export(head: &[u8]) -> bool {
+    export_timestamp(head).is_some()
+}
+
+/// The needles of every watched Kubernetes object, without those another contains
+/// (`rolebindings` finds `clusterrolebindings` too).
+static NEEDLES: LazyLock<Vec<memmem::Finder<'static>>> = LazyLock::new(|| {
+    let all = [
+        KubeObject::AwsAuth,
+        KubeObject::KubeSystemConfigMaps,
+        KubeObject::ClusterRoleBinding,
+        KubeObject::RoleBinding,
+    ]
+    .map(KubeObject::needle);
+    all.iter()
+        .filter(|n| !all.iter().any(|o| o != *n && n.contains(o)))
+        .map(|n| memmem::Finder::new(n.as_bytes()))
+        .collect()
+});
+
+/// True when the line may be about a watched object; false proves it is not.
+pub fn candidate(line: &[u8]) -> bool {
+    static ESCAPE: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\\u"));
+    NEEDLES.iter().any(|n| n.find(line).is_some())
+        || ESCAPE
+            .find_iter(line)
+            .any(|at| spelling_escape(line.get(at + 2..at + 6)))
+}
+
+/// A `\uXXXX` escape that could spell part of a needle: any printable ASCII but the three the
+/// API server's encoder escapes itself (`<`, `>`, `&`). Unreadable hex counts (parse it).
+fn spelling_escape(hex: Option<&[u8]>) -> bool {
+    let Some(value) = hex
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+    else {
+        return true;
+    };
+    (0x20..0x7f).contains(&value) && !matches!(value, 0x3c | 0x3e | 0x26)
+}
+
+/// Decide one audit event (one line of JSON) under `origin`. [`ReadMode::Fast`] first tries
+/// the byte pre-filter; [`ReadMode::Strict`] always parses.
+pub fn evaluate_audit(
+    line: &[u8],
+    origin: &Origin,
+    mode: ReadMode,
+) -> Result<Verdict, AuditEventError> {
+    if mode == ReadMode::Fast && !candidate(line) {
+        return Ok(Err(Skip::KubernetesNotWatched));
+    }
+    let text = std::str::from_utf8(line).map_err(|e| AuditEventError::Utf8(e.valid_up_to()))?;
+    let raw: RawAuditEvent = serde_json::from_str(text)?;
+    Ok(raw.watch().map(|op| Box::new(normalise(&raw, op, origin))))
+}
+
+/// Read a line-oriented input to its end: raw audit NDJSON, or (`export`) a CloudWatch Logs
+/// export whose lines start with a timestamp.
+pub(super) fn read_lines(
+    input: &str,
+    mut reader: impl BufRead,
+    export: bool,
+    emitter: &mut Emitter,
+) -> Result<(), InputError> {
+    let name: Arc<str> = Arc::from(input);
+    let origin = emitter.options.origin();
+    let mut buf = Vec::new();
+    for index in 0.. {
+        buf.clear();
+        if reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| io_error(input, e))?
+            == 0
+        {
+            break;
+        }
+        let line = buf.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let location = Location::at_line(&name, index);
+        let message = if export {
+            match export_timestamp(line) {
+                Some(at) => &line[at..],
+                None => {
+                    emitter.invalid(InputError::Shape {
+                        location,
+                        message: format!(
+                            "expected a CloudWatch Logs export line (`<timestamp> <event>`), found `{}`",
+                            preview(&String::from_utf8_lossy(line))
+                        ),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            line
+        };
+        message_line(location, message, &origin, export, emitter);
+    }
+    Ok(())
+}
+
+/// One log message: an audit event, another JSON value (a CloudTrail record delivered to
+/// CloudWatch Logs, an audit event written differently), or, where a log holds other
+/// control-plane logs too (`other_logs`), a line of those.
+pub(super) fn message_line(
+    location: Location,
+    message: &[u8],
+    origin: &Origin,
+    other_logs: bool,
+    emitter: &mut Emitter,
+) {
+    let message = message.trim_ascii();
+    if message.starts_with(AUDIT_PREFIX) {
+        return emitter.audit(location, message, origin);
+    }
+    if message.first() == Some(&b'{') {
+        return match std::str::from_utf8(message) {
+            Ok(text) => shapes::classify_value(location, text, origin, emitter),
+            Err(e) => emitter.invalid(InputError::AuditEvent {
+                location,
+                source: AuditEventError::Utf8(e.valid_up_to()),
+            }),
+        };
+    }
+    let text = preview(&String::from_utf8_lossy(message));
+    if other_logs {
+        emitter.stats.records += 1;
+        emitter.skipped(location, Skip::NotAuditLog(text));
+    } else {
+        emitter.invalid(InputError::Shape {
+            location,
+            message: format!("expected a Kubernetes audit event (a JSON object), found `{text}`"),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gets_lists_and_watches_are_not_candidates_but_changes_and_escapes_are() {
+        let get = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"watch","requestURI":"/api/v1/pods?watch=true\u0026resourceVersion=1","objectRef":{"resource":"pods"}}"#;
+        assert!(!candidate(get), "\\u0026 is the API server's own escape");
+        assert!(candidate(
+            br#"{"verb":"patch","objectRef":{"resource":"configmaps","name":"aws-auth"}}"#
+        ));
+        assert!(candidate(
+            br#"{"objectRef":{"resource":"clusterrolebindings"}}"#
+        ));
+        assert!(candidate(
+            br#"{"objectRef":{"resource":"configmaps","name":"aws\u002dauth"}}"#
+        ));
+        assert!(candidate(
+            br#"{"objectRef":{"resource":"role\u0062indings"}}"#
+        ));
+        assert!(
+            candidate(br#"{"x":"\u00zz"}"#),
+            "unreadable escapes are parsed"
+        );
+    }
+
+    #[test]
+    fn export_lines_start_with_a_timestamp() {
+        assert_eq!(export_timestamp(b"2026-11-20T01:47:12.345Z {}"), Some(25));
+        assert_eq!(export_timestamp(b"{\"kind\":\"Event\"}"), None);
+        assert_eq!(export_timestamp(b"2026-11-20T01:47"), None);
+    }
+
+    #[test]
+    fn strict_and_fast_agree_on_a_watched_line_and_only_fast_skips_unparsed() {
+        let line = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"delete","objectRef":{"resource":"configmaps","namespace":"kube-system","name":"aws-auth","apiVersion":"v1"},"responseStatus":{"code":200}}"#;
+        let origin = Origin::default();
+        for mode in [ReadMode::Fast, ReadMode::Strict] {
+            let event = evaluate_audit(line, &origin, mode).unwrap().unwrap();
+            assert_eq!(event.event_name(), "delete configmaps/aws-auth");
+        }
+        let broken = br#"{"kind":"Event","verb":"get","objectRef":{"resource":"pods"#;
+        assert!(matches!(
+            evaluate_audit(broken, &origin, ReadMode::Fast),
+            Ok(Err(_))
+        ));
+        assert!(evaluate_audit(broken, &origin, ReadMode::Strict).is_err());
+    }
+}

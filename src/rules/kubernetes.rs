@@ -1,0 +1,535 @@
+//! The other half of cluster access, from the EKS audit log: the aws-auth ConfigMap (IAM
+//! principals mapped to Kubernetes users and groups, honoured in `CONFIG_MAP` and
+//! `API_AND_CONFIG_MAP` modes) and the RBAC bindings that decide what those users and the
+//! groups named by access entries may do. CloudTrail never sees either.
+//!
+//! The content rules (`system:masters`, whole accounts, session ARNs, role paths) read the
+//! rows of the sections a change set, as they stand after it: a row is shown as `(added)` or
+//! `(kept)` when the previous content is known, and plainly when it is not (an update or a
+//! patch does not carry the object as it was).
+
+use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
+use crate::arn;
+use crate::awsauth::{Mapping, Row, RowChange, Section};
+use crate::event::{AuthMode, Change};
+use crate::kubernetes::objects::{
+    AwsAuthChange, BindingChange, is_session_mapping, is_system_masters, role_has_path,
+};
+use crate::operation::Verb;
+use crate::severity::Severity::{Critical, High, Info, Low, Medium};
+
+/// At most this many rows are named in one summary; the rest are counted.
+const MAX_ROWS: usize = 6;
+
+fn aws_auth<'c>(c: &'c Ctx) -> Option<&'c AwsAuthChange> {
+    match &c.event.change {
+        Change::AwsAuth(a) => Some(a),
+        _ => None,
+    }
+}
+
+fn binding<'c>(c: &'c Ctx) -> Option<&'c BindingChange> {
+    match &c.event.change {
+        Change::RoleBinding(b) => Some(b),
+        _ => None,
+    }
+}
+
+fn verb(c: &Ctx) -> Option<Verb> {
+    c.event.operation.kubernetes_call().map(|k| k.verb)
+}
+
+/// `a, b, c and 4 more`.
+fn list(items: Vec<String>) -> String {
+    let total = items.len();
+    let mut shown: Vec<String> = items.into_iter().take(MAX_ROWS).collect();
+    if total > MAX_ROWS {
+        shown.push(format!("{} more", total - MAX_ROWS));
+    }
+    shown.join(", ")
+}
+
+/// `role/platform-admin`, with the account when it is not the cluster's.
+fn principal(c: &Ctx, arn: &str) -> String {
+    let mut text = arn::short_name(arn);
+    if let Some(account) = arn::account_of(arn)
+        && !c.event.account.is_empty()
+        && account != c.event.account
+    {
+        text.push_str(&format!(" of account {account}"));
+    }
+    text
+}
+
+/// `role/platform-admin as admin [system:masters]`.
+fn mapping(c: &Ctx, m: &Mapping) -> String {
+    let mut text = principal(c, &m.arn);
+    if let Some(u) = &m.username {
+        text.push_str(&format!(" as {u}"));
+    }
+    if !m.groups.is_empty() {
+        text.push_str(&format!(" [{}]", m.groups.join(", ")));
+    }
+    text
+}
+
+fn row(c: &Ctx, r: &Row) -> String {
+    match r {
+        Row::Mapping(m) => mapping(c, m),
+        Row::Account(a) => format!("account {a}"),
+    }
+}
+
+/// `; the previous content is not in the audit event` (what the event lacked), or nothing.
+fn notes(notes: &[String]) -> String {
+    notes.iter().map(|n| format!("; {n}")).collect()
+}
+
+/// The rows of an aws-auth change's sets, after it, that match `pick`, shown by `show` with
+/// their state (`role/ci-runner (added)`) and listed; `None` when there are none.
+fn rows_where(
+    c: &Ctx,
+    pick: impl Fn(&Row) -> bool,
+    show: impl Fn(&Row) -> String,
+) -> Option<String> {
+    let rows: Vec<String> = aws_auth(c)?
+        .rows_after()
+        .iter()
+        .filter(|(_, r)| pick(r))
+        .map(|(state, r)| format!("{}{}", show(r), state.note()))
+        .collect();
+    (!rows.is_empty()).then(|| list(rows))
+}
+
+/// The principal or account a row maps.
+fn mapped(c: &Ctx, r: &Row) -> String {
+    match r {
+        Row::Mapping(m) => principal(c, &m.arn),
+        Row::Account(a) => format!("account {a}"),
+    }
+}
+
+fn in_api_mode(c: &Ctx) -> bool {
+    c.enrichment
+        .and_then(|e| e.cluster.as_ref())
+        .and_then(|cl| cl.authentication_mode.as_ref())
+        == Some(&AuthMode::Api)
+}
+
+pub static AWS_AUTH_DELETED: Rule = Rule {
+    id: "aws-auth-deleted",
+    topic: Topic::Kubernetes,
+    severities: &[High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "delete of configmaps/aws-auth in kube-system, or deletecollection of kube-system's ConfigMaps",
+    why: "Every IAM principal that reaches the cluster through aws-auth (in CONFIG_MAP mode: everyone but the cluster creator; node roles included) loses access at once: nodes stop joining, admins are locked out.",
+    next_step: "Restore aws-auth from your source of truth now (`kubectl apply -f aws-auth.yaml` by an identity that still has access), then find out who deleted it.",
+    eval: Eval::Change(aws_auth_deleted),
+};
+
+fn aws_auth_deleted(c: &Ctx) -> Option<Hit> {
+    let a = aws_auth(c)?;
+    let what = match verb(c)? {
+        Verb::DeleteCollection => "Every ConfigMap of kube-system (aws-auth with them)",
+        Verb::Delete => "aws-auth ConfigMap",
+        Verb::Create | Verb::Update | Verb::Patch => return None,
+    };
+    let lost = match a.row_changes() {
+        Some(rows) if !rows.is_empty() => format!(
+            ": {} mapping(s) gone ({})",
+            rows.len(),
+            list(
+                rows.iter()
+                    .map(|r| match r {
+                        RowChange::Removed(r) | RowChange::Added(r) => row(c, r),
+                        RowChange::Changed { after, .. } => mapping(c, after),
+                    })
+                    .collect()
+            )
+        ),
+        _ => String::new(),
+    };
+    hit(
+        High,
+        format!(
+            "{what} {}{}{lost}{}{}",
+            c.did("deleted", "deletion"),
+            c.on_cluster(),
+            c.by(),
+            notes(&a.notes)
+        ),
+    )
+}
+
+pub static AWS_AUTH_CREATED: Rule = Rule {
+    id: "aws-auth-created",
+    topic: Topic::Kubernetes,
+    severities: &[Medium],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "create of configmaps/aws-auth in kube-system (EKS logs it at Metadata level: the content is usually not in the event)",
+    why: "A new aws-auth opens the CONFIG_MAP way into the cluster: from now on every principal it maps may authenticate, outside access entries and CloudTrail.",
+    next_step: "Read the new ConfigMap (`kubectl get configmap aws-auth -n kube-system -o yaml`) and check every mapping against your source of truth.",
+    eval: Eval::Change(aws_auth_created),
+};
+
+fn aws_auth_created(c: &Ctx) -> Option<Hit> {
+    let a = aws_auth(c)?;
+    if verb(c)? != Verb::Create {
+        return None;
+    }
+    let content = match &a.after {
+        Some(after) => format!(
+            " mapping {} role(s), {} user(s), {} account(s)",
+            after.roles.len(),
+            after.users.len(),
+            after.accounts.len()
+        ),
+        None => String::new(),
+    };
+    hit(
+        Medium,
+        format!(
+            "aws-auth ConfigMap {}{content}{}{}{}",
+            c.did("created", "creation"),
+            c.on_cluster(),
+            c.by(),
+            notes(&a.notes)
+        ),
+    )
+}
+
+pub static AWS_AUTH_SYSTEM_MASTERS: Rule = Rule {
+    id: "aws-auth-system-masters",
+    topic: Topic::Kubernetes,
+    severities: &[Critical],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a mapping to the `system:masters` group added or kept by an aws-auth change (in a section the change sets)",
+    why: "system:masters is unrestricted cluster-admin that no RBAC rule can limit or revoke; the classic persistence move is one more mapRoles row with it.",
+    next_step: "Confirm each system:masters mapping is intended; move admins to access entries with AmazonEKSClusterAdminPolicy and remove the mapping.",
+    eval: Eval::Change(aws_auth_system_masters),
+};
+
+fn aws_auth_system_masters(c: &Ctx) -> Option<Hit> {
+    let rows = rows_where(
+        c,
+        |r| matches!(r, Row::Mapping(m) if is_system_masters(m)),
+        |r| mapped(c, r),
+    )?;
+    hit(
+        Critical,
+        format!(
+            "{rows} {} in aws-auth{}{}",
+            c.did("mapped to system:masters", "mapping to system:masters"),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static AWS_AUTH_ACCOUNT_MAPPED: Rule = Rule {
+    id: "aws-auth-account-mapped",
+    topic: Topic::Kubernetes,
+    severities: &[High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "mapAccounts holds an account after an aws-auth change that sets it",
+    why: "mapAccounts lets every IAM user and role of the account authenticate (as its ARN): one compromised principal anywhere in that account is in the cluster.",
+    next_step: "Replace the account mapping with mapRoles/mapUsers rows (or access entries) for the principals that need access.",
+    eval: Eval::Change(aws_auth_account_mapped),
+};
+
+fn aws_auth_account_mapped(c: &Ctx) -> Option<Hit> {
+    let rows = rows_where(c, |r| matches!(r, Row::Account(_)), |r| mapped(c, r))?;
+    hit(
+        High,
+        format!(
+            "aws-auth mapAccounts {} {rows}{} (every IAM principal there may authenticate){}",
+            c.did("maps", "mapping of"),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static AWS_AUTH_MODIFIED: Rule = Rule {
+    id: "aws-auth-modified",
+    topic: Topic::Kubernetes,
+    severities: &[Info, Low, Medium],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "update or patch of configmaps/aws-auth: names the mapRoles/mapUsers/mapAccounts rows added, removed or changed (from the request and response objects); medium, low by an approved caller or EKS itself, info when no section is set (metadata only)",
+    why: "aws-auth is the CONFIG_MAP way into the cluster: any row added is a new way in that neither access entries nor CloudTrail show.",
+    next_step: "Compare the change with your source of truth (`kubectl get configmap aws-auth -n kube-system -o yaml`); revert rows nobody planned.",
+    eval: Eval::Change(aws_auth_modified),
+};
+
+fn aws_auth_modified(c: &Ctx) -> Option<Hit> {
+    let a = aws_auth(c)?;
+    let done = match verb(c)? {
+        Verb::Update => c.did("updated", "update"),
+        Verb::Patch => c.did("patched", "patch"),
+        Verb::Create | Verb::Delete | Verb::DeleteCollection => return None,
+    };
+    let (severity, what) = if a.touched.is_empty() {
+        (Info, ": no mapping section set (metadata only)".to_string())
+    } else {
+        (if c.approved { Low } else { Medium }, changed_rows(c, a))
+    };
+    let mode = if in_api_mode(c) {
+        " (the cluster is in API mode: aws-auth is not read)"
+    } else {
+        ""
+    };
+    hit(
+        severity,
+        format!(
+            "aws-auth {done}{}{what}{mode}{}{}",
+            c.on_cluster(),
+            c.by(),
+            notes(&a.notes)
+        ),
+    )
+}
+
+/// `: mapRoles +role/x [system:masters], -user/y` when both versions are known, else the
+/// sections set and what they hold now.
+fn changed_rows(c: &Ctx, a: &AwsAuthChange) -> String {
+    if let Some(changes) = a.row_changes() {
+        if changes.is_empty() {
+            return ": no mapping changed".into();
+        }
+        let items = changes
+            .iter()
+            .map(|ch| match ch {
+                RowChange::Added(r) => format!("+{} {}", r.section(), row(c, r)),
+                RowChange::Removed(r) => format!("-{} {}", r.section(), row(c, r)),
+                RowChange::Changed { before, after } => format!(
+                    "~{} {} (was {})",
+                    Section::from(after.kind),
+                    mapping(c, after),
+                    mapping(c, before)
+                ),
+            })
+            .collect();
+        return format!(": {}", list(items));
+    }
+    // No content: the notes say why (no body, or a malformed one).
+    let Some(after) = &a.after else {
+        return String::new();
+    };
+    let parts: Vec<String> = a
+        .touched
+        .iter()
+        .map(|s| {
+            let rows: Vec<String> = after.rows(*s).iter().map(|r| row(c, r)).collect();
+            match rows.len() {
+                0 => format!("{s} now empty"),
+                n => format!("{s} now {n} row(s): {}", list(rows)),
+            }
+        })
+        .collect();
+    format!(": {}", parts.join("; "))
+}
+
+pub static AWS_AUTH_SESSION_ARN: Rule = Rule {
+    id: "aws-auth-session-arn",
+    topic: Topic::Kubernetes,
+    severities: &[Low],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "an aws-auth change that sets a mapping of an STS assumed-role session ARN (`arn:aws:sts::...:assumed-role/...`)",
+    why: "aws-auth matches the role behind a session, never the session ARN: the mapping matches no caller, so whoever relies on it has no access (or someone is probing).",
+    next_step: "Map the role ARN (arn:aws:iam::<account>:role/<name>) instead of the session ARN.",
+    eval: Eval::Change(aws_auth_session_arn),
+};
+
+fn aws_auth_session_arn(c: &Ctx) -> Option<Hit> {
+    let rows = rows_where(
+        c,
+        |r| matches!(r, Row::Mapping(m) if is_session_mapping(m)),
+        |r| mapped(c, r),
+    )?;
+    hit(
+        Low,
+        format!(
+            "aws-auth {} session ARN {rows}: it never matches a caller{}{}",
+            c.did("maps", "mapping of"),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static AWS_AUTH_ROLE_PATH: Rule = Rule {
+    id: "aws-auth-role-path",
+    topic: Topic::Kubernetes,
+    severities: &[Low],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "an aws-auth change that sets a mapRoles row whose role ARN has a path (`role/teams/x`, IAM Identity Center's `role/aws-reserved/sso.amazonaws.com/...`)",
+    why: "aws-auth compares a caller's role ARN without its path, so a rolearn written with one matches nobody: the mapping silently does not work.",
+    next_step: "Write the role ARN without its path (arn:aws:iam::<account>:role/<name>).",
+    eval: Eval::Change(aws_auth_role_path),
+};
+
+fn aws_auth_role_path(c: &Ctx) -> Option<Hit> {
+    // The ARN as written: the path is the point.
+    let rows = rows_where(
+        c,
+        |r| matches!(r, Row::Mapping(m) if role_has_path(m)),
+        |r| r.key().to_string(),
+    )?;
+    hit(
+        Low,
+        format!(
+            "aws-auth {} {rows} with a path in the role ARN: it matches nobody as written{}{}",
+            c.did("maps", "mapping of"),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+/// The subjects no authentication can be kept from: anyone reaching the endpoint, or anyone
+/// with any identity at all.
+const ANONYMOUS: &[&str] = &[
+    "system:anonymous",
+    "system:unauthenticated",
+    "system:authenticated",
+];
+
+/// Kubernetes' own default bindings of these groups (discovery, basic user, public info),
+/// reconciled by the API server itself on start and upgrade.
+fn default_binding_by_control_plane(c: &Ctx, b: &BindingChange) -> bool {
+    c.event.actor.is_aws_service() && b.name.as_deref().is_some_and(|n| n.starts_with("system:"))
+}
+
+pub static RBAC_ANONYMOUS_BOUND: Rule = Rule {
+    id: "rbac-anonymous-bound",
+    topic: Topic::Kubernetes,
+    severities: &[Critical],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a ClusterRoleBinding or RoleBinding created or changed whose subjects include `system:anonymous`, `system:unauthenticated` or `system:authenticated` (not Kubernetes' own `system:` defaults reconciled by the API server)",
+    why: "Binding a role to anonymous or to every authenticated identity hands it to anyone who reaches the endpoint (with a public endpoint: the internet), or to every IAM principal that can get a token.",
+    next_step: "Delete the binding or remove those subjects now (`kubectl edit clusterrolebinding <name>`), then review what the role allows.",
+    eval: Eval::Change(rbac_anonymous_bound),
+};
+
+fn rbac_anonymous_bound(c: &Ctx) -> Option<Hit> {
+    let b = binding(c)?;
+    let after = b.after.as_ref()?;
+    let anonymous: Vec<String> = after
+        .subjects
+        .iter()
+        .filter(|s| ANONYMOUS.contains(&s.name.as_str()))
+        .map(|s| s.describe())
+        .collect();
+    if anonymous.is_empty() || default_binding_by_control_plane(c, b) {
+        return None;
+    }
+    hit(
+        Critical,
+        format!(
+            "{} {} {} {} to {}{}{}",
+            b.describe(),
+            c.did("binds", "binding of"),
+            after.role_kind,
+            after.role_name,
+            list(anonymous),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static RBAC_CLUSTER_ADMIN_BOUND: Rule = Rule {
+    id: "rbac-cluster-admin-bound",
+    topic: Topic::Kubernetes,
+    severities: &[High, Critical],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a ClusterRoleBinding or RoleBinding created or changed to the `cluster-admin` ClusterRole (`*` verbs on `*` resources): high; critical when a subject is a group or user that is not a service account of kube-system",
+    why: "cluster-admin is every verb on every resource: secrets, RBAC, workloads on every node. A binding of it is the in-cluster twin of an AmazonEKSClusterAdminPolicy grant, and groups named by access entries reach it through bindings like this one.",
+    next_step: "Check each subject should be cluster-admin; for groups, check which IAM principals map to them (access entries, aws-auth); delete the binding if it was not planned.",
+    eval: Eval::Change(rbac_cluster_admin_bound),
+};
+
+fn rbac_cluster_admin_bound(c: &Ctx) -> Option<Hit> {
+    let b = binding(c)?;
+    if !b.binds_cluster_admin() {
+        return None;
+    }
+    let subjects = &b.after.as_ref()?.subjects;
+    let people = subjects.iter().any(|s| {
+        matches!(s.kind.as_str(), "User" | "Group") && !s.is_kube_system_service_account()
+    });
+    let names: Vec<String> = subjects.iter().map(|s| s.describe()).collect();
+    hit(
+        if people { Critical } else { High },
+        format!(
+            "{} {} cluster-admin to {}{}{}",
+            b.describe(),
+            c.did("binds", "binding of"),
+            if names.is_empty() {
+                "no subject yet".to_string()
+            } else {
+                list(names)
+            },
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static RBAC_BINDING_CHANGED: Rule = Rule {
+    id: "rbac-binding-changed",
+    topic: Topic::Kubernetes,
+    severities: &[Info, Low],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "any other ClusterRoleBinding or RoleBinding created, changed or deleted (names the role and subjects); info for the control plane's namespace controller emptying a namespace being deleted",
+    why: "Bindings are the bridge from the Kubernetes groups that access entries and aws-auth name to what those groups may do: a change here changes access without any AWS API call.",
+    next_step: "No action needed if the change came from your usual deployment; otherwise check what the role allows (`kubectl describe clusterrole <name>`).",
+    eval: Eval::Change(rbac_binding_changed),
+};
+
+fn rbac_binding_changed(c: &Ctx) -> Option<Hit> {
+    let b = binding(c)?;
+    if rbac_cluster_admin_bound(c).is_some() || rbac_anonymous_bound(c).is_some() {
+        return None;
+    }
+    let done = match verb(c)? {
+        Verb::Create => c.did("created", "creation"),
+        Verb::Update | Verb::Patch => c.did("changed", "change"),
+        Verb::Delete | Verb::DeleteCollection => c.did("deleted", "deletion"),
+    };
+    let content = match &b.after {
+        Some(after) if !after.role_name.is_empty() || !after.subjects.is_empty() => format!(
+            ": {} {} to {}",
+            after.role_kind,
+            after.role_name,
+            if after.subjects.is_empty() {
+                "no subject".to_string()
+            } else {
+                list(after.subjects.iter().map(|s| s.describe()).collect())
+            }
+        ),
+        _ => String::new(),
+    };
+    // The control plane's namespace controller empties every namespace being deleted.
+    let cleanup = verb(c)? == Verb::DeleteCollection && c.event.actor.is_aws_service();
+    hit(
+        if cleanup { Info } else { Low },
+        format!(
+            "{} {done}{content}{}{}{}",
+            b.describe(),
+            c.on_cluster(),
+            c.by(),
+            notes(&b.notes)
+        ),
+    )
+}

@@ -1,0 +1,504 @@
+//! The Kubernetes plane: aws-auth and RBAC-binding rules graded from audit events, the
+//! input shapes of the EKS audit log, and what an alert says when the event lacks a body.
+
+use eks_access_watch::Severity::*;
+use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
+use eks_access_watch::kubernetes::Origin;
+use eks_access_watch::{Alert, classify};
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+const NODE: &str = "- rolearn: arn:aws:iam::111122223333:role/eks-node-role\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: [system:bootstrappers, system:nodes]\n";
+const MASTERS: &str =
+    "- rolearn: arn:aws:iam::111122223333:role/intruder\n  groups: [system:masters]\n";
+
+/// An IAM caller as EKS's authenticator names it in `user`.
+fn iam_user(role: &str, session: &str) -> Value {
+    json!({"username": format!("{role}:{session}"), "uid": "aws-iam-authenticator:111122223333:AROAEXAMPLE",
+        "groups": ["system:authenticated"],
+        "extra": {"arn": [format!("arn:aws:sts::111122223333:assumed-role/{role}/{session}")],
+                  "canonicalArn": [format!("arn:aws:iam::111122223333:role/{role}")],
+                  "sessionName": [session]}})
+}
+
+fn audit(verb: &str, object_ref: Value, user: Value, request: Value, response: Value) -> Value {
+    json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+        "auditID": "a1", "stage": "ResponseComplete", "requestURI": "/x", "verb": verb, "user": user,
+        "sourceIPs": ["203.0.113.45"], "userAgent": "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46",
+        "objectRef": object_ref, "responseStatus": {"metadata": {}, "code": 200},
+        "requestObject": request, "responseObject": response,
+        "requestReceivedTimestamp": "2026-11-20T01:47:12.412873Z"})
+}
+
+fn aws_auth_ref() -> Value {
+    json!({"resource": "configmaps", "namespace": "kube-system", "name": "aws-auth", "apiVersion": "v1"})
+}
+
+fn configmap(map_roles: &str) -> Value {
+    json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+        "data": {"mapRoles": map_roles}})
+}
+
+fn binding_ref(resource: &str, name: &str) -> Value {
+    json!({"resource": resource, "name": name, "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"})
+}
+
+fn binding(kind: &str, role: &str, subjects: Value) -> Value {
+    json!({"kind": kind, "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "b"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": subjects})
+}
+
+const PROD: Origin<'static> = Origin {
+    cluster: Some("prod"),
+    account: Some(ACCOUNT),
+    region: Some("eu-west-1"),
+};
+
+/// The alert for one audit event under the sample configuration.
+fn alert(event: &Value) -> Alert {
+    let line = event.to_string();
+    match ingest::evaluate_audit(line.as_bytes(), &PROD, ReadMode::Strict) {
+        Ok(Ok(e)) => classify(&e, &sample_config(), None),
+        other => panic!("not watched ({other:?}): {line}"),
+    }
+}
+
+/// Every alert the library makes of an input, in order.
+fn alerts_of(bytes: &[u8], cluster: Option<&str>) -> Vec<Alert> {
+    let config = sample_config();
+    let mut out = Vec::new();
+    let options = Options::new(&config).cluster(cluster);
+    ingest::scan_slice("mem", bytes, &options, &mut |o| match o {
+        Outcome::Watched { event, .. } => out.push(classify(&event, &config, None)),
+        Outcome::Skipped { .. } => {}
+        Outcome::Invalid(e) => panic!("{e}"),
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn system_masters_added_by_a_human_patch_is_critical_and_unapproved() {
+    let patch = json!({"data": {"mapRoles": format!("{NODE}{MASTERS}")}});
+    let a = alert(&audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        patch,
+        configmap(&format!("{NODE}{MASTERS}")),
+    ));
+    assert_eq!(a.event_name, "patch configmaps/aws-auth");
+    assert_eq!(a.cluster.as_deref(), Some("prod"));
+    assert_eq!(
+        a.actor,
+        "role/platform-engineer (jdoe), user agent says kubectl"
+    );
+    assert_eq!(finding(&a, "aws-auth-system-masters"), Some(Critical));
+    assert_eq!(finding(&a, "aws-auth-modified"), Some(Medium));
+    assert_eq!(finding(&a, "unapproved-caller"), Some(High));
+    assert_eq!(a.severity, Critical);
+    assert!(
+        eks_access_watch::render::subject(&a).starts_with(
+            "[CRITICAL] prod: (unapproved caller) role/intruder mapped to system:masters"
+        ),
+        "{}",
+        eks_access_watch::render::subject(&a)
+    );
+}
+
+#[test]
+fn the_approved_pipeline_is_low_and_eks_itself_too_but_a_kept_system_masters_stays_critical() {
+    let by_terraform = alert(&audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        configmap(NODE),
+        configmap(NODE),
+    ));
+    assert_eq!(finding(&by_terraform, "aws-auth-modified"), Some(Low));
+    assert_eq!(finding(&by_terraform, "unapproved-caller"), None);
+    let by_eks = alert(&audit(
+        "update",
+        aws_auth_ref(),
+        json!({"username": "eks:node-manager"}),
+        configmap(&format!("{NODE}{MASTERS}")),
+        Value::Null,
+    ));
+    assert_eq!(finding(&by_eks, "aws-auth-modified"), Some(Low));
+    assert_eq!(
+        finding(&by_eks, "unapproved-caller"),
+        None,
+        "EKS is AWS itself"
+    );
+    assert_eq!(finding(&by_eks, "aws-auth-system-masters"), Some(Critical));
+}
+
+#[test]
+fn accounts_sessions_and_role_paths_are_named() {
+    let roles = "- rolearn: arn:aws:sts::111122223333:assumed-role/debug/jdoe\n- rolearn: arn:aws:iam::111122223333:role/teams/platform/admin\n";
+    let object = json!({"kind": "ConfigMap", "data": {"mapRoles": roles, "mapAccounts": "- \"444455556666\"\n"}});
+    let a = alert(&audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        object.clone(),
+        object,
+    ));
+    assert_eq!(finding(&a, "aws-auth-account-mapped"), Some(High));
+    assert_eq!(finding(&a, "aws-auth-session-arn"), Some(Low));
+    assert_eq!(finding(&a, "aws-auth-role-path"), Some(Low));
+    let path = a
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "aws-auth-role-path")
+        .unwrap();
+    assert!(
+        path.summary
+            .contains("arn:aws:iam::111122223333:role/teams/platform/admin"),
+        "{}",
+        path.summary
+    );
+}
+
+#[test]
+fn a_patch_of_other_sections_does_not_report_kept_rows_of_untouched_ones() {
+    let stored = json!({"kind": "ConfigMap", "data": {"mapRoles": MASTERS, "mapUsers": "- userarn: arn:aws:iam::111122223333:user/bob\n"}});
+    let a = alert(&audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        json!({"data": {"mapUsers": "- userarn: arn:aws:iam::111122223333:user/bob\n"}}),
+        stored,
+    ));
+    assert_eq!(
+        finding(&a, "aws-auth-system-masters"),
+        None,
+        "mapRoles was not set"
+    );
+    let metadata_only = alert(&audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        json!({"metadata": {"labels": {"team": "platform"}}}),
+        configmap(MASTERS),
+    ));
+    assert_eq!(finding(&metadata_only, "aws-auth-modified"), Some(Info));
+}
+
+#[test]
+fn earlier_events_of_the_same_input_give_rows_added_removed_and_changed() {
+    let update = audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        configmap(NODE),
+        configmap(NODE),
+    );
+    let swapped = NODE.replace("system:nodes]", "system:nodes, ops]");
+    let patch = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!([{"op": "replace", "path": "/data/mapRoles", "value": format!("{swapped}{MASTERS}")}]),
+        Value::Null,
+    );
+    let delete = audit(
+        "delete",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        Value::Null,
+        json!({"kind": "Status", "status": "Success"}),
+    );
+    let input = format!("{update}\n{patch}\n{delete}\n");
+    let alerts = alerts_of(input.as_bytes(), Some("prod"));
+    assert_eq!(alerts.len(), 3);
+    let modified = alerts[1]
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "aws-auth-modified")
+        .unwrap();
+    assert!(
+        modified.summary.contains("~mapRoles role/eks-node-role"),
+        "{}",
+        modified.summary
+    );
+    assert!(
+        modified
+            .summary
+            .contains("+mapRoles role/intruder [system:masters]"),
+        "{}",
+        modified.summary
+    );
+    let masters = alerts[1]
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "aws-auth-system-masters")
+        .unwrap();
+    assert!(
+        masters.summary.starts_with("role/intruder (added) mapped"),
+        "{}",
+        masters.summary
+    );
+    let deleted = &alerts[2].findings[0];
+    assert_eq!(deleted.rule.id, "aws-auth-deleted");
+    assert!(
+        deleted.summary.contains("2 mapping(s) gone"),
+        "{}",
+        deleted.summary
+    );
+}
+
+#[test]
+fn a_forbidden_attempt_is_a_denied_attempt_and_high_when_it_aims_at_admin() {
+    let mut e = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("payments-dev", "mchen"),
+        json!({"data": {"mapRoles": MASTERS}}),
+        Value::Null,
+    );
+    e["responseStatus"] = json!({"status": "Failure", "reason": "Forbidden", "code": 403});
+    let a = alert(&e);
+    assert_eq!(a.error_code.as_deref(), Some("Forbidden"));
+    assert_eq!(
+        finding(&a, "denied-attempt"),
+        Some(High),
+        "it aimed at system:masters"
+    );
+    assert_eq!(
+        finding(&a, "aws-auth-system-masters"),
+        Some(High),
+        "a failed call is capped"
+    );
+    e["requestObject"] = Value::Null;
+    let bare = alert(&e);
+    assert_eq!(finding(&bare, "denied-attempt"), Some(Medium));
+    assert!(
+        bare.findings[0]
+            .summary
+            .contains("no request or response body"),
+        "{:?}",
+        bare.findings
+    );
+}
+
+#[test]
+fn cluster_admin_bindings_are_critical_for_people_and_high_for_kube_system_service_accounts() {
+    let people = alert(&audit(
+        "create",
+        binding_ref("clusterrolebindings", "ops"),
+        iam_user("terraform-deployer", "run-1"),
+        binding(
+            "ClusterRoleBinding",
+            "cluster-admin",
+            json!([{"kind": "Group", "name": "ops:admins"}]),
+        ),
+        Value::Null,
+    ));
+    assert_eq!(people.event_name, "create clusterrolebindings/ops");
+    assert_eq!(finding(&people, "rbac-cluster-admin-bound"), Some(Critical));
+    assert_eq!(finding(&people, "rbac-binding-changed"), None);
+    let controller = alert(&audit(
+        "create",
+        binding_ref("clusterrolebindings", "csi"),
+        iam_user("terraform-deployer", "run-1"),
+        binding(
+            "ClusterRoleBinding",
+            "cluster-admin",
+            json!([{"kind": "ServiceAccount", "name": "ebs-csi", "namespace": "kube-system"}, {"kind": "User", "name": "system:serviceaccount:kube-system:x"}]),
+        ),
+        Value::Null,
+    ));
+    assert_eq!(finding(&controller, "rbac-cluster-admin-bound"), Some(High));
+    let view = alert(&audit(
+        "create",
+        binding_ref("clusterrolebindings", "viewers"),
+        iam_user("terraform-deployer", "run-1"),
+        binding(
+            "ClusterRoleBinding",
+            "view",
+            json!([{"kind": "Group", "name": "team:viewers"}]),
+        ),
+        Value::Null,
+    ));
+    assert_eq!(finding(&view, "rbac-binding-changed"), Some(Low));
+    assert_eq!(view.rule_ids(), ["rbac-binding-changed"]);
+}
+
+#[test]
+fn bindings_to_anonymous_or_everyone_are_critical_unless_the_api_server_reconciles_its_defaults() {
+    let subjects = json!([{"kind": "Group", "name": "system:unauthenticated"}]);
+    let a = alert(&audit(
+        "update",
+        binding_ref("clusterrolebindings", "open"),
+        iam_user("terraform-deployer", "run-1"),
+        binding("ClusterRoleBinding", "view", subjects.clone()),
+        Value::Null,
+    ));
+    assert_eq!(finding(&a, "rbac-anonymous-bound"), Some(Critical));
+    let default = alert(&audit(
+        "update",
+        binding_ref("clusterrolebindings", "system:public-info-viewer"),
+        json!({"username": "system:apiserver"}),
+        binding("ClusterRoleBinding", "system:public-info-viewer", subjects),
+        Value::Null,
+    ));
+    assert_eq!(default.rule_ids(), ["rbac-binding-changed"]);
+}
+
+#[test]
+fn reads_dry_runs_other_objects_and_early_stages_are_skipped_not_graded() {
+    let config = sample_config();
+    let mut get = audit(
+        "get",
+        aws_auth_ref(),
+        iam_user("x", "y"),
+        Value::Null,
+        Value::Null,
+    );
+    let mut dry = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("x", "y"),
+        Value::Null,
+        Value::Null,
+    );
+    dry["requestURI"] = json!("/api/v1/namespaces/kube-system/configmaps/aws-auth?dryRun=All");
+    let mut coredns = dry.clone();
+    coredns["requestURI"] = json!("/x");
+    coredns["objectRef"]["name"] = json!("coredns");
+    let mut early = coredns.clone();
+    early["objectRef"]["name"] = json!("aws-auth");
+    early["stage"] = json!("RequestReceived");
+    get["level"] = json!("Metadata");
+    let input = [get, dry, coredns, early].map(|v| v.to_string()).join("\n");
+    let mut reasons = Vec::new();
+    ingest::scan_slice(
+        "mem",
+        input.as_bytes(),
+        &Options::new(&config),
+        &mut |o| match o {
+            Outcome::Skipped { reason, location } => reasons.push(format!("{location}: {reason}")),
+            other => panic!("{other:?}"),
+        },
+    )
+    .unwrap();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("mem: line 1: Kubernetes request"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("dry run"), "{reasons:?}");
+    assert!(reasons[2].contains("neither aws-auth"), "{reasons:?}");
+    assert!(reasons[3].contains("RequestReceived"), "{reasons:?}");
+}
+
+#[test]
+fn every_audit_shape_yields_the_same_alerts() {
+    let events = crate::util::events_dir();
+    let read = |name: &str, cluster| {
+        let bytes = {
+            let mut s = Vec::new();
+            std::io::Read::read_to_end(&mut ingest::open(&events.join(name)).unwrap(), &mut s)
+                .unwrap();
+            s
+        };
+        alerts_of(&bytes, cluster)
+    };
+    let ndjson = read("k8s-rbac.ndjson", Some("prod"));
+    let mut payload = read("k8s-rbac.subscription.json", None);
+    assert_eq!(ndjson.len(), 7);
+    for a in &mut payload {
+        assert_eq!(a.account, ACCOUNT, "the subscription's owner");
+        a.account.clear();
+    }
+    assert_eq!(
+        ndjson, payload,
+        "the log group names the cluster, --cluster does for NDJSON"
+    );
+}
+
+#[test]
+fn unreadable_audit_input_is_an_error_naming_its_position() {
+    let config = sample_config();
+    let mut problems = Vec::new();
+    let good = audit(
+        "delete",
+        aws_auth_ref(),
+        iam_user("x", "y"),
+        Value::Null,
+        Value::Null,
+    )
+    .to_string();
+    // Cut after the object is named: a line that cannot name a watched object is skipped by
+    // the byte pre-filter unparsed (`--strict` reports it too), like a log file's records.
+    let cut = &good[..good.len() - 20];
+    let input = format!("{good}\n{cut}\nnot json\n");
+    let mut watched = 0;
+    ingest::scan_slice(
+        "audit.log",
+        input.as_bytes(),
+        &Options::new(&config),
+        &mut |o| match o {
+            Outcome::Invalid(e) => problems.push(e.to_string()),
+            Outcome::Watched { .. } => watched += 1,
+            Outcome::Skipped { .. } => {}
+        },
+    )
+    .unwrap();
+    assert_eq!(watched, 1);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with("audit.log: line 2: not a usable Kubernetes audit event"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].starts_with("audit.log: line 3: expected a Kubernetes audit event"),
+        "{problems:?}"
+    );
+    let bad_payload = json!({"awslogs": {"data": "bm90IGd6aXA="}}).to_string();
+    let err = ingest::scan_slice(
+        "event",
+        bad_payload.as_bytes(),
+        &Options::new(&config),
+        &mut |o| {
+            if let Outcome::Invalid(e) = o {
+                problems.push(e.to_string())
+            }
+        },
+    );
+    err.unwrap();
+    assert!(
+        problems[2].starts_with("event: awslogs.data is not base64-encoded gzip"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_control_message_is_skipped_not_an_error() {
+    use base64::Engine;
+    let doc = json!({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
+        "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination Lambda function."}]});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, doc.to_string().as_bytes()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    let payload = json!({"awslogs": {"data": data}}).to_string();
+    let config = sample_config();
+    let mut reasons = Vec::new();
+    ingest::scan_slice(
+        "event",
+        payload.as_bytes(),
+        &Options::new(&config),
+        &mut |o| match o {
+            Outcome::Skipped { reason, .. } => reasons.push(reason.to_string()),
+            other => panic!("{other:?}"),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        reasons,
+        ["CloudWatch Logs control message (subscription check, no log events)"]
+    );
+}
