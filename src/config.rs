@@ -1,5 +1,7 @@
 //! Every setting, validated at once: what the rules read ([`RuleConfig`], from flags or the
-//! environment) and what the Lambda reads ([`LambdaSettings`], from its environment).
+//! environment) and what the Lambda reads ([`LambdaSettings`], from its environment). The
+//! tuning file ([`crate::tuning`]) adds to both: its approved callers and break-glass roles
+//! join those of the flags or environment ([`RuleConfig::merge`]).
 //!
 //! Both binaries build a [`RuleConfig`] from the same names (`APPROVED_CALLER_ARNS`,
 //! `BREAK_GLASS_ROLE_ARNS`, or the CLI flags). Validation reports every bad value at once,
@@ -89,6 +91,24 @@ impl RuleConfig {
             approved_callers,
             break_glass_roles,
         }
+    }
+
+    /// Both configurations' approved callers and break-glass roles, each principal once: how
+    /// a tuning file combines with the flags or environment (it adds, never replaces).
+    pub fn merge(&self, other: &RuleConfig) -> RuleConfig {
+        let union = |a: &[String], b: &[String]| -> Vec<String> {
+            let mut out = a.to_vec();
+            for arn in b {
+                if !out.iter().any(|o| arn::same_principal(o, arn)) {
+                    out.push(arn.clone());
+                }
+            }
+            out
+        };
+        Self::from_valid(
+            union(&self.approved_callers, &other.approved_callers),
+            union(&self.break_glass_roles, &other.break_glass_roles),
+        )
     }
 
     /// Split a comma-separated list (the environment variable form).

@@ -38,6 +38,7 @@ pub mod rules;
 #[cfg(feature = "aws")]
 pub mod sdk;
 pub mod severity;
+pub mod tuning;
 
 pub use alert::{Alert, classify};
 pub use closed::UnknownValue;
@@ -46,3 +47,4 @@ pub use enrichment::Enrichment;
 pub use event::AccessEvent;
 pub use rules::Finding;
 pub use severity::Severity;
+pub use tuning::Tuning;

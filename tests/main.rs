@@ -27,3 +27,5 @@ mod badinput;
 mod fuzz;
 // Arbitrary input never panics the parser, classifier or renderers.
 mod props;
+// The tuning file: parsing and its errors, overrides, exceptions, expiry.
+mod tuning;

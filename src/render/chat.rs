@@ -25,12 +25,17 @@ pub fn document(alert: &Alert) -> Value {
         .findings
         .iter()
         .map(|f| {
-            format!(
+            let mut line = format!(
                 "• *{}* `{}`: {}",
                 f.severity.upper(),
                 md(f.rule.id),
                 md(&f.summary)
-            )
+            );
+            for note in super::tuning_notes(f) {
+                line.push(' ');
+                line.push_str(&md(&note));
+            }
+            line
         })
         .collect();
     let mut description = findings.join("\n");

@@ -77,5 +77,6 @@ fn topic_title(topic: Topic) -> &'static str {
         Topic::Grants => "Access policy grants",
         Topic::Entries => "Access entries",
         Topic::Cluster => "Cluster settings and other ways in",
+        Topic::Tuning => "The tuning file",
     }
 }
