@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::arn::{self, PrincipalKey, TopicArn};
 use crate::closed::closed_enum;
 use crate::severity::Severity;
+use crate::tuning::Tuning;
 
 /// Who may change access, and which roles are break-glass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -175,6 +176,10 @@ pub struct LambdaSettings {
     /// Where events that cannot succeed on a retry go at once, with the reason (the function's
     /// own on-failure queue). `None`: the invocation fails and Lambda's retries decide.
     pub failure_queue_url: Option<String>,
+    /// The SSM parameter holding the tuning file (`TUNING_PARAMETER_NAME`), read at init.
+    pub tuning_parameter: Option<String>,
+    /// The tuning file, once read ([`LambdaSettings::with_tuning`]).
+    pub tuning: Option<Tuning>,
 }
 
 /// The environment variables the Lambda reads, for docs, the template test and errors.
@@ -189,6 +194,7 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "ENRICH_ROLE_ARN_TEMPLATE",
     "HOME_ACCOUNT_ID",
     "FAILURE_QUEUE_URL",
+    "TUNING_PARAMETER_NAME",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its
@@ -300,6 +306,19 @@ impl LambdaSettings {
                 ))
             }
         });
+        let tuning_parameter = env.optional("TUNING_PARAMETER_NAME", |v| {
+            let valid = v.len() <= 2048
+                && v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-/:".contains(c));
+            if valid {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`{v}` is not an SSM parameter name (letters, digits and _ . - /, e.g. /eks-access-watch/tuning)"
+                ))
+            }
+        });
         if !env.problems.is_empty() {
             return Err(ConfigError {
                 problems: env.problems,
@@ -316,7 +335,44 @@ impl LambdaSettings {
             format,
             role_template,
             failure_queue_url,
+            tuning_parameter,
+            tuning: None,
         })
+    }
+
+    /// Add the tuning file: its approved callers and break-glass roles join the environment's.
+    ///
+    /// Refused when the file names a break-glass role the environment does not: the
+    /// EventBridge rule that delivers role assumptions is built from `BREAK_GLASS_ROLE_ARNS`
+    /// (the template's `BreakGlassRoleArns`), or with it empty from the naming convention, so
+    /// assumptions of any other role would never reach the function.
+    pub fn with_tuning(mut self, tuning: Tuning) -> Result<Self, ConfigError> {
+        let env = &self.rules;
+        let problems: Vec<String> = tuning
+            .rules
+            .break_glass_roles
+            .iter()
+            .filter(|role| {
+                if env.break_glass_roles.is_empty() {
+                    // EventBridge's wildcards are case-sensitive and see the whole ARN.
+                    !BREAK_GLASS_NAMES.iter().any(|n| role.contains(n))
+                } else {
+                    !env.is_break_glass(Some(role))
+                }
+            })
+            .map(|role| {
+                format!(
+                    "{}: break_glass_roles: `{role}` is not in BREAK_GLASS_ROLE_ARNS, so EventBridge never delivers its role assumptions; add it to that variable (the template's BreakGlassRoleArns parameter) too",
+                    tuning.source
+                )
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        self.rules = self.rules.merge(&tuning.rules);
+        self.tuning = Some(tuning);
+        Ok(self)
     }
 }
 

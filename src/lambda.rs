@@ -1,6 +1,6 @@
-//! The Lambda handler: the same library path as `replay` (ingest -> enrich -> classify), then
-//! SNS delivery. The binary (`src/bin/lambda.rs`) only reads the environment, builds the
-//! clients once and hands them here.
+//! The Lambda handler: the same library path as `replay` (ingest -> enrich -> classify ->
+//! tuning), then SNS delivery. The binary (`src/bin/lambda.rs`) only reads the environment,
+//! reads the tuning file ([`load_tuning`]), builds the clients once and hands them here.
 //!
 //! Nothing is lost. A publish that may succeed later (throttling, a 5xx, a timeout) fails the
 //! invocation, so Lambda retries it and its failure destination keeps it. A publish SNS
@@ -9,11 +9,12 @@
 //! configured, the event goes there at once with the reason; without one, the invocation
 //! fails and Lambda's retries and destination decide.
 
+use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::alert::{Alert, classify};
-use crate::config::LambdaSettings;
+use crate::config::{ConfigError, LambdaSettings};
 use crate::enrich::{EnrichSettings, Enricher};
 use crate::event::AccessEvent;
 use crate::ingest::{self, InputError, Options, Outcome};
@@ -21,6 +22,37 @@ use crate::publish::{self, SNS_MAX_BYTES};
 use crate::render;
 use crate::sdk::AwsError;
 use crate::severity::Severity;
+use crate::tuning::{self, Tuning};
+
+/// Why the function could not start: like a bad environment variable, a tuning file that
+/// cannot be read or is invalid stops it at init, with every problem named.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("cannot read the tuning file from SSM parameter {name}: {error}")]
+    Parameter { name: String, error: AwsError },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Read the tuning file from the SSM parameter `TUNING_PARAMETER_NAME` names (once, at init)
+/// and add it to the settings ([`LambdaSettings::with_tuning`]). Without the variable the
+/// settings are returned unchanged and `ssm` is not called.
+pub async fn load_tuning(
+    settings: LambdaSettings,
+    ssm: &aws_sdk_ssm::Client,
+) -> Result<LambdaSettings, InitError> {
+    let Some(name) = settings.tuning_parameter.clone() else {
+        return Ok(settings);
+    };
+    let text = crate::ssm::get_text(ssm, &name)
+        .await
+        .map_err(|error| InitError::Parameter {
+            name: name.clone(),
+            error,
+        })?;
+    let tuning = Tuning::parse(&text, &format!("SSM parameter {name}"))?;
+    Ok(settings.with_tuning(tuning)?)
+}
 
 /// Why an invocation failed.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +116,11 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 pub struct Delivery {
     pub event_id: Option<String>,
     pub severity: Severity,
+    /// The rules that count (see [`Alert::rule_ids`]).
     pub rules: Vec<&'static str>,
+    /// Rules whose findings a tuning-file exception suppressed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<&'static str>,
     pub subject: String,
     /// `published <message id>`, `dry-run`, `below MIN_SEVERITY (<s>)`, `failed: <error>`.
     pub delivery: String,
@@ -94,7 +130,8 @@ pub struct Delivery {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Response {
     pub alerts: Vec<Delivery>,
-    /// Records that are not watched, with the reason.
+    /// Records that are not watched, and events whose every finding the tuning file disables,
+    /// with the reason.
     pub skipped: Vec<String>,
     /// Set when the event was sent to the failure queue: why, and the SQS message id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,6 +144,9 @@ pub struct Handler {
     enricher: Option<Enricher>,
     sns: Option<aws_sdk_sns::Client>,
     sqs: Option<aws_sdk_sqs::Client>,
+    /// Today's date (UTC), for tuning-file exception expiry: read per event, as a function
+    /// outlives midnight.
+    today: fn() -> NaiveDate,
 }
 
 impl Handler {
@@ -124,7 +164,14 @@ impl Handler {
             enricher,
             sns,
             sqs,
+            today: tuning::today_utc,
         }
+    }
+
+    /// Judge exception expiry by this clock instead of the system's (for tests).
+    pub fn with_clock(mut self, today: fn() -> NaiveDate) -> Self {
+        self.today = today;
+        self
     }
 
     /// The enrichment settings the environment asks for.
@@ -153,6 +200,24 @@ impl Handler {
                 None => None,
             };
             let alert = classify(&event, &self.settings.rules, enrichment.as_ref());
+            let alert = match &self.settings.tuning {
+                None => alert,
+                Some(t) => {
+                    let id = alert.event_id.clone();
+                    let name = alert.event_name.clone();
+                    match t.apply_to_alert(alert, (self.today)()) {
+                        Some(alert) => alert,
+                        None => {
+                            response.skipped.push(format!(
+                                "{name} {}: every finding's rule is disabled in {}",
+                                id.as_deref().unwrap_or("(no event id)"),
+                                t.source
+                            ));
+                            continue;
+                        }
+                    }
+                }
+            };
             let delivery = match self.deliver(&alert).await {
                 Ok(d) => d,
                 Err(e) => {
@@ -174,6 +239,7 @@ impl Handler {
                 event_id: alert.event_id.clone(),
                 severity: alert.severity,
                 rules: alert.rule_ids(),
+                suppressed: alert.suppressed_rule_ids(),
                 subject: render::subject(&alert),
                 delivery,
             });

@@ -38,6 +38,8 @@ pub mod rules;
 #[cfg(feature = "aws")]
 pub mod sdk;
 pub mod severity;
+#[cfg(feature = "aws")]
+pub mod ssm;
 pub mod tuning;
 
 pub use alert::{Alert, classify};

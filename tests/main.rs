@@ -29,3 +29,5 @@ mod fuzz;
 mod props;
 // The tuning file: parsing and its errors, overrides, exceptions, expiry.
 mod tuning;
+// The Lambda's tuning file: read from SSM at init (mocked), applied to what it publishes.
+mod tuning_lambda;

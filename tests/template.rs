@@ -256,3 +256,69 @@ fn every_sample_matches_the_pattern_it_should() {
         assert!(watched_count > 30, "{watched_count}");
     }
 }
+
+/// `!Tag value` as (tag, value).
+fn tagged(v: &Yaml) -> (String, &Yaml) {
+    match v {
+        Yaml::Tagged(t) => (t.tag.to_string(), &t.value),
+        other => panic!("not a tagged value: {other:?}"),
+    }
+}
+
+/// The tuning file's parameter: optional, passed to the function by name, and readable with
+/// exactly `ssm:GetParameter` on exactly that parameter (a String: no KMS permission).
+#[test]
+fn the_tuning_parameter_is_read_with_least_privilege() {
+    let t = load("template.yaml");
+    let param = at(&t, &["Parameters", "TuningParameterName"]);
+    assert_eq!(param["Default"].as_str(), Some(""));
+    assert!(
+        param["AllowedPattern"]
+            .as_str()
+            .unwrap()
+            .starts_with("^$|^/")
+    );
+    let function = at(&t, &["Resources", "WatcherFunction", "Properties"]);
+    let var = tagged(&function["Environment"]["Variables"]["TUNING_PARAMETER_NAME"]);
+    assert_eq!(
+        (var.0.as_str(), var.1.as_str()),
+        ("!Ref", Some("TuningParameterName"))
+    );
+    assert_eq!(
+        tagged(&t["Conditions"]["HasTuningParameter"]).0,
+        "!Not",
+        "the statement exists only with a parameter"
+    );
+    let statements = function["Policies"][0]["Statement"].as_sequence().unwrap();
+    let mut reading = Vec::new();
+    for s in statements {
+        let text = serde_yaml_ng::to_string(s).unwrap();
+        if text.contains("ssm") {
+            reading.push(s);
+        }
+    }
+    assert_eq!(reading.len(), 1, "one statement mentions SSM");
+    let (tag, branches) = tagged(reading[0]);
+    assert_eq!(tag, "!If");
+    let branches = branches.as_sequence().unwrap();
+    assert_eq!(branches[0].as_str(), Some("HasTuningParameter"));
+    let statement = &branches[1];
+    assert_eq!(statement["Sid"].as_str(), Some("ReadTuningFile"));
+    assert_eq!(statement["Action"].as_str(), Some("ssm:GetParameter"));
+    let (sub, resource) = tagged(&statement["Resource"]);
+    assert_eq!(sub, "!Sub");
+    assert_eq!(
+        resource.as_str(),
+        Some(
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${TuningParameterName}"
+        )
+    );
+    assert!(statement.get("Condition").is_none());
+    let (no_value, _) = tagged(&branches[2]);
+    assert_eq!(no_value, "!Ref");
+    let all = serde_yaml_ng::to_string(statements).unwrap();
+    assert!(
+        !all.contains("ssm.${AWS::Region}"),
+        "no KMS decryption through SSM: String parameters only"
+    );
+}
