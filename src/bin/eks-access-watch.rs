@@ -16,6 +16,7 @@ use eks_access_watch::enrich::{EnrichSettings, Enricher};
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode, Stats};
 use eks_access_watch::operation::Skip;
 use eks_access_watch::render;
+use eks_access_watch::tuning::{self, Tuning};
 use eks_access_watch::{AccessEvent, Enrichment};
 use eks_access_watch::{RuleConfig, Severity, classify};
 
@@ -63,6 +64,13 @@ struct ReplayArgs {
         value_delimiter = ','
     )]
     break_glass_roles: Vec<String>,
+    /// Tuning file (TOML): approved callers and break-glass roles (added to the flags and
+    /// environment), rule overrides and exceptions. See the README.
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Judge tuning-file exception expiry as of this date (YYYY-MM-DD; default: today, UTC).
+    #[arg(long, value_name = "DATE", requires = "config", value_parser = parse_date)]
+    as_of: Option<chrono::NaiveDate>,
     /// Print only alerts at or above this severity (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY", default_value = "info")]
     min_severity: Severity,
@@ -127,6 +135,11 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse_date(v: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("`{v}` is not a date (YYYY-MM-DD)"))
+}
+
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let config = RuleConfig::new(
         &args.approved_callers,
@@ -134,6 +147,18 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         &args.break_glass_roles,
         "--break-glass/BREAK_GLASS_ROLE_ARNS",
     )?;
+    let tuning = args.config.as_deref().map(Tuning::read).transpose()?;
+    let today = args.as_of.unwrap_or_else(tuning::today_utc);
+    let config = match &tuning {
+        Some(t) => {
+            for f in t.expired_findings(today) {
+                eprintln!("eks-access-watch: warning: {}", f.summary);
+            }
+            config.merge(&t.rules)
+        }
+        None => config,
+    };
+    let tuning = tuning.as_ref().map(|t| (t, today));
     let inputs = ingest::expand_paths(&args.paths)?;
     let online = if args.enrich {
         Some(Online::new(args.enrich_timeout_ms)?)
@@ -200,12 +225,13 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         for _ in 0..jobs {
             let (tx, next, inputs, config, online) =
                 (tx.clone(), &next, &inputs, &config, online.as_ref());
+            let grading = Grading { config, tuning };
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = inputs.get(i) else { break };
                     if tx
-                        .send((i, process_file(path, config, online, mode)))
+                        .send((i, process_file(path, &grading, online, mode)))
                         .is_err()
                     {
                         break;
@@ -275,12 +301,31 @@ struct FileReport {
     other_services: u64,
 }
 
+/// How alerts are graded: the rule configuration, and the tuning file with the date its
+/// exceptions are judged on.
+struct Grading<'a> {
+    config: &'a RuleConfig,
+    tuning: Option<(&'a Tuning, chrono::NaiveDate)>,
+}
+
+impl Grading<'_> {
+    /// The alert for an event; `None` when the tuning file disables every finding's rule.
+    fn alert(&self, event: &AccessEvent, context: Option<&Enrichment>) -> Option<Alert> {
+        let alert = classify(event, self.config, context);
+        match self.tuning {
+            Some((t, today)) => t.apply_to_alert(alert, today),
+            None => Some(alert),
+        }
+    }
+}
+
 fn process_file(
     path: &std::path::Path,
-    config: &RuleConfig,
+    grading: &Grading,
     online: Option<&Online>,
     mode: ReadMode,
 ) -> FileReport {
+    let config = grading.config;
     let mut report = FileReport::default();
     let reader = match ingest::open(path) {
         Ok(r) => r,
@@ -294,9 +339,15 @@ fn process_file(
     let result = ingest::scan(&name, reader, &options, &mut |outcome| match outcome {
         Outcome::Watched { event, .. } => {
             let context = online.and_then(|o| o.enrich(&event));
-            report
-                .alerts
-                .push(classify(&event, config, context.as_ref()));
+            match grading.alert(&event, context.as_ref()) {
+                Some(alert) => report.alerts.push(alert),
+                None => {
+                    *report
+                        .skips
+                        .entry("every finding's rule disabled in the tuning file".to_string())
+                        .or_insert(0) += 1
+                }
+            }
         }
         // Nearly every record is another service's: counted without building a key.
         Outcome::Skipped {
