@@ -35,7 +35,7 @@ pub struct Alert {
     pub error_code: Option<String>,
     pub policy_arn: Option<String>,
     pub access_scope: Option<AccessScope>,
-    /// The highest severity among the findings.
+    /// The highest severity among the findings that count (not suppressed by the tuning file).
     pub severity: Severity,
     pub findings: Vec<Finding>,
     /// Filled by enrichment (EKS lookups); `null` offline.
@@ -43,9 +43,23 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// The ids of the rules that fired, in order.
+    /// The ids of the rules that fired and count, in order (a finding a tuning-file exception
+    /// suppressed is left out: see [`Alert::suppressed_rule_ids`]).
     pub fn rule_ids(&self) -> Vec<&'static str> {
-        self.findings.iter().map(|f| f.rule.id).collect()
+        self.findings
+            .iter()
+            .filter(|f| f.counts())
+            .map(|f| f.rule.id)
+            .collect()
+    }
+
+    /// The ids of the rules whose findings a tuning-file exception suppressed, in order.
+    pub fn suppressed_rule_ids(&self) -> Vec<&'static str> {
+        self.findings
+            .iter()
+            .filter(|f| !f.counts())
+            .map(|f| f.rule.id)
+            .collect()
     }
 }
 

@@ -235,6 +235,31 @@ pub fn validate_principal(value: &str, allow_user: bool) -> Result<String, Inval
     }
 }
 
+/// Validate a wildcard pattern for IAM principal ARNs from configuration (`*` matches any run
+/// of characters): it keeps the six ARN fields, names the `iam` or `sts` service, has no
+/// region, and its account is 12 digits wherever it is not a wildcard. A pattern without `*` is
+/// an ARN: check it with [`validate_principal`].
+pub fn validate_principal_pattern(value: &str) -> Result<String, InvalidArn> {
+    let fields: Vec<&str> = value.splitn(6, ':').collect();
+    let ok = fields.len() == 6
+        && fields[0] == "arn"
+        && !fields[1].is_empty()
+        && (matches!(fields[2], "iam" | "sts") || fields[2] == "*")
+        && (fields[3].is_empty() || fields[3] == "*")
+        && (is_account_id(fields[4])
+            || (fields[4].contains('*')
+                && fields[4].len() <= 12
+                && fields[4].bytes().all(|b| b.is_ascii_digit() || b == b'*')))
+        && !fields[5].is_empty();
+    if !ok {
+        return Err(InvalidArn {
+            value: value.to_string(),
+            reason: "not a principal ARN pattern (expected e.g. arn:aws:iam::444455556666:role/vendor-*, where * matches any run of characters)",
+        });
+    }
+    Ok(value.to_string())
+}
+
 /// A 12-digit AWS account id.
 pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())

@@ -1,5 +1,7 @@
 //! Every setting, validated at once: what the rules read ([`RuleConfig`], from flags or the
-//! environment) and what the Lambda reads ([`LambdaSettings`], from its environment).
+//! environment) and what the Lambda reads ([`LambdaSettings`], from its environment). The
+//! tuning file ([`crate::tuning`]) adds to both: its approved callers and break-glass roles
+//! join those of the flags or environment ([`RuleConfig::merge`]).
 //!
 //! Both binaries build a [`RuleConfig`] from the same names (`APPROVED_CALLER_ARNS`,
 //! `BREAK_GLASS_ROLE_ARNS`, or the CLI flags). Validation reports every bad value at once,
@@ -13,6 +15,7 @@ use std::time::Duration;
 use crate::arn::{self, PrincipalKey, TopicArn};
 use crate::closed::closed_enum;
 use crate::severity::Severity;
+use crate::tuning::Tuning;
 
 /// Who may change access, and which roles are break-glass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +106,24 @@ impl RuleConfig {
         }
     }
 
+    /// Both configurations' approved callers and break-glass roles, each principal once: how
+    /// a tuning file combines with the flags or environment (it adds, never replaces).
+    pub fn merge(&self, other: &RuleConfig) -> RuleConfig {
+        let union = |a: &[String], b: &[String]| -> Vec<String> {
+            let mut out = a.to_vec();
+            for arn in b {
+                if !out.iter().any(|o| arn::same_principal(o, arn)) {
+                    out.push(arn.clone());
+                }
+            }
+            out
+        };
+        Self::from_valid(
+            union(&self.approved_callers, &other.approved_callers),
+            union(&self.break_glass_roles, &other.break_glass_roles),
+        )
+    }
+
     /// Split a comma-separated list (the environment variable form).
     pub fn split_list(value: &str) -> Vec<String> {
         value
@@ -178,6 +199,10 @@ pub struct LambdaSettings {
     /// The function's region (`AWS_REGION`, set by the Lambda runtime, not by the template):
     /// the region of the audit events its subscriptions deliver (they never cross regions).
     pub region: Option<String>,
+    /// The SSM parameter holding the tuning file (`TUNING_PARAMETER_NAME`), read at init.
+    pub tuning_parameter: Option<String>,
+    /// The tuning file, once read ([`LambdaSettings::with_tuning`]).
+    pub tuning: Option<Tuning>,
 }
 
 /// The environment variables the Lambda reads, for docs, the template test and errors.
@@ -192,6 +217,7 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "ENRICH_ROLE_ARN_TEMPLATE",
     "HOME_ACCOUNT_ID",
     "FAILURE_QUEUE_URL",
+    "TUNING_PARAMETER_NAME",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its
@@ -303,6 +329,19 @@ impl LambdaSettings {
                 ))
             }
         });
+        let tuning_parameter = env.optional("TUNING_PARAMETER_NAME", |v| {
+            let valid = v.len() <= 2048
+                && v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-/:".contains(c));
+            if valid {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`{v}` is not an SSM parameter name (letters, digits and _ . - /, e.g. /eks-access-watch/tuning)"
+                ))
+            }
+        });
         if !env.problems.is_empty() {
             return Err(ConfigError {
                 problems: env.problems,
@@ -320,7 +359,39 @@ impl LambdaSettings {
             role_template,
             failure_queue_url,
             region: env.text("AWS_REGION"),
+            tuning_parameter,
+            tuning: None,
         })
+    }
+
+    /// Add the tuning file: its approved callers and break-glass roles join the environment's.
+    ///
+    /// Refused when the file names a break-glass role the environment does not: the
+    /// EventBridge rule that delivers role assumptions is built from `BREAK_GLASS_ROLE_ARNS`
+    /// (the template's `BreakGlassRoleArns`), or with it empty from the naming convention, so
+    /// assumptions of any other role would never reach the function.
+    pub fn with_tuning(mut self, tuning: Tuning) -> Result<Self, ConfigError> {
+        let env = &self.rules;
+        let problems: Vec<String> = tuning
+            .rules
+            .break_glass_roles
+            .iter()
+            // With none configured, EventBridge delivers the roles named like break-glass
+            // (BREAK_GLASS_SPELLINGS), exactly what `is_break_glass` then accepts.
+            .filter(|role| !env.is_break_glass(Some(role)))
+            .map(|role| {
+                format!(
+                    "{}: break_glass_roles: `{role}` is not in BREAK_GLASS_ROLE_ARNS, so EventBridge never delivers its role assumptions; add it to that variable (the template's BreakGlassRoleArns parameter) too",
+                    tuning.source
+                )
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        self.rules = self.rules.merge(&tuning.rules);
+        self.tuning = Some(tuning);
+        Ok(self)
     }
 }
 

@@ -1,6 +1,6 @@
-//! The Lambda handler: the same library path as `replay` (ingest -> enrich -> classify), then
-//! SNS delivery. The binary (`src/bin/lambda.rs`) only reads the environment, builds the
-//! clients once and hands them here.
+//! The Lambda handler: the same library path as `replay` (ingest -> enrich -> classify ->
+//! tuning), then SNS delivery. The binary (`src/bin/lambda.rs`) only reads the environment,
+//! reads the tuning file ([`load_tuning`]), builds the clients once and hands them here.
 //!
 //! It takes every payload the deployment sends it: EventBridge events (CloudTrail records),
 //! SQS batches and its own failure records being redriven, and scheduled tasks
@@ -17,12 +17,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::alert::{Alert, classify};
 use crate::closed::{UnknownValue, closed_enum};
-use crate::config::LambdaSettings;
+use crate::config::{ConfigError, LambdaSettings};
 use crate::enrich::{EnrichSettings, Enricher};
 use crate::event::AccessEvent;
 use crate::ingest::{self, InputError, Options, Outcome};
@@ -31,6 +32,37 @@ use crate::publish::{self, SNS_MAX_BYTES};
 use crate::render;
 use crate::sdk::AwsError;
 use crate::severity::Severity;
+use crate::tuning::{self, Tuning};
+
+/// Why the function could not start: like a bad environment variable, a tuning file that
+/// cannot be read or is invalid stops it at init, with every problem named.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("cannot read the tuning file from SSM parameter {name}: {error}")]
+    Parameter { name: String, error: AwsError },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Read the tuning file from the SSM parameter `TUNING_PARAMETER_NAME` names (once, at init)
+/// and add it to the settings ([`LambdaSettings::with_tuning`]). Without the variable the
+/// settings are returned unchanged and `ssm` is not called.
+pub async fn load_tuning(
+    settings: LambdaSettings,
+    ssm: &aws_sdk_ssm::Client,
+) -> Result<LambdaSettings, InitError> {
+    let Some(name) = settings.tuning_parameter.clone() else {
+        return Ok(settings);
+    };
+    let text = crate::ssm::get_text(ssm, &name)
+        .await
+        .map_err(|error| InitError::Parameter {
+            name: name.clone(),
+            error,
+        })?;
+    let tuning = Tuning::parse(&text, &format!("SSM parameter {name}"))?;
+    Ok(settings.with_tuning(tuning)?)
+}
 
 closed_enum! {
     /// A scheduled task: the template's schedules invoke the function with `{"task": "<name>"}`.
@@ -107,7 +139,11 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 pub struct Delivery {
     pub event_id: Option<String>,
     pub severity: Severity,
+    /// The rules that count (see [`Alert::rule_ids`]).
     pub rules: Vec<&'static str>,
+    /// Rules whose findings a tuning-file exception suppressed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<&'static str>,
     pub subject: String,
     /// `published <message id>`, `dry-run`, `below MIN_SEVERITY (<s>)`, `failed: <error>`.
     pub delivery: String,
@@ -117,7 +153,8 @@ pub struct Delivery {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Response {
     pub alerts: Vec<Delivery>,
-    /// Records that are not watched, with the reason.
+    /// Records that are not watched, and events whose every finding the tuning file disables,
+    /// with the reason.
     pub skipped: Vec<String>,
     /// Set when the event was sent to the failure queue: why, and the SQS message id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,10 +174,21 @@ pub struct Clients {
     pub cloudtrail: Option<aws_sdk_cloudtrail::Client>,
 }
 
+/// What became of one event.
+enum Judged {
+    /// Its alert and how delivery went (the error, when it failed).
+    Alert(Delivery, Option<AwsError>),
+    /// The tuning file disables every rule that matched: why, for `skipped`.
+    Disabled(String),
+}
+
 /// The handler with its clients, built once per process.
 pub struct Handler {
     pub settings: LambdaSettings,
     clients: Clients,
+    /// Today's date (UTC), for tuning-file exception expiry: read per event, as a function
+    /// outlives midnight.
+    today: fn() -> NaiveDate,
 }
 
 impl Handler {
@@ -149,7 +197,17 @@ impl Handler {
         if !settings.enrich {
             clients.enricher = None;
         }
-        Handler { settings, clients }
+        Handler {
+            settings,
+            clients,
+            today: tuning::today_utc,
+        }
+    }
+
+    /// Judge exception expiry by this clock instead of the system's (for tests).
+    pub fn with_clock(mut self, today: fn() -> NaiveDate) -> Self {
+        self.today = today;
+        self
     }
 
     /// The enrichment settings the environment asks for.
@@ -175,9 +233,13 @@ impl Handler {
         };
         let mut failures = Vec::new();
         for event in events {
-            let (delivery, failed) = self.alert(&event).await;
-            failures.extend(failed);
-            response.alerts.push(delivery);
+            match self.alert(&event).await {
+                Judged::Alert(delivery, failed) => {
+                    failures.extend(failed);
+                    response.alerts.push(delivery);
+                }
+                Judged::Disabled(reason) => response.skipped.push(reason),
+            }
         }
         let error = if !failures.is_empty() {
             HandlerError::Publish(failures)
@@ -216,12 +278,30 @@ impl Handler {
 
     /// Enrich, classify and deliver one event: what happened to it, and the publish error if
     /// SNS did not take it.
-    async fn alert(&self, event: &AccessEvent) -> (Delivery, Option<AwsError>) {
+    /// Enrich, classify, apply the tuning file, deliver.
+    async fn alert(&self, event: &AccessEvent) -> Judged {
         let enrichment = match &self.clients.enricher {
             Some(e) => e.enrich(event).await,
             None => None,
         };
         let alert = classify(event, &self.settings.rules, enrichment.as_ref());
+        let alert = match &self.settings.tuning {
+            None => alert,
+            Some(t) => {
+                let id = alert.event_id.clone();
+                let name = alert.event_name.clone();
+                match t.apply_to_alert(alert, (self.today)()) {
+                    Some(alert) => alert,
+                    None => {
+                        return Judged::Disabled(format!(
+                            "{name} {}: every finding's rule is disabled in {}",
+                            id.as_deref().unwrap_or("(no event id)"),
+                            t.source
+                        ));
+                    }
+                }
+            }
+        };
         let (delivery, failed) = match self.deliver(&alert).await {
             Ok(d) => (d, None),
             Err(e) => {
@@ -241,10 +321,11 @@ impl Handler {
             event_id: alert.event_id.clone(),
             severity: alert.severity,
             rules: alert.rule_ids(),
+            suppressed: alert.suppressed_rule_ids(),
             subject: render::subject(&alert),
             delivery,
         };
-        (delivery, failed)
+        Judged::Alert(delivery, failed)
     }
 
     async fn deliver(&self, alert: &Alert) -> Result<String, AwsError> {
@@ -299,10 +380,14 @@ impl Handler {
             ..Response::default()
         };
         if findings > 0 {
-            let (delivery, failed) = self.alert(&event).await;
-            response.alerts.push(delivery);
-            if let Some(e) = failed {
-                return Err(HandlerError::Publish(vec![e]));
+            match self.alert(&event).await {
+                Judged::Alert(delivery, failed) => {
+                    response.alerts.push(delivery);
+                    if let Some(e) = failed {
+                        return Err(HandlerError::Publish(vec![e]));
+                    }
+                }
+                Judged::Disabled(reason) => response.skipped.push(reason),
             }
         }
         Ok(response)

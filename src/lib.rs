@@ -43,6 +43,9 @@ pub mod sdk;
 #[cfg(feature = "aws")]
 pub mod selfcheck;
 pub mod severity;
+#[cfg(feature = "aws")]
+pub mod ssm;
+pub mod tuning;
 
 pub use alert::{Alert, classify};
 pub use closed::UnknownValue;
@@ -51,3 +54,4 @@ pub use enrichment::Enrichment;
 pub use event::AccessEvent;
 pub use rules::Finding;
 pub use severity::Severity;
+pub use tuning::Tuning;

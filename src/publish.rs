@@ -131,6 +131,16 @@ fn compose(alert: &Alert, fifo: bool, format: AlertFormat) -> SnsMessage {
             value: alert.event_name.clone(),
         },
     ];
+    // Only with a tuning file: the rules whose findings an exception suppressed (they are not
+    // in `rules`, so a filter on `rules` never routes them).
+    let suppressed = alert.suppressed_rule_ids();
+    if !suppressed.is_empty() {
+        attributes.push(Attribute {
+            name: "suppressed_rules",
+            data_type: "String.Array",
+            value: serde_json::to_string(&suppressed).unwrap_or_else(|_| "[]".into()),
+        });
+    }
     // SNS rejects empty attribute values: absent values are left out, not sent empty.
     for (name, value) in [
         ("cluster", alert.cluster.as_deref()),

@@ -151,7 +151,7 @@ impl AwsError {
     }
 }
 
-/// The kind an AWS error code names (the codes of the SNS, EKS, SQS, STS and IAM APIs and the
+/// The kind an AWS error code names (the codes of the SNS, EKS, SQS, SSM, STS and IAM APIs and the
 /// common ones every AWS API may answer).
 pub fn kind_of_code(code: &str) -> ErrorKind {
     match code {
@@ -172,7 +172,8 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
         | "ServerException"
         | "ServiceUnavailable"
         | "ServiceUnavailableException"
-        | "ServiceFailure" => ErrorKind::Server,
+        | "ServiceFailure"
+        | "InternalServerError" => ErrorKind::Server,
         "RequestTimeout" | "RequestTimeoutException" => ErrorKind::Timeout,
         // Session credentials expire and are refreshed: the next attempt signs with new ones.
         "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => ErrorKind::Network,
@@ -193,7 +194,9 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
         | "NoSuchEntity"
         | "NoSuchEntityException"
         | "AWS.SimpleQueueService.NonExistentQueue"
-        | "QueueDoesNotExist" => ErrorKind::NotFound,
+        | "QueueDoesNotExist"
+        | "ParameterNotFound"
+        | "ParameterVersionNotFound" => ErrorKind::NotFound,
         "InvalidParameter"
         | "InvalidParameterValue"
         | "InvalidParameterException"

@@ -447,7 +447,7 @@ fn raw(v: &Value) -> Box<RawValue> {
 }
 
 /// The handler's clients (no CloudTrail reader unless a test needs one).
-fn clients(
+pub(crate) fn clients(
     enricher: Option<Enricher>,
     sns: Option<Sns>,
     sqs: Option<aws_sdk_sqs::Client>,
@@ -460,7 +460,7 @@ fn clients(
     }
 }
 
-fn sns_capturing() -> (Sns, Arc<Mutex<Vec<PublishInput>>>) {
+pub fn sns_capturing() -> (Sns, Arc<Mutex<Vec<PublishInput>>>) {
     let published = Arc::new(Mutex::new(Vec::new()));
     let sink = published.clone();
     let rule = mock!(Sns::publish).then_compute_output(move |req| {
@@ -488,11 +488,11 @@ fn settings_for(topic: Option<&str>) -> LambdaSettings {
         .unwrap()
 }
 
-fn json_message(input: &PublishInput) -> Value {
+pub fn json_message(input: &PublishInput) -> Value {
     serde_json::from_str(input.message().unwrap()).unwrap()
 }
 
-fn attribute<'a>(input: &'a PublishInput, name: &str) -> Option<(&'a str, &'a str)> {
+pub fn attribute<'a>(input: &'a PublishInput, name: &str) -> Option<(&'a str, &'a str)> {
     input
         .message_attributes()?
         .get(name)

@@ -3,7 +3,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::util::{BREAK_GLASS, TERRAFORM, events_dir, run_file, sample_config};
 
-fn bin() -> Command {
+pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_eks-access-watch"));
     c.env_remove("APPROVED_CALLER_ARNS")
         .env_remove("BREAK_GLASS_ROLE_ARNS");
@@ -14,11 +14,11 @@ fn replay(args: &[&str]) -> Output {
     bin().arg("replay").args(args).output().unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
-fn stderr(o: &Output) -> String {
+pub fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).unwrap()
 }
 

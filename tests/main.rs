@@ -40,3 +40,9 @@ mod badinput;
 mod fuzz;
 // Arbitrary input never panics the parser, classifier or renderers.
 mod props;
+// The tuning file: parsing and its errors, overrides, exceptions, expiry.
+mod tuning;
+// `replay --config`: the tuning file through the binary.
+mod tuning_cli;
+// The Lambda's tuning file: read from SSM at init (mocked), applied to what it publishes.
+mod tuning_lambda;

@@ -832,3 +832,48 @@ fn the_audit_filter_pattern_passes_every_watched_sample_and_no_read() {
         "objectRef": {"resource": "configmaps", "namespace": "kube-system", "name": "coredns"}});
     assert!(!filter.passes(&other), "other ConfigMaps are not sent");
 }
+
+/// The tuning file's parameter: optional, passed to the function by name, and readable with
+/// exactly `ssm:GetParameter` on exactly that parameter (a String: no KMS permission).
+#[test]
+fn the_tuning_parameter_is_read_with_least_privilege() {
+    let ssm_statements = |stack: &Stack| -> Vec<Yaml> {
+        let role = stack.resource("WatcherRole").unwrap();
+        role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|s| serde_yaml_ng::to_string(s).unwrap().contains("ssm"))
+            .cloned()
+            .collect()
+    };
+    let off = central(&[]);
+    assert!(
+        ssm_statements(&off).is_empty(),
+        "no SSM without a parameter"
+    );
+    let env = &off.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["TUNING_PARAMETER_NAME"], "");
+
+    let name = "/eks-access-watch/tuning";
+    let on = central(&[("TuningParameterName", name)]);
+    let env = &on.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["TUNING_PARAMETER_NAME"], name);
+    let statements = ssm_statements(&on);
+    assert_eq!(statements.len(), 1, "one statement mentions SSM");
+    let s = &statements[0];
+    assert_eq!(s["Sid"], "ReadTuningFile");
+    assert_eq!(s["Action"], "ssm:GetParameter");
+    assert_eq!(
+        s["Resource"],
+        "arn:aws:ssm:eu-west-1:111122223333:parameter/eks-access-watch/tuning"
+    );
+    assert!(s.get("Condition").is_none());
+    let spec = &load("template.yaml")["Parameters"]["TuningParameterName"];
+    let allowed = regex::Regex::new(spec["AllowedPattern"].as_str().unwrap()).unwrap();
+    assert!(allowed.is_match(name) && allowed.is_match(""));
+    assert!(
+        !allowed.is_match("eks-access-watch/tuning"),
+        "starts with /"
+    );
+}

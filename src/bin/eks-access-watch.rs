@@ -20,6 +20,7 @@ use eks_access_watch::enrich::{EnrichSettings, Enricher};
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode, Stats};
 use eks_access_watch::operation::Skip;
 use eks_access_watch::render;
+use eks_access_watch::tuning::{self, Tuning};
 use eks_access_watch::{AccessEvent, Enrichment};
 use eks_access_watch::{RuleConfig, Severity, classify};
 
@@ -54,6 +55,9 @@ struct ReplayArgs {
     format: Format,
     #[command(flatten)]
     rules: RuleFlags,
+    /// Judge tuning-file exception expiry as of this date (YYYY-MM-DD; default: today, UTC).
+    #[arg(long, value_name = "DATE", requires = "config", value_parser = parse_date)]
+    as_of: Option<chrono::NaiveDate>,
     /// Print only alerts at or above this severity (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY", default_value = "info")]
     min_severity: Severity,
@@ -109,17 +113,34 @@ struct RuleFlags {
         value_delimiter = ','
     )]
     break_glass_roles: Vec<String>,
+    /// Tuning file (TOML): approved callers and break-glass roles (added to the flags and
+    /// environment), rule overrides and exceptions. See the README.
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 impl RuleFlags {
-    fn config(&self) -> Result<RuleConfig, eks_access_watch::ConfigError> {
-        RuleConfig::new(
+    /// The rule configuration of the flags and environment, and the tuning file (whose lists
+    /// are added to theirs), when one is given.
+    fn load(&self) -> anyhow::Result<(RuleConfig, Option<Tuning>)> {
+        let config = RuleConfig::new(
             &self.approved_callers,
             "--approved-caller/APPROVED_CALLER_ARNS",
             &self.break_glass_roles,
             "--break-glass/BREAK_GLASS_ROLE_ARNS",
-        )
+        )?;
+        let tuning = self.config.as_deref().map(Tuning::read).transpose()?;
+        let config = match &tuning {
+            Some(t) => config.merge(&t.rules),
+            None => config,
+        };
+        Ok((config, tuning))
     }
+}
+
+fn parse_date(v: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| format!("`{v}` is not a date (YYYY-MM-DD)"))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,7 +181,14 @@ fn main() -> ExitCode {
 }
 
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let config = args.rules.config()?;
+    let (config, tuning) = args.rules.load()?;
+    let today = args.as_of.unwrap_or_else(tuning::today_utc);
+    if let Some(t) = &tuning {
+        for f in t.expired_findings(today) {
+            eprintln!("eks-access-watch: warning: {}", f.summary);
+        }
+    }
+    let tuning = tuning.as_ref().map(|t| (t, today));
     let inputs = ingest::expand_paths(&args.paths)?;
     let online = if args.enrich {
         Some(Online::new(args.enrich_timeout_ms)?)
@@ -230,11 +258,15 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             let options = Options::new(config)
                 .mode(mode)
                 .cluster(args.cluster.as_deref());
+            let grading = Grading { config, tuning };
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = inputs.get(i) else { break };
-                    if tx.send((i, process_file(path, &options, online))).is_err() {
+                    if tx
+                        .send((i, process_file(path, &options, &grading, online)))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -302,8 +334,30 @@ struct FileReport {
     other_services: u64,
 }
 
-fn process_file(path: &std::path::Path, options: &Options, online: Option<&Online>) -> FileReport {
-    let config = options.config;
+/// How alerts are graded: the rule configuration, and the tuning file with the date its
+/// exceptions are judged on.
+struct Grading<'a> {
+    config: &'a RuleConfig,
+    tuning: Option<(&'a Tuning, chrono::NaiveDate)>,
+}
+
+impl Grading<'_> {
+    /// The alert for an event; `None` when the tuning file disables every finding's rule.
+    fn alert(&self, event: &AccessEvent, context: Option<&Enrichment>) -> Option<Alert> {
+        let alert = classify(event, self.config, context);
+        match self.tuning {
+            Some((t, today)) => t.apply_to_alert(alert, today),
+            None => Some(alert),
+        }
+    }
+}
+
+fn process_file(
+    path: &std::path::Path,
+    options: &Options,
+    grading: &Grading,
+    online: Option<&Online>,
+) -> FileReport {
     let mut report = FileReport::default();
     let reader = match ingest::open(path) {
         Ok(r) => r,
@@ -316,9 +370,15 @@ fn process_file(path: &std::path::Path, options: &Options, online: Option<&Onlin
     let result = ingest::scan(&name, reader, options, &mut |outcome| match outcome {
         Outcome::Watched { event, .. } => {
             let context = online.and_then(|o| o.enrich(&event));
-            report
-                .alerts
-                .push(classify(&event, config, context.as_ref()));
+            match grading.alert(&event, context.as_ref()) {
+                Some(alert) => report.alerts.push(alert),
+                None => {
+                    *report
+                        .skips
+                        .entry("every finding's rule disabled in the tuning file".to_string())
+                        .or_insert(0) += 1
+                }
+            }
         }
         // Nearly every record is another service's: counted without building a key.
         Outcome::Skipped {

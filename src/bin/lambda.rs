@@ -1,9 +1,10 @@
-//! The Lambda entry point: configuration and AWS clients are built once at init, then every
-//! invocation goes through [`eks_access_watch::lambda::Handler`] (the same path as `replay`).
+//! The Lambda entry point: configuration (the environment, then the tuning file from SSM) and
+//! AWS clients are built once at init, then every invocation goes through
+//! [`eks_access_watch::lambda::Handler`] (the same path as `replay`).
 
 use eks_access_watch::config::LambdaSettings;
 use eks_access_watch::enrich::Enricher;
-use eks_access_watch::lambda::{Clients, Handler};
+use eks_access_watch::lambda::{Clients, Handler, load_tuning};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
@@ -19,6 +20,24 @@ async fn main() -> Result<(), Error> {
         }
     };
     let sdk = eks_access_watch::sdk::load().await;
+    let settings = if settings.tuning_parameter.is_some() {
+        match load_tuning(settings, &aws_sdk_ssm::Client::new(&sdk)).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("{e}");
+                return Err(e.into());
+            }
+        }
+    } else {
+        settings
+    };
+    // An expired exception no longer suppresses anything; say so at every cold start (each
+    // alert it would have covered also names it in `expired_exception`).
+    if let Some(t) = &settings.tuning {
+        for f in t.expired_findings(eks_access_watch::tuning::today_utc()) {
+            tracing::warn!(rule = f.rule.id, "{}", f.summary);
+        }
+    }
     let clients = Clients {
         enricher: settings
             .enrich
@@ -40,6 +59,7 @@ async fn main() -> Result<(), Error> {
         min_severity = %settings.min_severity,
         format = %settings.format,
         failure_queue = settings.failure_queue_url.is_some(),
+        tuning = settings.tuning.as_ref().map(|t| t.source.as_str()),
         "eks-access-watch ready"
     );
     let handler = Handler::new(settings, clients);

@@ -53,12 +53,17 @@ pub fn document(alert: &Alert) -> Value {
         .findings
         .iter()
         .map(|f| {
-            format!(
+            let mut line = format!(
                 "• *{}* `{}`: {}",
                 f.severity.upper(),
                 f.rule.id,
                 text(&f.summary, 600)
-            )
+            );
+            for note in super::tuning_notes(f) {
+                line.push(' ');
+                line.push_str(&text(&note, 600));
+            }
+            line
         })
         .collect();
     lines.push(String::new());

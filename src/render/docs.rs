@@ -87,5 +87,6 @@ fn topic_title(topic: Topic) -> &'static str {
         Topic::Integrity => "Watcher integrity: the trail, unreadable records",
         Topic::Migration => "Migrating from aws-auth (`eks-access-watch migrate`)",
         Topic::Kubernetes => "aws-auth ConfigMap and RBAC bindings (EKS audit log)",
+        Topic::Tuning => "The tuning file",
     }
 }

@@ -5,6 +5,10 @@
 //! **The headline says what changed and for whom**: it is the highest-graded finding that
 //! describes the change. Findings that describe *how* it was made (qualifiers: unapproved
 //! caller, root credentials, a denied attempt) are tags in front of it, never a replacement.
+//!
+//! Findings a tuning-file exception suppressed are listed, marked, in the text and chat
+//! renderings, but never make the headline, the tags or the next steps, unless nothing else is
+//! left: then the headline is the suppressed finding, tagged `suppressed`.
 
 pub mod chat;
 pub mod docs;
@@ -46,15 +50,28 @@ impl Headline<'_> {
 
 pub fn headline(alert: &Alert) -> Headline<'_> {
     let changes = alert.findings.iter().filter(|f| !f.is_qualifier());
-    let top = changes.clone().map(|f| f.severity).max();
-    Headline {
-        lead: changes.clone().find(|f| Some(f.severity) == top),
-        tags: alert
+    let highest = |only_counted: bool| {
+        let pool = changes.clone().filter(move |f| f.counts() || !only_counted);
+        let top = pool.clone().map(|f| f.severity).max();
+        pool.clone().find(|f| Some(f.severity) == top)
+    };
+    // The change that counts; when an exception suppressed every change, still say what
+    // changed, tagged as suppressed.
+    let counted = highest(true);
+    let lead = counted.or_else(|| highest(false));
+    let all_suppressed = alert.findings.iter().all(|f| !f.counts());
+    let mut tags: Vec<&'static str> = Vec::new();
+    if (counted.is_none() && lead.is_some()) || (all_suppressed && !alert.findings.is_empty()) {
+        tags.push("suppressed");
+    }
+    tags.extend(
+        alert
             .findings
             .iter()
-            .filter_map(|f| f.rule.qualifier.map(|q| q.tag))
-            .collect(),
-    }
+            .filter(|f| f.counts() || all_suppressed)
+            .filter_map(|f| f.rule.qualifier.map(|q| q.tag)),
+    );
+    Headline { lead, tags }
 }
 
 /// `[CRITICAL] prod-eu: ClusterAdmin granted cluster-wide to role/ci-deployer by ...`, at most
@@ -77,10 +94,11 @@ pub fn subject(alert: &Alert) -> String {
     )
 }
 
-/// What the on-call engineer should do, one line per rule that fired, without repeats.
+/// What the on-call engineer should do, one line per rule that fired and counts, without
+/// repeats.
 pub fn next_steps(alert: &Alert) -> Vec<&'static str> {
     let mut steps: Vec<&'static str> = Vec::new();
-    for f in &alert.findings {
+    for f in alert.findings.iter().filter(|f| f.counts()) {
         if !steps.contains(&f.rule.next_step) {
             steps.push(f.rule.next_step);
         }
@@ -169,6 +187,9 @@ pub fn text(alert: &Alert) -> String {
     let _ = writeln!(out, "\nFindings (all rules that matched):");
     for f in &alert.findings {
         let _ = writeln!(out, "{}", finding_line(f));
+        for note in tuning_notes(f) {
+            let _ = writeln!(out, "           {note}");
+        }
     }
     let steps = next_steps(alert);
     if !steps.is_empty() {
@@ -203,6 +224,30 @@ pub fn finding_line(f: &Finding) -> String {
     format!("  {:<8} {}: {}", f.severity.upper(), f.rule.id, f.summary)
 }
 
+/// What the tuning file did to a finding, one line each: its override, the exception that
+/// suppressed it, or the exception that would have and has expired.
+pub fn tuning_notes(f: &Finding) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(graded) = f.rule_severity {
+        notes.push(format!(
+            "(severity set by the tuning file; the rule graded it {graded})"
+        ));
+    }
+    if let Some(e) = &f.suppressed_by {
+        notes.push(format!(
+            "(suppressed by exception {} until {}: {}; counts towards nothing)",
+            e.exception, e.expires, e.reason
+        ));
+    }
+    if let Some(e) = &f.expired_exception {
+        notes.push(format!(
+            "(exception {} expired on {}: renew or remove it; it said: {})",
+            e.exception, e.expires, e.reason
+        ));
+    }
+    notes
+}
+
 /// The terminal table's header line.
 pub fn table_header() -> String {
     format!(
@@ -227,8 +272,14 @@ pub fn table_row(alert: &Alert, colour: bool) -> String {
     } else {
         format!("{sev:<9}")
     };
+    let suppressed = alert.suppressed_rule_ids();
+    let suppressed = if suppressed.is_empty() {
+        String::new()
+    } else {
+        format!(" (suppressed: {})", suppressed.join(","))
+    };
     let mut out = format!(
-        "{} {:<20} {:<12} {:<26} {}\n",
+        "{} {:<20} {:<12} {:<26} {}{suppressed}\n",
         sev,
         alert.event_time.as_deref().unwrap_or("-"),
         alert.cluster.as_deref().unwrap_or("-"),
@@ -238,11 +289,12 @@ pub fn table_row(alert: &Alert, colour: bool) -> String {
     let head = headline(alert);
     let _ = writeln!(out, "{:<9} {}", "", head.sentence(&alert.event_name));
     if let Some(lead) = head.lead {
-        for f in alert
-            .findings
-            .iter()
-            .filter(|f| !f.is_qualifier() && f.severity == lead.severity && !std::ptr::eq(*f, lead))
-        {
+        for f in alert.findings.iter().filter(|f| {
+            !f.is_qualifier()
+                && f.counts() == lead.counts()
+                && f.severity == lead.severity
+                && !std::ptr::eq(*f, lead)
+        }) {
             let _ = writeln!(out, "{:<9} {}", "", f.summary);
         }
     }

@@ -4,8 +4,8 @@
 //! [`identity`] (who called, and how), [`grants`] (access policy associations), [`entries`]
 //! (access entries), [`cluster`] (cluster settings and other ways in), [`kubernetes`] (the
 //! aws-auth ConfigMap and RBAC bindings, from the EKS audit log), [`integrity`] (whether the
-//! watcher can still see: the trail, unreadable records); [`migration`] holds the findings of
-//! the aws-auth migration planner.
+//! watcher can still see: the trail, unreadable records), [`tuning`] (the tuning file itself);
+//! [`migration`] holds the findings of the aws-auth migration planner.
 //!
 //! **All matching rules fire** (not first-match): an alert carries every finding that applies
 //! and takes the highest finding's severity. Two adjustments, both declared per rule:
@@ -18,7 +18,8 @@
 //! attempt): renderings show them as tags on the headline, which always names what changed.
 //!
 //! Rules never call AWS: enrichment is handed in as plain data ([`Enrichment`]), so every rule
-//! is testable with a JSON fixture.
+//! is testable with a JSON fixture. The tuning file ([`crate::tuning`]) is applied to the
+//! findings afterwards, as a separate step: it never reaches a rule function.
 
 mod cluster;
 mod entries;
@@ -27,6 +28,9 @@ mod identity;
 mod integrity;
 mod kubernetes;
 mod migration;
+mod tuning;
+
+pub use tuning::EXCEPTION_EXPIRED;
 
 use std::fmt;
 
@@ -39,6 +43,7 @@ use crate::enrichment::Enrichment;
 use crate::event::{AccessEvent, EntryType};
 use crate::policy::{PolicyClass, PolicyInfo, classify_policy};
 use crate::severity::Severity;
+use crate::tuning::ExceptionRef;
 
 closed_enum! {
     /// The file a rule lives in, and its heading in the docs.
@@ -49,6 +54,7 @@ closed_enum! {
         Cluster = "cluster",
         Integrity = "integrity",
         Kubernetes = "kubernetes",
+        Tuning = "tuning",
         Migration = "migration",
     }
 }
@@ -129,6 +135,16 @@ impl Rule {
             .min()
             .unwrap_or(Severity::Info)
     }
+
+    /// The grade of a qualifier that raises the alert, over the other findings' highest
+    /// severity: one level above, within the severities the rule declares.
+    pub fn raised_over(&self, others: Severity) -> Severity {
+        others.raised().min(self.highest()).max(self.lowest())
+    }
+
+    fn raises_alert(&self) -> bool {
+        self.qualifier.is_some_and(|q| q.raises_alert)
+    }
 }
 
 impl fmt::Debug for Rule {
@@ -200,6 +216,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &kubernetes::RBAC_BINDING_CHANGED,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
+    &tuning::EXCEPTION_EXPIRED,
     &migration::PRINCIPAL_MISSING,
     &migration::ACCOUNT_MAPPING,
     &migration::SYSTEM_MASTERS,
@@ -217,6 +234,8 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 }
 
 /// One rule that fired, with its graded severity and a sentence a human understands at 1:47 AM.
+/// The last three fields are set only by a tuning file ([`crate::tuning`]) and left out of the
+/// JSON when unset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Serialised as the rule's id.
@@ -224,6 +243,18 @@ pub struct Finding {
     pub rule: &'static Rule,
     pub severity: Severity,
     pub summary: String,
+    /// The severity the rule graded, when the tuning file overrides the rule's severity
+    /// (`severity` is then the override's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_severity: Option<Severity>,
+    /// The tuning-file exception that suppressed this finding: it is still reported, but
+    /// counts towards nothing (the alert's severity, thresholds, the subject line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<ExceptionRef>,
+    /// A tuning-file exception that matches this finding but has expired: the finding counts
+    /// again, and says which acceptance lapsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired_exception: Option<ExceptionRef>,
 }
 
 fn rule_id<S: Serializer>(rule: &&'static Rule, s: S) -> Result<S::Ok, S::Error> {
@@ -238,16 +269,49 @@ impl Finding {
             "rule {} graded {severity} which it does not declare",
             rule.id
         );
+        Self::graded(rule, severity, summary)
+    }
+
+    fn graded(rule: &'static Rule, severity: Severity, summary: String) -> Self {
         Finding {
             rule,
             severity,
             summary,
+            rule_severity: None,
+            suppressed_by: None,
+            expired_exception: None,
         }
     }
 
     pub fn is_qualifier(&self) -> bool {
         self.rule.qualifier.is_some()
     }
+
+    /// False when a tuning-file exception suppressed the finding.
+    pub fn counts(&self) -> bool {
+        self.suppressed_by.is_none()
+    }
+}
+
+/// Grade the qualifiers that raise the alert (`unapproved-caller`) over the other findings
+/// that count, and return the alert's severity: the highest counted finding's, `info` when
+/// none counts. A qualifier whose severity the tuning file overrides keeps the override.
+pub fn grade(findings: &mut [Finding]) -> Severity {
+    let mut severity = findings
+        .iter()
+        .filter(|f| f.counts() && !f.rule.raises_alert())
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Info);
+    for f in findings.iter_mut().filter(|f| f.rule.raises_alert()) {
+        if f.rule_severity.is_none() {
+            f.severity = f.rule.raised_over(severity);
+        }
+        if f.counts() {
+            severity = severity.max(f.severity);
+        }
+    }
+    severity
 }
 
 /// A rule's verdict: severity and the human sentence.
@@ -355,7 +419,7 @@ impl<'a> Ctx<'a> {
 pub fn evaluate(ctx: &Ctx) -> (Severity, Vec<Finding>) {
     let failed = ctx.event.failed();
     let mut findings: Vec<Finding> = Vec::new();
-    let mut raising: Vec<(&'static Rule, Hit)> = Vec::new();
+    let mut raising: Vec<Finding> = Vec::new();
     for &rule in CATALOGUE {
         let Eval::Change(eval) = rule.eval else {
             continue;
@@ -374,30 +438,16 @@ pub fn evaluate(ctx: &Ctx) -> (Severity, Vec<Finding>) {
                 OnFailure::Silent => continue,
             }
         }
-        if rule.qualifier.is_some_and(|q| q.raises_alert) {
-            raising.push((rule, h));
-            continue;
+        let finding = Finding::graded(rule, h.severity, h.summary);
+        if rule.raises_alert() {
+            raising.push(finding);
+        } else {
+            findings.push(finding);
         }
-        findings.push(Finding {
-            rule,
-            severity: h.severity,
-            summary: h.summary,
-        });
     }
-    let mut severity = findings
-        .iter()
-        .map(|f| f.severity)
-        .max()
-        .unwrap_or(Severity::Info);
-    for (rule, h) in raising {
-        let raised = severity.raised().min(rule.highest()).max(rule.lowest());
-        findings.push(Finding {
-            rule,
-            severity: raised,
-            summary: h.summary,
-        });
-        severity = severity.max(raised);
-    }
+    // Qualifiers that raise the alert come last, graded over the others.
+    findings.append(&mut raising);
+    let severity = grade(&mut findings);
     (severity, findings)
 }
 

@@ -62,7 +62,7 @@ pub fn run(args: MigrateArgs) -> ExitCode {
 }
 
 fn make_plan(args: &MigrateArgs) -> anyhow::Result<migrate::Plan> {
-    let config = args.rules.config()?;
+    let (config, _tuning) = args.rules.load()?;
     let name = args.input.display().to_string();
     let auth = awsauth::parse_document(&read_input(&args.input)?).with_context(|| name.clone())?;
     let options = Options {

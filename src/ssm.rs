@@ -1,0 +1,36 @@
+//! SSM Parameter Store: where the Lambda's tuning file lives, read once per cold start.
+
+use aws_sdk_ssm::Client;
+use aws_sdk_ssm::types::ParameterType;
+
+use crate::sdk::{AwsError, ErrorKind};
+
+/// The value of a `String` parameter. A `SecureString` or `StringList` is refused, saying
+/// why: the tuning file holds no secrets, so the function is given no key to decrypt with.
+pub async fn get_text(client: &Client, name: &str) -> Result<String, AwsError> {
+    let out = client
+        .get_parameter()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetParameter", &e))?;
+    let invalid = |message: String| AwsError {
+        operation: "GetParameter",
+        code: None,
+        kind: ErrorKind::Invalid,
+        message,
+    };
+    let parameter = out
+        .parameter()
+        .ok_or_else(|| invalid(format!("the answer for {name} holds no parameter")))?;
+    match parameter.r#type() {
+        Some(ParameterType::String) | None => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "{name} is a {} parameter; store the tuning file as a String parameter (it holds no secrets)",
+                other.as_str()
+            )));
+        }
+    }
+    Ok(parameter.value().unwrap_or_default().to_string())
+}
