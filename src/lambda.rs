@@ -243,9 +243,7 @@ async fn park(
     error: &HandlerError,
 ) -> Result<String, HandlerError> {
     let reason = format!("{}: {error}", error.error_type());
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default();
+    let now = crate::sdk::now();
     let record =
         crate::queue::failure_record(payload, error.error_type(), &error.to_string(), &now);
     match crate::queue::park(sqs, url, &record).await {

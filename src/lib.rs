@@ -25,6 +25,8 @@ pub mod arn;
 pub mod awsauth;
 pub mod config;
 #[cfg(feature = "aws")]
+pub mod eks_clients;
+#[cfg(feature = "aws")]
 pub mod enrich;
 pub mod enrichment;
 pub mod event;

@@ -198,19 +198,7 @@ pub fn table_header() -> String {
 /// One alert in the terminal table: a line of columns (the severity coloured when `colour`),
 /// then the headline, then any other change finding graded as high as the headline.
 pub fn table_row(alert: &Alert, colour: bool) -> String {
-    let sev = alert.severity.upper();
-    let sev = if colour {
-        let code = match alert.severity {
-            Severity::Critical => "1;31",
-            Severity::High => "31",
-            Severity::Medium => "33",
-            Severity::Low => "36",
-            Severity::Info => "2",
-        };
-        format!("\x1b[{code}m{sev:<9}\x1b[0m")
-    } else {
-        format!("{sev:<9}")
-    };
+    let sev = severity_cell(alert.severity, colour);
     let mut out = format!(
         "{} {:<20} {:<12} {:<26} {}\n",
         sev,
@@ -231,6 +219,23 @@ pub fn table_row(alert: &Alert, colour: bool) -> String {
         }
     }
     out
+}
+
+/// `HIGH     `: the severity in upper case, padded to 9 columns, coloured when `colour`.
+pub fn severity_cell(severity: Severity, colour: bool) -> String {
+    let sev = severity.upper();
+    if colour {
+        let code = match severity {
+            Severity::Critical => "1;31",
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        format!("\x1b[{code}m{sev:<9}\x1b[0m")
+    } else {
+        format!("{sev:<9}")
+    }
 }
 
 /// What the principal holds after the change, in words:
