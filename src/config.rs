@@ -300,6 +300,55 @@ impl LambdaSettings {
     }
 }
 
+/// What the audit grades with besides the [`RuleConfig`] (`--require-tag`, `--max-admins`, or
+/// `AUDIT_REQUIRE_TAGS`, `AUDIT_MAX_ADMINS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// Tag keys every access entry must carry (`untagged-entry`); none by default.
+    pub require_tags: Vec<String>,
+    /// More ClusterAdmin/Admin holders than this on one cluster is `too-many-admins`.
+    pub max_admins: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            require_tags: Vec::new(),
+            max_admins: 5,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// Validate tag keys (1 to 128 characters, as AWS allows); `source` names the flag or
+    /// variable in errors.
+    pub fn new(
+        require_tags: &[String],
+        source: &str,
+        max_admins: usize,
+    ) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut tags: Vec<String> = Vec::new();
+        for t in require_tags {
+            let key = t.trim();
+            if key.is_empty() || key.chars().count() > 128 {
+                problems.push(format!(
+                    "{source}: `{t}` is not a tag key (1 to 128 characters)"
+                ));
+            } else if !tags.iter().any(|k| k == key) {
+                tags.push(key.to_string());
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(AuditConfig {
+            require_tags: tags,
+            max_admins,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

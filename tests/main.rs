@@ -19,6 +19,8 @@ mod ingest;
 mod cli;
 // AWS side with the SDK's test tools: enrichment, SNS delivery, handler errors, the wire.
 mod aws;
+// The audit: snapshot goldens, standing and drift rules case by case, bad snapshot files, the digest.
+mod audit;
 // The SAM templates agree with the catalogue; samples match the event patterns they should.
 mod template;
 // The README's bad-input table, one test per row.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::rules::{CATALOGUE, OnFailure, Rule, Topic};
+use crate::rules::{CATALOGUE, Eval, OnFailure, Rule, Topic};
 
 fn severities(rule: &Rule) -> String {
     rule.severities
@@ -14,6 +14,10 @@ fn severities(rule: &Rule) -> String {
 }
 
 fn on_failure(rule: &Rule) -> &'static str {
+    if let Eval::External = rule.eval {
+        // Findings made by the audit or the migration planner never come from a failed call.
+        return "n/a";
+    }
     match rule.on_failure {
         OnFailure::CapAtHigh => "capped at high",
         OnFailure::Keep => "kept",
@@ -28,7 +32,10 @@ fn kind(rule: &Rule) -> String {
             q.tag
         ),
         Some(q) => format!("qualifier `({})`", q.tag),
-        None => "change".to_string(),
+        None => match (rule.eval, rule.topic) {
+            (Eval::External, Topic::Standing | Topic::Drift) => "`audit`".to_string(),
+            _ => "change".to_string(),
+        },
     }
 }
 
@@ -77,5 +84,7 @@ fn topic_title(topic: Topic) -> &'static str {
         Topic::Grants => "Access policy grants",
         Topic::Entries => "Access entries",
         Topic::Cluster => "Cluster settings and other ways in",
+        Topic::Standing => "Standing access (`eks-access-watch audit`)",
+        Topic::Drift => "Drift against a baseline (`eks-access-watch audit --baseline`)",
     }
 }

@@ -6,6 +6,7 @@
 //! describes the change. Findings that describe *how* it was made (qualifiers: unapproved
 //! caller, root credentials, a denied attempt) are tags in front of it, never a replacement.
 
+pub mod audit;
 pub mod chat;
 pub mod docs;
 

@@ -2,7 +2,9 @@
 //! emit, what a failed call does to it, whether it qualifies other findings, its docs) and its
 //! condition is one named, pure function in the file of its topic:
 //! [`identity`] (who called, and how), [`grants`] (access policy associations), [`entries`]
-//! (access entries), [`cluster`] (cluster settings and other ways in).
+//! (access entries), [`cluster`] (cluster settings and other ways in); and the rules whose
+//! findings the audit makes: [`standing`] (access that exists now) and [`drift`] (what changed
+//! against a baseline).
 //!
 //! **All matching rules fire** (not first-match): an alert carries every finding that applies
 //! and takes the highest finding's severity. Two adjustments, both declared per rule:
@@ -18,9 +20,11 @@
 //! is testable with a JSON fixture.
 
 mod cluster;
+pub mod drift;
 mod entries;
 mod grants;
 mod identity;
+pub mod standing;
 
 use std::fmt;
 
@@ -41,6 +45,8 @@ closed_enum! {
         Grants = "grants",
         Entries = "entries",
         Cluster = "cluster",
+        Standing = "standing",
+        Drift = "drift",
     }
 }
 
@@ -96,6 +102,30 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// A rule whose findings another part of the library makes ([`Eval::External`]: the
+    /// audit, the migration planner): no CloudTrail call, so no qualifier, and a failed call
+    /// never applies (`on_failure` is unused).
+    pub const fn external(
+        id: &'static str,
+        topic: Topic,
+        severities: &'static [Severity],
+        fires_on: &'static str,
+        why: &'static str,
+        next_step: &'static str,
+    ) -> Rule {
+        Rule {
+            id,
+            topic,
+            severities,
+            on_failure: OnFailure::Keep,
+            qualifier: None,
+            fires_on,
+            why,
+            next_step,
+            eval: Eval::External,
+        }
+    }
+
     /// True when a finding of this rule may carry `severity` (for a failed call, also the cap).
     pub fn may_emit(&self, severity: Severity, failed: bool) -> bool {
         self.severities.contains(&severity)
@@ -174,6 +204,24 @@ pub static CATALOGUE: &[&Rule] = &[
     &cluster::POD_IDENTITY_ASSOCIATION,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
+    &standing::STANDING_CLUSTER_ADMIN,
+    &standing::CREATOR_ADMIN_PRESENT,
+    &standing::NO_WORKING_BREAK_GLASS,
+    &standing::TOO_MANY_ADMINS,
+    &standing::STANDING_SESSION_PRINCIPAL,
+    &standing::STANDING_CROSS_ACCOUNT,
+    &standing::STANDING_WILDCARD_SCOPE,
+    &standing::STANDING_SECRET_READER,
+    &standing::UNTAGGED_ENTRY,
+    &standing::CONFIG_MAP_AUTH_MODE,
+    &standing::AUDIT_LOGGING_OFF,
+    &standing::PUBLIC_ENDPOINT_OPEN,
+    &standing::DELETION_PROTECTION_OFF,
+    &standing::AUDIT_INCOMPLETE,
+    &drift::DRIFT_ENTRY_ADDED,
+    &drift::DRIFT_ENTRY_REMOVED,
+    &drift::DRIFT_POLICY_CHANGED,
+    &drift::DRIFT_CLUSTER_SETTING,
 ];
 
 /// A catalogue entry by id.
