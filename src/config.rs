@@ -349,6 +349,40 @@ impl AuditConfig {
     }
 }
 
+/// An AWS region name (`eu-west-1`, `us-gov-west-1`, `cn-north-1`).
+pub fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Check regions and account ids; every bad one is a problem naming `source`.
+pub fn check_targets(
+    regions: &[String],
+    regions_source: &str,
+    accounts: &[String],
+    accounts_source: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for r in regions.iter().filter(|r| !is_region(r)) {
+        problems.push(format!(
+            "{regions_source}: `{r}` is not an AWS region (e.g. eu-west-1)"
+        ));
+    }
+    for a in accounts.iter().filter(|a| !arn::is_account_id(a)) {
+        problems.push(format!(
+            "{accounts_source}: `{a}` is not a 12-digit account id"
+        ));
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

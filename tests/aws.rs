@@ -34,7 +34,7 @@ const VIEW_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewP
 
 // ---- the SDK's mock client, plus a delay at the HTTP layer for timing behaviour ----
 
-fn eks_with(rules: &[&Rule], delay: Duration) -> Eks {
+pub(crate) fn eks_with(rules: &[&Rule], delay: Duration) -> Eks {
     mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules, |b| b
         .http_client(Delayed {
             inner: aws_smithy_mocks::create_mock_http_client(),
@@ -51,7 +51,7 @@ fn eks(rules: &[&Rule]) -> Eks {
     eks_with(rules, Duration::ZERO)
 }
 
-fn error_response(status: u16, code: &str, message: &str) -> HttpResponse {
+pub(crate) fn error_response(status: u16, code: &str, message: &str) -> HttpResponse {
     let mut r = HttpResponse::new(
         StatusCode::try_from(status).unwrap(),
         SdkBody::from(json!({"message": message}).to_string()),

@@ -16,6 +16,9 @@ mod grade;
 pub mod snapshot;
 pub mod standing;
 
+#[cfg(feature = "aws")]
+pub mod read;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;

@@ -1,5 +1,9 @@
 //! The `eks-access-watch` command line: replay CloudTrail files offline through the same code
-//! the Lambda runs, and print the rule catalogue.
+//! the Lambda runs, audit standing access (`audit`, in `cli/audit.rs`), and print the rule
+//! catalogue.
+
+#[path = "cli/audit.rs"]
+mod audit_cmd;
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
@@ -32,6 +36,9 @@ enum Command {
     /// Replay CloudTrail records (files, directories, .gz, NDJSON, or - for stdin) offline and
     /// print one alert per watched event.
     Replay(ReplayArgs),
+    /// Grade who can reach each cluster now (standing access, read-only EKS calls or a saved
+    /// snapshot) and, with --baseline, what changed against an earlier or declared state.
+    Audit(audit_cmd::AuditArgs),
     /// Print the rule catalogue (id, base severity, when it fires, why).
     Rules {
         /// Output format.
@@ -45,24 +52,8 @@ struct ReplayArgs {
     /// Output format: a readable table, a JSON array, or one JSON alert per line.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// ARN of automation allowed to change cluster access (repeatable; or comma-separated in
-    /// APPROVED_CALLER_ARNS).
-    #[arg(
-        long = "approved-caller",
-        value_name = "ARN",
-        env = "APPROVED_CALLER_ARNS",
-        value_delimiter = ','
-    )]
-    approved_callers: Vec<String>,
-    /// ARN of a break-glass role (repeatable; or comma-separated in BREAK_GLASS_ROLE_ARNS).
-    /// With none given, roles named like `break-glass` count.
-    #[arg(
-        long = "break-glass",
-        value_name = "ARN",
-        env = "BREAK_GLASS_ROLE_ARNS",
-        value_delimiter = ','
-    )]
-    break_glass_roles: Vec<String>,
+    #[command(flatten)]
+    rules: RuleArgs,
     /// Print only alerts at or above this severity (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY", default_value = "info")]
     min_severity: Severity,
@@ -91,6 +82,41 @@ struct ReplayArgs {
     paths: Vec<PathBuf>,
 }
 
+/// Who may change access and which roles are break-glass: the same flags, and the same
+/// variables as the Lambda, for `replay` and `audit`.
+#[derive(clap::Args)]
+struct RuleArgs {
+    /// ARN of automation allowed to change cluster access (repeatable; or comma-separated in
+    /// APPROVED_CALLER_ARNS).
+    #[arg(
+        long = "approved-caller",
+        value_name = "ARN",
+        env = "APPROVED_CALLER_ARNS",
+        value_delimiter = ','
+    )]
+    approved_callers: Vec<String>,
+    /// ARN of a break-glass role (repeatable; or comma-separated in BREAK_GLASS_ROLE_ARNS).
+    /// With none given, roles named like `break-glass` count.
+    #[arg(
+        long = "break-glass",
+        value_name = "ARN",
+        env = "BREAK_GLASS_ROLE_ARNS",
+        value_delimiter = ','
+    )]
+    break_glass_roles: Vec<String>,
+}
+
+impl RuleArgs {
+    fn config(&self) -> Result<RuleConfig, eks_access_watch::ConfigError> {
+        RuleConfig::new(
+            &self.approved_callers,
+            "--approved-caller/APPROVED_CALLER_ARNS",
+            &self.break_glass_roles,
+            "--break-glass/BREAK_GLASS_ROLE_ARNS",
+        )
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
@@ -114,6 +140,13 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Audit(args) => match audit_cmd::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("eks-access-watch: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Rules { format } => {
             print!(
                 "{}",
@@ -128,12 +161,7 @@ fn main() -> ExitCode {
 }
 
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let config = RuleConfig::new(
-        &args.approved_callers,
-        "--approved-caller/APPROVED_CALLER_ARNS",
-        &args.break_glass_roles,
-        "--break-glass/BREAK_GLASS_ROLE_ARNS",
-    )?;
+    let config = args.rules.config()?;
     let inputs = ingest::expand_paths(&args.paths)?;
     let online = if args.enrich {
         Some(Online::new(args.enrich_timeout_ms)?)
