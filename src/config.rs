@@ -155,6 +155,8 @@ pub struct LambdaSettings {
     /// Where events that cannot succeed on a retry go at once, with the reason (the function's
     /// own on-failure queue). `None`: the invocation fails and Lambda's retries decide.
     pub failure_queue_url: Option<String>,
+    /// The daily audit (`{"task": "audit"}`): where snapshots go, what to read, how to grade.
+    pub audit: AuditSettings,
 }
 
 /// The environment variables the Lambda reads, for docs, the template test and errors.
@@ -169,6 +171,16 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "ENRICH_ROLE_ARN_TEMPLATE",
     "HOME_ACCOUNT_ID",
     "FAILURE_QUEUE_URL",
+];
+
+/// The variables only the daily audit reads (the template sets them on the audit function).
+pub const AUDIT_ENV_VARS: &[&str] = &[
+    "AUDIT_BUCKET",
+    "AUDIT_ACCOUNTS",
+    "AUDIT_REGIONS",
+    "AUDIT_REQUIRE_TAGS",
+    "AUDIT_MAX_ADMINS",
+    "AUDIT_CONCURRENCY",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its
@@ -280,6 +292,7 @@ impl LambdaSettings {
                 ))
             }
         });
+        let audit = AuditSettings::from_env(&mut env, role_template.is_some());
         if !env.problems.is_empty() {
             return Err(ConfigError {
                 problems: env.problems,
@@ -296,6 +309,7 @@ impl LambdaSettings {
             format,
             role_template,
             failure_queue_url,
+            audit,
         })
     }
 }
@@ -381,6 +395,93 @@ pub fn check_targets(
         ));
     }
     problems
+}
+
+/// The daily audit's settings in the Lambda.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// The bucket holding the latest snapshot (`AUDIT_BUCKET`, set by the template). `None`:
+    /// the audit task is refused, naming the variable.
+    pub bucket: Option<String>,
+    /// Other accounts to audit through `ENRICH_ROLE_ARN_TEMPLATE` (`AUDIT_ACCOUNTS`); the
+    /// function's own account is always audited.
+    pub accounts: Vec<String>,
+    /// Regions to audit (`AUDIT_REGIONS`); empty: the function's region (`AWS_REGION`).
+    pub regions: Vec<String>,
+    pub config: AuditConfig,
+    /// At most this many EKS calls in flight (`AUDIT_CONCURRENCY`, default 16).
+    pub concurrency: usize,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            bucket: None,
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            config: AuditConfig::default(),
+            concurrency: 16,
+        }
+    }
+}
+
+impl AuditSettings {
+    fn from_env(env: &mut Env, has_role_template: bool) -> Self {
+        let list =
+            |env: &Env, name: &str| RuleConfig::split_list(&env.text(name).unwrap_or_default());
+        let bucket = env.optional("AUDIT_BUCKET", |v| {
+            let ok = (3..=63).contains(&v.len())
+                && v.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                });
+            if ok {
+                Ok(v.to_string())
+            } else {
+                Err(format!("`{v}` is not an S3 bucket name"))
+            }
+        });
+        let accounts = list(env, "AUDIT_ACCOUNTS");
+        let mut regions = list(env, "AUDIT_REGIONS");
+        if regions.is_empty() {
+            regions.extend(env.text("AWS_REGION"));
+        }
+        env.problems.extend(check_targets(
+            &regions,
+            "AUDIT_REGIONS",
+            &accounts,
+            "AUDIT_ACCOUNTS",
+        ));
+        if !accounts.is_empty() && !has_role_template {
+            env.problems.push(
+                "AUDIT_ACCOUNTS: reading other accounts needs ENRICH_ROLE_ARN_TEMPLATE (the template's EnrichRoleName)"
+                    .to_string(),
+            );
+        }
+        let max_admins = env.parse("AUDIT_MAX_ADMINS", 5, |v| {
+            v.parse::<usize>()
+                .map_err(|_| format!("`{v}` is not a whole number"))
+        });
+        let concurrency = env.parse("AUDIT_CONCURRENCY", 16, |v| match v.parse::<usize>() {
+            Ok(n) if (1..=256).contains(&n) => Ok(n),
+            _ => Err(format!("`{v}` is not a whole number from 1 to 256")),
+        });
+        let config = AuditConfig::new(
+            &list(env, "AUDIT_REQUIRE_TAGS"),
+            "AUDIT_REQUIRE_TAGS",
+            max_admins,
+        )
+        .unwrap_or_else(|e| {
+            env.problems.extend(e.problems);
+            AuditConfig::default()
+        });
+        AuditSettings {
+            bucket,
+            accounts,
+            regions,
+            config,
+            concurrency,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -476,6 +577,10 @@ mod tests {
             ("APPROVED_CALLER_ARNS", "terraform"),
             ("HOME_ACCOUNT_ID", "12"),
             ("FAILURE_QUEUE_URL", "queue"),
+            ("AUDIT_REGIONS", "europe"),
+            ("AUDIT_ACCOUNTS", "12"),
+            ("AUDIT_MAX_ADMINS", "many"),
+            ("AUDIT_BUCKET", "Snapshots!"),
         ]))
         .unwrap_err();
         let text = err.to_string();
@@ -489,10 +594,15 @@ mod tests {
             "APPROVED_CALLER_ARNS",
             "HOME_ACCOUNT_ID",
             "FAILURE_QUEUE_URL",
+            "AUDIT_REGIONS: `europe` is not an AWS region",
+            "AUDIT_ACCOUNTS: `12` is not a 12-digit account id",
+            "AUDIT_ACCOUNTS: reading other accounts needs ENRICH_ROLE_ARN_TEMPLATE",
+            "AUDIT_MAX_ADMINS",
+            "AUDIT_BUCKET",
         ] {
             assert!(text.contains(v), "{v} missing from: {text}");
         }
-        assert_eq!(err.problems.len(), 9);
+        assert_eq!(err.problems.len(), 14);
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub enum HandlerError {
     /// An event that cannot succeed on a retry could not be parked in the failure queue.
     #[error("could not send the event to the failure queue ({reason}): {error}")]
     FailureQueue { reason: String, error: AwsError },
+    /// The scheduled audit (`{"task": "audit"}`) did not complete.
+    #[error("audit: {0}")]
+    Audit(#[from] crate::audit::daily::RunError),
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
@@ -51,6 +54,7 @@ impl HandlerError {
             HandlerError::InvalidInput(_) => false,
             HandlerError::Publish(errors) => errors.iter().any(AwsError::retryable),
             HandlerError::FailureQueue { .. } => true,
+            HandlerError::Audit(e) => e.retryable(),
         }
     }
 
@@ -59,6 +63,7 @@ impl HandlerError {
             HandlerError::InvalidInput(_) => "EksAccessWatch.InvalidInput",
             HandlerError::Publish(_) => "EksAccessWatch.PublishFailed",
             HandlerError::FailureQueue { .. } => "EksAccessWatch.FailureQueueUnavailable",
+            HandlerError::Audit(_) => "EksAccessWatch.AuditFailed",
         }
     }
 }
@@ -99,6 +104,9 @@ pub struct Response {
     /// Set when the event was sent to the failure queue: why, and the SQS message id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_queue: Option<String>,
+    /// What the scheduled audit did (`{"task": "audit"}` payloads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::audit::daily::AuditRun>,
 }
 
 /// The handler with its clients, built once per process.
@@ -107,6 +115,7 @@ pub struct Handler {
     enricher: Option<Enricher>,
     sns: Option<aws_sdk_sns::Client>,
     sqs: Option<aws_sdk_sqs::Client>,
+    audit: Option<crate::audit::daily::DailyAudit>,
 }
 
 impl Handler {
@@ -124,7 +133,14 @@ impl Handler {
             enricher,
             sns,
             sqs,
+            audit: None,
         }
+    }
+
+    /// Run the daily audit on `{"task": "audit"}` payloads.
+    pub fn with_audit(mut self, audit: crate::audit::daily::DailyAudit) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// The enrichment settings the environment asks for.
@@ -139,12 +155,14 @@ impl Handler {
 
     /// Handle one invocation payload: an EventBridge event, or any shape `replay` accepts.
     pub async fn handle(&self, payload: &Value) -> Result<Response, HandlerError> {
+        if payload.get("task").and_then(Value::as_str) == Some("audit") {
+            return self.audit().await;
+        }
         let bytes = serde_json::to_vec(payload).unwrap_or_default();
         let (events, skipped, invalid) = self.read(&bytes);
         let mut response = Response {
-            alerts: Vec::new(),
             skipped,
-            failure_queue: None,
+            ..Response::default()
         };
         let mut failures = Vec::new();
         for event in events {
@@ -197,6 +215,23 @@ impl Handler {
         }
         response.failure_queue = Some(park(sqs, url, payload, &error).await?);
         Ok(response)
+    }
+
+    /// The scheduled audit; its failures are retried by Lambda (the schedule's own retries).
+    async fn audit(&self) -> Result<Response, HandlerError> {
+        use crate::audit::daily::{RunError, Sink};
+        let audit = self.audit.as_ref().ok_or(RunError::NotConfigured)?;
+        let sink = Sink {
+            sns: self.sns.as_ref(),
+            topic: self.settings.topic.as_ref(),
+            format: self.settings.format,
+            min_severity: self.settings.min_severity,
+        };
+        let run = audit.run(&self.settings.rules, &sink).await?;
+        Ok(Response {
+            audit: Some(run),
+            ..Response::default()
+        })
     }
 
     /// The pure half: payload bytes -> watched events, skip reasons, problems.

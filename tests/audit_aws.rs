@@ -1,3 +1,4 @@
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_eks::Client as Eks;
@@ -10,15 +11,23 @@ use aws_sdk_eks::types::{
     AccessConfigResponse, AccessEntry, AccessScope, AccessScopeType, AssociatedAccessPolicy,
     AuthenticationMode, Cluster, LogSetup, LogType, Logging, VpcConfigResponse,
 };
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::put_object::{PutObjectInput, PutObjectOutput};
+use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::DateTime;
+use aws_smithy_types::body::SdkBody;
 use eks_access_watch::Severity;
+use eks_access_watch::audit::daily::{DailyAudit, SNAPSHOT_KEY};
 use eks_access_watch::audit::read::{self, Reader, Target};
 use eks_access_watch::audit::snapshot::{ReadStep, Snapshot};
-use eks_access_watch::config::AuditConfig;
+use eks_access_watch::config::{AuditConfig, LambdaSettings};
 use eks_access_watch::eks_clients::EksClients;
+use eks_access_watch::lambda::{Handler, HandlerError};
+use serde_json::{Value, json};
 
-use crate::aws::error_response;
+use crate::aws::{attribute, error_response, json_message, sns_capturing};
 use crate::util::{BREAK_GLASS, TERRAFORM};
 
 const ACCOUNT: &str = "111122223333";
@@ -390,4 +399,250 @@ async fn at_most_the_concurrency_bound_of_calls_are_in_flight() {
     reader(&rules, delay, 64).read(&targets(), "t".into()).await;
     let free = start.elapsed();
     assert_eq!(free, Duration::from_millis(600), "took {free:?}");
+}
+
+// ---- the daily audit in the Lambda, end to end with mocks ----
+
+fn s3_response(status: u16, code: &str) -> HttpResponse {
+    let mut r = HttpResponse::new(
+        StatusCode::try_from(status).unwrap(),
+        SdkBody::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code}</Message></Error>"
+        )),
+    );
+    r.headers_mut().insert("content-type", "application/xml");
+    r
+}
+
+/// What a PutObject stored: key and body.
+type Stored = Arc<Mutex<Vec<(Option<String>, Vec<u8>)>>>;
+
+/// An S3 client whose bucket holds `previous` (or nothing), recording every PutObject.
+fn s3(previous: Option<String>) -> (aws_sdk_s3::Client, Stored) {
+    let get = match previous {
+        Some(text) => mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(|r| {
+                r.key() == Some(SNAPSHOT_KEY) && r.bucket() == Some("snapshots-bucket")
+            })
+            .then_output(move || {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from(text.clone().into_bytes()))
+                    .build()
+            }),
+        None => mock!(aws_sdk_s3::Client::get_object)
+            .then_http_response(|| s3_response(404, "NoSuchKey")),
+    };
+    let stored = Arc::new(Mutex::new(Vec::new()));
+    let sink = stored.clone();
+    let put =
+        mock!(aws_sdk_s3::Client::put_object).then_compute_output(move |req: &PutObjectInput| {
+            let body = req.body().bytes().unwrap_or_default().to_vec();
+            sink.lock()
+                .unwrap()
+                .push((req.key().map(str::to_string), body));
+            PutObjectOutput::builder().version_id("v2").build()
+        });
+    (
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&get, &put]),
+        stored,
+    )
+}
+
+fn lambda_settings() -> LambdaSettings {
+    let env = [
+        (
+            "ALERT_TOPIC_ARN",
+            "arn:aws:sns:eu-west-1:111122223333:alerts",
+        ),
+        ("APPROVED_CALLER_ARNS", TERRAFORM),
+        ("BREAK_GLASS_ROLE_ARNS", BREAK_GLASS),
+        ("AUDIT_BUCKET", "snapshots-bucket"),
+        ("AUDIT_REGIONS", REGION),
+    ];
+    LambdaSettings::from_env(|k| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+}
+
+fn daily(s3: aws_sdk_s3::Client, rules: &[Rule]) -> DailyAudit {
+    let settings = lambda_settings();
+    DailyAudit {
+        reader: reader(rules, Duration::ZERO, 4),
+        s3,
+        bucket: settings.audit.bucket.clone().unwrap(),
+        targets: targets(),
+        config: settings.audit.config.clone(),
+    }
+}
+
+/// The Lambda's handler with the daily audit, publishing through `sns`.
+fn audit_handler(s3: aws_sdk_s3::Client, sns: aws_sdk_sns::Client, rules: &[Rule]) -> Handler {
+    Handler::new(lambda_settings(), None, Some(sns), None).with_audit(daily(s3, rules))
+}
+
+/// Yesterday: platform-admin had no entry and prod had audit logging on.
+fn yesterday(today: &Snapshot) -> String {
+    let mut s = today.clone();
+    s.taken_at = Some("2026-11-19T06:00:00Z".into());
+    let prod = s.clusters.iter_mut().find(|c| c.name == "prod").unwrap();
+    prod.access_entries
+        .as_mut()
+        .unwrap()
+        .retain(|e| e.principal_arn != PLATFORM_ADMIN);
+    prod.logging.as_mut().unwrap().audit = Some(true);
+    s.to_json()
+}
+
+#[tokio::test]
+async fn the_schedule_publishes_a_digest_and_one_alert_per_drift_then_stores_the_snapshot() {
+    let rules = world(vec![]);
+    let today = reader(&rules, Duration::ZERO, 4)
+        .read(&targets(), "t".into())
+        .await;
+    let (s3, stored) = s3(Some(yesterday(&today)));
+    let rules = world(vec![]);
+    let (sns, published) = sns_capturing();
+    let handler = audit_handler(s3, sns, &rules);
+    let response = handler.handle(&json!({"task": "audit"})).await.unwrap();
+    let run = response.audit.expect("an audit run");
+    assert!(response.alerts.is_empty());
+    assert_eq!(run.drift, 2, "{run:?}");
+    assert_eq!(
+        run.snapshot,
+        "s3://snapshots-bucket/snapshots/latest.json (version v2)"
+    );
+
+    let messages = published.lock().unwrap();
+    assert_eq!(
+        messages.len(),
+        3,
+        "one digest and one alert per drift finding"
+    );
+    let digest = &messages[0];
+    assert!(
+        digest
+            .subject()
+            .unwrap()
+            .starts_with("EKS access posture: 2 clusters, 0 critical, "),
+        "{:?}",
+        digest.subject()
+    );
+    assert_eq!(
+        attribute(digest, "event_name"),
+        Some(("String", "AuditDigest"))
+    );
+    assert_eq!(attribute(digest, "account"), Some(("String", ACCOUNT)));
+    assert_eq!(attribute(digest, "severity"), Some(("String", "high")));
+    assert_eq!(attribute(digest, "severity_rank"), Some(("Number", "3")));
+    let body = json_message(digest);
+    assert!(
+        body["email"]
+            .as_str()
+            .unwrap()
+            .contains("prod (111122223333, eu-west-1)")
+    );
+    let doc: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["kind"], "audit-digest");
+    assert_eq!(doc["baseline_taken_at"], "2026-11-19T06:00:00Z");
+    assert_eq!(doc["drift"], 2);
+
+    let drift: Vec<(&str, &str)> = messages[1..]
+        .iter()
+        .map(|m| {
+            (
+                attribute(m, "rules").unwrap().1,
+                attribute(m, "severity").unwrap().1,
+            )
+        })
+        .collect();
+    assert_eq!(
+        drift,
+        [
+            ("[\"drift-entry-added\"]", "high"),
+            ("[\"drift-cluster-setting\"]", "high")
+        ]
+    );
+    for m in &messages[1..] {
+        assert_eq!(attribute(m, "event_name"), Some(("String", "AuditDrift")));
+        assert_eq!(attribute(m, "cluster"), Some(("String", "prod")));
+    }
+    let alert: Value =
+        serde_json::from_str(json_message(&messages[1])["default"].as_str().unwrap()).unwrap();
+    assert_eq!(alert["principal_arn"], PLATFORM_ADMIN);
+    assert!(
+        messages[1]
+            .subject()
+            .unwrap()
+            .starts_with("[HIGH] prod: role/platform-admin has an access entry")
+    );
+
+    let stored = stored.lock().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].0.as_deref(), Some(SNAPSHOT_KEY));
+    let text = std::str::from_utf8(&stored[0].1).unwrap();
+    let kept = Snapshot::from_json("stored", text).unwrap();
+    assert_eq!(
+        kept.clusters, today.clusters,
+        "the snapshot read is the one kept"
+    );
+}
+
+#[tokio::test]
+async fn the_first_run_has_no_baseline_and_says_so() {
+    let rules = world(vec![]);
+    let (s3, stored) = s3(None);
+    let (sns, published) = sns_capturing();
+    let handler = audit_handler(s3, sns, &rules);
+    let run = handler
+        .handle(&json!({"task": "audit"}))
+        .await
+        .unwrap()
+        .audit
+        .unwrap();
+    assert_eq!(run.drift, 0);
+    assert_eq!(
+        run.notes,
+        ["no drift comparison: first run (no previous snapshot)"]
+    );
+    assert_eq!(published.lock().unwrap().len(), 1, "the digest only");
+    assert_eq!(stored.lock().unwrap().len(), 1);
+    let email = json_message(&published.lock().unwrap()[0])["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        email.contains("Note: no drift comparison: first run"),
+        "{email}"
+    );
+}
+
+#[tokio::test]
+async fn a_digest_sns_refuses_keeps_the_old_snapshot_so_a_retry_reports_the_same_drift() {
+    let rules = world(vec![]);
+    let (s3, stored) = s3(None);
+    let throttled = mock!(aws_sdk_sns::Client::publish)
+        .then_http_response(|| error_response(400, "Throttled", "Rate exceeded"));
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&throttled], |b| b
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+    let handler = audit_handler(s3, sns, &rules);
+    let err = handler.handle(&json!({"task": "audit"})).await.unwrap_err();
+    assert!(matches!(err, HandlerError::Audit(_)), "{err}");
+    assert!(err.retryable(), "{err}");
+    assert_eq!(err.error_type(), "EksAccessWatch.AuditFailed");
+    assert!(
+        stored.lock().unwrap().is_empty(),
+        "the snapshot is not replaced"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_task_without_a_bucket_is_refused_naming_the_variable() {
+    let settings = LambdaSettings::from_env(|_| None).unwrap();
+    let handler = Handler::new(settings, None, None, None);
+    let err = handler.handle(&json!({"task": "audit"})).await.unwrap_err();
+    assert!(!err.retryable());
+    assert!(err.to_string().contains("AUDIT_BUCKET"), "{err}");
 }

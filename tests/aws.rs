@@ -441,7 +441,7 @@ async fn other_accounts_are_skipped_without_a_role_template() {
 
 // ---- delivery ----
 
-fn sns_capturing() -> (Sns, Arc<Mutex<Vec<PublishInput>>>) {
+pub(crate) fn sns_capturing() -> (Sns, Arc<Mutex<Vec<PublishInput>>>) {
     let published = Arc::new(Mutex::new(Vec::new()));
     let sink = published.clone();
     let rule = mock!(Sns::publish).then_compute_output(move |req| {
@@ -469,11 +469,11 @@ fn settings_for(topic: Option<&str>) -> LambdaSettings {
         .unwrap()
 }
 
-fn json_message(input: &PublishInput) -> Value {
+pub(crate) fn json_message(input: &PublishInput) -> Value {
     serde_json::from_str(input.message().unwrap()).unwrap()
 }
 
-fn attribute<'a>(input: &'a PublishInput, name: &str) -> Option<(&'a str, &'a str)> {
+pub(crate) fn attribute<'a>(input: &'a PublishInput, name: &str) -> Option<(&'a str, &'a str)> {
     input
         .message_attributes()?
         .get(name)

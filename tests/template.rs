@@ -196,23 +196,7 @@ fn the_member_account_forwards_the_same_events() {
 #[test]
 fn the_function_reads_the_variables_the_template_sets() {
     let t = load("template.yaml");
-    let vars = at(
-        &t,
-        &[
-            "Resources",
-            "WatcherFunction",
-            "Properties",
-            "Environment",
-            "Variables",
-        ],
-    );
-    let set: Vec<&str> = vars
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap())
-        .collect();
-    let mut set = set;
+    let mut set = variables(at(&t, &["Resources", "WatcherFunction"]));
     set.sort();
     let mut read: Vec<&str> = eks_access_watch::config::LAMBDA_ENV_VARS.to_vec();
     read.sort();
@@ -220,6 +204,16 @@ fn the_function_reads_the_variables_the_template_sets() {
     let allowed = strings(at(&t, &["Parameters", "MinSeverity", "AllowedValues"]));
     let valid: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
     assert_eq!(allowed, valid);
+}
+
+/// The environment variables a function sets.
+fn variables(function: &Yaml) -> Vec<&str> {
+    function["Properties"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect()
 }
 
 /// Every record in the samples reaches the function exactly when the library watches it: the
@@ -255,4 +249,157 @@ fn every_sample_matches_the_pattern_it_should() {
         }
         assert!(watched_count > 30, "{watched_count}");
     }
+}
+
+// ---- the scheduled standing-access audit ----
+
+fn audit_function(t: &Yaml) -> &Yaml {
+    at(t, &["Resources", "AuditFunction"])
+}
+
+#[test]
+fn the_audit_function_reads_the_variables_the_template_sets() {
+    let t = load("template.yaml");
+    let set = variables(audit_function(&t));
+    let config = eks_access_watch::config::LAMBDA_ENV_VARS;
+    let audit = eks_access_watch::config::AUDIT_ENV_VARS;
+    for v in &set {
+        assert!(
+            config.contains(v) || audit.contains(v),
+            "{v} is set but never read"
+        );
+    }
+    for v in audit {
+        assert!(set.contains(v), "{v} is read but not set");
+    }
+}
+
+#[test]
+fn the_schedule_runs_the_audit_task_daily_unless_disabled() {
+    let t = load("template.yaml");
+    let f = audit_function(&t);
+    assert_eq!(f["Condition"].as_str(), Some("AuditEnabled"));
+    assert_eq!(
+        at(&t, &["Parameters", "AuditSchedule", "Default"]).as_str(),
+        Some("rate(1 day)")
+    );
+    let schedule = at(f, &["Properties", "Events", "Daily", "Properties"]);
+    let input: Json = serde_json::from_str(schedule["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(input, json!({"task": "audit"}));
+    for resource in [
+        "SnapshotBucket",
+        "SnapshotBucketPolicy",
+        "AuditLogGroup",
+        "AuditErrorsAlarm",
+    ] {
+        assert_eq!(
+            at(&t, &["Resources", resource, "Condition"]).as_str(),
+            Some("AuditEnabled"),
+            "{resource}"
+        );
+    }
+}
+
+#[test]
+fn the_snapshot_bucket_is_versioned_encrypted_and_private() {
+    let t = load("template.yaml");
+    let p = at(&t, &["Resources", "SnapshotBucket", "Properties"]);
+    assert_eq!(
+        p["VersioningConfiguration"]["Status"].as_str(),
+        Some("Enabled")
+    );
+    let sse = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"].as_str(),
+        Some("AES256")
+    );
+    let block = &p["PublicAccessBlockConfiguration"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[k].as_bool(), Some(true), "{k}");
+    }
+}
+
+/// Every action a function's inline policy allows.
+fn actions(function: &Yaml) -> Vec<String> {
+    let statements = &function["Properties"]["Policies"][0]["Statement"];
+    let mut out = Vec::new();
+    for s in statements.as_sequence().unwrap() {
+        // `!If [HasEnrichRole, statement, NoValue]`: the statement when the role is set.
+        let s = match s {
+            Yaml::Tagged(t) if t.tag == "If" => &t.value.as_sequence().unwrap()[1],
+            other => other,
+        };
+        match &s["Action"] {
+            Yaml::String(a) => out.push(a.clone()),
+            list => out.extend(strings(list)),
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
+    let t = load("template.yaml");
+    let f = audit_function(&t);
+    assert_eq!(
+        actions(f),
+        [
+            "eks:DescribeAccessEntry",
+            "eks:DescribeCluster",
+            "eks:ListAccessEntries",
+            "eks:ListAssociatedAccessPolicies",
+            "eks:ListClusters",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+            "sns:Publish",
+            "sts:AssumeRole",
+        ]
+    );
+    let statements = f["Properties"]["Policies"][0]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let snapshot = statements
+        .iter()
+        .find(|s| s["Sid"].as_str() == Some("ReadAndKeepSnapshot"))
+        .unwrap();
+    let Yaml::Tagged(sub) = &snapshot["Resource"] else {
+        panic!("expected !Sub");
+    };
+    assert_eq!(
+        sub.value.as_str(),
+        Some(&*format!(
+            "${{SnapshotBucket.Arn}}/{}",
+            eks_access_watch::audit::daily::SNAPSHOT_KEY
+        ))
+    );
+    // The reader role in member accounts can list clusters too.
+    let member = load("templates/member-account.yaml");
+    let reader = at(
+        &member,
+        &["Resources", "ReaderRole", "Properties", "Policies"],
+    );
+    let allowed: Vec<&str> = reader[0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            Yaml::String(a) => vec![a.as_str()],
+            list => list
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect(),
+        })
+        .collect();
+    assert!(allowed.contains(&"eks:ListClusters"), "{allowed:?}");
 }

@@ -17,6 +17,8 @@ pub mod snapshot;
 pub mod standing;
 
 #[cfg(feature = "aws")]
+pub mod daily;
+#[cfg(feature = "aws")]
 pub mod read;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -36,9 +36,14 @@ async fn main() -> Result<(), Error> {
         min_severity = %settings.min_severity,
         format = %settings.format,
         failure_queue = settings.failure_queue_url.is_some(),
+        audit = settings.audit.bucket.is_some(),
         "eks-access-watch ready"
     );
-    let handler = Handler::new(settings, enricher, sns, sqs);
+    let audit = eks_access_watch::audit::daily::DailyAudit::from_settings(&sdk, &settings);
+    let mut handler = Handler::new(settings, enricher, sns, sqs);
+    if let Some(audit) = audit {
+        handler = handler.with_audit(audit);
+    }
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler.handle(&event.payload).await
