@@ -23,6 +23,7 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout_at};
 
+use crate::eks_clients::EksClients;
 use crate::enrichment::{
     AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, EntryInfo, PolicyGrant,
 };
@@ -63,24 +64,13 @@ impl Default for EnrichSettings {
     }
 }
 
-enum Clients {
-    /// One client for everything (tests, or a caller that knows its scope).
-    Fixed(Client),
-    /// Built from the SDK configuration per (account, region), assuming the template role in
-    /// other accounts; cached for the life of the process.
-    Sdk {
-        base: Box<aws_types::SdkConfig>,
-        cache: Mutex<HashMap<(String, String), Client>>,
-    },
-}
-
 /// Cached DescribeCluster answers, by (account, region, cluster).
 type ClusterCache = Mutex<HashMap<(String, String, String), (Instant, ClusterInfo)>>;
 
 /// Looks up context for events. Build once, share across invocations.
 pub struct Enricher {
     settings: EnrichSettings,
-    clients: Clients,
+    clients: EksClients,
     clusters: ClusterCache,
 }
 
@@ -137,11 +127,12 @@ impl Enricher {
     /// Enrich with clients built from the SDK configuration (Lambda, `replay --enrich`).
     pub fn from_sdk_config(base: &aws_types::SdkConfig, settings: EnrichSettings) -> Self {
         Enricher {
+            clients: EksClients::from_sdk_config(
+                base,
+                settings.home_account.clone(),
+                settings.role_template.clone(),
+            ),
             settings,
-            clients: Clients::Sdk {
-                base: Box::new(base.clone()),
-                cache: Mutex::new(HashMap::new()),
-            },
             clusters: Mutex::new(HashMap::new()),
         }
     }
@@ -150,7 +141,7 @@ impl Enricher {
     pub fn with_client(client: Client, settings: EnrichSettings) -> Self {
         Enricher {
             settings,
-            clients: Clients::Fixed(client),
+            clients: EksClients::fixed(client),
             clusters: Mutex::new(HashMap::new()),
         }
     }
@@ -192,42 +183,10 @@ impl Enricher {
     }
 
     async fn client_for(&self, account: &str, region: &str) -> Result<Client, String> {
-        let (base, cache) = match &self.clients {
-            Clients::Fixed(c) => return Ok(c.clone()),
-            Clients::Sdk { base, cache } => (base.as_ref(), cache),
-        };
-        let key = (account.to_string(), region.to_string());
-        let mut cache = cache.lock().await;
-        if let Some(c) = cache.get(&key) {
-            return Ok(c.clone());
-        }
-        let mut builder = aws_sdk_eks::config::Builder::from(base);
-        if !region.is_empty() {
-            builder = builder.region(aws_types::region::Region::new(region.to_string()));
-        }
-        let other_account = self
-            .settings
-            .home_account
-            .as_deref()
-            .is_some_and(|home| !account.is_empty() && home != account);
-        if other_account {
-            let Some(template) = &self.settings.role_template else {
-                return Err(format!(
-                    "event from account {account}, not this function's ({}); set ENRICH_ROLE_ARN_TEMPLATE to enrich other accounts",
-                    self.settings.home_account.as_deref().unwrap_or("?")
-                ));
-            };
-            let role = template.replace("{account}", account);
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-                .session_name("eks-access-watch")
-                .configure(base)
-                .build()
-                .await;
-            builder = builder.credentials_provider(provider);
-        }
-        let client = Client::from_conf(builder.build());
-        cache.insert(key, client.clone());
-        Ok(client)
+        self.clients
+            .client(account, region)
+            .await
+            .map_err(|reason| format!("event from {reason}"))
     }
 
     async fn lookup(
@@ -376,7 +335,7 @@ impl Tally {
 }
 
 /// Tags are chosen by whoever created the resource: sanitised and bounded like any caller text.
-fn clean_tags(
+pub(crate) fn clean_tags(
     tags: Option<&std::collections::HashMap<String, String>>,
 ) -> std::collections::BTreeMap<String, String> {
     tags.into_iter()
@@ -447,7 +406,7 @@ pub(crate) async fn list_policies(
     Ok(grants)
 }
 
-fn scope_of(scope: Option<&aws_sdk_eks::types::AccessScope>) -> AccessScope {
+pub(crate) fn scope_of(scope: Option<&aws_sdk_eks::types::AccessScope>) -> AccessScope {
     match scope.and_then(|s| s.r#type().map(|t| (s, t))) {
         Some((s, t)) => AccessScope::new(
             ScopeType::parse(t.as_str()),

@@ -119,6 +119,12 @@ impl AccessScope {
         }
     }
 
+    /// A namespace pattern with a wildcard (`dev-*`, `*`): it also covers namespaces created
+    /// later.
+    pub fn has_wildcard(&self) -> bool {
+        self.namespaces.iter().any(|n| n.contains('*'))
+    }
+
     /// True when the scope reaches namespace `ns` (cluster-wide, exact name or wildcard match).
     pub fn covers(&self, ns: &str) -> bool {
         match &self.scope_type {

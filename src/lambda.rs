@@ -69,6 +69,9 @@ closed_enum! {
     pub enum Task ("scheduled task") {
         /// Confirm that a trail logs management write events in this region.
         TrailSelfCheck = "trail-self-check",
+        /// Audit standing access and drift, publish the digest, store the snapshot (the audit
+        /// function's daily schedule).
+        Audit = "audit",
     }
 }
 
@@ -87,6 +90,9 @@ pub enum HandlerError {
     /// An event that cannot succeed on a retry could not be parked in the failure queue.
     #[error("could not send the event to the failure queue ({reason}): {error}")]
     FailureQueue { reason: String, error: AwsError },
+    /// The scheduled audit (`{"task": "audit"}`) did not complete.
+    #[error("audit: {0}")]
+    Audit(#[from] crate::audit::daily::RunError),
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
@@ -104,6 +110,7 @@ impl HandlerError {
             HandlerError::InvalidInput(_) | HandlerError::UnknownTask(_) => false,
             HandlerError::Publish(errors) => errors.iter().any(AwsError::retryable),
             HandlerError::FailureQueue { .. } => true,
+            HandlerError::Audit(e) => e.retryable(),
         }
     }
 
@@ -114,6 +121,7 @@ impl HandlerError {
             }
             HandlerError::Publish(_) => "EksAccessWatch.PublishFailed",
             HandlerError::FailureQueue { .. } => "EksAccessWatch.FailureQueueUnavailable",
+            HandlerError::Audit(_) => "EksAccessWatch.AuditFailed",
         }
     }
 }
@@ -162,6 +170,9 @@ pub struct Response {
     /// Set for a scheduled task: which, and what it found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
+    /// What the scheduled audit did (`{"task": "audit"}` payloads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::audit::daily::AuditRun>,
 }
 
 /// The AWS clients the handler may use, built once per process; `None` where a setting turns
@@ -189,6 +200,7 @@ pub struct Handler {
     /// Today's date (UTC), for tuning-file exception expiry: read per event, as a function
     /// outlives midnight.
     today: fn() -> NaiveDate,
+    audit: Option<crate::audit::daily::DailyAudit>,
 }
 
 impl Handler {
@@ -201,7 +213,14 @@ impl Handler {
             settings,
             clients,
             today: tuning::today_utc,
+            audit: None,
         }
+    }
+
+    /// Run the daily audit on `{"task": "audit"}` payloads.
+    pub fn with_audit(mut self, audit: crate::audit::daily::DailyAudit) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// Judge exception expiry by this clock instead of the system's (for tests).
@@ -257,6 +276,23 @@ impl Handler {
         }
         response.failure_queue = Some(park(sqs, url, payload, &error).await?);
         Ok(response)
+    }
+
+    /// The scheduled audit; its failures are retried by Lambda (the schedule's own retries).
+    async fn audit(&self) -> Result<Response, HandlerError> {
+        use crate::audit::daily::{RunError, Sink};
+        let audit = self.audit.as_ref().ok_or(RunError::NotConfigured)?;
+        let sink = Sink {
+            sns: self.clients.sns.as_ref(),
+            topic: self.settings.topic.as_ref(),
+            format: self.settings.format,
+            min_severity: self.settings.min_severity,
+        };
+        let run = audit.run(&self.settings.rules, &sink).await?;
+        Ok(Response {
+            audit: Some(run),
+            ..Response::default()
+        })
     }
 
     /// The pure half: payload bytes -> watched events, skips (where, and why), problems.
@@ -352,6 +388,7 @@ impl Handler {
     async fn run_task(&self, task: Task) -> Result<Response, HandlerError> {
         match task {
             Task::TrailSelfCheck => self.trail_self_check().await,
+            Task::Audit => self.audit().await,
         }
     }
 
@@ -372,7 +409,7 @@ impl Handler {
             .unwrap_or_default();
         let change = crate::selfcheck::trail_status(client, &region).await;
         let account = self.settings.home_account.clone().unwrap_or_default();
-        let event = crate::selfcheck::check_event(change, &account, &region, &now());
+        let event = crate::selfcheck::check_event(change, &account, &region, &crate::sdk::now());
         let findings = classify(&event, &self.settings.rules, None).findings.len();
         tracing::info!(task = %task, findings, "scheduled task done");
         let mut response = Response {
@@ -449,13 +486,6 @@ pub fn skipped_metric_lines(counts: &BTreeMap<&str, u64>, timestamp_ms: u64) -> 
         .collect()
 }
 
-/// Now, as an RFC 3339 timestamp.
-fn now() -> String {
-    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
-}
-
 /// Send an event that cannot succeed on a retry to the failure queue, with the reason.
 async fn park(
     sqs: &aws_sdk_sqs::Client,
@@ -464,8 +494,12 @@ async fn park(
     error: &HandlerError,
 ) -> Result<String, HandlerError> {
     let reason = format!("{}: {error}", error.error_type());
-    let record =
-        crate::queue::failure_record(payload, error.error_type(), &error.to_string(), &now());
+    let record = crate::queue::failure_record(
+        payload,
+        error.error_type(),
+        &error.to_string(),
+        &crate::sdk::now(),
+    );
     match crate::queue::park(sqs, url, &record).await {
         Ok(id) => {
             tracing::error!(reason = %reason, message_id = %id, "not retryable: event sent to the failure queue");

@@ -10,8 +10,10 @@
 //! [`ingest`] reads every input shape a user has and decides each record once
 //! ([`operation::watch`]); [`event`] is the normalised event (decoded ARNs, resolved caller,
 //! typed change); [`rules`] is the documented catalogue; [`alert`] the document and
-//! [`render`] every rendering of it. Only the binaries read the environment or print, and only
-//! the AWS adapters ([`enrich`], [`publish`], the failure queue) call AWS.
+//! [`render`] every rendering of it. [`audit`] grades the access that exists now (a snapshot
+//! read from the EKS API or a file) and its drift from a baseline, with the same finding model.
+//! Only the binaries read the environment or print, and only the AWS adapters ([`enrich`],
+//! [`publish`], the failure queue, the audit's reader and daily run) call AWS.
 
 mod closed;
 mod cloudtrail;
@@ -23,8 +25,11 @@ mod trail;
 
 pub mod alert;
 pub mod arn;
+pub mod audit;
 pub mod awsauth;
 pub mod config;
+#[cfg(feature = "aws")]
+pub mod eks_clients;
 #[cfg(feature = "aws")]
 pub mod enrich;
 pub mod enrichment;

@@ -97,40 +97,20 @@ pub fn build_message(
 }
 
 fn compose(alert: &Alert, fifo: bool, format: AlertFormat) -> SnsMessage {
-    let mut body = json!({
-        "default": serde_json::to_string(alert).unwrap_or_default(),
-        "email": render::text(alert),
-    });
-    match format {
-        AlertFormat::Default => {}
-        AlertFormat::Chatbot => {
-            let chat = render::chat::document(alert).to_string();
-            body["https"] = json!(chat);
-            body["http"] = json!(chat);
-        }
-    }
-    let mut attributes = vec![
-        Attribute {
-            name: "severity",
-            data_type: "String",
-            value: alert.severity.as_str().to_string(),
-        },
-        Attribute {
-            name: "severity_rank",
-            data_type: "Number",
-            value: alert.severity.rank().to_string(),
-        },
-        Attribute {
-            name: "rules",
-            data_type: "String.Array",
-            value: serde_json::to_string(&alert.rule_ids()).unwrap_or_else(|_| "[]".into()),
-        },
-        Attribute {
-            name: "event_name",
-            data_type: "String",
-            value: alert.event_name.clone(),
-        },
-    ];
+    let body = protocol_bodies(
+        serde_json::to_string(alert).unwrap_or_default(),
+        render::text(alert),
+        format,
+        || render::chat::document(alert),
+    );
+    let mut attributes = attributes(
+        alert.severity,
+        &alert.rule_ids(),
+        &alert.event_name,
+        alert.cluster.as_deref(),
+        Some(alert.account.as_str()),
+        Some(alert.region.as_str()),
+    );
     // Only with a tuning file: the rules whose findings an exception suppressed (they are not
     // in `rules`, so a filter on `rules` never routes them).
     let suppressed = alert.suppressed_rule_ids();
@@ -140,20 +120,6 @@ fn compose(alert: &Alert, fifo: bool, format: AlertFormat) -> SnsMessage {
             data_type: "String.Array",
             value: serde_json::to_string(&suppressed).unwrap_or_else(|_| "[]".into()),
         });
-    }
-    // SNS rejects empty attribute values: absent values are left out, not sent empty.
-    for (name, value) in [
-        ("cluster", alert.cluster.as_deref()),
-        ("account", Some(alert.account.as_str())),
-        ("region", Some(alert.region.as_str())),
-    ] {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            attributes.push(Attribute {
-                name,
-                data_type: "String",
-                value: v.to_string(),
-            });
-        }
     }
     let (group_id, dedup_id) = if fifo {
         let group = format!(
@@ -168,11 +134,80 @@ fn compose(alert: &Alert, fifo: bool, format: AlertFormat) -> SnsMessage {
     };
     SnsMessage {
         subject: render::subject(alert),
-        message: body.to_string(),
+        message: body,
         attributes,
         group_id,
         dedup_id,
     }
+}
+
+/// The `MessageStructure=json` body: `default` (JSON for machines: SQS, Lambda, HTTPS,
+/// Firehose, e-mail-json), `email` (the text), and with `ALERT_FORMAT=chatbot` the chat
+/// document for HTTPS subscribers.
+pub(crate) fn protocol_bodies(
+    default: String,
+    email: String,
+    format: AlertFormat,
+    chat: impl FnOnce() -> serde_json::Value,
+) -> String {
+    let mut body = json!({"default": default, "email": email});
+    match format {
+        AlertFormat::Default => {}
+        AlertFormat::Chatbot => {
+            let chat = chat().to_string();
+            body["https"] = json!(chat);
+            body["http"] = json!(chat);
+        }
+    }
+    body.to_string()
+}
+
+/// The message attributes subscription filter policies use; absent or empty values are left
+/// out (SNS rejects empty attribute values).
+pub(crate) fn attributes(
+    severity: crate::severity::Severity,
+    rules: &[&str],
+    event_name: &str,
+    cluster: Option<&str>,
+    account: Option<&str>,
+    region: Option<&str>,
+) -> Vec<Attribute> {
+    let mut attributes = vec![
+        Attribute {
+            name: "severity",
+            data_type: "String",
+            value: severity.as_str().to_string(),
+        },
+        Attribute {
+            name: "severity_rank",
+            data_type: "Number",
+            value: severity.rank().to_string(),
+        },
+        Attribute {
+            name: "rules",
+            data_type: "String.Array",
+            value: serde_json::to_string(rules).unwrap_or_else(|_| "[]".into()),
+        },
+        Attribute {
+            name: "event_name",
+            data_type: "String",
+            value: event_name.to_string(),
+        },
+    ];
+    for (name, value) in [
+        ("cluster", cluster),
+        ("account", account),
+        ("region", region),
+    ] {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            attributes.push(Attribute {
+                name,
+                data_type: "String",
+                value: v.to_string(),
+            });
+        }
+    }
+    attributes
 }
 
 /// The eventID identifies a CloudTrail event across redeliveries; without one (hand-made
@@ -181,16 +216,19 @@ fn dedup_source(alert: &Alert) -> String {
     if let Some(id) = alert.event_id.as_deref() {
         return id.to_string();
     }
+    stable_hash(&serde_json::to_string(alert).unwrap_or_default())
+}
+
+/// A hash of `text` that stays the same across runs of one build (FIFO deduplication ids).
+pub(crate) fn stable_hash(text: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(alert)
-        .unwrap_or_default()
-        .hash(&mut h);
+    text.hash(&mut h);
     format!("{:016x}", h.finish())
 }
 
 /// FIFO ids: at most 128 characters from SNS's allowed set.
-fn fifo_id(s: &str) -> String {
+pub(crate) fn fifo_id(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c) {

@@ -25,6 +25,13 @@ pub async fn load() -> aws_types::SdkConfig {
         .await
 }
 
+/// The current time as RFC 3339 in UTC (`2026-11-20T06:00:00Z`), as AWS writes timestamps.
+pub fn now() -> String {
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
 /// What kind of failure an AWS call had, which decides whether trying again can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -151,8 +158,8 @@ impl AwsError {
     }
 }
 
-/// The kind an AWS error code names (the codes of the SNS, EKS, SQS, SSM, STS and IAM APIs and the
-/// common ones every AWS API may answer).
+/// The kind an AWS error code names (the codes of the SNS, EKS, SQS, S3, SSM, STS and IAM APIs
+/// and the common ones every AWS API may answer).
 pub fn kind_of_code(code: &str) -> ErrorKind {
     match code {
         "Throttling"
@@ -196,7 +203,9 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
         | "AWS.SimpleQueueService.NonExistentQueue"
         | "QueueDoesNotExist"
         | "ParameterNotFound"
-        | "ParameterVersionNotFound" => ErrorKind::NotFound,
+        | "ParameterVersionNotFound"
+        | "NoSuchKey"
+        | "NoSuchBucket" => ErrorKind::NotFound,
         "InvalidParameter"
         | "InvalidParameterValue"
         | "InvalidParameterException"

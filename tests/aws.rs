@@ -35,7 +35,7 @@ const VIEW_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewP
 
 // ---- the SDK's mock client, plus a delay at the HTTP layer for timing behaviour ----
 
-fn eks_with(rules: &[&Rule], delay: Duration) -> Eks {
+pub(crate) fn eks_with(rules: &[&Rule], delay: Duration) -> Eks {
     mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules, |b| b
         .http_client(Delayed {
             inner: aws_smithy_mocks::create_mock_http_client(),
@@ -52,7 +52,7 @@ fn eks(rules: &[&Rule]) -> Eks {
     eks_with(rules, Duration::ZERO)
 }
 
-fn error_response(status: u16, code: &str, message: &str) -> HttpResponse {
+pub(crate) fn error_response(status: u16, code: &str, message: &str) -> HttpResponse {
     let mut r = HttpResponse::new(
         StatusCode::try_from(status).unwrap(),
         SdkBody::from(json!({"message": message}).to_string()),
@@ -442,7 +442,7 @@ async fn other_accounts_are_skipped_without_a_role_template() {
 // ---- delivery ----
 
 /// An invocation payload as the runtime hands it over: raw JSON.
-fn raw(v: &Value) -> Box<RawValue> {
+pub(crate) fn raw(v: &Value) -> Box<RawValue> {
     RawValue::from_string(v.to_string()).unwrap()
 }
 

@@ -259,19 +259,23 @@ fn the_readme_rule_table_matches_the_catalogue() {
     );
 }
 
-/// `--enrich` goes through the Lambda's enrichment code; here the EKS endpoint is a closed
-/// loopback port, so the lookups fail fast and the alert must still come out, saying why.
-#[test]
-fn replay_enrich_reports_unreachable_api_and_still_alerts() {
-    let o = bin()
-        .args(["replay", "--enrich", "--format", "ndjson"])
-        .arg(events_dir().join("AssociateAccessPolicy-cluster-admin-by-human.json"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+/// Credentials, a region, and an EKS endpoint that is a closed loopback port: every AWS call
+/// fails fast, once.
+fn unreachable_aws(c: &mut Command) -> &mut Command {
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_REGION", "eu-west-1")
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env("AWS_MAX_ATTEMPTS", "1")
+}
+
+/// `--enrich` goes through the Lambda's enrichment code; here the EKS endpoint is a closed
+/// loopback port, so the lookups fail fast and the alert must still come out, saying why.
+#[test]
+fn replay_enrich_reports_unreachable_api_and_still_alerts() {
+    let o = unreachable_aws(bin().args(["replay", "--enrich", "--format", "ndjson"]))
+        .arg(events_dir().join("AssociateAccessPolicy-cluster-admin-by-human.json"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -282,5 +286,172 @@ fn replay_enrich_reports_unreachable_api_and_still_alerts() {
     assert!(
         first.starts_with("DescribeAccessEntry: could not reach AWS"),
         "{first}"
+    );
+}
+
+// ---- audit ----
+
+fn snapshot_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("snapshots")
+        .join(name)
+}
+
+fn audit(args: &[&str]) -> Output {
+    bin().arg("audit").args(args).output().unwrap()
+}
+
+/// The sample snapshot without what could not be read (so the audit is complete).
+fn complete_snapshot(dir: &tempfile::TempDir) -> String {
+    let mut s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(snapshot_path("org.json")).unwrap()).unwrap();
+    s.as_object_mut().unwrap().remove("unreadable");
+    let path = dir.path().join("complete.json");
+    std::fs::write(&path, s.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn audit_of_a_saved_snapshot_is_offline_and_exits_by_what_it_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let complete = complete_snapshot(&dir);
+    let config = ["--approved-caller", TERRAFORM, "--break-glass", BREAK_GLASS];
+    let o = audit(&[&["--snapshot", &complete][..], &config].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("EKS access posture: 6 clusters, 0 critical, "));
+    let o = audit(&[&["--snapshot", &complete, "--fail-on", "high"][..], &config].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // What could not be read is an error, named on stderr, whatever --fail-on says.
+    let incomplete = snapshot_path("org.json");
+    let o = audit(&["--snapshot", incomplete.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("Could not read the clusters of account 555566667777 in eu-west-1"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn audit_formats_are_json_ndjson_and_markdown() {
+    let path = snapshot_path("org.json");
+    let path = path.to_str().unwrap();
+    let o = audit(&["--snapshot", path, "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(report["clusters"], 6);
+    let o = audit(&["--snapshot", path, "--format", "ndjson"]);
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), findings.len());
+    for l in &lines {
+        for field in ["rule", "severity", "summary", "account", "region"] {
+            assert!(l.get(field).is_some(), "{field} missing from {l}");
+        }
+    }
+    let o = audit(&["--snapshot", path, "--format", "markdown"]);
+    assert!(stdout(&o).starts_with("### EKS access posture: 6 clusters"));
+    assert!(stdout(&o).contains("| severity | rule | principal | summary |"));
+}
+
+#[test]
+fn a_written_baseline_shows_no_drift_and_a_written_snapshot_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let complete = complete_snapshot(&dir);
+    let snapshot = dir.path().join("snap.json");
+    let baseline = dir.path().join("baseline.json");
+    let o = audit(&[
+        "--snapshot",
+        &complete,
+        "--write-snapshot",
+        snapshot.to_str().unwrap(),
+        "--write-baseline",
+        baseline.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = audit(&[
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["drift"], 0);
+    assert!(
+        !std::fs::read_to_string(&baseline)
+            .unwrap()
+            .contains("created_at")
+    );
+}
+
+#[test]
+fn a_bad_baseline_is_reported_with_its_file_and_line_before_anything_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("declared.json");
+    std::fs::write(
+        &bad,
+        "{\"version\": 1,\n\"clusters\": [{\"nmae\": \"prod\"}]}",
+    )
+    .unwrap();
+    // No --snapshot: a live audit would need AWS, but the baseline is checked first.
+    let o = bin()
+        .args(["audit", "--region", "eu-west-1", "--baseline"])
+        .arg(&bad)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("declared.json: line 2 column"), "{err}");
+    assert!(err.contains("unknown field `nmae`"), "{err}");
+}
+
+#[test]
+fn every_bad_audit_setting_is_named_at_once() {
+    let o = audit(&[
+        "--region",
+        "europe",
+        "--account",
+        "12",
+        "--require-tag",
+        " ",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    for p in [
+        "--region: `europe` is not an AWS region",
+        "--account: `12` is not a 12-digit account id",
+        "--require-tag: ` ` is not a tag key",
+        "--account: reading other accounts needs --role-template",
+    ] {
+        assert!(err.contains(p), "{p} missing from {err}");
+    }
+}
+
+/// A live audit through the real SDK path; the EKS endpoint is a closed loopback port, so the
+/// region cannot be listed: reported as audit-incomplete, exit 2.
+#[test]
+fn a_live_audit_that_cannot_reach_eks_says_so_and_exits_2() {
+    let o = unreachable_aws(bin().args(["audit", "--format", "ndjson"]))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let finding: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(finding["rule"], "audit-incomplete");
+    assert_eq!(finding["region"], "eu-west-1");
+    assert_eq!(finding["severity"], "high");
+    assert!(
+        finding["summary"]
+            .as_str()
+            .unwrap()
+            .contains("ListClusters: could not reach AWS"),
+        "{finding}"
     );
 }

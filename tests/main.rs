@@ -32,6 +32,11 @@ mod aws;
 mod migrate;
 // `migrate --live`: EKS and IAM reads with the SDK's mocks; `--check` exit codes via the binary.
 mod migrate_live;
+// The audit: snapshot goldens, standing and drift rules case by case, bad snapshot files, the digest.
+mod audit;
+// The audit's AWS side with mocks: the EKS reader (pages, failures, throttling, concurrency) and
+// the Lambda's daily schedule path (digest, drift alerts, the snapshot in S3).
+mod audit_aws;
 // The SAM templates agree with the catalogue; samples match the event patterns they should.
 mod template;
 // The README's bad-input table, one test per row.

@@ -257,6 +257,16 @@ fn the_function_reads_the_variables_the_template_sets() {
     assert_eq!(allowed, valid);
 }
 
+/// The environment variables a function sets.
+fn variables(function: &Yaml) -> Vec<&str> {
+    function["Properties"]["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect()
+}
+
 /// Every record in the samples reaches the function exactly when the library watches it: the
 /// patterns neither drop a watched event nor invoke the function for nothing; from a member
 /// account, through its forwarding rules and the central rules in turn.
@@ -544,7 +554,10 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
             assert_eq!(p["Statistic"], "Sum", "{name}");
         }
     }
-    assert_eq!(alarms, 5);
+    assert_eq!(
+        alarms, 6,
+        "the watcher's errors, throttles, destination failures, both queues; the audit's errors"
+    );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
         topic["Properties"]["FifoTopic"].is_null(),
@@ -656,7 +669,7 @@ fn member_accounts_forward_alarm_and_trust_only_the_central_function() {
         .expect("created in ReaderRoleRegion");
     let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
     assert_eq!(
-        trust["Principal"]["AWS"],
+        trust["Principal"]["AWS"][0],
         "arn:aws:iam::111122223333:role/eks-access-watch-eu-west-1"
     );
     assert_eq!(
@@ -875,5 +888,160 @@ fn the_tuning_parameter_is_read_with_least_privilege() {
     assert!(
         !allowed.is_match("eks-access-watch/tuning"),
         "starts with /"
+    );
+}
+
+// ---- the scheduled standing-access audit ----
+
+#[test]
+fn the_audit_function_reads_the_variables_the_template_sets() {
+    let stack = central(&[]);
+    let function = stack.resource("AuditFunction").unwrap();
+    let set = variables(&function);
+    let config = eks_access_watch::config::LAMBDA_ENV_VARS;
+    let audit = eks_access_watch::config::AUDIT_ENV_VARS;
+    for v in &set {
+        assert!(
+            config.contains(v) || audit.contains(v),
+            "{v} is set but never read"
+        );
+    }
+    for v in audit {
+        assert!(set.contains(v), "{v} is read but not set");
+    }
+}
+
+#[test]
+fn the_schedule_runs_the_audit_task_daily_unless_disabled() {
+    let stack = central(&[]);
+    let f = stack.resource("AuditFunction").unwrap();
+    let schedule = &f["Properties"]["Events"]["Daily"]["Properties"];
+    assert_eq!(schedule["Schedule"], "rate(1 day)");
+    let input: Json = serde_json::from_str(schedule["Input"].as_str().unwrap()).unwrap();
+    let task: Task = input["task"].as_str().unwrap().parse().unwrap();
+    assert_eq!(task, Task::Audit);
+    assert_eq!(f["Properties"]["Role"], "<AuditRole.Arn>");
+    let off = central(&[("AuditSchedule", "disabled")]);
+    for resource in [
+        "AuditFunction",
+        "AuditRole",
+        "SnapshotBucket",
+        "SnapshotBucketPolicy",
+        "AuditLogGroup",
+        "AuditErrorsAlarm",
+    ] {
+        assert!(stack.resource(resource).is_some(), "{resource}");
+        assert!(off.resource(resource).is_none(), "{resource} when disabled");
+    }
+    let alarm = stack.resource("AuditErrorsAlarm").unwrap();
+    assert_eq!(alarm["Properties"]["AlarmActions"][0], "<AlarmTopic>");
+}
+
+#[test]
+fn the_snapshot_bucket_is_versioned_encrypted_private_and_kept() {
+    let stack = central(&[]);
+    let bucket = stack.resource("SnapshotBucket").unwrap();
+    assert_eq!(bucket["DeletionPolicy"], "Retain");
+    let p = &bucket["Properties"];
+    assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled");
+    let sse = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
+    let block = &p["PublicAccessBlockConfiguration"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[k].as_bool(), Some(true), "{k}");
+    }
+}
+
+/// Every action a role's inline policy allows, and its statements.
+fn role_actions(role: &Yaml) -> (Vec<String>, Vec<Yaml>) {
+    let statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone();
+    let mut out = Vec::new();
+    for s in &statements {
+        match &s["Action"] {
+            Yaml::String(a) => out.push(a.clone()),
+            list => out.extend(
+                list.as_sequence()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string()),
+            ),
+        }
+    }
+    out.sort();
+    (out, statements)
+}
+
+#[test]
+fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
+    let stack = central(&[("EnrichRoleName", "eks-access-watch-reader")]);
+    let role = stack.resource("AuditRole").unwrap();
+    assert_eq!(
+        role["Properties"]["RoleName"],
+        "eks-access-watch-audit-eu-west-1"
+    );
+    let (actions, statements) = role_actions(&role);
+    assert_eq!(
+        actions,
+        [
+            "eks:DescribeAccessEntry",
+            "eks:DescribeCluster",
+            "eks:ListAccessEntries",
+            "eks:ListAssociatedAccessPolicies",
+            "eks:ListClusters",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "s3:PutObject",
+            "sns:Publish",
+            "sts:AssumeRole",
+        ]
+    );
+    let snapshot = statements
+        .iter()
+        .find(|s| s["Sid"] == "ReadAndKeepSnapshot")
+        .unwrap();
+    assert_eq!(
+        snapshot["Resource"].as_str().unwrap(),
+        format!(
+            "<SnapshotBucket.Arn>/{}",
+            eks_access_watch::audit::daily::SNAPSHOT_KEY
+        )
+    );
+    let logs = statements
+        .iter()
+        .find(|s| s["Sid"] == "OwnLogGroup")
+        .unwrap();
+    assert_eq!(logs["Resource"], "<AuditLogGroup.Arn>");
+    // The reader role in member accounts can list clusters, and trusts the audit's role too.
+    let m = member(&[]);
+    let reader = m.resource("ReaderRole").unwrap();
+    let (allowed, _) = role_actions(&reader);
+    assert!(
+        allowed.contains(&"eks:ListClusters".to_string()),
+        "{allowed:?}"
+    );
+    let trusted =
+        &reader["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"];
+    assert!(
+        trusted
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|p| p == "arn:aws:iam::111122223333:role/eks-access-watch-audit-eu-west-1"),
+        "{trusted:?}"
     );
 }

@@ -1,7 +1,9 @@
 //! The `eks-access-watch` command line: replay CloudTrail files and EKS audit logs offline
-//! through the same code the Lambda runs, plan the migration from aws-auth (`migrate`), and
-//! print the rule catalogue.
+//! through the same code the Lambda runs, audit standing access (`audit`), plan the migration
+//! from aws-auth (`migrate`), and print the rule catalogue.
 
+#[path = "eks-access-watch/audit.rs"]
+mod audit_cmd;
 #[path = "eks-access-watch/migrate.rs"]
 mod migrate;
 
@@ -37,6 +39,9 @@ enum Command {
     /// Replay CloudTrail records and EKS audit logs (files, directories, .gz, NDJSON, or - for
     /// stdin) offline and print one alert per watched event.
     Replay(ReplayArgs),
+    /// Grade who can reach each cluster now (standing access, read-only EKS calls or a saved
+    /// snapshot) and, with --baseline, what changed against an earlier or declared state.
+    Audit(audit_cmd::AuditArgs),
     /// Plan the move from the aws-auth ConfigMap to access entries; with --live, compare with the
     /// cluster and say whether switching to API mode is safe.
     Migrate(migrate::MigrateArgs),
@@ -120,15 +125,20 @@ struct RuleFlags {
 }
 
 impl RuleFlags {
-    /// The rule configuration of the flags and environment, and the tuning file (whose lists
-    /// are added to theirs), when one is given.
-    fn load(&self) -> anyhow::Result<(RuleConfig, Option<Tuning>)> {
-        let config = RuleConfig::new(
+    /// The rule configuration of the flags and environment alone.
+    fn config(&self) -> Result<RuleConfig, eks_access_watch::ConfigError> {
+        RuleConfig::new(
             &self.approved_callers,
             "--approved-caller/APPROVED_CALLER_ARNS",
             &self.break_glass_roles,
             "--break-glass/BREAK_GLASS_ROLE_ARNS",
-        )?;
+        )
+    }
+
+    /// The rule configuration of the flags and environment, and the tuning file (whose lists
+    /// are added to theirs), when one is given.
+    fn load(&self) -> anyhow::Result<(RuleConfig, Option<Tuning>)> {
+        let config = self.config()?;
         let tuning = self.config.as_deref().map(Tuning::read).transpose()?;
         let config = match &tuning {
             Some(t) => config.merge(&t.rules),
@@ -160,6 +170,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => match replay(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("eks-access-watch: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Audit(args) => match audit_cmd::run(args) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("eks-access-watch: error: {e:#}");

@@ -60,9 +60,14 @@ async fn main() -> Result<(), Error> {
         format = %settings.format,
         failure_queue = settings.failure_queue_url.is_some(),
         tuning = settings.tuning.as_ref().map(|t| t.source.as_str()),
+        audit = settings.audit.bucket.is_some(),
         "eks-access-watch ready"
     );
-    let handler = Handler::new(settings, clients);
+    let audit = eks_access_watch::audit::daily::DailyAudit::from_settings(&sdk, &settings);
+    let mut handler = Handler::new(settings, clients);
+    if let Some(audit) = audit {
+        handler = handler.with_audit(audit);
+    }
     let handler = &handler;
     // The payload stays raw JSON: the handler reads it, so nothing is rejected unread.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {

@@ -15,13 +15,14 @@ use serde_json::{Value, json};
 
 use super::{headline, next_steps, subject};
 use crate::alert::Alert;
+use crate::rules::Finding;
 use crate::text::clean;
 
 /// The description's size limit (Chatbot's).
 const DESCRIPTION_MAX: usize = 8000;
 
 /// Prose from an untrusted value: cleaned, then neutralised for chat Markdown.
-fn text(value: &str, max: usize) -> String {
+pub fn prose(value: &str, max: usize) -> String {
     clean(value, max)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -34,7 +35,7 @@ fn text(value: &str, max: usize) -> String {
 /// An untrusted identifier as a code span: cleaned, backticks removed, and the characters that
 /// could form a mention replaced by their fullwidth forms (no identifier AWS or Kubernetes
 /// accepts contains them); nothing is escaped, since nothing is interpreted there.
-fn code(value: &str) -> String {
+pub fn code(value: &str) -> String {
     let inner = clean(value, 300)
         .replace('`', "'")
         .replace('@', "\u{FF20}")
@@ -47,25 +48,74 @@ fn code(value: &str) -> String {
     }
 }
 
-/// The custom-notification document for one alert.
-pub fn document(alert: &Alert) -> Value {
-    let mut lines: Vec<String> = alert
-        .findings
-        .iter()
+/// What a chat notification says, whatever produced it (an alert, an audit digest, a drift
+/// finding). Every text is neutralised here: callers hand in plain values.
+pub struct Card<'a> {
+    /// Message id (the CloudTrail event id, or none).
+    pub id: Option<&'a str>,
+    /// The subject line.
+    pub subject: &'a str,
+    /// One sentence for the notification's summary.
+    pub summary: &'a str,
+    /// The description's lines, already built with [`prose`] and [`code`] (see
+    /// [`finding_lines`]); whole lines are dropped past Chatbot's limit.
+    pub lines: Vec<String>,
+    /// Our own text (it may hold code spans).
+    pub next_steps: Vec<String>,
+    pub keywords: Vec<&'a str>,
+    /// Messages with the same thread id are grouped in one chat thread.
+    pub thread_id: String,
+    pub event_type: &'a str,
+    pub related_resources: Vec<&'a str>,
+    pub severity: crate::severity::Severity,
+    pub rules: String,
+}
+
+/// The custom-notification document for a card.
+pub fn card(c: &Card) -> Value {
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": c.id.map(|i| clean(i, 200)),
+        "content": {
+            "textType": "client-markdown",
+            "title": prose(c.subject, 200),
+            "description": bounded(&c.lines, DESCRIPTION_MAX),
+            "nextSteps": c.next_steps,
+            "keywords": c.keywords.iter().map(|k| clean(k, 100)).collect::<Vec<_>>(),
+        },
+        "metadata": {
+            "threadId": clean(&c.thread_id, 256),
+            "summary": prose(c.summary, 300),
+            "eventType": clean(c.event_type, 100),
+            "relatedResources": c.related_resources.iter().map(|p| clean(p, 2048)).collect::<Vec<_>>(),
+            "additionalContext": {"severity": c.severity.as_str(), "rules": c.rules},
+        }
+    })
+}
+
+/// `• *HIGH* `rule-id`: summary`, one line per finding, with what the tuning file did to it.
+pub fn finding_lines<'a>(findings: impl Iterator<Item = &'a Finding>) -> Vec<String> {
+    findings
         .map(|f| {
             let mut line = format!(
                 "• *{}* `{}`: {}",
                 f.severity.upper(),
                 f.rule.id,
-                text(&f.summary, 600)
+                prose(&f.summary, 600)
             );
             for note in super::tuning_notes(f) {
                 line.push(' ');
-                line.push_str(&text(&note, 600));
+                line.push_str(&prose(&note, 600));
             }
             line
         })
-        .collect();
+        .collect()
+}
+
+/// The custom-notification document for one alert.
+pub fn document(alert: &Alert) -> Value {
+    let mut lines = finding_lines(alert.findings.iter());
     lines.push(String::new());
     lines.push(format!("Caller: {}", code(&alert.actor)));
     lines.push(format!(
@@ -83,30 +133,27 @@ pub fn document(alert: &Alert) -> Value {
         code(alert.event_id.as_deref().unwrap_or("-"))
     ));
     let subject = subject(alert);
-    let head = headline(alert);
-    json!({
-        "version": "1.0",
-        "source": "custom",
-        "id": alert.event_id,
-        "content": {
-            "textType": "client-markdown",
-            "title": text(&subject, 200),
-            "description": bounded(&lines, DESCRIPTION_MAX),
-            // Our own text, with its code spans.
-            "nextSteps": next_steps(alert),
-            "keywords": [
-                alert.severity.as_str(),
-                clean(alert.cluster.as_deref().unwrap_or("no-cluster"), 100),
-                alert.event_name,
-            ],
-        },
-        "metadata": {
-            "threadId": format!("eks-access-watch/{}/{}", clean(&alert.account, 20), clean(alert.cluster.as_deref().unwrap_or("-"), 100)),
-            "summary": text(&head.sentence(&alert.event_name), 300),
-            "eventType": alert.event_name,
-            "relatedResources": alert.principal_arn.iter().map(|p| clean(p, 2048)).collect::<Vec<_>>(),
-            "additionalContext": {"severity": alert.severity.as_str(), "rules": alert.rule_ids().join(",")},
-        }
+    let summary = headline(alert).sentence(&alert.event_name);
+    card(&Card {
+        id: alert.event_id.as_deref(),
+        subject: &subject,
+        summary: &summary,
+        lines,
+        next_steps: next_steps(alert).into_iter().map(String::from).collect(),
+        keywords: vec![
+            alert.severity.as_str(),
+            alert.cluster.as_deref().unwrap_or("no-cluster"),
+            &alert.event_name,
+        ],
+        thread_id: format!(
+            "eks-access-watch/{}/{}",
+            clean(&alert.account, 20),
+            clean(alert.cluster.as_deref().unwrap_or("-"), 100)
+        ),
+        event_type: &alert.event_name,
+        related_resources: alert.principal_arn.iter().map(String::as_str).collect(),
+        severity: alert.severity,
+        rules: alert.rule_ids().join(","),
     })
 }
 
@@ -132,7 +179,7 @@ mod tests {
 
     #[test]
     fn prose_is_neutralised_without_backslashes() {
-        let got = text("a&b <!here> @channel [x](https://evil.example) *y*", 200);
+        let got = prose("a&b <!here> @channel [x](https://evil.example) *y*", 200);
         assert_eq!(
             got,
             "a&amp;b &lt;!here&gt; \u{FF20}channel [x] (https: //evil.example) *y*"

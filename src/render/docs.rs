@@ -14,8 +14,8 @@ fn severities(rule: &Rule) -> String {
 }
 
 fn on_failure(rule: &Rule) -> &'static str {
-    // Findings made outside per-event grading (migrate, audit) are not about a CloudTrail call.
-    if matches!(rule.eval, Eval::External) {
+    if let Eval::External = rule.eval {
+        // Findings made by the audit or the migration planner never come from a failed call.
         return "n/a";
     }
     match rule.on_failure {
@@ -35,7 +35,10 @@ fn kind(rule: &Rule) -> String {
             q.tag
         ),
         Some(q) => format!("qualifier `({})`", q.tag),
-        None => "change".to_string(),
+        None => match (rule.eval, rule.topic) {
+            (Eval::External, Topic::Standing | Topic::Drift) => "`audit`".to_string(),
+            _ => "change".to_string(),
+        },
     }
 }
 
@@ -88,5 +91,7 @@ fn topic_title(topic: Topic) -> &'static str {
         Topic::Migration => "Migrating from aws-auth (`eks-access-watch migrate`)",
         Topic::Kubernetes => "aws-auth ConfigMap and RBAC bindings (EKS audit log)",
         Topic::Tuning => "The tuning file",
+        Topic::Standing => "Standing access (`eks-access-watch audit`)",
+        Topic::Drift => "Drift against a baseline (`eks-access-watch audit --baseline`)",
     }
 }

@@ -10,6 +10,7 @@
 //! renderings, but never make the headline, the tags or the next steps, unless nothing else is
 //! left: then the headline is the suppressed finding, tagged `suppressed`.
 
+pub mod audit;
 pub mod chat;
 pub mod docs;
 
@@ -259,19 +260,7 @@ pub fn table_header() -> String {
 /// One alert in the terminal table: a line of columns (the severity coloured when `colour`),
 /// then the headline, then any other change finding graded as high as the headline.
 pub fn table_row(alert: &Alert, colour: bool) -> String {
-    let sev = alert.severity.upper();
-    let sev = if colour {
-        let code = match alert.severity {
-            Severity::Critical => "1;31",
-            Severity::High => "31",
-            Severity::Medium => "33",
-            Severity::Low => "36",
-            Severity::Info => "2",
-        };
-        format!("\x1b[{code}m{sev:<9}\x1b[0m")
-    } else {
-        format!("{sev:<9}")
-    };
+    let sev = severity_cell(alert.severity, colour);
     let suppressed = alert.suppressed_rule_ids();
     let suppressed = if suppressed.is_empty() {
         String::new()
@@ -299,6 +288,23 @@ pub fn table_row(alert: &Alert, colour: bool) -> String {
         }
     }
     out
+}
+
+/// `HIGH     `: the severity in upper case, padded to 9 columns, coloured when `colour`.
+pub fn severity_cell(severity: Severity, colour: bool) -> String {
+    let sev = severity.upper();
+    if colour {
+        let code = match severity {
+            Severity::Critical => "1;31",
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        format!("\x1b[{code}m{sev:<9}\x1b[0m")
+    } else {
+        format!("{sev:<9}")
+    }
 }
 
 /// What the principal holds after the change, in words:

@@ -141,10 +141,10 @@ pub static WILDCARD_NAMESPACE_SCOPE: Rule = Rule {
 
 fn wildcard_namespace_scope(c: &Ctx) -> Option<Hit> {
     let scope = c.event.change.access_scope()?;
-    let namespaces = &scope.namespaces;
-    if !namespaces.iter().any(|n| n.contains('*')) {
+    if !scope.has_wildcard() {
         return None;
     }
+    let namespaces = &scope.namespaces;
     hit(
         Medium,
         format!(

@@ -5,7 +5,9 @@
 //! (access entries), [`cluster`] (cluster settings and other ways in), [`kubernetes`] (the
 //! aws-auth ConfigMap and RBAC bindings, from the EKS audit log), [`integrity`] (whether the
 //! watcher can still see: the trail, unreadable records), [`tuning`] (the tuning file itself);
-//! [`migration`] holds the findings of the aws-auth migration planner.
+//! and the rules whose findings commands make: [`standing`] (access that exists now) and
+//! [`drift`] (what changed against a baseline), from the audit; [`migration`], from the
+//! aws-auth migration planner.
 //!
 //! **All matching rules fire** (not first-match): an alert carries every finding that applies
 //! and takes the highest finding's severity. Two adjustments, both declared per rule:
@@ -22,12 +24,14 @@
 //! findings afterwards, as a separate step: it never reaches a rule function.
 
 mod cluster;
+pub mod drift;
 mod entries;
 mod grants;
 mod identity;
 mod integrity;
 mod kubernetes;
 mod migration;
+pub mod standing;
 mod tuning;
 
 pub use tuning::EXCEPTION_EXPIRED;
@@ -55,6 +59,8 @@ closed_enum! {
         Integrity = "integrity",
         Kubernetes = "kubernetes",
         Tuning = "tuning",
+        Standing = "standing",
+        Drift = "drift",
         Migration = "migration",
     }
 }
@@ -111,6 +117,30 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// A rule whose findings another part of the library makes ([`Eval::External`]: the
+    /// audit, the migration planner): no CloudTrail call, so no qualifier, and a failed call
+    /// never applies (`on_failure` is unused).
+    pub const fn external(
+        id: &'static str,
+        topic: Topic,
+        severities: &'static [Severity],
+        fires_on: &'static str,
+        why: &'static str,
+        next_step: &'static str,
+    ) -> Rule {
+        Rule {
+            id,
+            topic,
+            severities,
+            on_failure: OnFailure::Keep,
+            qualifier: None,
+            fires_on,
+            why,
+            next_step,
+            eval: Eval::External,
+        }
+    }
+
     /// True when a finding of this rule may carry `severity` (for a failed call, also the cap).
     pub fn may_emit(&self, severity: Severity, failed: bool) -> bool {
         self.severities.contains(&severity)
@@ -217,6 +247,24 @@ pub static CATALOGUE: &[&Rule] = &[
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
     &tuning::EXCEPTION_EXPIRED,
+    &standing::STANDING_CLUSTER_ADMIN,
+    &standing::CREATOR_ADMIN_PRESENT,
+    &standing::NO_WORKING_BREAK_GLASS,
+    &standing::TOO_MANY_ADMINS,
+    &standing::STANDING_SESSION_PRINCIPAL,
+    &standing::STANDING_CROSS_ACCOUNT,
+    &standing::STANDING_WILDCARD_SCOPE,
+    &standing::STANDING_SECRET_READER,
+    &standing::UNTAGGED_ENTRY,
+    &standing::CONFIG_MAP_AUTH_MODE,
+    &standing::AUDIT_LOGGING_OFF,
+    &standing::PUBLIC_ENDPOINT_OPEN,
+    &standing::DELETION_PROTECTION_OFF,
+    &standing::AUDIT_INCOMPLETE,
+    &drift::DRIFT_ENTRY_ADDED,
+    &drift::DRIFT_ENTRY_REMOVED,
+    &drift::DRIFT_POLICY_CHANGED,
+    &drift::DRIFT_CLUSTER_SETTING,
     &migration::PRINCIPAL_MISSING,
     &migration::ACCOUNT_MAPPING,
     &migration::SYSTEM_MASTERS,

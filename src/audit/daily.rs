@@ -1,0 +1,257 @@
+//! The Lambda's daily audit (`{"task": "audit"}` from the template's schedule): read every
+//! configured account and region, compare with the previous snapshot kept in S3, publish one
+//! digest and one alert per drift finding, then keep the new snapshot as the next baseline.
+//!
+//! Nothing is lost: the new snapshot is stored only after every message was published. If SNS
+//! refuses one, the run fails (Lambda retries it) and the stored snapshot is still the old
+//! one, so the retry finds the same drift again; a message may then go out twice, but none is
+//! skipped. The bucket is versioned, so every earlier snapshot stays available.
+
+use aws_sdk_s3::Client as S3;
+use aws_sdk_s3::primitives::ByteStream;
+use serde::Serialize;
+
+use super::read::{Reader, Target};
+use super::snapshot::Snapshot;
+use super::{AuditReport, audit, digest};
+use crate::arn::TopicArn;
+use crate::config::{AlertFormat, AuditConfig, RuleConfig};
+use crate::publish::{self, SNS_MAX_BYTES, SnsMessage};
+use crate::sdk::{AwsError, ErrorKind};
+use crate::severity::Severity;
+
+/// Where the latest snapshot is kept in the bucket; earlier ones are its older versions.
+pub const SNAPSHOT_KEY: &str = "snapshots/latest.json";
+
+/// Everything the daily audit needs, built once per process.
+pub struct DailyAudit {
+    pub reader: Reader,
+    pub s3: S3,
+    pub bucket: String,
+    pub targets: Vec<Target>,
+    pub config: AuditConfig,
+}
+
+/// Where messages go (the handler's topic and client; `None`: a dry run, messages are logged).
+pub struct Sink<'a> {
+    pub sns: Option<&'a aws_sdk_sns::Client>,
+    pub topic: Option<&'a TopicArn>,
+    pub format: AlertFormat,
+    /// Drift alerts below this are not published (the digest always is).
+    pub min_severity: Severity,
+}
+
+/// What one run did, returned to the invoker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRun {
+    pub clusters: usize,
+    pub severity: Severity,
+    pub counts: super::Counts,
+    pub drift: usize,
+    /// `published <id>` or `dry-run`.
+    pub digest: String,
+    /// One line per drift finding: its rule, severity and what happened to its alert.
+    pub drift_alerts: Vec<String>,
+    /// `s3://bucket/key (version v)`.
+    pub snapshot: String,
+    /// Why there was no drift comparison, if there was none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The audit task ran without a bucket (`AUDIT_BUCKET` unset).
+    #[error("the audit task needs AUDIT_BUCKET (the template sets it on the audit function)")]
+    NotConfigured,
+    /// The previous snapshot could not be read, or the new one could not be stored.
+    #[error("snapshot bucket: {0}")]
+    Bucket(AwsError),
+    /// SNS did not take every message; the new snapshot was not stored.
+    #[error("{} audit message(s) not published (the snapshot was not stored, so a retry reports the same drift): {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Publish(Vec<AwsError>),
+}
+
+impl RunError {
+    pub fn retryable(&self) -> bool {
+        match self {
+            RunError::NotConfigured => false,
+            RunError::Bucket(e) => e.retryable(),
+            RunError::Publish(errors) => errors.iter().any(AwsError::retryable),
+        }
+    }
+}
+
+impl DailyAudit {
+    /// The daily audit the Lambda's settings describe; `None` without `AUDIT_BUCKET` (the
+    /// watcher function, which never runs it).
+    pub fn from_settings(
+        sdk: &aws_types::SdkConfig,
+        settings: &crate::config::LambdaSettings,
+    ) -> Option<Self> {
+        let audit = &settings.audit;
+        let bucket = audit.bucket.clone()?;
+        let clients = crate::eks_clients::EksClients::from_sdk_config(
+            sdk,
+            settings.home_account.clone(),
+            settings.role_template.clone(),
+        )
+        .with_retry(super::read::retry(sdk.retry_config()));
+        Some(DailyAudit {
+            reader: Reader::new(clients, audit.concurrency),
+            s3: S3::new(sdk),
+            bucket,
+            targets: super::read::targets(
+                settings.home_account.as_deref(),
+                &audit.accounts,
+                &audit.regions,
+            ),
+            config: audit.config.clone(),
+        })
+    }
+
+    /// One run: baseline from S3, audit, digest and drift alerts, then the new snapshot.
+    pub async fn run(&self, rules: &RuleConfig, sink: &Sink<'_>) -> Result<AuditRun, RunError> {
+        let mut notes = Vec::new();
+        let baseline = match self.previous().await.map_err(RunError::Bucket)? {
+            Some(text) => match Snapshot::from_json(&self.location(), &text) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(error = %e, "previous snapshot unreadable: no drift comparison this run");
+                    notes.push(format!("no drift comparison: {e}"));
+                    None
+                }
+            },
+            None => {
+                notes.push("no drift comparison: first run (no previous snapshot)".to_string());
+                None
+            }
+        };
+        let snapshot = self.reader.read(&self.targets, crate::sdk::now()).await;
+        let report = audit(&snapshot, baseline.as_ref(), rules, &self.config);
+        let location = self.location();
+        let fifo = sink.topic.is_some_and(|t| t.fifo);
+        let digest_msg = digest::digest_message(
+            &report,
+            Some(&location),
+            &notes,
+            fifo,
+            sink.format,
+            SNS_MAX_BYTES,
+        );
+        let mut failures = Vec::new();
+        let digest = send(sink, &digest_msg).await.unwrap_or_else(|e| {
+            let text = format!("failed: {e}");
+            failures.push(e);
+            text
+        });
+        let mut drift_alerts = Vec::new();
+        for f in report.findings.iter().filter(|f| f.is_drift()) {
+            let outcome = if f.severity() < sink.min_severity {
+                format!("below MIN_SEVERITY ({})", sink.min_severity)
+            } else {
+                let msg = digest::drift_message(f, &report, fifo, sink.format);
+                send(sink, &msg).await.unwrap_or_else(|e| {
+                    let text = format!("failed: {e}");
+                    failures.push(e);
+                    text
+                })
+            };
+            drift_alerts.push(format!(
+                "{} {} {}: {outcome}",
+                f.finding.rule.id,
+                f.severity(),
+                f.place()
+            ));
+        }
+        log(&report, &digest);
+        if !failures.is_empty() {
+            return Err(RunError::Publish(failures));
+        }
+        let version = self.store(&snapshot).await.map_err(RunError::Bucket)?;
+        Ok(AuditRun {
+            clusters: report.clusters,
+            severity: report.severity,
+            counts: report.counts,
+            drift: report.drift,
+            digest,
+            drift_alerts,
+            snapshot: match version {
+                Some(v) => format!("{location} (version {v})"),
+                None => location,
+            },
+            notes,
+        })
+    }
+
+    fn location(&self) -> String {
+        format!("s3://{}/{SNAPSHOT_KEY}", self.bucket)
+    }
+
+    /// The previous snapshot's text; `None` on the first run.
+    async fn previous(&self) -> Result<Option<String>, AwsError> {
+        let got = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(SNAPSHOT_KEY)
+            .send()
+            .await;
+        let out = match got {
+            Ok(out) => out,
+            Err(e) => {
+                let e = AwsError::from_sdk("GetObject", &e);
+                return match e.kind {
+                    ErrorKind::NotFound => Ok(None),
+                    _ => Err(e),
+                };
+            }
+        };
+        let bytes = out.body.collect().await.map_err(|e| AwsError {
+            operation: "GetObject",
+            code: None,
+            kind: ErrorKind::Network,
+            message: format!("could not read the object: {e}"),
+        })?;
+        Ok(Some(
+            String::from_utf8_lossy(&bytes.into_bytes()).into_owned(),
+        ))
+    }
+
+    /// Store the snapshot as the latest; returns the new object version.
+    async fn store(&self, snapshot: &Snapshot) -> Result<Option<String>, AwsError> {
+        let out = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(SNAPSHOT_KEY)
+            .content_type("application/json")
+            .body(ByteStream::from(snapshot.to_json().into_bytes()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("PutObject", &e))?;
+        Ok(out.version_id().map(str::to_string))
+    }
+}
+
+async fn send(sink: &Sink<'_>, msg: &SnsMessage) -> Result<String, AwsError> {
+    let (Some(sns), Some(topic)) = (sink.sns, sink.topic) else {
+        tracing::info!(subject = %msg.subject, message = %msg.message, "dry run (ALERT_TOPIC_ARN not set): audit message logged, not published");
+        return Ok("dry-run".to_string());
+    };
+    let id = publish::publish(sns, &topic.arn, msg).await?;
+    Ok(format!("published {id}"))
+}
+
+fn log(report: &AuditReport, digest: &str) {
+    tracing::info!(
+        clusters = report.clusters,
+        severity = %report.severity,
+        findings = report.findings.len(),
+        drift = report.drift,
+        incomplete = report.incomplete(),
+        digest = %digest,
+        "audit"
+    );
+}
