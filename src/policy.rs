@@ -165,6 +165,32 @@ pub fn classify_policy(policy_arn: &str) -> PolicyInfo {
     }
 }
 
+/// How long after the cluster's creation EKS may write the creator's bootstrap entry
+/// (`bootstrapClusterCreatorAdminPermissions`): it does so while creating the cluster, before
+/// the cluster is ACTIVE (usually within 10 to 15 minutes).
+pub const CREATOR_ENTRY_WINDOW_SECS: i64 = 30 * 60;
+
+/// Which of a cluster's access entries is the creator's bootstrap entry: among the STANDARD
+/// entries holding ClusterAdmin (`candidate`), the earliest created no later than
+/// [`CREATOR_ENTRY_WINDOW_SECS`] after the cluster. `created` gives an entry's creation time
+/// (Unix seconds). Needs both times; without them nothing is recognised. The one definition
+/// `audit` (`creator-admin-present`) and `migrate --live` (`migration-creator-admin`) share.
+pub fn creator_entry<T>(
+    cluster_created: Option<i64>,
+    entries: &[T],
+    candidate: impl Fn(&T) -> bool,
+    created: impl Fn(&T) -> Option<i64>,
+) -> Option<&T> {
+    let cutoff = cluster_created? + CREATOR_ENTRY_WINDOW_SECS;
+    entries
+        .iter()
+        .filter(|e| candidate(e))
+        .filter_map(|e| Some((created(e)?, e)))
+        .filter(|(at, _)| *at <= cutoff)
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, e)| e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +225,28 @@ mod tests {
         );
         let p = classify_policy("arn:aws:iam::aws:policy/AdministratorAccess");
         assert_eq!(p.class, PolicyClass::Unknown);
+    }
+
+    #[test]
+    fn the_creator_entry_is_the_earliest_admin_made_with_the_cluster() {
+        // (is a STANDARD ClusterAdmin entry, created at)
+        let entries = [
+            (true, Some(1_000 + 20 * 60)),
+            (false, Some(1_000 + 60)),
+            (true, Some(1_000 + 5 * 60)),
+            (true, Some(1_000 + 31 * 60)),
+            (true, None),
+        ];
+        let pick = |cluster, entries: &[(bool, Option<i64>)]| {
+            creator_entry(cluster, entries, |e| e.0, |e| e.1).map(|e| e.1)
+        };
+        assert_eq!(pick(Some(1_000), &entries), Some(Some(1_300)));
+        assert_eq!(pick(None, &entries), None, "no cluster time, nothing");
+        assert_eq!(
+            pick(Some(1_000), &entries[3..]),
+            None,
+            "made after the window: an admin someone added later"
+        );
+        assert_eq!(pick(Some(1_000), &entries[1..2]), None, "not a candidate");
     }
 }

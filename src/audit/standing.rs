@@ -6,7 +6,7 @@
 //! stays silent and `audit-incomplete` names what might be hidden, at the highest severity
 //! of the rules it silenced.
 
-use chrono::{DateTime, Duration};
+use chrono::DateTime;
 
 use super::AuditFinding;
 use super::snapshot::{ClusterState, EntryState, PolicyState, ReadStep, Snapshot, Unreadable};
@@ -17,10 +17,6 @@ use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Rule;
 use crate::rules::standing::*;
 use crate::severity::Severity::{High, Info, Low, Medium};
-
-/// How long after the cluster's creation EKS may write the creator's entry: it does so while
-/// creating the cluster, before the cluster is ACTIVE (usually within 10 to 15 minutes).
-pub const CREATOR_ENTRY_WINDOW_MINUTES: i64 = 30;
 
 /// Every standing finding for the snapshot, in no particular order.
 pub fn findings(
@@ -315,19 +311,14 @@ fn policy(
     }
 }
 
-/// The creator's bootstrap entry: the earliest-created STANDARD entry holding ClusterAdmin,
-/// created no later than [`CREATOR_ENTRY_WINDOW_MINUTES`] after the cluster. Needs both
-/// timestamps; without them nothing is recognised.
+/// The creator's bootstrap entry ([`crate::policy::creator_entry`]).
 fn creator_entry<'a>(c: &ClusterState, entries: &'a [EntryState]) -> Option<&'a EntryState> {
-    let cutoff =
-        timestamp(c.created_at.as_deref())? + Duration::minutes(CREATOR_ENTRY_WINDOW_MINUTES);
-    entries
-        .iter()
-        .filter(|e| maybe_standard(e) && holds(e, PolicyClass::ClusterAdmin))
-        .filter_map(|e| Some((timestamp(e.created_at.as_deref())?, e)))
-        .filter(|(at, _)| *at <= cutoff)
-        .min_by_key(|(at, _)| *at)
-        .map(|(_, e)| e)
+    crate::policy::creator_entry(
+        timestamp(c.created_at.as_deref()).map(|t| t.timestamp()),
+        entries,
+        |e| maybe_standard(e) && holds(e, PolicyClass::ClusterAdmin),
+        |e| timestamp(e.created_at.as_deref()).map(|t| t.timestamp()),
+    )
 }
 
 fn timestamp(text: Option<&str>) -> Option<DateTime<chrono::FixedOffset>> {

@@ -105,9 +105,6 @@ fn groups_in_effect(
     groups
 }
 
-/// Grace between the cluster's creation and the bootstrap creator entry's.
-const CREATOR_GRACE_SECS: i64 = 60;
-
 /// Compare each planned entry with the cluster; add the live findings and the verdict.
 pub(super) fn compare(plan: &mut Plan, facts: &LiveFacts, account_mappings: bool) {
     let mode = &facts.authentication_mode;
@@ -141,11 +138,19 @@ pub(super) fn compare(plan: &mut Plan, facts: &LiveFacts, account_mappings: bool
             differences,
         });
     }
-    for e in &facts.entries {
-        if let Some(f) = creator_finding(e, facts.cluster_created_epoch) {
-            plan.findings.push(f);
-        }
-    }
+    let creator = crate::policy::creator_entry(
+        facts.cluster_created_epoch,
+        &facts.entries,
+        |e| {
+            e.entry_type.as_ref().is_none_or(|t| !t.is_node_identity())
+                && e.policies.iter().any(|p| {
+                    classify_policy(&p.policy_arn).class == PolicyClass::ClusterAdmin
+                        && p.access_scope.scope_type == crate::event::ScopeType::Cluster
+                })
+        },
+        |e| e.created_epoch,
+    );
+    plan.findings.extend(creator.map(creator_finding));
     plan.authentication_mode = Some(mode.clone());
     plan.safe_to_switch = Some(missing == 0 && !account_mappings);
 }
@@ -257,27 +262,17 @@ fn same_policy(a: &PlannedPolicy, b: &PlannedPolicy) -> bool {
 }
 
 /// The bootstrap cluster-creator entry: it holds ClusterAdmin at cluster scope and was created
-/// with the cluster (no later than a minute after it).
-fn creator_finding(e: &LiveEntry, cluster_created: Option<i64>) -> Option<Finding> {
-    let admin = e.policies.iter().any(|p| {
-        classify_policy(&p.policy_arn).class == PolicyClass::ClusterAdmin
-            && p.access_scope.scope_type == crate::event::ScopeType::Cluster
-    });
-    let with_cluster = match (e.created_epoch, cluster_created) {
-        (Some(entry), Some(cluster)) => entry <= cluster + CREATOR_GRACE_SECS,
-        _ => false,
-    };
-    (admin && with_cluster).then(|| {
-        Finding::new(
-            rule("migration-creator-admin"),
-            Severity::Medium,
-            format!(
-                "{} holds ClusterAdmin through the bootstrap cluster-creator entry (created {} with the cluster), which lives outside infrastructure code: import it or delete it once the planned admin entries exist",
-                clean(&arn::short_name(&e.principal_arn), 200),
-                clean(e.created_at.as_deref().unwrap_or("?"), 64)
-            ),
-        )
-    })
+/// with the cluster ([`crate::policy::creator_entry`]).
+fn creator_finding(e: &LiveEntry) -> Finding {
+    Finding::new(
+        rule("migration-creator-admin"),
+        Severity::Medium,
+        format!(
+            "{} holds ClusterAdmin through the bootstrap cluster-creator entry (created {} with the cluster), which lives outside infrastructure code: import it or delete it once the planned admin entries exist",
+            clean(&arn::short_name(&e.principal_arn), 200),
+            clean(e.created_at.as_deref().unwrap_or("?"), 64)
+        ),
+    )
 }
 
 #[cfg(test)]
