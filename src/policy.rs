@@ -165,23 +165,25 @@ pub fn classify_policy(policy_arn: &str) -> PolicyInfo {
     }
 }
 
-/// How long after the cluster's creation EKS may write the creator's bootstrap entry
-/// (`bootstrapClusterCreatorAdminPermissions`): it does so while creating the cluster, before
-/// the cluster is ACTIVE (usually within 10 to 15 minutes).
-pub const CREATOR_ENTRY_WINDOW_SECS: i64 = 30 * 60;
+/// The creator's bootstrap entry (`bootstrapClusterCreatorAdminPermissions`) is made by EKS
+/// with the cluster: its creation predates or equals the cluster's. The tolerance covers
+/// timestamps written a moment apart within the one CreateCluster call; entries that
+/// infrastructure code adds once the cluster is ACTIVE come minutes later and never match.
+pub const CREATOR_ENTRY_TOLERANCE_SECS: i64 = 60;
 
 /// Which of a cluster's access entries is the creator's bootstrap entry: among the STANDARD
-/// entries holding ClusterAdmin (`candidate`), the earliest created no later than
-/// [`CREATOR_ENTRY_WINDOW_SECS`] after the cluster. `created` gives an entry's creation time
-/// (Unix seconds). Needs both times; without them nothing is recognised. The one definition
-/// `audit` (`creator-admin-present`) and `migrate --live` (`migration-creator-admin`) share.
+/// entries holding ClusterAdmin (`candidate`), the earliest whose creation predates or equals
+/// the cluster's (within [`CREATOR_ENTRY_TOLERANCE_SECS`]). `created` gives an entry's creation
+/// time (Unix seconds). Needs both times; without them nothing is recognised. The one
+/// definition `audit` (`creator-admin-present`) and `migrate --live`
+/// (`migration-creator-admin`) share.
 pub fn creator_entry<T>(
     cluster_created: Option<i64>,
     entries: &[T],
     candidate: impl Fn(&T) -> bool,
     created: impl Fn(&T) -> Option<i64>,
 ) -> Option<&T> {
-    let cutoff = cluster_created? + CREATOR_ENTRY_WINDOW_SECS;
+    let cutoff = cluster_created? + CREATOR_ENTRY_TOLERANCE_SECS;
     entries
         .iter()
         .filter(|e| candidate(e))
@@ -229,23 +231,27 @@ mod tests {
 
     #[test]
     fn the_creator_entry_is_the_earliest_admin_made_with_the_cluster() {
-        // (is a STANDARD ClusterAdmin entry, created at)
+        // (is a STANDARD ClusterAdmin entry, created at); the cluster was created at 1000.
         let entries = [
-            (true, Some(1_000 + 20 * 60)),
-            (false, Some(1_000 + 60)),
-            (true, Some(1_000 + 5 * 60)),
-            (true, Some(1_000 + 31 * 60)),
+            (true, Some(1_000 + 8 * 60)),
+            (false, Some(990)),
+            (true, Some(1_000)),
             (true, None),
         ];
         let pick = |cluster, entries: &[(bool, Option<i64>)]| {
             creator_entry(cluster, entries, |e| e.0, |e| e.1).map(|e| e.1)
         };
-        assert_eq!(pick(Some(1_000), &entries), Some(Some(1_300)));
+        assert_eq!(pick(Some(1_000), &entries), Some(Some(1_000)));
+        assert_eq!(
+            pick(Some(970), &entries),
+            Some(Some(1_000)),
+            "within a minute"
+        );
         assert_eq!(pick(None, &entries), None, "no cluster time, nothing");
         assert_eq!(
-            pick(Some(1_000), &entries[3..]),
+            pick(Some(1_000), &entries[..1]),
             None,
-            "made after the window: an admin someone added later"
+            "made once the cluster was ACTIVE: an admin the pipeline added"
         );
         assert_eq!(pick(Some(1_000), &entries[1..2]), None, "not a candidate");
     }

@@ -455,7 +455,7 @@ fn creator_entry_is_the_earliest_cluster_admin_made_with_the_cluster() {
     };
     let mut c = cluster(vec![
         at(BREAK_GLASS, "2024-03-12T09:50:00Z"),
-        at(TERRAFORM, "2024-03-12T09:24:05Z"),
+        at(TERRAFORM, "2024-03-12T09:15:42Z"),
     ]);
     c.created_at = Some("2024-03-12T09:15:42Z".into());
     let got = run(
@@ -469,8 +469,8 @@ fn creator_entry_is_the_earliest_cluster_admin_made_with_the_cluster() {
         .collect();
     assert_eq!(creators.len(), 1, "{got:?}");
     assert_eq!(creators[0].2.as_deref(), Some(TERRAFORM));
-    // Made more than 30 minutes after the cluster: not the bootstrap entry.
-    c.created_at = Some("2024-03-12T08:50:00Z".into());
+    // Made after the cluster (once it was ACTIVE, by the pipeline): not the bootstrap entry.
+    c.created_at = Some("2024-03-12T09:10:00Z".into());
     assert!(!ids(&snapshot(vec![c.clone()]), &sample_config()).contains(&"creator-admin-present"));
     // Without the cluster's creation time nothing is recognised.
     c.created_at = None;

@@ -78,7 +78,7 @@ pub static DUPLICATE_PRINCIPAL: Rule = migration_rule(
 pub static CREATOR_ADMIN: Rule = migration_rule(
     "migration-creator-admin",
     &[Medium],
-    "`migrate --live`: the cluster has the bootstrap cluster-creator entry, recognised as `creator-admin-present` recognises it (the earliest-created STANDARD entry holding ClusterAdmin, created no later than 30 minutes after the cluster)",
+    "`migrate --live`: the cluster has the bootstrap cluster-creator entry, recognised as `creator-admin-present` recognises it (the earliest STANDARD entry holding ClusterAdmin whose creation predates or equals the cluster's, within a minute)",
     "The creator's ClusterAdmin entry is made by EKS, not by your infrastructure code: a standing admin nobody reviews, often a shared pipeline role.",
     "Bring the entry into infrastructure code (import it) or delete it once the planned admin entries exist.",
 );

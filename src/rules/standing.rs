@@ -19,7 +19,7 @@ pub static CREATOR_ADMIN_PRESENT: Rule = Rule::external(
     "creator-admin-present",
     Topic::Standing,
     &[Medium],
-    "the cluster creator's bootstrap entry still exists. Recognised as the earliest-created STANDARD entry holding ClusterAdmin whose `created_at` is at or before the cluster's `created_at` plus 30 minutes (EKS writes the creator's entry while it creates the cluster, before the cluster is ACTIVE); needs both timestamps",
+    "the cluster creator's bootstrap entry still exists. Recognised as the earliest STANDARD entry holding ClusterAdmin whose `created_at` predates or equals the cluster's `created_at` (within a minute: EKS makes it in the CreateCluster call, while entries added by infrastructure code come once the cluster is ACTIVE, minutes later); needs both timestamps",
     "bootstrapClusterCreatorAdminPermissions (the default) silently makes whoever created the cluster a ClusterAdmin; with a shared pipeline role or a person's role that admin was never reviewed and outlives its purpose.",
     "Once named admin entries exist, delete the creator's entry (`aws eks delete-access-entry`) and create new clusters with bootstrapClusterCreatorAdminPermissions=false.",
 );
