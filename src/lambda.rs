@@ -288,7 +288,15 @@ impl Handler {
             format: self.settings.format,
             min_severity: self.settings.min_severity,
         };
-        let run = audit.run(&self.settings.rules, &sink).await?;
+        let tuned = self
+            .settings
+            .tuning
+            .as_ref()
+            .map(|tuning| crate::audit::Tuned {
+                tuning,
+                today: (self.today)(),
+            });
+        let run = audit.run(&self.settings.rules, tuned, &sink).await?;
         Ok(Response {
             audit: Some(run),
             ..Response::default()

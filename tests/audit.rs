@@ -36,6 +36,7 @@ fn report(current: &str, baseline: Option<&str>) -> AuditReport {
         baseline.as_ref(),
         &sample_config(),
         &audit_config(),
+        None,
     )
 }
 
@@ -239,7 +240,13 @@ fn a_snapshot_compared_with_its_own_baseline_has_no_drift() {
         );
     }
     let back = Snapshot::from_json("baseline", &text).unwrap();
-    let r = audit::audit(&current, Some(&back), &sample_config(), &audit_config());
+    let r = audit::audit(
+        &current,
+        Some(&back),
+        &sample_config(),
+        &audit_config(),
+        None,
+    );
     assert_eq!(
         r.drift,
         0,
@@ -341,7 +348,7 @@ fn run(
     rules: &RuleConfig,
     config: &AuditConfig,
 ) -> Vec<(&'static str, Severity, Option<String>)> {
-    audit::audit(s, None, rules, config)
+    audit::audit(s, None, rules, config, None)
         .findings
         .into_iter()
         .map(|f| (f.finding.rule.id, f.severity(), f.principal_arn))
@@ -484,7 +491,7 @@ fn untagged_entries_are_reported_only_for_required_tags() {
     let s = snapshot(vec![cluster(vec![e])]);
     assert!(!ids(&s, &RuleConfig::default()).contains(&"untagged-entry"));
     let config = AuditConfig::new(&["Owner".into(), "Team".into()], "x", 5).unwrap();
-    let got = audit::audit(&s, None, &RuleConfig::default(), &config);
+    let got = audit::audit(&s, None, &RuleConfig::default(), &config, None);
     let f = got
         .findings
         .iter()
@@ -558,6 +565,7 @@ fn drift(baseline: &Snapshot, current: &Snapshot) -> Vec<(&'static str, Severity
         Some(baseline),
         &sample_config(),
         &AuditConfig::default(),
+        None,
     )
     .findings
     .into_iter()
@@ -761,4 +769,118 @@ fn a_digest_too_large_for_sns_keeps_the_worst_findings_and_says_how_many_were_le
             .contains("less severe findings are not shown")
     );
     assert_eq!(cut.subject, full.subject);
+}
+
+// ---- the tuning file ----
+
+/// The tuning file applies to the audit as to the watcher: an override re-grades, an exception
+/// in force suppresses (the finding stays, marked, and counts towards nothing), an expired one
+/// stops applying and is reported as `exception-expired`, and its required tags join the flags'.
+#[test]
+fn the_tuning_file_tunes_the_audit() {
+    let toml = r#"
+required_tags = ["CostCentre"]
+
+[rules.deletion-protection-off]
+severity = "high"
+
+[[exceptions]]
+id = "vendor"
+rule = "standing-cross-account"
+principal = "arn:aws:iam::999988887777:role/vendor-observability"
+reason = "Observability vendor, contract SEC-77"
+expires = 2026-12-31
+
+[[exceptions]]
+id = "old-wildcard"
+rule = "standing-wildcard-scope"
+cluster = "prod-*"
+reason = "Migrated by Q3"
+expires = 2026-06-30
+"#;
+    let tuning = eks_access_watch::Tuning::parse(toml, "tuning.toml").unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+    let snapshot = load("org.json");
+    let plain = audit::audit(&snapshot, None, &sample_config(), &audit_config(), None);
+    let tuned = audit::audit(
+        &snapshot,
+        None,
+        &sample_config(),
+        &audit_config(),
+        Some(audit::Tuned {
+            tuning: &tuning,
+            today,
+        }),
+    );
+    let find = |r: &AuditReport, rule: &str, cluster: &str| {
+        r.findings
+            .iter()
+            .find(|f| f.finding.rule.id == rule && f.cluster.as_deref() == Some(cluster))
+            .cloned()
+    };
+    // Suppressed: still there, marked with its exception, but not counted.
+    let vendor = find(&tuned, "standing-cross-account", "prod-eu").unwrap();
+    let by = vendor.finding.suppressed_by.as_ref().unwrap();
+    assert_eq!(by.exception, "vendor");
+    assert!(!vendor.counts());
+    assert_eq!(vendor.severity(), Severity::Medium);
+    let counted_medium = |r: &AuditReport| {
+        r.findings
+            .iter()
+            .filter(|f| f.counts() && f.severity() == Severity::Medium)
+            .count()
+    };
+    assert_eq!(tuned.counts.medium, counted_medium(&tuned));
+    assert!(
+        tuned.counts.medium
+            < tuned
+                .findings
+                .iter()
+                .filter(|f| f.severity() == Severity::Medium)
+                .count()
+    );
+    // Expired: applies no more, the finding says which exception lapsed, and the lapse is a
+    // finding of its own.
+    let wildcard = find(&tuned, "standing-wildcard-scope", "prod-eu").unwrap();
+    assert!(wildcard.counts());
+    assert_eq!(
+        wildcard
+            .finding
+            .expired_exception
+            .as_ref()
+            .unwrap()
+            .exception,
+        "old-wildcard"
+    );
+    let expired: Vec<_> = tuned
+        .findings
+        .iter()
+        .filter(|f| f.finding.rule.id == "exception-expired")
+        .collect();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].place(), "the tuning file");
+    assert!(expired[0].finding.summary.contains("old-wildcard"));
+    // Override: graded high, the rule's own grade kept.
+    let protection = find(&tuned, "deletion-protection-off", "prod-us").unwrap();
+    assert_eq!(protection.severity(), Severity::High);
+    assert_eq!(protection.finding.rule_severity, Some(Severity::Low));
+    // Required tags: the file's join the flags'.
+    let untagged = |r: &AuditReport| {
+        r.findings
+            .iter()
+            .filter(|f| f.finding.rule.id == "untagged-entry")
+            .count()
+    };
+    assert!(untagged(&tuned) > untagged(&plain));
+    assert!(
+        tuned
+            .findings
+            .iter()
+            .any(|f| f.finding.rule.id == "untagged-entry"
+                && f.finding.summary.contains("CostCentre"))
+    );
+    // The renderings say what the file did.
+    let text = render::audit::text(&tuned, false);
+    assert!(text.contains("suppressed by exception vendor"), "{text}");
+    assert!(text.contains("exception old-wildcard expired"), "{text}");
 }

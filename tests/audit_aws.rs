@@ -301,6 +301,7 @@ async fn a_part_that_cannot_be_read_is_recorded_and_the_rest_is_still_audited() 
         None,
         &crate::util::sample_config(),
         &AuditConfig::default(),
+        None,
     );
     let incomplete: Vec<Severity> = report
         .findings
@@ -341,6 +342,7 @@ async fn a_cluster_deleted_during_the_audit_is_dropped_and_noted_at_info() {
         None,
         &crate::util::sample_config(),
         &AuditConfig::default(),
+        None,
     );
     assert!(!report.incomplete());
 }
@@ -658,4 +660,56 @@ async fn the_audit_task_without_a_bucket_is_refused_naming_the_variable() {
         .unwrap_err();
     assert!(!err.retryable());
     assert!(err.to_string().contains("AUDIT_BUCKET"), "{err}");
+}
+
+/// The daily audit applies the Lambda's tuning file: a drift finding an exception in force
+/// covers is in the digest, marked, but sends no drift alert and does not count.
+#[tokio::test]
+async fn the_daily_audit_applies_the_tuning_file() {
+    let rules = world(vec![]);
+    let today = reader(&rules, Duration::ZERO, 4)
+        .read(&targets(), "t".into())
+        .await;
+    let (s3, _stored) = s3(Some(yesterday(&today)));
+    let rules = world(vec![]);
+    let (sns, published) = sns_capturing();
+    let tuning = eks_access_watch::Tuning::parse(
+        &format!(
+            "[[exceptions]]\nid = \"platform-admin\"\nrule = \"drift-entry-added\"\nprincipal = \"{PLATFORM_ADMIN}\"\nreason = \"Approved in CHG-1\"\nexpires = 2099-01-01\n"
+        ),
+        "SSM parameter /t",
+    )
+    .unwrap();
+    let settings = lambda_settings().with_tuning(tuning).unwrap();
+    let handler = Handler::new(settings, crate::aws::clients(None, Some(sns), None))
+        .with_audit(daily(s3, &rules));
+    let response = handler
+        .handle(&crate::aws::raw(&json!({"task": "audit"})))
+        .await
+        .unwrap();
+    let run = response.audit.expect("an audit run");
+    assert_eq!(run.drift, 1, "the suppressed drift does not count: {run:?}");
+    assert!(
+        run.drift_alerts
+            .iter()
+            .any(|a| a.starts_with("drift-entry-added")
+                && a.ends_with("suppressed by exception platform-admin")),
+        "{:?}",
+        run.drift_alerts
+    );
+    let messages = published.lock().unwrap();
+    assert_eq!(
+        messages.len(),
+        2,
+        "the digest and the one drift alert that counts"
+    );
+    let digest = json_message(&messages[0]);
+    assert!(
+        digest["email"]
+            .as_str()
+            .unwrap()
+            .contains("suppressed by exception platform-admin"),
+        "{}",
+        digest["email"]
+    );
 }

@@ -455,3 +455,60 @@ fn a_live_audit_that_cannot_reach_eks_says_so_and_exits_2() {
         "{finding}"
     );
 }
+
+/// `audit --config`: the tuning file decides what counts for `--fail-on`, and a bad file is an
+/// error naming its line, before anything is read.
+#[test]
+fn audit_reads_the_tuning_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let complete = complete_snapshot(&dir);
+    let config = ["--approved-caller", TERRAFORM, "--break-glass", BREAK_GLASS];
+    let o = audit(
+        &[
+            &[
+                "--snapshot",
+                &complete,
+                "--fail-on",
+                "high",
+                "--format",
+                "json",
+            ][..],
+            &config,
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let highs: std::collections::BTreeSet<String> =
+        serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "high" || f["severity"] == "critical")
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect();
+    assert!(!highs.is_empty());
+    let mut toml = String::new();
+    for rule in &highs {
+        toml.push_str(&format!("[rules.{rule}]\nseverity = \"medium\"\n"));
+    }
+    let file = dir.path().join("tuning.toml");
+    std::fs::write(&file, &toml).unwrap();
+    let tuned = [
+        &["--snapshot", &complete, "--fail-on", "high", "--config"][..],
+        &[file.to_str().unwrap()],
+        &config,
+    ]
+    .concat();
+    let o = audit(&tuned);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("severity set by the tuning file"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::write(&file, "[rules.no-such-rule]\nenabled = false\n").unwrap();
+    let o = audit(&tuned);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no-such-rule"), "{}", stderr(&o));
+}

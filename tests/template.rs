@@ -984,7 +984,10 @@ fn role_actions(role: &Yaml) -> (Vec<String>, Vec<Yaml>) {
 
 #[test]
 fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
-    let stack = central(&[("EnrichRoleName", "eks-access-watch-reader")]);
+    let stack = central(&[
+        ("EnrichRoleName", "eks-access-watch-reader"),
+        ("TuningParameterName", "/eks-access-watch/tuning"),
+    ]);
     let role = stack.resource("AuditRole").unwrap();
     assert_eq!(
         role["Properties"]["RoleName"],
@@ -1007,6 +1010,7 @@ fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
             "s3:ListBucket",
             "s3:PutObject",
             "sns:Publish",
+            "ssm:GetParameter",
             "sts:AssumeRole",
         ]
     );

@@ -111,8 +111,14 @@ impl DailyAudit {
         })
     }
 
-    /// One run: baseline from S3, audit, digest and drift alerts, then the new snapshot.
-    pub async fn run(&self, rules: &RuleConfig, sink: &Sink<'_>) -> Result<AuditRun, RunError> {
+    /// One run: baseline from S3, audit (with the tuning file, when given), digest and drift
+    /// alerts, then the new snapshot.
+    pub async fn run(
+        &self,
+        rules: &RuleConfig,
+        tuned: Option<super::Tuned<'_>>,
+        sink: &Sink<'_>,
+    ) -> Result<AuditRun, RunError> {
         let mut notes = Vec::new();
         let baseline = match self.previous().await.map_err(RunError::Bucket)? {
             Some(text) => match Snapshot::from_json(&self.location(), &text) {
@@ -129,7 +135,7 @@ impl DailyAudit {
             }
         };
         let snapshot = self.reader.read(&self.targets, crate::sdk::now()).await;
-        let report = audit(&snapshot, baseline.as_ref(), rules, &self.config);
+        let report = audit(&snapshot, baseline.as_ref(), rules, &self.config, tuned);
         let location = self.location();
         let fifo = sink.topic.is_some_and(|t| t.fifo);
         let digest_msg = digest::digest_message(
@@ -148,7 +154,9 @@ impl DailyAudit {
         });
         let mut drift_alerts = Vec::new();
         for f in report.findings.iter().filter(|f| f.is_drift()) {
-            let outcome = if f.severity() < sink.min_severity {
+            let outcome = if let Some(e) = &f.finding.suppressed_by {
+                format!("suppressed by exception {}", e.exception)
+            } else if f.severity() < sink.min_severity {
                 format!("below MIN_SEVERITY ({})", sink.min_severity)
             } else {
                 let msg = digest::drift_message(f, &report, fifo, sink.format);

@@ -25,9 +25,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use chrono::NaiveDate;
+
 use crate::config::{AuditConfig, RuleConfig};
 use crate::rules::{CATALOGUE, Finding, Rule, Topic};
 use crate::severity::Severity;
+use crate::tuning::{Context, Tuning};
 use snapshot::{ClusterState, Snapshot};
 
 /// A finding with where it applies: the finding model, wrapped (serialised as the finding's
@@ -70,10 +73,18 @@ impl AuditFinding {
         self.finding.rule.topic == Topic::Drift
     }
 
-    /// `prod-eu`, or `account 111122223333 eu-west-1` for findings about no one cluster.
+    /// False when a tuning-file exception suppressed the finding: it stays in the report,
+    /// marked, and counts towards nothing (severity, counts, `--fail-on`, drift alerts).
+    pub fn counts(&self) -> bool {
+        self.finding.suppressed_by.is_none()
+    }
+
+    /// `prod-eu`, `account 111122223333 eu-west-1` for findings about no one cluster, or `the
+    /// tuning file` for what the tuning file itself says (an expired exception).
     pub fn place(&self) -> String {
         match &self.cluster {
             Some(c) => c.clone(),
+            None if self.account.is_empty() => "the tuning file".to_string(),
             None => format!("account {} {}", self.account, self.region),
         }
     }
@@ -139,7 +150,7 @@ pub struct AuditReport {
     /// The highest finding's severity (`info` with no findings).
     pub severity: Severity,
     pub counts: Counts,
-    /// Drift findings among `findings`.
+    /// Drift findings among `findings` that count (none suppressed).
     pub drift: usize,
     /// Clusters worst first; within a cluster, worst first, then catalogue order.
     pub findings: Vec<AuditFinding>,
@@ -177,24 +188,76 @@ fn same_place(a: &AuditFinding, b: &AuditFinding) -> bool {
     (&a.account, &a.region, &a.cluster) == (&b.account, &b.region, &b.cluster)
 }
 
-/// Audit `current` (and compare it with `baseline`, when given). Pure.
+/// The tuning file an audit applies, and the date its exceptions are judged on.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuned<'a> {
+    pub tuning: &'a Tuning,
+    pub today: NaiveDate,
+}
+
+/// Audit `current` (and compare it with `baseline`, when given), applying the tuning file
+/// when given: its required tags join `config`'s, its overrides and exceptions apply to every
+/// finding, and each expired exception is an `exception-expired` finding. Pure.
 pub fn audit(
     current: &Snapshot,
     baseline: Option<&Snapshot>,
     rules: &RuleConfig,
     config: &AuditConfig,
+    tuned: Option<Tuned>,
 ) -> AuditReport {
-    let mut findings = standing::findings(current, rules, config);
+    let mut config = config.clone();
+    if let Some(t) = tuned {
+        for tag in &t.tuning.required_tags {
+            if !config.require_tags.contains(tag) {
+                config.require_tags.push(tag.clone());
+            }
+        }
+    }
+    let mut findings = standing::findings(current, rules, &config);
     if let Some(baseline) = baseline {
         findings.extend(drift::findings(baseline, current, rules));
+    }
+    if let Some(t) = tuned {
+        findings = tune(findings, t);
     }
     finalise(current, baseline, findings)
 }
 
-/// The one place audit findings are finalised, after every finding is made and before anything
-/// is counted, ordered or rendered. Each finding carries its context (account, region,
-/// cluster, principal; audit findings have no caller): a step that adjusts or suppresses
-/// findings (the tuning file's overrides and exceptions) belongs at the top of this function.
+/// The tuning file's step: overrides and exceptions per finding, each in its own context (an
+/// audit finding has no caller), then the expired exceptions as findings of their own.
+fn tune(findings: Vec<AuditFinding>, t: Tuned) -> Vec<AuditFinding> {
+    let mut out: Vec<AuditFinding> = findings
+        .into_iter()
+        .filter_map(|f| {
+            let context = Context {
+                cluster: f.cluster.as_deref(),
+                account: Some(f.account.as_str()),
+                principal: f.principal_arn.as_deref(),
+                caller: None,
+                failed: false,
+            };
+            let finding = t.tuning.tune(f.finding.clone(), &context, t.today)?;
+            Some(AuditFinding { finding, ..f })
+        })
+        .collect();
+    out.extend(
+        t.tuning
+            .expired_findings(t.today)
+            .into_iter()
+            .map(|finding| AuditFinding {
+                finding,
+                account: String::new(),
+                region: String::new(),
+                cluster: None,
+                principal_arn: None,
+            }),
+    );
+    out
+}
+
+/// The one place audit findings are finalised, after every finding is made (and tuned) and
+/// before anything is counted, ordered or rendered. Suppressed findings are kept and ordered
+/// with the rest, but count towards nothing.
 pub fn finalise(
     current: &Snapshot,
     baseline: Option<&Snapshot>,
@@ -204,15 +267,16 @@ pub fn finalise(
     let place =
         |f: &AuditFinding| -> Place { (f.account.clone(), f.region.clone(), f.cluster.clone()) };
     let mut worst: BTreeMap<Place, Severity> = BTreeMap::new();
-    for f in &findings {
+    for f in findings.iter().filter(|f| f.counts()) {
         let w = worst.entry(place(f)).or_insert(Severity::Info);
         *w = (*w).max(f.severity());
     }
     let rank = |rule: &Rule| CATALOGUE.iter().position(|r| *r == rule);
     findings.sort_by(|a, b| {
         let (pa, pb) = (place(a), place(b));
-        worst[&pb]
-            .cmp(&worst[&pa])
+        let level = |p: &Place| worst.get(p).copied();
+        level(&pb)
+            .cmp(&level(&pa))
             .then_with(|| pa.cmp(&pb))
             .then_with(|| b.severity().cmp(&a.severity()))
             .then_with(|| rank(a.finding.rule).cmp(&rank(b.finding.rule)))
@@ -220,7 +284,7 @@ pub fn finalise(
             .then_with(|| a.finding.summary.cmp(&b.finding.summary))
     });
     let mut counts = Counts::default();
-    for f in &findings {
+    for f in findings.iter().filter(|f| f.counts()) {
         counts.add(f.severity());
     }
     let targets = current
@@ -254,11 +318,15 @@ pub fn finalise(
             .collect(),
         severity: findings
             .iter()
+            .filter(|f| f.counts())
             .map(AuditFinding::severity)
             .max()
             .unwrap_or(Severity::Info),
         counts,
-        drift: findings.iter().filter(|f| f.is_drift()).count(),
+        drift: findings
+            .iter()
+            .filter(|f| f.is_drift() && f.counts())
+            .count(),
         findings,
     }
 }

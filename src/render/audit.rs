@@ -70,7 +70,7 @@ fn principal(f: &AuditFinding) -> String {
 fn heading(f: &AuditFinding) -> String {
     match &f.cluster {
         Some(c) => format!("{c} ({}, {})", f.account, f.region),
-        None => format!("account {} {}", f.account, f.region),
+        None => f.place(),
     }
 }
 
@@ -102,7 +102,7 @@ pub fn text(report: &AuditReport, colour: bool) -> String {
                 severity_cell(f.severity(), colour),
                 f.finding.rule.id,
                 clean(&principal(f), 64),
-                clean(&f.finding.summary, 1000)
+                summary_with_notes(f)
             );
         }
     }
@@ -116,9 +116,11 @@ pub fn text(report: &AuditReport, colour: bool) -> String {
     out
 }
 
+/// The worst severity among the findings that count (suppressed ones do not).
 fn worst(findings: &[&AuditFinding]) -> Severity {
     findings
         .iter()
+        .filter(|f| f.counts())
         .map(|f| f.severity())
         .max()
         .unwrap_or(Severity::Info)
@@ -126,10 +128,25 @@ fn worst(findings: &[&AuditFinding]) -> Severity {
 
 fn counts_of(findings: &[&AuditFinding]) -> String {
     let mut counts = crate::audit::Counts::default();
-    for f in findings {
+    for f in findings.iter().filter(|f| f.counts()) {
         counts.add(f.severity());
     }
-    counts.describe()
+    let suppressed = findings.iter().filter(|f| !f.counts()).count();
+    match suppressed {
+        0 => counts.describe(),
+        n => format!("{}; {n} suppressed", counts.describe()),
+    }
+}
+
+/// The summary, then what the tuning file did to the finding (suppressed, re-graded, an
+/// exception that expired).
+fn summary_with_notes(f: &AuditFinding) -> String {
+    let mut text = clean(&f.finding.summary, 1000);
+    for note in super::tuning_notes(&f.finding) {
+        text.push(' ');
+        text.push_str(&clean(&note, 600));
+    }
+    text
 }
 
 /// Escape a Markdown table cell.
@@ -154,7 +171,15 @@ pub fn markdown(report: &AuditReport) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | **{}** | {} |",
-                cell(head.cluster.as_deref().unwrap_or("(not listed)")),
+                cell(
+                    head.cluster
+                        .as_deref()
+                        .unwrap_or(if head.account.is_empty() {
+                            "(tuning file)"
+                        } else {
+                            "(not listed)"
+                        })
+                ),
                 cell(&head.account),
                 cell(&head.region),
                 worst.upper(),
@@ -173,7 +198,7 @@ pub fn markdown(report: &AuditReport) -> String {
                 f.severity().upper(),
                 f.finding.rule.id,
                 cell(&principal(f)),
-                cell(&f.finding.summary)
+                cell(&summary_with_notes(f))
             );
         }
     }

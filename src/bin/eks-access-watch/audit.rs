@@ -15,6 +15,7 @@ use eks_access_watch::audit::{self, AuditReport};
 use eks_access_watch::config::{AuditConfig, ConfigError, check_targets};
 use eks_access_watch::eks_clients::EksClients;
 use eks_access_watch::render;
+use eks_access_watch::tuning::{self, Tuning};
 use eks_access_watch::{RuleConfig, Severity};
 
 #[derive(clap::Args)]
@@ -60,6 +61,9 @@ pub struct AuditArgs {
     /// More ClusterAdmin/Admin holders than this on one cluster is a finding.
     #[arg(long, value_name = "N", default_value_t = 5)]
     max_admins: usize,
+    /// Judge tuning-file exception expiry as of this date (YYYY-MM-DD; default: today, UTC).
+    #[arg(long, value_name = "DATE", requires = "config", value_parser = super::parse_date)]
+    as_of: Option<chrono::NaiveDate>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,9 +75,16 @@ enum AuditFormat {
 }
 
 /// Validate every setting at once, so one run names every problem.
-fn settings(args: &AuditArgs) -> Result<(RuleConfig, AuditConfig), ConfigError> {
+fn settings(args: &AuditArgs) -> Result<(RuleConfig, AuditConfig, Option<Tuning>), ConfigError> {
     let mut problems = check_targets(&args.regions, "--region", &args.accounts, "--account");
     let rules = args.rules.config().map_err(|e| problems.extend(e.problems));
+    let tuning = match args.rules.config.as_deref().map(Tuning::read).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            problems.extend(e.problems);
+            None
+        }
+    };
     let config = AuditConfig::new(&args.require_tags, "--require-tag", args.max_admins)
         .map_err(|e| problems.extend(e.problems));
     if let Some(t) = &args.role_template
@@ -88,7 +99,13 @@ fn settings(args: &AuditArgs) -> Result<(RuleConfig, AuditConfig), ConfigError> 
         );
     }
     match (rules, config) {
-        (Ok(r), Ok(c)) if problems.is_empty() => Ok((r, c)),
+        (Ok(r), Ok(c)) if problems.is_empty() => {
+            let r = match &tuning {
+                Some(t) => r.merge(&t.rules),
+                None => r,
+            };
+            Ok((r, c, tuning))
+        }
         _ => Err(ConfigError { problems }),
     }
 }
@@ -150,7 +167,8 @@ fn read_live(args: &AuditArgs) -> anyhow::Result<Snapshot> {
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let (rules, config) = settings(&args)?;
+    let (rules, config, tuning) = settings(&args)?;
+    let today = args.as_of.unwrap_or_else(tuning::today_utc);
     // Files first: a bad baseline is reported before any AWS call.
     let baseline = args.baseline.as_deref().map(load).transpose()?;
     let snapshot = match &args.snapshot {
@@ -163,7 +181,8 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.write_baseline {
         write(path, &snapshot.baseline())?;
     }
-    let report = audit::audit(&snapshot, baseline.as_ref(), &rules, &config);
+    let tuned = tuning.as_ref().map(|tuning| audit::Tuned { tuning, today });
+    let report = audit::audit(&snapshot, baseline.as_ref(), &rules, &config, tuned);
     if let Err(e) = print(&report, args.format) {
         // stdout closed (piped into `head`): nothing more can be shown.
         if e.kind() != io::ErrorKind::BrokenPipe {
@@ -175,10 +194,12 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(if report.incomplete() {
         ExitCode::from(2)
-    } else if args
-        .fail_on
-        .is_some_and(|s| report.findings.iter().any(|f| f.severity() >= s))
-    {
+    } else if args.fail_on.is_some_and(|s| {
+        report
+            .findings
+            .iter()
+            .any(|f| f.counts() && f.severity() >= s)
+    }) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
