@@ -1,0 +1,240 @@
+//! The Lambda's settings, from its environment: every variable parsed by a small typed parser,
+//! every problem reported at once, each naming its variable.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{AuditSettings, ConfigError, RuleConfig};
+use crate::arn::{self, TopicArn};
+use crate::closed::closed_enum;
+use crate::severity::Severity;
+use crate::tuning::Tuning;
+
+closed_enum! {
+    /// What subscribers get besides e-mail text and the JSON alert (`ALERT_FORMAT`).
+    pub enum AlertFormat ("alert format") {
+        /// JSON alert for machine subscribers, text for e-mail.
+        Default = "default",
+        /// Additionally, HTTPS subscribers (AWS Chatbot / Amazon Q Developer in chat
+        /// applications) get a custom-notification document, so one topic feeds Slack or Teams.
+        Chatbot = "chatbot",
+    }
+}
+
+/// Everything the Lambda is configured with, validated once at init.
+#[derive(Debug, Clone)]
+pub struct LambdaSettings {
+    /// `None`: dry run, alerts are logged instead of published.
+    pub topic: Option<TopicArn>,
+    pub rules: RuleConfig,
+    pub min_severity: Severity,
+    pub enrich: bool,
+    pub enrich_timeout: Duration,
+    pub format: AlertFormat,
+    pub role_template: Option<String>,
+    pub home_account: Option<String>,
+    /// Where events that cannot succeed on a retry go at once, with the reason (the function's
+    /// own on-failure queue). `None`: the invocation fails and Lambda's retries decide.
+    pub failure_queue_url: Option<String>,
+    /// The function's region (`AWS_REGION`, set by the Lambda runtime, not by the template):
+    /// the region of the audit events its subscriptions deliver (they never cross regions).
+    pub region: Option<String>,
+    /// The SSM parameter holding the tuning file (`TUNING_PARAMETER_NAME`), read at init.
+    pub tuning_parameter: Option<String>,
+    /// The tuning file, once read ([`LambdaSettings::with_tuning`]).
+    pub tuning: Option<Tuning>,
+    /// The daily audit (`{"task": "audit"}`): where snapshots go, what to read, how to grade.
+    pub audit: AuditSettings,
+}
+
+/// The environment variables the Lambda reads, for docs, the template test and errors.
+pub const LAMBDA_ENV_VARS: &[&str] = &[
+    "ALERT_TOPIC_ARN",
+    "APPROVED_CALLER_ARNS",
+    "BREAK_GLASS_ROLE_ARNS",
+    "MIN_SEVERITY",
+    "ENRICH",
+    "ENRICH_TIMEOUT_MS",
+    "ALERT_FORMAT",
+    "ENRICH_ROLE_ARN_TEMPLATE",
+    "HOME_ACCOUNT_ID",
+    "FAILURE_QUEUE_URL",
+    "TUNING_PARAMETER_NAME",
+];
+
+/// Reads variables through a lookup function and collects every problem, each naming its
+/// variable.
+pub(super) struct Env<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    pub(super) problems: Vec<String>,
+}
+
+impl Env<'_> {
+    /// The trimmed value; unset and blank are the same.
+    pub(super) fn text(&self, name: &str) -> Option<String> {
+        (self.get)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Parse a set variable with `parse`; a failure is recorded and `default` stands in.
+    pub(super) fn parse<T>(
+        &mut self,
+        name: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        match self.text(name) {
+            None => default,
+            Some(v) => parse(&v).unwrap_or_else(|e| {
+                self.problems.push(format!("{name}: {e}"));
+                default
+            }),
+        }
+    }
+
+    pub(super) fn optional<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        self.parse(name, None, |v| parse(v).map(Some))
+    }
+}
+
+/// A closed set's value (its error lists the valid values).
+fn one_of<T: FromStr<Err = crate::closed::UnknownValue>>(v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|e: crate::closed::UnknownValue| e.to_string())
+}
+
+fn switch(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => Err(format!("`{v}` is not a switch; use true or false")),
+    }
+}
+
+fn millis(v: &str, max: u64) -> Result<Duration, String> {
+    match v.parse::<u64>() {
+        Ok(ms) if (1..=max).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(format!(
+            "`{v}` is not a whole number of milliseconds from 1 to {max}"
+        )),
+    }
+}
+
+impl LambdaSettings {
+    /// Read and validate every variable through `get`; every problem is reported at once,
+    /// each naming its variable and what is expected.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Env {
+            get: &get,
+            problems: Vec::new(),
+        };
+        let topic = env.optional("ALERT_TOPIC_ARN", |v| {
+            arn::parse_topic(v).map_err(|e| format!("{e}; unset it for a dry run"))
+        });
+        let rules = RuleConfig::new(
+            &RuleConfig::split_list(&env.text("APPROVED_CALLER_ARNS").unwrap_or_default()),
+            "APPROVED_CALLER_ARNS",
+            &RuleConfig::split_list(&env.text("BREAK_GLASS_ROLE_ARNS").unwrap_or_default()),
+            "BREAK_GLASS_ROLE_ARNS",
+        )
+        .unwrap_or_else(|e| {
+            env.problems.extend(e.problems);
+            RuleConfig::default()
+        });
+        let min_severity = env.parse("MIN_SEVERITY", Severity::Low, one_of);
+        let enrich = env.parse("ENRICH", true, switch);
+        let enrich_timeout = env.parse("ENRICH_TIMEOUT_MS", Duration::from_millis(3000), |v| {
+            millis(v, 60_000)
+        });
+        let format = env.parse("ALERT_FORMAT", AlertFormat::Default, one_of);
+        let role_template = env.optional("ENRICH_ROLE_ARN_TEMPLATE", |v| {
+            arn::validate_role_template(v).map_err(|e| e.to_string())
+        });
+        let home_account = env.optional("HOME_ACCOUNT_ID", |v| {
+            if arn::is_account_id(v) {
+                Ok(v.to_string())
+            } else {
+                Err(format!("`{v}` is not a 12-digit account id"))
+            }
+        });
+        let failure_queue_url = env.optional("FAILURE_QUEUE_URL", |v| {
+            if v.starts_with("https://") && v.contains("/") {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`{v}` is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)"
+                ))
+            }
+        });
+        let tuning_parameter = env.optional("TUNING_PARAMETER_NAME", |v| {
+            let valid = v.len() <= 2048
+                && v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-/:".contains(c));
+            if valid {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`{v}` is not an SSM parameter name (letters, digits and _ . - /, e.g. /eks-access-watch/tuning)"
+                ))
+            }
+        });
+        let audit = AuditSettings::from_env(&mut env, role_template.is_some());
+        if !env.problems.is_empty() {
+            return Err(ConfigError {
+                problems: env.problems,
+            });
+        }
+        Ok(LambdaSettings {
+            // The topic lives in the function's account in every supported deployment.
+            home_account: home_account.or_else(|| topic.as_ref().map(|t| t.account.clone())),
+            topic,
+            rules,
+            min_severity,
+            enrich,
+            enrich_timeout,
+            format,
+            role_template,
+            failure_queue_url,
+            region: env.text("AWS_REGION"),
+            tuning_parameter,
+            tuning: None,
+            audit,
+        })
+    }
+
+    /// Add the tuning file: its approved callers and break-glass roles join the environment's.
+    ///
+    /// Refused when the file names a break-glass role the environment does not: the
+    /// EventBridge rule that delivers role assumptions is built from `BREAK_GLASS_ROLE_ARNS`
+    /// (the template's `BreakGlassRoleArns`), or with it empty from the naming convention, so
+    /// assumptions of any other role would never reach the function.
+    pub fn with_tuning(mut self, tuning: Tuning) -> Result<Self, ConfigError> {
+        let env = &self.rules;
+        let problems: Vec<String> = tuning
+            .rules
+            .break_glass_roles
+            .iter()
+            // With none configured, EventBridge delivers the roles named like break-glass
+            // (BREAK_GLASS_SPELLINGS), exactly what `is_break_glass` then accepts.
+            .filter(|role| !env.is_break_glass(Some(role)))
+            .map(|role| {
+                format!(
+                    "{}: break_glass_roles: `{role}` is not in BREAK_GLASS_ROLE_ARNS, so EventBridge never delivers its role assumptions; add it to that variable (the template's BreakGlassRoleArns parameter) too",
+                    tuning.source
+                )
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        self.rules = self.rules.merge(&tuning.rules);
+        self.tuning = Some(tuning);
+        Ok(self)
+    }
+}
