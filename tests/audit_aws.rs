@@ -482,11 +482,40 @@ fn daily(s3: aws_sdk_s3::Client, rules: &[Rule]) -> DailyAudit {
 
 /// The Lambda's handler with the daily audit, publishing through `sns`.
 fn audit_handler(s3: aws_sdk_s3::Client, sns: aws_sdk_sns::Client, rules: &[Rule]) -> Handler {
-    Handler::new(
-        lambda_settings(),
-        crate::aws::clients(None, Some(sns), None),
-    )
-    .with_audit(daily(s3, rules))
+    handler_with(lambda_settings(), s3, sns, rules)
+}
+
+fn handler_with(
+    settings: LambdaSettings,
+    s3: aws_sdk_s3::Client,
+    sns: aws_sdk_sns::Client,
+    rules: &[Rule],
+) -> Handler {
+    Handler::new(settings, crate::aws::clients(None, Some(sns), None)).with_audit(daily(s3, rules))
+}
+
+/// Today's scheduled audit, with yesterday's snapshot in the bucket, through a handler set up
+/// with `settings`: the response, today's snapshot, what was published and what was stored.
+async fn today_after_yesterday(
+    settings: LambdaSettings,
+) -> (
+    eks_access_watch::lambda::Response,
+    Snapshot,
+    Arc<Mutex<Vec<aws_sdk_sns::operation::publish::PublishInput>>>,
+    Stored,
+) {
+    let rules = world(vec![]);
+    let today = reader(&rules, Duration::ZERO, 4)
+        .read(&targets(), "t".into())
+        .await;
+    let (s3, stored) = s3(Some(yesterday(&today)));
+    let rules = world(vec![]);
+    let (sns, published) = sns_capturing();
+    let response = handler_with(settings, s3, sns, &rules)
+        .handle(&crate::aws::raw(&json!({"task": "audit"})))
+        .await
+        .unwrap();
+    (response, today, published, stored)
 }
 
 /// Yesterday: platform-admin had no entry and prod had audit logging on.
@@ -504,18 +533,7 @@ fn yesterday(today: &Snapshot) -> String {
 
 #[tokio::test]
 async fn the_schedule_publishes_a_digest_and_one_alert_per_drift_then_stores_the_snapshot() {
-    let rules = world(vec![]);
-    let today = reader(&rules, Duration::ZERO, 4)
-        .read(&targets(), "t".into())
-        .await;
-    let (s3, stored) = s3(Some(yesterday(&today)));
-    let rules = world(vec![]);
-    let (sns, published) = sns_capturing();
-    let handler = audit_handler(s3, sns, &rules);
-    let response = handler
-        .handle(&crate::aws::raw(&json!({"task": "audit"})))
-        .await
-        .unwrap();
+    let (response, today, published, stored) = today_after_yesterday(lambda_settings()).await;
     let run = response.audit.expect("an audit run");
     assert!(response.alerts.is_empty());
     assert_eq!(run.drift, 2, "{run:?}");
@@ -666,13 +684,6 @@ async fn the_audit_task_without_a_bucket_is_refused_naming_the_variable() {
 /// covers is in the digest, marked, but sends no drift alert and does not count.
 #[tokio::test]
 async fn the_daily_audit_applies_the_tuning_file() {
-    let rules = world(vec![]);
-    let today = reader(&rules, Duration::ZERO, 4)
-        .read(&targets(), "t".into())
-        .await;
-    let (s3, _stored) = s3(Some(yesterday(&today)));
-    let rules = world(vec![]);
-    let (sns, published) = sns_capturing();
     let tuning = eks_access_watch::Tuning::parse(
         &format!(
             "[[exceptions]]\nid = \"platform-admin\"\nrule = \"drift-entry-added\"\nprincipal = \"{PLATFORM_ADMIN}\"\nreason = \"Approved in CHG-1\"\nexpires = 2099-01-01\n"
@@ -681,12 +692,7 @@ async fn the_daily_audit_applies_the_tuning_file() {
     )
     .unwrap();
     let settings = lambda_settings().with_tuning(tuning).unwrap();
-    let handler = Handler::new(settings, crate::aws::clients(None, Some(sns), None))
-        .with_audit(daily(s3, &rules));
-    let response = handler
-        .handle(&crate::aws::raw(&json!({"task": "audit"})))
-        .await
-        .unwrap();
+    let (response, _, published, _) = today_after_yesterday(settings).await;
     let run = response.audit.expect("an audit run");
     assert_eq!(run.drift, 1, "the suppressed drift does not count: {run:?}");
     assert!(
