@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Smoke test of the local Lambda loop: start `cargo lambda watch` on a loopback port, invoke three
-# samples, check the dry-run alerts (severity and rules) in the responses, stop the watcher.
+# Smoke test of the local Lambda loop: start `cargo lambda watch` on a loopback port, invoke four
+# samples (three EventBridge events, one audit-log subscription payload), check the dry-run
+# alerts (severity and rules) in the responses, stop the watcher.
 # Installs cargo-lambda from PyPI when it is missing. Nothing leaves 127.0.0.1: dry run (no
 # topic), no enrichment, instance metadata disabled, fake credentials.
 set -euo pipefail
@@ -46,5 +47,15 @@ PY
 check events/AssociateAccessPolicy-cluster-admin-by-human.json critical cluster-admin-granted
 check events/AssumeRole-break-glass.json critical break-glass-assumed
 check events/AssociateAccessPolicy-view-routine.json low access-policy-associated
+# A CloudWatch Logs subscription payload of the EKS audit log (base64 gzip), as a subscription
+# filter delivers it: several alerts, one of them the system:masters mapping.
+out="$(invoke events/k8s-aws-auth.subscription.json)"
+python3 - "$out" <<'PY'
+import json, sys
+alerts = json.loads(sys.argv[1])["alerts"]
+assert len(alerts) > 1 and all(a["delivery"] == "dry-run" for a in alerts), alerts
+assert any("aws-auth-system-masters" in a["rules"] and a["severity"] == "critical" for a in alerts), alerts
+print(f"ok  events/k8s-aws-auth.subscription.json: {len(alerts)} alerts")
+PY
 grep -q "dry run (ALERT_TOPIC_ARN not set)" "$log" || { echo "no dry-run log line"; cat "$log"; exit 1; }
-echo "smoke test passed: 3 invocations through cargo lambda watch"
+echo "smoke test passed: 4 invocations through cargo lambda watch"
