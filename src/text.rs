@@ -12,6 +12,10 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 /// Replace control characters with a space, collapse the result's ends, and cut to at most
 /// `max` characters (an ellipsis marks the cut).
 pub fn clean(text: &str, max: usize) -> String {
+    // Most text (event sources, names, ARNs) is short printable ASCII: nothing to replace.
+    if text.len() <= max && text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return text.trim_end().to_string();
+    }
     let mut out = String::with_capacity(text.len().min(max + 3));
     let mut chars = text.chars();
     for ch in chars.by_ref().take(max) {
@@ -28,6 +32,10 @@ pub fn clean(text: &str, max: usize) -> String {
 
 /// Characters that change how surrounding text reads rather than adding to it.
 fn is_unsafe(ch: char) -> bool {
+    if ch.is_ascii() {
+        // No ASCII character is a format character, a separator or a noncharacter.
+        return ch.is_ascii_control();
+    }
     ch.is_control()
         || matches!(
             ch.general_category(),
@@ -94,6 +102,14 @@ mod tests {
             "café ünïcødé 日本",
             "letters stay"
         );
+    }
+
+    #[test]
+    fn plain_ascii_takes_the_short_path_with_the_same_result() {
+        assert_eq!(clean("eks.amazonaws.com", 64), "eks.amazonaws.com");
+        assert_eq!(clean("trailing   ", 64), "trailing");
+        assert_eq!(clean("tab\there", 64), "tab here");
+        assert_eq!(clean("abcdef", 3), "abc…");
     }
 
     #[test]
