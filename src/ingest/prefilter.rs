@@ -95,18 +95,35 @@ pub fn skip_reason(bytes: &[u8]) -> Skip {
     }
 }
 
+/// A quoted key (`"eventName"`) and its precompiled searcher.
+struct Key {
+    finder: memmem::Finder<'static>,
+}
+
+impl Key {
+    fn new(name: &str) -> Key {
+        Key {
+            finder: memmem::Finder::new(format!("\"{name}\"").as_bytes()).into_owned(),
+        }
+    }
+}
+
+static EVENT_SOURCE: LazyLock<Key> = LazyLock::new(|| Key::new("eventSource"));
+static EVENT_NAME: LazyLock<Key> = LazyLock::new(|| Key::new("eventName"));
+static ROLE_ARN: LazyLock<Key> = LazyLock::new(|| Key::new("roleArn"));
+static RESOURCE_ARN: LazyLock<Key> = LazyLock::new(|| Key::new("resourceArn"));
+
 /// The value of `"key":"value"` when the key occurs exactly once in the record and its value is
 /// a string without escapes. `None` means "look properly".
-fn sole_string<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+fn sole_string<'a>(json: &'a str, key: &Key) -> Option<&'a str> {
     let bytes = json.as_bytes();
-    let needle = format!("\"{key}\"");
-    let mut hits = memmem::find_iter(bytes, needle.as_bytes());
+    let mut hits = key.finder.find_iter(bytes);
     let at = hits.next()?;
     if hits.next().is_some() {
         return None;
     }
     // The value is delimited by ASCII quotes, so it is valid UTF-8 on its own.
-    std::str::from_utf8(string_after_key(bytes, at + needle.len())?).ok()
+    std::str::from_utf8(string_after_key(bytes, at + key.finder.needle().len())?).ok()
 }
 
 /// The skip decision by byte search, when the bytes settle it. A candidate whose
@@ -121,8 +138,8 @@ fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
         Candidate::Escaped => return None,
         Candidate::Plain => {}
     }
-    let source = sole_string(json, "eventSource")?;
-    let name = sole_string(json, "eventName")?;
+    let source = sole_string(json, &EVENT_SOURCE)?;
+    let name = sole_string(json, &EVENT_NAME)?;
     let op = match Operation::from_cloudtrail(source, name) {
         Err(skip) => return Some(skip),
         Ok(op) => op,
@@ -130,11 +147,11 @@ fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
     let detail = match op.facts().needs {
         Needs::Nothing => return None,
         Needs::BreakGlassRole => Detail {
-            role_arn: Some(sole_string(json, "roleArn")?),
+            role_arn: Some(sole_string(json, &ROLE_ARN)?),
             ..Detail::default()
         },
         Needs::AccessResource => Detail {
-            resource_arn: Some(sole_string(json, "resourceArn")?),
+            resource_arn: Some(sole_string(json, &RESOURCE_ARN)?),
             ..Detail::default()
         },
         // Present anywhere: the parse decides whether it hands out a role.

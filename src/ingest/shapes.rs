@@ -7,8 +7,10 @@
 use std::fmt;
 use std::io::{self, BufRead};
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use memchr::memmem;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -365,9 +367,9 @@ pub(super) fn is_sqs(reason: &Skip) -> bool {
 /// top-level value: redriven EventBridge events and the function's own failure records.
 /// `None`: the record is not an SQS message.
 pub(super) fn sqs_body(json: &str) -> Option<String> {
-    if !json.contains("\"aws:sqs\"") {
-        return None;
-    }
+    static SQS: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"aws:sqs\""));
+    SQS.find(json.as_bytes())?;
     serde_json::from_str::<SqsMessage>(json)
         .ok()
         .filter(|m| m.event_source == "aws:sqs")
