@@ -3,7 +3,7 @@
 //! `API` mode. The migration planner ([`crate::migrate`]) makes these findings with
 //! [`Finding::new`](super::Finding::new); they are documented and graded here like every rule.
 
-use super::{Eval, OnFailure, Rule, Topic};
+use super::{Rule, Topic};
 use crate::severity::Severity::{Critical, High, Info, Low, Medium};
 
 /// Shared by every migration rule: findings about a plan, not about a CloudTrail call.
@@ -14,17 +14,7 @@ const fn migration_rule(
     why: &'static str,
     next_step: &'static str,
 ) -> Rule {
-    Rule {
-        id,
-        topic: Topic::Migration,
-        severities,
-        on_failure: OnFailure::Keep,
-        qualifier: None,
-        fires_on,
-        why,
-        next_step,
-        eval: Eval::External,
-    }
+    Rule::external(id, Topic::Migration, severities, fires_on, why, next_step)
 }
 
 pub static PRINCIPAL_MISSING: Rule = migration_rule(
