@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::closed::{closed_enum, open_enum};
-use crate::kubernetes::{AwsAuthChange, BindingChange};
+use crate::kubernetes::{AwsAuthChange, BindingChange, RoleChange};
 use crate::operation::Operation;
 use crate::policy::{PolicyClass, classify_policy};
 
@@ -390,6 +390,8 @@ pub enum Change {
     AwsAuth(Box<AwsAuthChange>),
     /// A ClusterRoleBinding or RoleBinding created, changed or deleted (EKS audit log).
     RoleBinding(Box<BindingChange>),
+    /// A ClusterRole created, replaced or patched (EKS audit log): what bindings to it grant.
+    ClusterRole(Box<RoleChange>),
 }
 
 impl Change {
@@ -416,7 +418,8 @@ impl Change {
             | Change::TrailStopped { .. }
             | Change::TrailModified { .. }
             | Change::TrailStatus { .. }
-            | Change::RoleBinding(_) => None,
+            | Change::RoleBinding(_)
+            | Change::ClusterRole(_) => None,
         }
     }
 
@@ -465,16 +468,19 @@ impl Change {
             | Change::TrailStatus { .. }
             | Change::Unparsed { .. }
             | Change::AwsAuth(_)
-            | Change::RoleBinding(_) => false,
+            | Change::RoleBinding(_)
+            | Change::ClusterRole(_) => false,
         }
     }
 
     /// A change that aims at admin inside the cluster: a `system:masters` mapping in aws-auth,
-    /// or a binding to cluster-admin (a denied attempt at one is graded higher).
+    /// a binding to cluster-admin (or to a role that grants as much), or a ClusterRole made to
+    /// grant `*` verbs on `*` resources (a denied attempt at one is graded higher).
     pub fn aims_at_admin(&self) -> bool {
         match self {
             Change::AwsAuth(a) => a.maps_system_masters(),
             Change::RoleBinding(b) => b.binds_cluster_admin(),
+            Change::ClusterRole(r) => r.wildcard == Some(true),
             _ => false,
         }
     }
@@ -536,12 +542,14 @@ impl AccessEvent {
     /// The CloudTrail `eventName`; for the Kubernetes audit log the verb and the object
     /// (`patch configmaps/aws-auth`, `create clusterrolebindings/ops-admin`).
     pub fn event_name(&self) -> Cow<'static, str> {
-        match &self.change {
-            Change::RoleBinding(b) => match b.name.as_deref() {
-                Some(name) => Cow::Owned(format!("{}/{name}", self.operation.as_str())),
-                None => Cow::Borrowed(self.operation.as_str()),
-            },
-            _ => Cow::Borrowed(self.operation.as_str()),
+        let name = match &self.change {
+            Change::RoleBinding(b) => b.name.as_deref(),
+            Change::ClusterRole(r) => r.name.as_deref(),
+            _ => None,
+        };
+        match name {
+            Some(name) => Cow::Owned(format!("{}/{name}", self.operation.as_str())),
+            None => Cow::Borrowed(self.operation.as_str()),
         }
     }
 

@@ -502,3 +502,134 @@ fn a_control_message_is_skipped_not_an_error() {
         ["CloudWatch Logs control message (subscription check, no log events)"]
     );
 }
+
+fn cluster_role(name: &str, rules: Value) -> Value {
+    json!({"kind": "ClusterRole", "apiVersion": "rbac.authorization.k8s.io/v1",
+        "metadata": {"name": name}, "rules": rules})
+}
+
+/// NDJSON of audit events, in order.
+fn ndjson(events: &[Value]) -> Vec<u8> {
+    events
+        .iter()
+        .map(|e| format!("{e}\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[test]
+fn a_binding_to_a_role_written_to_grant_everything_is_graded_like_cluster_admin() {
+    let everything = json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]);
+    let reads = json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]);
+    let role_ref = binding_ref("clusterroles", "ci-superuser");
+    let write = |verb: &str, rules: &Value| {
+        let role = cluster_role("ci-superuser", rules.clone());
+        audit(
+            verb,
+            role_ref.clone(),
+            iam_user("ci-deployer", "run-7"),
+            role.clone(),
+            role,
+        )
+    };
+    let bind = |name: &str| {
+        audit(
+            "create",
+            binding_ref("clusterrolebindings", name),
+            iam_user("ci-deployer", "run-7"),
+            binding(
+                "ClusterRoleBinding",
+                "ci-superuser",
+                json!([{"kind": "Group", "name": "ci:deployers"}]),
+            ),
+            Value::Null,
+        )
+    };
+    // Bound before anything is known about the role: an ordinary binding.
+    // Then the role is written to grant everything, bound again, narrowed, bound a third time.
+    let alerts = alerts_of(
+        &ndjson(&[
+            bind("first"),
+            write("create", &everything),
+            bind("second"),
+            write("update", &reads),
+            bind("third"),
+        ]),
+        Some("prod"),
+    );
+    let names: Vec<&str> = alerts.iter().map(|a| a.event_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "create clusterrolebindings/first",
+            "create clusterroles/ci-superuser",
+            "create clusterrolebindings/second",
+            "create clusterrolebindings/third",
+        ],
+        "the narrowing update is skipped: it grants less"
+    );
+    assert_eq!(
+        alerts[0].rule_ids(),
+        ["rbac-binding-changed", "unapproved-caller"]
+    );
+    assert_eq!(finding(&alerts[1], "rbac-wildcard-role"), Some(High));
+    assert_eq!(
+        finding(&alerts[2], "rbac-cluster-admin-bound"),
+        Some(Critical)
+    );
+    assert_eq!(finding(&alerts[2], "rbac-binding-changed"), None);
+    let summary = &alerts[2].findings[0].summary;
+    assert!(
+        summary.contains(
+            "ClusterRole ci-superuser (as much as cluster-admin: verbs [*] on resources [*]"
+        ),
+        "{summary}"
+    );
+    assert_eq!(finding(&alerts[3], "rbac-cluster-admin-bound"), None);
+    assert_eq!(finding(&alerts[3], "rbac-binding-changed"), Some(Low));
+
+    // What one cluster's role grants says nothing about another cluster's role of that name.
+    let payload_for = |cluster: &str, events: &[Value]| {
+        json!({"messageType": "DATA_MESSAGE", "owner": ACCOUNT,
+            "logGroup": format!("/aws/eks/{cluster}/cluster"), "logStream": "kube-apiserver-audit-1",
+            "subscriptionFilters": ["f"],
+            "logEvents": events.iter().enumerate().map(|(i, e)| json!({"id": i.to_string(), "timestamp": 0, "message": e.to_string()})).collect::<Vec<_>>()})
+        .to_string()
+    };
+    let mut two = payload_for("prod", &[write("create", &everything)]);
+    two.push('\n');
+    two.push_str(&payload_for("staging", &[bind("second")]));
+    let alerts = alerts_of(two.as_bytes(), None);
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[1].cluster.as_deref(), Some("staging"));
+    assert_eq!(finding(&alerts[1], "rbac-cluster-admin-bound"), None);
+}
+
+#[test]
+fn a_wildcard_role_denied_or_aggregated_is_still_reported() {
+    let everything = json!([{"apiGroups": [""], "resources": ["*"], "verbs": ["*"]}]);
+    let role = cluster_role("root", everything);
+    let mut denied = audit(
+        "create",
+        binding_ref("clusterroles", "root"),
+        iam_user("ci-deployer", "run-7"),
+        role.clone(),
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403}),
+    );
+    denied["responseStatus"] =
+        json!({"metadata": {}, "status": "Failure", "reason": "Forbidden", "code": 403});
+    let a = alert(&denied);
+    assert!(a.error_code.is_some(), "{a:?}");
+    assert_eq!(finding(&a, "rbac-wildcard-role"), Some(High));
+    let mut aggregated = role.clone();
+    aggregated["aggregationRule"] =
+        json!({"clusterRoleSelectors": [{"matchLabels": {"x": "true"}}]});
+    let a = alert(&audit(
+        "update",
+        binding_ref("clusterroles", "root"),
+        iam_user("ci-deployer", "run-7"),
+        aggregated.clone(),
+        aggregated,
+    ));
+    assert_eq!(finding(&a, "rbac-wildcard-role"), Some(Medium));
+}

@@ -111,9 +111,10 @@ pub(super) fn change(operation: Operation, req: &Value, resp: &Value) -> Change 
         | Operation::RoleBindingUpdate
         | Operation::RoleBindingPatch
         | Operation::RoleBindingDelete
-        | Operation::RoleBindingDeleteCollection => {
-            crate::kubernetes::change_without_bodies(operation)
-        }
+        | Operation::RoleBindingDeleteCollection
+        | Operation::ClusterRoleCreate
+        | Operation::ClusterRoleUpdate
+        | Operation::ClusterRolePatch => crate::kubernetes::change_without_bodies(operation),
     }
 }
 

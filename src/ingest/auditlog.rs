@@ -16,7 +16,7 @@ use memchr::memmem;
 
 use super::{Emitter, InputError, Location, ReadMode, Verdict, io_error, preview, shapes};
 use crate::kubernetes::{Origin, RawAuditEvent, normalise};
-use crate::operation::{KubeObject, Skip};
+use crate::operation::{Skip, Source};
 
 /// How the API server starts every audit line (its struct order, no spaces).
 pub(super) const AUDIT_PREFIX: &[u8] = br#"{"kind":"Event","apiVersion":"audit.k8s.io/"#;
@@ -61,16 +61,16 @@ pub(super) fn looks_like_export(head: &[u8]) -> bool {
     export_timestamp(head).is_some()
 }
 
-/// The needles of every watched Kubernetes object, without those another contains
-/// (`rolebindings` finds `clusterrolebindings` too).
+/// The needles of every watched Kubernetes object (from the operations), without those
+/// another contains (`rolebindings` finds `clusterrolebindings` too).
 static NEEDLES: LazyLock<Vec<memmem::Finder<'static>>> = LazyLock::new(|| {
-    let all = [
-        KubeObject::AwsAuth,
-        KubeObject::KubeSystemConfigMaps,
-        KubeObject::ClusterRoleBinding,
-        KubeObject::RoleBinding,
-    ]
-    .map(KubeObject::needle);
+    let mut all: Vec<&'static str> = Source::Kubernetes
+        .operations()
+        .filter_map(|op| op.kubernetes_call())
+        .map(|call| call.object.needle())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
     all.iter()
         .filter(|n| !all.iter().any(|o| o != *n && n.contains(o)))
         .map(|n| memmem::Finder::new(n.as_bytes()))

@@ -37,6 +37,7 @@ use flate2::read::MultiGzDecoder;
 
 use crate::config::RuleConfig;
 use crate::event::AccessEvent;
+use crate::event::Change;
 use crate::kubernetes::{History, Origin};
 use crate::operation::Skip;
 
@@ -294,8 +295,15 @@ impl Emitter<'_> {
         self.stats.records += 1;
         match evaluate_audit(line, origin, self.options.mode) {
             Ok(Ok(mut event)) => {
-                self.stats.watched += 1;
                 self.history.apply(&mut event);
+                if let Change::ClusterRole(role) = &event.change
+                    && role.wildcard != Some(true)
+                {
+                    // Remembered (or forgotten) for the bindings that follow; nothing to say.
+                    let reason = Skip::RoleGrantsLess(role.wildcard.is_none());
+                    return self.skipped(location, reason);
+                }
+                self.stats.watched += 1;
                 (self.sink)(Outcome::Watched { location, event });
             }
             Ok(Err(reason)) => self.skipped(location, reason),

@@ -1,5 +1,7 @@
 //! What each cluster's aws-auth held after the changes an input has shown so far: the
-//! previous content that an update, a patch or a deletion's audit event does not carry.
+//! previous content that an update, a patch or a deletion's audit event does not carry; and
+//! which ClusterRoles were written to grant `*` verbs on `*` resources, so that a binding to
+//! one of them is graded like a binding to `cluster-admin`.
 
 use crate::awsauth::AwsAuth;
 use crate::event::{AccessEvent, Change};
@@ -13,11 +15,51 @@ use crate::event::{AccessEvent, Change};
 pub struct History {
     /// (cluster, content, the event's time); a handful of clusters per input.
     last: Vec<(Option<String>, AwsAuth, Option<String>)>,
+    /// ClusterRoles that grant everything, as last written: (cluster, name, what it grants
+    /// and when it was written).
+    wildcard_roles: Vec<(Option<String>, String, String)>,
 }
 
 impl History {
-    /// Complete `event`'s aws-auth change from what came before, then remember its result.
+    /// Complete `event`'s change from what came before, then remember its result.
     pub fn apply(&mut self, event: &mut AccessEvent) {
+        match &mut event.change {
+            Change::AwsAuth(_) => self.aws_auth(event),
+            Change::ClusterRole(role) => {
+                let Some(name) = role.name.clone() else {
+                    return;
+                };
+                if event.error.is_some() {
+                    return;
+                }
+                let at = |(c, n, _): &(Option<String>, String, String)| {
+                    *c == event.cluster && *n == name
+                };
+                self.wildcard_roles.retain(|r| !at(r));
+                if let Some(rule) = &role.wildcard_rule {
+                    let when = match &event.event_time {
+                        Some(t) => format!("{rule}, written at {t}"),
+                        None => rule.clone(),
+                    };
+                    self.wildcard_roles
+                        .push((event.cluster.clone(), name, when));
+                }
+            }
+            Change::RoleBinding(binding) => {
+                let Some(bound) = binding.bound_cluster_role() else {
+                    return;
+                };
+                binding.grants_everything = self
+                    .wildcard_roles
+                    .iter()
+                    .find(|(c, n, _)| *c == event.cluster && n == bound)
+                    .map(|(_, _, grants)| grants.clone());
+            }
+            _ => {}
+        }
+    }
+
+    fn aws_auth(&mut self, event: &mut AccessEvent) {
         let Change::AwsAuth(change) = &mut event.change else {
             return;
         };

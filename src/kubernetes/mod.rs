@@ -20,6 +20,7 @@
 
 mod history;
 pub mod objects;
+mod roles;
 
 use std::borrow::Cow;
 
@@ -35,6 +36,7 @@ use crate::text::clean;
 
 pub use history::History;
 pub use objects::{AwsAuthChange, Binding, BindingChange, RowState, Subject};
+pub use roles::RoleChange;
 
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;
@@ -201,6 +203,19 @@ pub fn normalise(raw: &RawAuditEvent, operation: Operation, origin: &Origin) -> 
             Change::RoleBinding(Box::new(objects::binding(
                 operation,
                 text(r.namespace),
+                name,
+                request.as_ref(),
+                response.as_ref(),
+            )))
+        }
+        Some(KubeObject::ClusterRole) => {
+            let name = text(r.name).or_else(|| {
+                raw.request_object
+                    .and_then(object_name)
+                    .map(|n| clean(&n, MAX_FIELD))
+            });
+            Change::ClusterRole(Box::new(roles::cluster_role(
+                operation,
                 name,
                 request.as_ref(),
                 response.as_ref(),

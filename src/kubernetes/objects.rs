@@ -363,14 +363,25 @@ pub struct BindingChange {
     pub after: Option<Binding>,
     pub deleted: bool,
     pub notes: Vec<String>,
+    /// The bound ClusterRole is not `cluster-admin` but grants as much: what it grants and
+    /// when it was written, from a ClusterRole change earlier in the same input
+    /// ([`super::History`]).
+    pub grants_everything: Option<String>,
 }
 
 impl BindingChange {
-    /// The binding grants the built-in `cluster-admin` ClusterRole (`*` verbs on `*`).
+    /// The binding grants the built-in `cluster-admin` ClusterRole, or another ClusterRole
+    /// known to grant `*` verbs on `*` resources.
     pub fn binds_cluster_admin(&self) -> bool {
+        self.grants_everything.is_some() || self.bound_cluster_role() == Some("cluster-admin")
+    }
+
+    /// The ClusterRole the binding grants after the change, if it names one.
+    pub fn bound_cluster_role(&self) -> Option<&str> {
         self.after
             .as_ref()
-            .is_some_and(|b| b.role_kind == "ClusterRole" && b.role_name == "cluster-admin")
+            .filter(|b| b.role_kind == "ClusterRole")
+            .map(|b| b.role_name.as_str())
     }
 
     /// `ClusterRoleBinding ops-admin`, `RoleBinding deployers in namespace payments`, `every
@@ -399,7 +410,10 @@ pub(super) fn binding(
     let kind = match call.map(|c| c.object) {
         Some(KubeObject::RoleBinding) => "RoleBinding",
         Some(
-            KubeObject::ClusterRoleBinding | KubeObject::AwsAuth | KubeObject::KubeSystemConfigMaps,
+            KubeObject::ClusterRoleBinding
+            | KubeObject::AwsAuth
+            | KubeObject::KubeSystemConfigMaps
+            | KubeObject::ClusterRole,
         )
         | None => "ClusterRoleBinding",
     };
@@ -428,6 +442,7 @@ pub(super) fn binding(
         after,
         deleted,
         notes,
+        grants_everything: None,
     }
 }
 

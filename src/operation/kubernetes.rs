@@ -17,6 +17,8 @@ pub enum KubeObject {
     ClusterRoleBinding,
     /// A RoleBinding (`rbac.authorization.k8s.io`).
     RoleBinding,
+    /// A ClusterRole (`rbac.authorization.k8s.io`): what a binding to it grants.
+    ClusterRole,
 }
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
@@ -29,11 +31,14 @@ impl KubeObject {
             KubeObject::AwsAuth | KubeObject::KubeSystemConfigMaps => ("", "configmaps"),
             KubeObject::ClusterRoleBinding => (RBAC_GROUP, "clusterrolebindings"),
             KubeObject::RoleBinding => (RBAC_GROUP, "rolebindings"),
+            KubeObject::ClusterRole => (RBAC_GROUP, "clusterroles"),
         };
         let named = match self {
             KubeObject::AwsAuth => r.namespace == "kube-system" && r.name == "aws-auth",
             KubeObject::KubeSystemConfigMaps => r.namespace == "kube-system" && r.name.is_empty(),
-            KubeObject::ClusterRoleBinding | KubeObject::RoleBinding => true,
+            KubeObject::ClusterRoleBinding | KubeObject::RoleBinding | KubeObject::ClusterRole => {
+                true
+            }
         };
         r.api_group == group && r.resource == resource && r.subresource.is_empty() && named
     }
@@ -47,6 +52,7 @@ impl KubeObject {
             KubeObject::KubeSystemConfigMaps => "deletecollection",
             KubeObject::ClusterRoleBinding => "clusterrolebindings",
             KubeObject::RoleBinding => "rolebindings",
+            KubeObject::ClusterRole => "clusterroles",
         }
     }
 }
@@ -72,7 +78,9 @@ pub struct KubeCall {
 impl Operation {
     /// The Kubernetes call of an operation of the Kubernetes audit log; `None` for CloudTrail.
     pub fn kubernetes_call(self) -> Option<KubeCall> {
-        use KubeObject::{AwsAuth, ClusterRoleBinding, KubeSystemConfigMaps, RoleBinding};
+        use KubeObject::{
+            AwsAuth, ClusterRole, ClusterRoleBinding, KubeSystemConfigMaps, RoleBinding,
+        };
         use Verb::{Create, Delete, DeleteCollection, Patch, Update};
         let (verb, object) = match self {
             Operation::CreateAccessEntry
@@ -117,6 +125,9 @@ impl Operation {
             Operation::RoleBindingPatch => (Patch, RoleBinding),
             Operation::RoleBindingDelete => (Delete, RoleBinding),
             Operation::RoleBindingDeleteCollection => (DeleteCollection, RoleBinding),
+            Operation::ClusterRoleCreate => (Create, ClusterRole),
+            Operation::ClusterRoleUpdate => (Update, ClusterRole),
+            Operation::ClusterRolePatch => (Patch, ClusterRole),
         };
         Some(KubeCall { verb, object })
     }

@@ -88,7 +88,7 @@ closed_enum! {
         TrailSelfCheck = "TrailSelfCheck",
         // The Kubernetes plane (EKS audit log): the text is the start of the alert's
         // `event_name`, the verb and the object (`patch configmaps/aws-auth`); a binding's
-        // name follows (`create clusterrolebindings/ops-admin`).
+        // or a ClusterRole's name follows (`create clusterrolebindings/ops-admin`).
         AwsAuthCreate = "create configmaps/aws-auth",
         AwsAuthUpdate = "update configmaps/aws-auth",
         AwsAuthPatch = "patch configmaps/aws-auth",
@@ -105,6 +105,11 @@ closed_enum! {
         RoleBindingPatch = "patch rolebindings",
         RoleBindingDelete = "delete rolebindings",
         RoleBindingDeleteCollection = "deletecollection rolebindings",
+        /// A ClusterRole written: watched to learn which roles grant `*` verbs on `*`
+        /// resources, so that a binding to one is graded like a binding to `cluster-admin`.
+        ClusterRoleCreate = "create clusterroles",
+        ClusterRoleUpdate = "update clusterroles",
+        ClusterRolePatch = "patch clusterroles",
     }
 }
 
@@ -211,7 +216,10 @@ impl Operation {
             | Operation::RoleBindingUpdate
             | Operation::RoleBindingPatch
             | Operation::RoleBindingDelete
-            | Operation::RoleBindingDeleteCollection => (Kubernetes, Access, None, plain),
+            | Operation::RoleBindingDeleteCollection
+            | Operation::ClusterRoleCreate
+            | Operation::ClusterRoleUpdate
+            | Operation::ClusterRolePatch => (Kubernetes, Access, None, plain),
         };
         Facts {
             source,
@@ -323,6 +331,10 @@ pub enum Skip {
     /// A line that is not a Kubernetes audit event: another control-plane log (authenticator,
     /// scheduler, ...), named by its log stream or its first characters.
     NotAuditLog(String),
+    /// A ClusterRole written that grants no `*` verbs on `*` resources (`true`: the event
+    /// does not carry the resulting role); watched only so that bindings to roles that do are
+    /// graded like cluster-admin.
+    RoleGrantsLess(bool),
 }
 
 impl fmt::Display for Skip {
@@ -361,6 +373,12 @@ impl fmt::Display for Skip {
                 f,
                 "`{s}` is not a Kubernetes audit event (another control-plane log)"
             ),
+            Skip::RoleGrantsLess(false) => {
+                f.write_str("the ClusterRole grants no `*` verbs on `*` resources")
+            }
+            Skip::RoleGrantsLess(true) => f.write_str(
+                "the audit event does not carry the ClusterRole as patched (no response body)",
+            ),
         }
     }
 }
@@ -382,6 +400,7 @@ impl Skip {
             Skip::DryRun => "dry-run",
             Skip::LogsControlMessage => "logs-control-message",
             Skip::NotAuditLog(_) => "not-audit-log",
+            Skip::RoleGrantsLess(_) => "role-grants-less",
         }
     }
 }

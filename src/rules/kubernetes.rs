@@ -12,6 +12,7 @@ use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
 use crate::awsauth::{Mapping, Row, RowChange, Section};
 use crate::event::{AuthMode, Change};
+use crate::kubernetes::RoleChange;
 use crate::kubernetes::objects::{
     AwsAuthChange, BindingChange, is_session_mapping, is_system_masters, role_has_path,
 };
@@ -24,6 +25,13 @@ const MAX_ROWS: usize = 6;
 fn aws_auth<'c>(c: &'c Ctx) -> Option<&'c AwsAuthChange> {
     match &c.event.change {
         Change::AwsAuth(a) => Some(a),
+        _ => None,
+    }
+}
+
+fn cluster_role<'c>(c: &'c Ctx) -> Option<&'c RoleChange> {
+    match &c.event.change {
+        Change::ClusterRole(r) => Some(r),
         _ => None,
     }
 }
@@ -452,7 +460,7 @@ pub static RBAC_CLUSTER_ADMIN_BOUND: Rule = Rule {
     severities: &[High, Critical],
     on_failure: OnFailure::CapAtHigh,
     qualifier: None,
-    fires_on: "a ClusterRoleBinding or RoleBinding created or changed to the `cluster-admin` ClusterRole (`*` verbs on `*` resources): high; critical when a subject is a group or user that is not a service account of kube-system",
+    fires_on: "a ClusterRoleBinding or RoleBinding created or changed to the `cluster-admin` ClusterRole, or to a ClusterRole that an earlier event of the same input (file, subscription payload) wrote to grant `*` verbs on `*` resources: high; critical when a subject is a group or user that is not a service account of kube-system",
     why: "cluster-admin is every verb on every resource: secrets, RBAC, workloads on every node. A binding of it is the in-cluster twin of an AmazonEKSClusterAdminPolicy grant, and groups named by access entries reach it through bindings like this one.",
     next_step: "Check each subject should be cluster-admin; for groups, check which IAM principals map to them (access entries, aws-auth); delete the binding if it was not planned.",
     eval: Eval::Change(rbac_cluster_admin_bound),
@@ -468,10 +476,16 @@ fn rbac_cluster_admin_bound(c: &Ctx) -> Option<Hit> {
         matches!(s.kind.as_str(), "User" | "Group") && !s.is_kube_system_service_account()
     });
     let names: Vec<String> = subjects.iter().map(|s| s.describe()).collect();
+    let role = match (&b.grants_everything, b.bound_cluster_role()) {
+        (Some(grants), Some(name)) => {
+            format!("ClusterRole {name} (as much as cluster-admin: {grants})")
+        }
+        _ => "cluster-admin".to_string(),
+    };
     hit(
         if people { Critical } else { High },
         format!(
-            "{} {} cluster-admin to {}{}{}",
+            "{} {} {role} to {}{}{}",
             b.describe(),
             c.did("binds", "binding of"),
             if names.is_empty() {
@@ -530,6 +544,44 @@ fn rbac_binding_changed(c: &Ctx) -> Option<Hit> {
             c.on_cluster(),
             c.by(),
             notes(&b.notes)
+        ),
+    )
+}
+
+pub static RBAC_WILDCARD_ROLE: Rule = Rule {
+    id: "rbac-wildcard-role",
+    topic: Topic::Kubernetes,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a ClusterRole created or changed so that one of its rules grants `*` verbs on `*` resources (a second cluster-admin under another name): high, medium for an aggregated role or one written by the control plane; ClusterRoles that grant less are read only to grade later bindings and are skipped",
+    why: "A role with every verb on every resource is cluster-admin under another name: checks that look for bindings of `cluster-admin` miss it, and whoever is bound to it (now or later) holds the whole cluster.",
+    next_step: "Check who asked for the role and what is bound to it (`kubectl get clusterrolebindings,rolebindings -A -o wide | grep <name>`); narrow its rules or delete it if it was not planned.",
+    eval: Eval::Change(rbac_wildcard_role),
+};
+
+fn rbac_wildcard_role(c: &Ctx) -> Option<Hit> {
+    let role = cluster_role(c)?;
+    let grants = role.wildcard_rule.as_ref()?;
+    let done = match verb(c)? {
+        Verb::Create => c.did("created", "creation"),
+        Verb::Update | Verb::Patch | Verb::Delete | Verb::DeleteCollection => {
+            c.did("changed", "change")
+        }
+    };
+    let quieter = role.aggregated || c.event.actor.is_aws_service();
+    hit(
+        if quieter { Medium } else { High },
+        format!(
+            "ClusterRole {} {done} to grant {grants}{}{}{}",
+            role.name.as_deref().unwrap_or("(name not in the event)"),
+            if role.aggregated {
+                " (aggregated: its rules come from the roles it selects)"
+            } else {
+                ""
+            },
+            c.on_cluster(),
+            c.by()
         ),
     )
 }

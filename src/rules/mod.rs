@@ -244,6 +244,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &kubernetes::RBAC_ANONYMOUS_BOUND,
     &kubernetes::RBAC_CLUSTER_ADMIN_BOUND,
     &kubernetes::RBAC_BINDING_CHANGED,
+    &kubernetes::RBAC_WILDCARD_ROLE,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
     &tuning::EXCEPTION_EXPIRED,
