@@ -7,7 +7,7 @@
 # Generates a deterministic CloudTrail archive (scripts/gen-archive.py, seed 42) under
 # bench-data/, builds the release binary, then times each tool over the same files with
 # /usr/bin/time (wall time and peak RSS), best of 3 runs:
-#   replay plain (1 core, --jobs 1), replay plain (all cores), replay .gz (1 core),
+#   replay plain (1 core, --jobs 1), replay plain (all cores), replay .gz (1 core), --strict,
 #   zcat > /dev/null, jq -c '.Records[] | select(.eventSource=="eks.amazonaws.com")',
 #   a straightforward Python json.load loop. In audit mode: replay of the audit NDJSON (1 core,
 #   all cores, .gz, --strict), zcat, and jq selecting the same changes.
@@ -101,13 +101,21 @@ if [ "$mode" = audit ]; then
   exit 0
 fi
 
-# Correctness first: the fast path finds every EKS access event the generator wrote.
-found=$($bin replay --format ndjson --jobs 1 "$data/plain" | wc -l)
-echo "replay found $found alerts; the generator wrote $expected EKS access events" >&2
+# Correctness first: the fast path finds every EKS access event the generator wrote, and the
+# strict path (every record parsed) prints byte-identical alerts.
+fast_out=$(mktemp)
+strict_out=$(mktemp)
+$bin replay --format ndjson --jobs 1 "$data/plain" >"$fast_out"
+$bin replay --format ndjson --jobs 1 --strict "$data/plain" >"$strict_out"
+found=$(wc -l <"$fast_out")
+if cmp -s "$fast_out" "$strict_out"; then agree="identical to --strict"; else agree="DIFFERENT from --strict"; fi
+rm -f "$fast_out" "$strict_out"
+echo "replay found $found alerts ($agree); the generator wrote $expected EKS access events" >&2
 
 read -r T[replay1] R[replay1] < <(measure $bin replay --format ndjson --jobs 1 "$data/plain")
 read -r T[replayN] R[replayN] < <(measure $bin replay --format ndjson "$data/plain")
 read -r T[replaygz] R[replaygz] < <(measure $bin replay --format ndjson --jobs 1 "$data/gz")
+read -r T[strict] R[strict] < <(measure $bin replay --format ndjson --jobs 1 --strict "$data/plain")
 read -r T[zcat] R[zcat] < <(measure sh -c "zcat $data/gz/*.gz")
 read -r T[jq] R[jq] < <(measure sh -c "cat $data/plain/*.json | jq -c '.Records[] | select(.eventSource==\"eks.amazonaws.com\")'")
 read -r T[py] R[py] < <(measure python3 -c "$pyloop" "$data/plain")
@@ -120,6 +128,7 @@ echo "|---|---|---|---|---|"
 row "replay, plain JSON, 1 core (\`--jobs 1\`)" replay1
 row "replay, plain JSON, $(nproc) cores" replayN
 row "replay, .json.gz, 1 core" replaygz
+row "replay --strict (every record parsed), 1 core" strict
 row "zcat > /dev/null (same .gz files)" zcat
 row "jq -c '.Records[] \\| select(eventSource==eks)'" jq
 row "Python json.load loop" py
