@@ -193,34 +193,30 @@ pub fn normalise(raw: &RawAuditEvent, operation: Operation, origin: &Origin) -> 
     let response = body(raw.response_object);
     let r = raw.request();
     let text = |v: &str| Some(clean(v, MAX_FIELD)).filter(|v| !v.is_empty());
+    // The object's name: `objectRef.name`, or for a create that lacks it, the body's.
+    let name = || {
+        text(r.name).or_else(|| {
+            raw.request_object
+                .and_then(object_name)
+                .map(|n| clean(&n, MAX_FIELD))
+        })
+    };
     let change = match operation.kubernetes_call().map(|c| c.object) {
         Some(KubeObject::ClusterRoleBinding | KubeObject::RoleBinding) => {
-            let name = text(r.name).or_else(|| {
-                raw.request_object
-                    .and_then(object_name)
-                    .map(|n| clean(&n, MAX_FIELD))
-            });
             Change::RoleBinding(Box::new(objects::binding(
                 operation,
                 text(r.namespace),
-                name,
+                name(),
                 request.as_ref(),
                 response.as_ref(),
             )))
         }
-        Some(KubeObject::ClusterRole) => {
-            let name = text(r.name).or_else(|| {
-                raw.request_object
-                    .and_then(object_name)
-                    .map(|n| clean(&n, MAX_FIELD))
-            });
-            Change::ClusterRole(Box::new(roles::cluster_role(
-                operation,
-                name,
-                request.as_ref(),
-                response.as_ref(),
-            )))
-        }
+        Some(KubeObject::ClusterRole) => Change::ClusterRole(Box::new(roles::cluster_role(
+            operation,
+            name(),
+            request.as_ref(),
+            response.as_ref(),
+        ))),
         Some(KubeObject::AwsAuth | KubeObject::KubeSystemConfigMaps) | None => {
             Change::AwsAuth(Box::new(objects::aws_auth(
                 operation,

@@ -47,6 +47,15 @@ fn verb(c: &Ctx) -> Option<Verb> {
     c.event.operation.kubernetes_call().map(|k| k.verb)
 }
 
+/// `created`, `changed` or `deleted` (`creation attempted (failed: …)` for a denied call).
+fn done(c: &Ctx) -> Option<String> {
+    Some(match verb(c)? {
+        Verb::Create => c.did("created", "creation"),
+        Verb::Update | Verb::Patch => c.did("changed", "change"),
+        Verb::Delete | Verb::DeleteCollection => c.did("deleted", "deletion"),
+    })
+}
+
 /// `a, b, c and 4 more`.
 fn list(items: Vec<String>) -> String {
     let total = items.len();
@@ -516,11 +525,7 @@ fn rbac_binding_changed(c: &Ctx) -> Option<Hit> {
     if rbac_cluster_admin_bound(c).is_some() || rbac_anonymous_bound(c).is_some() {
         return None;
     }
-    let done = match verb(c)? {
-        Verb::Create => c.did("created", "creation"),
-        Verb::Update | Verb::Patch => c.did("changed", "change"),
-        Verb::Delete | Verb::DeleteCollection => c.did("deleted", "deletion"),
-    };
+    let done = done(c)?;
     let content = match &b.after {
         Some(after) if !after.role_name.is_empty() || !after.subjects.is_empty() => format!(
             ": {} {} to {}",
@@ -563,12 +568,7 @@ pub static RBAC_WILDCARD_ROLE: Rule = Rule {
 fn rbac_wildcard_role(c: &Ctx) -> Option<Hit> {
     let role = cluster_role(c)?;
     let grants = role.wildcard_rule.as_ref()?;
-    let done = match verb(c)? {
-        Verb::Create => c.did("created", "creation"),
-        Verb::Update | Verb::Patch | Verb::Delete | Verb::DeleteCollection => {
-            c.did("changed", "change")
-        }
-    };
+    let done = done(c)?;
     let quieter = role.aggregated || c.event.actor.is_aws_service();
     hit(
         if quieter { Medium } else { High },
