@@ -184,6 +184,28 @@ fn a_file_that_is_not_toml_gets_its_syntax_errors_with_lines() {
 }
 
 #[test]
+fn a_yaml_tuning_file_is_told_the_format_is_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("tuning.yaml");
+    std::fs::write(
+        &yaml,
+        "approved_callers:\n  - arn:aws:iam::111122223333:role/terraform-deployer\n",
+    )
+    .unwrap();
+    let err = Tuning::read(&yaml).unwrap_err();
+    let last = err.problems.last().unwrap();
+    assert!(
+        last.contains("tuning.yaml: the tuning file is TOML") && last.contains("YAML"),
+        "{err}"
+    );
+    // The same mistake in a file named .toml gets the syntax errors alone.
+    let toml = dir.path().join("tuning.toml");
+    std::fs::copy(&yaml, &toml).unwrap();
+    let err = Tuning::read(&toml).unwrap_err();
+    assert!(err.problems.iter().all(|p| !p.contains("YAML")), "{err}");
+}
+
+#[test]
 fn wrong_types_and_empty_values_name_the_key_and_what_is_expected() {
     let err = Tuning::parse(
         r#"break_glass_roles = "arn:aws:iam::111122223333:role/bg"

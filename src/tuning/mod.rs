@@ -177,7 +177,17 @@ impl Tuning {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             problems: vec![format!("{source}: cannot read the tuning file: {e}")],
         })?;
-        Self::parse(&text, &source)
+        Self::parse(&text, &source).map_err(|mut e| {
+            let yaml = path
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"));
+            if yaml {
+                e.problems.push(format!(
+                    "{source}: the tuning file is TOML (see the README's \"The tuning file\"); a YAML file is not read"
+                ));
+            }
+            e
+        })
     }
 
     /// The override for a rule, if the file has one.
