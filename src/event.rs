@@ -480,7 +480,7 @@ impl Change {
         match self {
             Change::AwsAuth(a) => a.maps_system_masters(),
             Change::RoleBinding(b) => b.binds_cluster_admin(),
-            Change::ClusterRole(r) => r.wildcard == Some(true),
+            Change::ClusterRole(r) => r.grants_everything().is_some(),
             _ => false,
         }
     }

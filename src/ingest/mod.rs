@@ -38,7 +38,7 @@ use flate2::read::MultiGzDecoder;
 use crate::config::RuleConfig;
 use crate::event::AccessEvent;
 use crate::event::Change;
-use crate::kubernetes::{History, Origin};
+use crate::kubernetes::{History, Origin, RoleGrants};
 use crate::operation::Skip;
 
 pub use auditlog::{AuditEventError, evaluate_audit};
@@ -297,10 +297,10 @@ impl Emitter<'_> {
             Ok(Ok(mut event)) => {
                 self.history.apply(&mut event);
                 if let Change::ClusterRole(role) = &event.change
-                    && role.wildcard != Some(true)
+                    && role.grants_everything().is_none()
                 {
                     // Remembered (or forgotten) for the bindings that follow; nothing to say.
-                    let reason = Skip::RoleGrantsLess(role.wildcard.is_none());
+                    let reason = Skip::RoleGrantsLess(role.grants == RoleGrants::Unknown);
                     return self.skipped(location, reason);
                 }
                 self.stats.watched += 1;

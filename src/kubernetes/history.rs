@@ -36,10 +36,10 @@ impl History {
                     *c == event.cluster && *n == name
                 };
                 self.wildcard_roles.retain(|r| !at(r));
-                if let Some(rule) = &role.wildcard_rule {
+                if let Some(rule) = role.grants_everything() {
                     let when = match &event.event_time {
                         Some(t) => format!("{rule}, written at {t}"),
-                        None => rule.clone(),
+                        None => rule.to_string(),
                     };
                     self.wildcard_roles
                         .push((event.cluster.clone(), name, when));

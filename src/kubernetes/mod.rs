@@ -36,7 +36,7 @@ use crate::text::clean;
 
 pub use history::History;
 pub use objects::{AwsAuthChange, Binding, BindingChange, RowState, Subject};
-pub use roles::RoleChange;
+pub use roles::{RoleChange, RoleGrants};
 
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;

@@ -13,15 +13,32 @@ use super::MAX_FIELD as MAX_NAME;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleChange {
     pub name: Option<String>,
-    /// What the role grants after the change: `Some(true)` when a rule grants `*` verbs on `*`
-    /// resources, `Some(false)` when none does, `None` when the event does not carry the
-    /// resulting role (a patch logged without its response).
-    pub wildcard: Option<bool>,
-    /// The rule that grants everything, as `kubectl describe` would summarise it
-    /// (`verbs [*] on resources [*] in API groups [*]`).
-    pub wildcard_rule: Option<String>,
+    /// What the role grants after the change.
+    pub grants: RoleGrants,
     /// An aggregated role: the controller fills its rules from other roles' labels.
     pub aggregated: bool,
+}
+
+/// What a ClusterRole grants after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleGrants {
+    /// A rule grants `*` verbs on `*` resources: the rule, as `kubectl describe` would
+    /// summarise it (`verbs [*] on resources [*] in API groups [*]`).
+    Everything(String),
+    /// No rule does.
+    Less,
+    /// The event does not carry the resulting role (a patch logged without its response).
+    Unknown,
+}
+
+impl RoleChange {
+    /// The rule that grants everything, when one does.
+    pub fn grants_everything(&self) -> Option<&str> {
+        match &self.grants {
+            RoleGrants::Everything(rule) => Some(rule),
+            RoleGrants::Less | RoleGrants::Unknown => None,
+        }
+    }
 }
 
 /// Build the change from the bodies of a watched ClusterRole request: the stored object (the
@@ -44,11 +61,13 @@ pub(super) fn cluster_role(
         _ => request.filter(is_role),
     };
     let after = response.filter(is_role).or(whole_request);
-    let wildcard_rule = after.and_then(wildcard_rule);
     RoleChange {
         name,
-        wildcard: after.map(|_| wildcard_rule.is_some()),
-        wildcard_rule,
+        grants: match after.map(wildcard_rule) {
+            Some(Some(rule)) => RoleGrants::Everything(rule),
+            Some(None) => RoleGrants::Less,
+            None => RoleGrants::Unknown,
+        },
         aggregated: after.is_some_and(|a| a.get("aggregationRule").is_some_and(|r| !r.is_null())),
     }
 }
@@ -106,10 +125,9 @@ mod tests {
             Some(&role),
             None,
         );
-        assert_eq!(c.wildcard, Some(true));
         assert_eq!(
-            c.wildcard_rule.as_deref(),
-            Some("verbs [*] on resources [*] in API groups [\"\"]")
+            c.grants,
+            RoleGrants::Everything("verbs [*] on resources [*] in API groups [\"\"]".into())
         );
     }
 
@@ -119,15 +137,19 @@ mod tests {
             {"apiGroups": ["*"], "resources": ["pods", "secrets"], "verbs": ["*"]},
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]});
         let c = cluster_role(Operation::ClusterRoleUpdate, None, Some(&role), None);
-        assert_eq!(c.wildcard, Some(false));
-        assert!(c.wildcard_rule.is_none());
+        assert_eq!(c.grants, RoleGrants::Less);
+        assert!(c.grants_everything().is_none());
     }
 
     #[test]
     fn a_patch_is_judged_by_the_stored_role_and_unknown_without_it() {
         let patch = json!({"rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]});
         let unknown = cluster_role(Operation::ClusterRolePatch, None, Some(&patch), None);
-        assert_eq!(unknown.wildcard, None, "a patch alone is not the role");
+        assert_eq!(
+            unknown.grants,
+            RoleGrants::Unknown,
+            "a patch alone is not the role"
+        );
         let stored = json!({"kind": "ClusterRole", "rules": patch["rules"].clone()});
         let known = cluster_role(
             Operation::ClusterRolePatch,
@@ -135,7 +157,7 @@ mod tests {
             Some(&patch),
             Some(&stored),
         );
-        assert_eq!(known.wildcard, Some(true));
+        assert!(known.grants_everything().is_some());
         let status = json!({"kind": "Status", "code": 403});
         let denied = cluster_role(
             Operation::ClusterRoleCreate,
@@ -143,9 +165,8 @@ mod tests {
             Some(&stored),
             Some(&status),
         );
-        assert_eq!(
-            denied.wildcard,
-            Some(true),
+        assert!(
+            denied.grants_everything().is_some(),
             "a denied create is judged by what it asked"
         );
     }

@@ -567,7 +567,7 @@ pub static RBAC_WILDCARD_ROLE: Rule = Rule {
 
 fn rbac_wildcard_role(c: &Ctx) -> Option<Hit> {
     let role = cluster_role(c)?;
-    let grants = role.wildcard_rule.as_ref()?;
+    let grants = role.grants_everything()?;
     let done = done(c)?;
     let quieter = role.aggregated || c.event.actor.is_aws_service();
     hit(
