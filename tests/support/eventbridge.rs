@@ -8,6 +8,7 @@
 //! (a value, a list, or `{"prefix": ...}`) and `exists`. An operator this evaluator does not know
 //! panics, so a template that starts using one is noticed.
 
+use eks_access_watch::event::wildcard_match;
 use serde_json::Value;
 
 /// True when `event` matches `pattern`.
@@ -53,7 +54,9 @@ fn leaf(option: &Value, value: &Value) -> bool {
         "prefix" => compare(arg, text, |v, a| v.starts_with(a)),
         "suffix" => compare(arg, text, |v, a| v.ends_with(a)),
         "equals-ignore-case" => text.is_some_and(|t| eq_ignore_case(t, arg.as_str().unwrap())),
-        "wildcard" => text.is_some_and(|t| wildcard(arg.as_str().unwrap(), t)),
+        // EventBridge's `wildcard`: `*` matches any run of characters, none included, as in an
+        // EKS namespace scope.
+        "wildcard" => text.is_some_and(|t| wildcard_match(arg.as_str().unwrap(), t)),
         "anything-but" => match arg {
             Value::Array(list) => !list.iter().any(|a| a == value),
             Value::Object(inner) if inner.contains_key("prefix") => {
@@ -83,26 +86,6 @@ fn compare(arg: &Value, text: Option<&str>, test: fn(&str, &str) -> bool) -> boo
 
 fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
-}
-
-/// `*` matches any run of characters (none included); everything else compares exactly.
-pub fn wildcard(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 #[test]
