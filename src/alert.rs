@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::config::RuleConfig;
-use crate::enrichment::Enrichment;
-use crate::event::{AccessEvent, AccessScope, IdentityType};
+use crate::model::Enrichment;
+use crate::model::{AccessEvent, AccessScope, IdentityType};
 use crate::operation::Operation;
 use crate::rules::{self, Ctx, Finding};
 use crate::severity::Severity;

@@ -24,10 +24,10 @@ use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout_at};
 
 use crate::eks_clients::EksClients;
-use crate::enrichment::{
+use crate::model::{AccessEvent, AccessScope, AuthMode, Change, EntryType, ScopeType};
+use crate::model::{
     AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, EntryInfo, PolicyGrant,
 };
-use crate::event::{AccessEvent, AccessScope, AuthMode, Change, EntryType, ScopeType};
 use crate::operation::Touches;
 use crate::policy::{PolicyClass, classify_policy};
 use crate::sdk::AwsError;

@@ -32,13 +32,13 @@ pub mod config;
 pub mod eks_clients;
 #[cfg(feature = "aws")]
 pub mod enrich;
-pub mod enrichment;
-pub mod event;
+
 pub mod ingest;
 pub mod kubernetes;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod migrate;
+pub mod model;
 pub mod operation;
 pub mod publish;
 pub mod render;
@@ -55,8 +55,8 @@ pub mod tuning;
 pub use alert::{Alert, classify};
 pub use closed::UnknownValue;
 pub use config::{ConfigError, RuleConfig};
-pub use enrichment::Enrichment;
-pub use event::AccessEvent;
+pub use model::AccessEvent;
+pub use model::Enrichment;
 pub use rules::Finding;
 pub use severity::Severity;
 pub use tuning::Tuning;

@@ -8,7 +8,7 @@
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector, EventSelector};
 
-use crate::event::{AccessEvent, Actor, Change, TrailState};
+use crate::model::{AccessEvent, Actor, Change, TrailState};
 use crate::operation::Operation;
 use crate::sdk::AwsError;
 use crate::text::clean;

@@ -7,7 +7,7 @@ use eks_access_watch::audit::snapshot::{
 };
 use eks_access_watch::audit::{self, AuditReport, digest};
 use eks_access_watch::config::{AlertFormat, AuditConfig};
-use eks_access_watch::event::ScopeType;
+use eks_access_watch::model::ScopeType;
 use eks_access_watch::render;
 use eks_access_watch::rules::{CATALOGUE, Topic};
 use eks_access_watch::{RuleConfig, Severity};
@@ -381,7 +381,7 @@ fn no_working_break_glass_is_silent_when_it_cannot_be_known() {
     )])]);
     assert!(!ids(&none_configured, &RuleConfig::default()).contains(&"no-working-break-glass"));
     let mut config_map = cluster(vec![]);
-    config_map.authentication_mode = Some(eks_access_watch::event::AuthMode::ConfigMap);
+    config_map.authentication_mode = Some(eks_access_watch::model::AuthMode::ConfigMap);
     assert!(
         !ids(&snapshot(vec![config_map]), &sample_config()).contains(&"no-working-break-glass")
     );
@@ -662,7 +662,7 @@ fn fields_a_declaration_omits_are_not_checked_and_unlisted_clusters_are_not_comp
     );
     ci.kubernetes_groups = Some(vec!["anything".into()]);
     let mut prod = cluster(vec![ci]);
-    prod.authentication_mode = Some(eks_access_watch::event::AuthMode::ConfigMap);
+    prod.authentication_mode = Some(eks_access_watch::model::AuthMode::ConfigMap);
     let other = ClusterState {
         name: "other".into(),
         ..cluster(vec![])
@@ -694,10 +694,10 @@ fn what_could_not_be_read_now_is_not_drift() {
 #[test]
 fn cluster_settings_drift_is_graded_by_the_update_cluster_config_rules() {
     let mut before = cluster(vec![]);
-    before.authentication_mode = Some(eks_access_watch::event::AuthMode::ApiAndConfigMap);
+    before.authentication_mode = Some(eks_access_watch::model::AuthMode::ApiAndConfigMap);
     before.endpoint_public_access = Some(false);
     let mut after = before.clone();
-    after.authentication_mode = Some(eks_access_watch::event::AuthMode::Api);
+    after.authentication_mode = Some(eks_access_watch::model::AuthMode::Api);
     after.endpoint_public_access = Some(true);
     after.public_access_cidrs = Some(vec!["0.0.0.0/0".into()]);
     let got = drift(&snapshot(vec![before]), &snapshot(vec![after]));

@@ -19,8 +19,8 @@ use aws_smithy_types::retry::RetryConfig;
 use eks_access_watch::Severity;
 use eks_access_watch::config::{AlertFormat, LambdaSettings};
 use eks_access_watch::enrich::{EnrichSettings, Enricher};
-use eks_access_watch::enrichment::EnrichmentStatus;
 use eks_access_watch::lambda::{Clients, Handler, HandlerError};
+use eks_access_watch::model::EnrichmentStatus;
 use eks_access_watch::publish::{SNS_MAX_BYTES, build_message};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -662,15 +662,15 @@ async fn without_a_topic_the_alert_is_a_dry_run() {
 
 #[test]
 fn oversized_enrichment_is_trimmed_and_findings_are_kept() {
-    use eks_access_watch::enrichment::{AdminCensus, Enrichment, PolicyGrant};
+    use eks_access_watch::model::{AdminCensus, Enrichment, PolicyGrant};
     let event = normalise(&associate_record(CI, ADMIN_POLICY));
     let mut e = Enrichment::skipped("x");
     e.associated_policies = Some(
         (0..5000)
             .map(|i| PolicyGrant {
                 policy_arn: format!("{VIEW_POLICY}-{i}"),
-                access_scope: eks_access_watch::event::AccessScope::new(
-                    eks_access_watch::event::ScopeType::Namespace,
+                access_scope: eks_access_watch::model::AccessScope::new(
+                    eks_access_watch::model::ScopeType::Namespace,
                     vec![format!("ns-{i}"); 4],
                 ),
             })

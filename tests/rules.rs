@@ -1,7 +1,7 @@
 use eks_access_watch::Severity::{self, *};
-use eks_access_watch::enrichment::{AdminCensus, Enrichment, EnrichmentStatus, EntryInfo};
-use eks_access_watch::event::EntryType;
 use eks_access_watch::ingest::{self, ReadMode};
+use eks_access_watch::model::EntryType;
+use eks_access_watch::model::{AdminCensus, Enrichment, EnrichmentStatus, EntryInfo};
 use eks_access_watch::render;
 use eks_access_watch::{RuleConfig, classify};
 use serde_json::{Value, json};

@@ -1,8 +1,8 @@
 use std::path::{Path, PathBuf};
 
 use eks_access_watch::alert::Alert;
-use eks_access_watch::event::AccessEvent;
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
+use eks_access_watch::model::AccessEvent;
 use eks_access_watch::{RuleConfig, classify};
 use serde_json::{Value, json};
 

@@ -19,7 +19,7 @@ use super::grade::{Grade, as_change};
 use super::snapshot::{ClusterState, EntryState, Logging, PolicyState, Snapshot};
 use crate::arn::{self, PrincipalKey};
 use crate::config::RuleConfig;
-use crate::event::{Change, ClusterSettings, EntrySpec, PublicEndpoint};
+use crate::model::{Change, ClusterSettings, EntrySpec, PublicEndpoint};
 use crate::operation::Operation;
 use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Rule;
@@ -209,7 +209,7 @@ fn on_off(v: Option<bool>) -> &'static str {
 fn settings(b: &ClusterState, c: &ClusterState, out: &mut Out) {
     if changed(&b.authentication_mode, &c.authentication_mode) {
         let mode =
-            |m: &Option<crate::event::AuthMode>| m.as_ref().map_or("?", |m| m.as_str()).to_string();
+            |m: &Option<crate::model::AuthMode>| m.as_ref().map_or("?", |m| m.as_str()).to_string();
         out.setting(
             "accessConfig",
             ClusterSettings {

@@ -8,8 +8,8 @@
 //! qualifiers describe a caller, and drift has none.
 
 use crate::config::RuleConfig;
-use crate::enrichment::{Enrichment, EnrichmentStatus, EntryInfo};
-use crate::event::{AccessEvent, Actor, Change, EntryType, IdentityType};
+use crate::model::{AccessEvent, Actor, Change, EntryType, IdentityType};
+use crate::model::{Enrichment, EnrichmentStatus, EntryInfo};
 use crate::operation::Operation;
 use crate::rules::{self, Ctx, Rule};
 use crate::severity::Severity;

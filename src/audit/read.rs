@@ -27,7 +27,7 @@ use super::snapshot::{
 };
 use crate::eks_clients::EksClients;
 use crate::enrich::{clean_tags, scope_of};
-use crate::event::{AuthMode, EntryType};
+use crate::model::{AuthMode, EntryType};
 use crate::sdk::AwsError;
 use crate::text::clean;
 

@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::closed::closed_enum;
-use crate::event::{AccessScope, AuthMode, EntryType, ScopeType};
+use crate::model::{AccessScope, AuthMode, EntryType, ScopeType};
 
 /// The snapshot format this build reads and writes.
 pub const SNAPSHOT_VERSION: u32 = 1;

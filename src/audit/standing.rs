@@ -12,7 +12,7 @@ use super::AuditFinding;
 use super::snapshot::{ClusterState, EntryState, PolicyState, ReadStep, Snapshot, Unreadable};
 use crate::arn;
 use crate::config::{AuditConfig, RuleConfig};
-use crate::event::{AuthMode, EntryType, PublicEndpoint};
+use crate::model::{AuthMode, EntryType, PublicEndpoint};
 use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Rule;
 use crate::rules::standing::*;

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::arn;
-use crate::event::{
+use crate::model::{
     AccessScope, AuthMode, Change, ClusterSettings, EntrySpec, EntryType, PodIdentityAction,
     PodIdentityGrant, PublicEndpoint, ScopeType,
 };

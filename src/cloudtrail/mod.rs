@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::arn;
-use crate::event::{AccessEvent, Actor, ApiError, Change, IdentityType};
+use crate::model::{AccessEvent, Actor, ApiError, Change, IdentityType, agent_family};
 use crate::operation::{Detail, Operation, Source};
 use crate::text::clean;
 
@@ -327,56 +327,10 @@ fn actor(
     }
 }
 
-/// The tool family behind a user agent: what an on-call engineer needs to know ("was this our
-/// Terraform pipeline or a person at a console?").
-pub fn agent_family(user_agent: Option<&str>, source_ip: Option<&str>) -> String {
-    let ua = user_agent.unwrap_or_default();
-    let lower = ua.to_ascii_lowercase();
-    let family = if lower.starts_with("aws-internal/") {
-        // The console's backend calls AWS with its own Java SDK: `aws-internal/3 aws-sdk-java/...`.
-        "console"
-    } else if lower.contains("terraform") {
-        "terraform"
-    } else if lower.contains("pulumi") {
-        "pulumi"
-    } else if lower.contains("eksctl") {
-        "eksctl"
-    } else if lower.contains("cloudformation") || lower.contains("aws-cdk") {
-        "cloudformation"
-    } else if lower.contains("crossplane") {
-        "crossplane"
-    } else if lower.starts_with("aws-cli/") || lower.contains(" aws-cli/") {
-        "aws-cli"
-    } else if lower.contains("console.amazonaws.com")
-        || lower.contains("console.aws.amazon.com")
-        || lower.starts_with("mozilla/")
-        || (lower == "aws internal" && source_ip == Some("AWS Internal"))
-    {
-        "console"
-    } else if lower.contains("boto3/") || lower.contains("botocore/") {
-        "boto3"
-    } else if lower.contains("aws-sdk-go") {
-        "aws-sdk-go"
-    } else if lower.contains("aws-sdk-java") {
-        "aws-sdk-java"
-    } else if lower.contains("aws-sdk-js") {
-        "aws-sdk-js"
-    } else if lower.contains("aws-sdk-rust") {
-        "aws-sdk-rust"
-    } else if lower.contains(".amazonaws.com") || lower == "aws internal" {
-        "aws-service"
-    } else if ua.is_empty() {
-        "unknown"
-    } else {
-        return clean(ua.split(['/', ' ']).next().unwrap_or(ua), 40);
-    };
-    family.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{AccessScope, EntryType};
+    use crate::model::{AccessScope, EntryType};
 
     fn event(json: &str) -> AccessEvent {
         let raw: RawRecord = serde_json::from_str(json).unwrap();

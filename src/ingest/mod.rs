@@ -36,9 +36,10 @@ use std::sync::Arc;
 use flate2::read::MultiGzDecoder;
 
 use crate::config::RuleConfig;
-use crate::event::AccessEvent;
-use crate::event::Change;
-use crate::kubernetes::{History, Origin, RoleGrants};
+use crate::kubernetes::{History, Origin};
+use crate::model::AccessEvent;
+use crate::model::Change;
+use crate::model::RoleGrants;
 use crate::operation::Skip;
 
 pub use auditlog::{AuditEventError, evaluate_audit};

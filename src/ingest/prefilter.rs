@@ -10,7 +10,7 @@ use memchr::memmem;
 use super::ReadMode;
 use crate::cloudtrail::{RawRecord, normalise, unparsed_event};
 use crate::config::RuleConfig;
-use crate::event::AccessEvent;
+use crate::model::AccessEvent;
 use crate::operation::{Detail, Needs, Operation, Skip, Source, watch};
 use crate::text::clean;
 

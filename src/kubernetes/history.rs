@@ -4,7 +4,7 @@
 //! one of them is graded like a binding to `cluster-admin`.
 
 use crate::awsauth::AwsAuth;
-use crate::event::{AccessEvent, Change};
+use crate::model::{AccessEvent, Change};
 
 /// What each cluster's aws-auth held after the last change seen so far in one input (one
 /// replayed file, one subscription payload): the "previous content" an update, a patch or a

@@ -19,7 +19,7 @@
 //! `replay --cluster`).
 
 mod history;
-pub mod objects;
+mod objects;
 mod roles;
 
 use std::borrow::Cow;
@@ -29,14 +29,11 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::arn::{self, PrincipalKey, PrincipalKind};
-use crate::cloudtrail::agent_family;
-use crate::event::{AccessEvent, Actor, ApiError, Change, IdentityType};
+use crate::model::{AccessEvent, Actor, ApiError, Change, IdentityType, agent_family};
 use crate::operation::{KubeObject, KubeRequest, Operation, Skip, watch_kubernetes};
 use crate::text::clean;
 
 pub use history::History;
-pub use objects::{AwsAuthChange, Binding, BindingChange, RowState, Subject};
-pub use roles::{RoleChange, RoleGrants};
 
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;

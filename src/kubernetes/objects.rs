@@ -10,158 +10,14 @@
 
 use serde_json::Value;
 
-use crate::arn;
-use crate::awsauth::{self, AwsAuth, MapKind, Row, RowChange, Section};
+use crate::awsauth::{self, AwsAuth, Section};
+use crate::model::{
+    AwsAuthChange, Binding, BindingChange, DELETED_UNKNOWN, PREVIOUS_UNKNOWN, Subject,
+};
 use crate::operation::{KubeObject, Operation, Verb};
 use crate::text::clean;
 
 const MAX_NAME: usize = 256;
-
-/// How a row of the ConfigMap after the change relates to the one before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowState {
-    /// Not there before.
-    Added,
-    /// There before, unchanged.
-    Kept,
-    /// There after the change; the previous content is not in the audit event.
-    Present,
-}
-
-impl RowState {
-    /// ` (added)`, ` (kept)`, or nothing when unknown.
-    pub fn note(self) -> &'static str {
-        match self {
-            RowState::Added => " (added)",
-            RowState::Kept => " (kept)",
-            RowState::Present => "",
-        }
-    }
-}
-
-/// A change of the aws-auth ConfigMap.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AwsAuthChange {
-    /// The mappings before the change, when the event says: empty before a create, the
-    /// deleted object when the API server returned it.
-    pub before: Option<AwsAuth>,
-    /// The mappings after the change (the stored object, else the request's); empty after a
-    /// deletion; `None` when the event carries no readable body.
-    pub after: Option<AwsAuth>,
-    /// The sections the request set: all for a create, update or deletion, the ones a patch
-    /// names (all when the patch is not in the event).
-    pub touched: Vec<Section>,
-    /// What the alert must say about missing or unreadable content.
-    pub notes: Vec<String>,
-    /// `after` is the whole ConfigMap (not only the sections a patch set).
-    pub whole_after: bool,
-}
-
-const PREVIOUS_UNKNOWN: &str = "the previous content is not in the audit event";
-const DELETED_UNKNOWN: &str = "the deleted mappings are not in the audit event";
-
-impl AwsAuthChange {
-    /// Compare with `previous`, the content an earlier event of the same input left (at
-    /// `time`), when the event itself does not say what was there before.
-    pub fn assume_previous(&mut self, previous: &AwsAuth, time: Option<&str>) {
-        if self.before.is_some() {
-            return;
-        }
-        self.before = Some(previous.clone());
-        self.notes
-            .retain(|n| n != PREVIOUS_UNKNOWN && n != DELETED_UNKNOWN);
-        self.notes.push(format!(
-            "compared with aws-auth as an earlier event of this input left it{}",
-            time.map(|t| format!(" ({t})")).unwrap_or_default()
-        ));
-    }
-
-    /// The whole ConfigMap after this change, when it is known (a patch's result is completed
-    /// from the content before it).
-    pub fn whole_after(&self) -> Option<AwsAuth> {
-        let after = self.after.as_ref()?;
-        if self.whole_after {
-            return Some(after.clone());
-        }
-        let mut whole = self.before.clone()?;
-        for section in &self.touched {
-            match section {
-                Section::Roles => whole.roles = after.roles.clone(),
-                Section::Users => whole.users = after.users.clone(),
-                Section::Accounts => whole.accounts = after.accounts.clone(),
-            }
-        }
-        Some(whole)
-    }
-
-    /// Rows added, removed or changed in the touched sections, when both versions are known.
-    pub fn row_changes(&self) -> Option<Vec<RowChange>> {
-        Some(awsauth::diff(
-            self.before.as_ref()?,
-            self.after.as_ref()?,
-            &self.touched,
-        ))
-    }
-
-    /// Every row of the touched sections after the change, with whether it is new.
-    pub fn rows_after(&self) -> Vec<(RowState, Row)> {
-        let Some(after) = &self.after else {
-            return Vec::new();
-        };
-        self.touched
-            .iter()
-            .flat_map(|s| after.rows(*s))
-            .map(|row| {
-                let state = match &self.before {
-                    None => RowState::Present,
-                    Some(b) if b.contains(&row) => RowState::Kept,
-                    Some(_) => RowState::Added,
-                };
-                (state, row)
-            })
-            .collect()
-    }
-
-    /// The one principal whose mapping was added or changed, when exactly one was.
-    pub fn principal_arn(&self) -> Option<&str> {
-        let Some(after) = &self.after else {
-            return None;
-        };
-        let mut changed = match &self.before {
-            Some(before) => after
-                .mappings()
-                .filter(|m| !before.contains(&Row::Mapping((*m).clone())))
-                .collect::<Vec<_>>(),
-            None => return None,
-        };
-        if changed.len() == 1 {
-            changed.pop().map(|m| m.arn.as_str())
-        } else {
-            None
-        }
-    }
-
-    /// The change maps one principal that no row mapped before: it grants that principal
-    /// access (so `self-grant` and `cross-account-principal` apply as to an access entry).
-    pub fn grants(&self) -> bool {
-        match (self.principal_arn(), &self.before) {
-            (Some(arn), Some(before)) => !before.mappings().any(|m| m.arn == arn),
-            _ => false,
-        }
-    }
-
-    /// A `system:masters` mapping is in a section this change set.
-    pub fn maps_system_masters(&self) -> bool {
-        self.rows_after()
-            .iter()
-            .any(|(_, row)| matches!(row, Row::Mapping(m) if is_system_masters(m)))
-    }
-}
-
-/// The mapping puts its principal in `system:masters` (unrestricted, outside RBAC).
-pub fn is_system_masters(m: &awsauth::Mapping) -> bool {
-    m.groups.iter().any(|g| g.trim() == "system:masters")
-}
 
 /// Build the change from a watched aws-auth request's bodies.
 pub(super) fn aws_auth(
@@ -309,95 +165,6 @@ fn patched_data(patch: &Value) -> Option<Value> {
 }
 
 /// A subject of a binding, as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subject {
-    /// `User`, `Group` or `ServiceAccount`.
-    pub kind: String,
-    pub name: String,
-    /// For service accounts.
-    pub namespace: Option<String>,
-}
-
-impl Subject {
-    /// A service account of kube-system, however it is named: the ServiceAccount itself, its
-    /// user name (`system:serviceaccount:kube-system:x`) or the group of them all.
-    pub fn is_kube_system_service_account(&self) -> bool {
-        match self.kind.as_str() {
-            "ServiceAccount" => self.namespace.as_deref() == Some("kube-system"),
-            _ => {
-                self.name.starts_with("system:serviceaccount:kube-system:")
-                    || self.name == "system:serviceaccounts:kube-system"
-            }
-        }
-    }
-
-    /// `Group system:masters`, `ServiceAccount kube-system/coredns`.
-    pub fn describe(&self) -> String {
-        match &self.namespace {
-            Some(ns) if self.kind == "ServiceAccount" => {
-                format!("{} {ns}/{}", self.kind, self.name)
-            }
-            _ => format!("{} {}", self.kind, self.name),
-        }
-    }
-}
-
-/// A binding's content: the role it grants and to whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding {
-    /// `ClusterRole` or `Role`; empty when the event does not say (a patch).
-    pub role_kind: String,
-    pub role_name: String,
-    pub subjects: Vec<Subject>,
-}
-
-/// A change of a ClusterRoleBinding or RoleBinding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BindingChange {
-    /// `ClusterRoleBinding` or `RoleBinding`.
-    pub kind: &'static str,
-    pub namespace: Option<String>,
-    /// `None` for a deletion of every binding at once (`deletecollection`).
-    pub name: Option<String>,
-    /// The binding after the change; `None` after a deletion or when the event does not say.
-    pub after: Option<Binding>,
-    pub deleted: bool,
-    pub notes: Vec<String>,
-    /// The bound ClusterRole is not `cluster-admin` but grants as much: what it grants and
-    /// when it was written, from a ClusterRole change earlier in the same input
-    /// ([`super::History`]).
-    pub grants_everything: Option<String>,
-}
-
-impl BindingChange {
-    /// The binding grants the built-in `cluster-admin` ClusterRole, or another ClusterRole
-    /// known to grant `*` verbs on `*` resources.
-    pub fn binds_cluster_admin(&self) -> bool {
-        self.grants_everything.is_some() || self.bound_cluster_role() == Some("cluster-admin")
-    }
-
-    /// The ClusterRole the binding grants after the change, if it names one.
-    pub fn bound_cluster_role(&self) -> Option<&str> {
-        self.after
-            .as_ref()
-            .filter(|b| b.role_kind == "ClusterRole")
-            .map(|b| b.role_name.as_str())
-    }
-
-    /// `ClusterRoleBinding ops-admin`, `RoleBinding deployers in namespace payments`, `every
-    /// RoleBinding in namespace ci-1`.
-    pub fn describe(&self) -> String {
-        let what = match &self.name {
-            Some(name) => format!("{} {name}", self.kind),
-            None => format!("every {}", self.kind),
-        };
-        match &self.namespace {
-            Some(ns) => format!("{what} in namespace {ns}"),
-            None => what,
-        }
-    }
-}
-
 /// Build the change from a watched binding request's bodies.
 pub(super) fn binding(
     operation: Operation,
@@ -473,26 +240,11 @@ fn read_binding(object: &Value) -> Binding {
     }
 }
 
-/// A mapping's ARN names an STS session (`assumed-role/...`): aws-auth never matches it.
-pub fn is_session_mapping(m: &awsauth::Mapping) -> bool {
-    arn::is_sts_session(&m.arn)
-}
-
-/// A `mapRoles` role ARN with a path (`role/teams/x`): aws-auth compares callers by the
-/// path-less role ARN, so the mapping matches nobody as written.
-pub fn role_has_path(m: &awsauth::Mapping) -> bool {
-    m.kind == MapKind::Roles
-        && arn::Arn::parse(&m.arn).is_some_and(|a| {
-            a.service == "iam"
-                && a.resource
-                    .strip_prefix("role/")
-                    .is_some_and(|name| name.contains('/'))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::awsauth::{MapKind, RowChange};
+    use crate::model::{RowState, is_session_mapping, role_has_path};
     use serde_json::json;
 
     const ROLES: &str =

@@ -4,42 +4,11 @@
 
 use serde_json::Value;
 
+use crate::model::{RoleChange, RoleGrants};
 use crate::operation::Operation;
 use crate::text::clean;
 
 use super::MAX_FIELD as MAX_NAME;
-
-/// A ClusterRole created, replaced or patched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleChange {
-    pub name: Option<String>,
-    /// What the role grants after the change.
-    pub grants: RoleGrants,
-    /// An aggregated role: the controller fills its rules from other roles' labels.
-    pub aggregated: bool,
-}
-
-/// What a ClusterRole grants after a change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RoleGrants {
-    /// A rule grants `*` verbs on `*` resources: the rule, as `kubectl describe` would
-    /// summarise it (`verbs [*] on resources [*] in API groups [*]`).
-    Everything(String),
-    /// No rule does.
-    Less,
-    /// The event does not carry the resulting role (a patch logged without its response).
-    Unknown,
-}
-
-impl RoleChange {
-    /// The rule that grants everything, when one does.
-    pub fn grants_everything(&self) -> Option<&str> {
-        match &self.grants {
-            RoleGrants::Everything(rule) => Some(rule),
-            RoleGrants::Less | RoleGrants::Unknown => None,
-        }
-    }
-}
 
 /// Build the change from the bodies of a watched ClusterRole request: the stored object (the
 /// response) when the event has it, else the request's object for a create or an update.

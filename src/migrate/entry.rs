@@ -2,7 +2,7 @@
 //! that type, and a note for everything that could not be carried as written.
 
 use crate::arn::{PrincipalKey, PrincipalKind};
-use crate::event::EntryType;
+use crate::model::EntryType;
 use crate::text::clean;
 
 /// What one merged mapping becomes.

@@ -11,7 +11,7 @@
 use std::fmt::Write;
 
 use super::{Plan, PlannedEntry, PlannedPolicy, Status, path_and_name};
-use crate::event::ScopeType;
+use crate::model::ScopeType;
 use crate::policy::classify_policy;
 use crate::render::shell_quote;
 use crate::text::clean;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Plan, PlannedEntry, PlannedPolicy, Status, rule};
 use crate::arn::{self, PrincipalKey};
-use crate::event::{AuthMode, EntryType};
+use crate::model::{AuthMode, EntryType};
 use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Finding;
 use crate::severity::Severity;
@@ -145,7 +145,7 @@ pub(super) fn compare(plan: &mut Plan, facts: &LiveFacts, account_mappings: bool
             e.entry_type.as_ref().is_none_or(|t| !t.is_node_identity())
                 && e.policies.iter().any(|p| {
                     classify_policy(&p.policy_arn).class == PolicyClass::ClusterAdmin
-                        && p.access_scope.scope_type == crate::event::ScopeType::Cluster
+                        && p.access_scope.scope_type == crate::model::ScopeType::Cluster
                 })
         },
         |e| e.created_epoch,

@@ -36,7 +36,7 @@ use crate::arn::{self, PrincipalKey, PrincipalKind};
 use crate::awsauth::{AwsAuth, AwsAuthError, MapKind, Mapping};
 use crate::closed::closed_enum;
 use crate::config::RuleConfig;
-use crate::event::{AuthMode, EntryType, ScopeType};
+use crate::model::{AuthMode, EntryType, ScopeType};
 use crate::rules::{CATALOGUE, Finding, Rule, find};
 use crate::severity::Severity;
 use crate::text::clean;

@@ -21,7 +21,7 @@ use super::{PlannedPolicy, PlannedScope, path_and_name, principal_of};
 use crate::arn::{self, PrincipalKey, PrincipalKind};
 use crate::awsauth::AwsAuth;
 use crate::enrich::{describe_entry, fetch_cluster, list_policies};
-use crate::event::AuthMode;
+use crate::model::AuthMode;
 use crate::sdk::{AwsError, ErrorKind};
 
 /// Reads the live side of a migration. Build once.

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::{Plan, PlannedEntry, Status};
-use crate::event::AuthMode;
+use crate::model::AuthMode;
 use crate::render::{finding_line, shell_quote};
 use crate::text::clean;
 

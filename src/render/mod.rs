@@ -17,9 +17,9 @@ pub mod docs;
 use std::fmt::Write;
 
 use crate::alert::Alert;
-use crate::enrichment::Enrichment;
-use crate::enrichment::{EntryInfo, PolicyGrant};
-use crate::event::ScopeType;
+use crate::model::Enrichment;
+use crate::model::ScopeType;
+use crate::model::{EntryInfo, PolicyGrant};
 use crate::operation::{Source, Undo};
 use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Finding;

@@ -4,7 +4,7 @@
 
 use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
-use crate::event::{AuthMode, Change, PodIdentityAction};
+use crate::model::{AuthMode, Change, PodIdentityAction};
 use crate::severity::Severity::{High, Info, Low, Medium};
 
 pub static AUTH_MODE_CHANGED: Rule = Rule {

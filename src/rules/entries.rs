@@ -3,8 +3,8 @@
 
 use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
-use crate::enrichment::Enrichment;
-use crate::event::{Change, EntrySpec};
+use crate::model::Enrichment;
+use crate::model::{Change, EntrySpec};
 use crate::severity::Severity::{Critical, High, Low, Medium};
 
 pub static LOCKOUT_RISK: Rule = Rule {

@@ -1,7 +1,7 @@
 //! Access policy associations: what a grant lets its holder do, where, and to whom it went.
 
 use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
-use crate::event::Change;
+use crate::model::Change;
 use crate::policy::PolicyClass;
 use crate::severity::Severity::{Critical, High, Low, Medium};
 

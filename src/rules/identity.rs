@@ -3,7 +3,7 @@
 
 use super::{Ctx, Eval, Hit, OnFailure, Qualifier, Rule, Topic, hit};
 use crate::arn;
-use crate::event::Change;
+use crate::model::Change;
 use crate::policy::PolicyClass;
 use crate::severity::Severity::{Critical, High, Low, Medium};
 

@@ -3,7 +3,7 @@
 //! A watcher that stops seeing events looks exactly like a quiet week.
 
 use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
-use crate::event::Change;
+use crate::model::Change;
 use crate::severity::Severity::{Critical, High, Medium};
 
 pub static TRAIL_LOGGING_STOPPED: Rule = Rule {

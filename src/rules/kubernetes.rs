@@ -11,10 +11,9 @@
 use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
 use crate::awsauth::{Mapping, Row, RowChange, Section};
-use crate::event::{AuthMode, Change};
-use crate::kubernetes::RoleChange;
-use crate::kubernetes::objects::{
-    AwsAuthChange, BindingChange, is_session_mapping, is_system_masters, role_has_path,
+use crate::model::{
+    AuthMode, AwsAuthChange, BindingChange, Change, RoleChange, is_session_mapping,
+    is_system_masters, role_has_path,
 };
 use crate::operation::Verb;
 use crate::severity::Severity::{Critical, High, Info, Low, Medium};

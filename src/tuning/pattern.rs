@@ -1,7 +1,7 @@
 //! Exception patterns: which principals, callers, clusters and accounts an exception covers.
 //!
 //! One syntax for every field: `*` matches any run of characters (as in EKS namespace scopes,
-//! [`crate::event::wildcard_match`]); everything else is literal.
+//! [`crate::model::wildcard_match`]); everything else is literal.
 //! - `principal` / `caller`: an IAM role or user ARN. Without `*` it names one principal and
 //!   matches it however it is spelled (with or without the role's path, any case of the name,
 //!   the role's STS sessions: [`crate::arn::PrincipalKey`]). With `*` it is matched, ignoring
@@ -15,7 +15,7 @@
 
 use crate::arn::{self, PrincipalKey};
 use crate::closed::closed_enum;
-use crate::event::wildcard_match;
+use crate::model::wildcard_match;
 
 closed_enum! {
     /// What an exception's pattern is matched against (its key in the tuning file).

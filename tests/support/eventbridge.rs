@@ -8,7 +8,7 @@
 //! (a value, a list, or `{"prefix": ...}`) and `exists`. An operator this evaluator does not know
 //! panics, so a template that starts using one is noticed.
 
-use eks_access_watch::event::wildcard_match;
+use eks_access_watch::model::wildcard_match;
 use serde_json::Value;
 
 /// True when `event` matches `pattern`.

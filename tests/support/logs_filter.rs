@@ -106,7 +106,7 @@ impl Filter {
                 .iter()
                 .fold(event, |v, k| &v[k.as_str()])
                 .as_str()
-                .is_some_and(|s| eks_access_watch::event::wildcard_match(value, s)),
+                .is_some_and(|s| eks_access_watch::model::wildcard_match(value, s)),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::closed::closed_enum;
-use crate::event::{AccessScope, AuthMode, EntryType};
+use crate::model::{AccessScope, AuthMode, EntryType};
 
 closed_enum! {
     /// How complete the context is.

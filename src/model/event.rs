@@ -6,10 +6,11 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+use super::kubernetes::{AwsAuthChange, BindingChange, RoleChange};
 use crate::closed::{closed_enum, open_enum};
-use crate::kubernetes::{AwsAuthChange, BindingChange, RoleChange};
 use crate::operation::Operation;
 use crate::policy::{PolicyClass, classify_policy};
+use crate::text::clean;
 
 open_enum! {
     /// Access entry types (`CreateAccessEntry.type`, `DescribeAccessEntry.type`).
@@ -212,6 +213,52 @@ impl Actor {
                 .as_deref()
                 .is_some_and(|a| a.contains(":role/aws-service-role/"))
     }
+}
+
+/// The tool family behind a user agent: what an on-call engineer needs to know ("was this our
+/// Terraform pipeline or a person at a console?").
+pub fn agent_family(user_agent: Option<&str>, source_ip: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or_default();
+    let lower = ua.to_ascii_lowercase();
+    let family = if lower.starts_with("aws-internal/") {
+        // The console's backend calls AWS with its own Java SDK: `aws-internal/3 aws-sdk-java/...`.
+        "console"
+    } else if lower.contains("terraform") {
+        "terraform"
+    } else if lower.contains("pulumi") {
+        "pulumi"
+    } else if lower.contains("eksctl") {
+        "eksctl"
+    } else if lower.contains("cloudformation") || lower.contains("aws-cdk") {
+        "cloudformation"
+    } else if lower.contains("crossplane") {
+        "crossplane"
+    } else if lower.starts_with("aws-cli/") || lower.contains(" aws-cli/") {
+        "aws-cli"
+    } else if lower.contains("console.amazonaws.com")
+        || lower.contains("console.aws.amazon.com")
+        || lower.starts_with("mozilla/")
+        || (lower == "aws internal" && source_ip == Some("AWS Internal"))
+    {
+        "console"
+    } else if lower.contains("boto3/") || lower.contains("botocore/") {
+        "boto3"
+    } else if lower.contains("aws-sdk-go") {
+        "aws-sdk-go"
+    } else if lower.contains("aws-sdk-java") {
+        "aws-sdk-java"
+    } else if lower.contains("aws-sdk-js") {
+        "aws-sdk-js"
+    } else if lower.contains("aws-sdk-rust") {
+        "aws-sdk-rust"
+    } else if lower.contains(".amazonaws.com") || lower == "aws internal" {
+        "aws-service"
+    } else if ua.is_empty() {
+        "unknown"
+    } else {
+        return clean(ua.split(['/', ' ']).next().unwrap_or(ua), 40);
+    };
+    family.to_string()
 }
 
 /// A failed call (`errorCode` present): what was attempted, not what was granted.
