@@ -8,47 +8,49 @@ use crate::model::{
     AccessScope, AuthMode, Change, ClusterSettings, EntrySpec, EntryType, PodIdentityAction,
     PodIdentityGrant, PublicEndpoint, ScopeType,
 };
-use crate::operation::Operation;
+use crate::operation::CloudTrailCall;
 use crate::text::clean;
 use crate::trail::Selectors;
 
 use super::{MAX_ARN, MAX_FIELD};
 
-pub(super) fn change(operation: Operation, req: &Value, resp: &Value) -> Change {
-    match operation {
-        Operation::CreateAccessEntry => Change::CreateAccessEntry(entry_spec(req)),
-        Operation::UpdateAccessEntry => Change::UpdateAccessEntry(entry_spec(req)),
-        Operation::DeleteAccessEntry => Change::DeleteAccessEntry {
+pub(super) fn change(call: CloudTrailCall, req: &Value, resp: &Value) -> Change {
+    match call {
+        CloudTrailCall::CreateAccessEntry => Change::CreateAccessEntry(entry_spec(req)),
+        CloudTrailCall::UpdateAccessEntry => Change::UpdateAccessEntry(entry_spec(req)),
+        CloudTrailCall::DeleteAccessEntry => Change::DeleteAccessEntry {
             principal_arn: arn_at(req, &["principalArn"]),
         },
-        Operation::AssociateAccessPolicy => Change::AssociateAccessPolicy {
+        CloudTrailCall::AssociateAccessPolicy => Change::AssociateAccessPolicy {
             principal_arn: arn_at(req, &["principalArn"]),
             policy_arn: arn_at(req, &["policyArn"]),
             access_scope: access_scope(req.get("accessScope")),
         },
-        Operation::DisassociateAccessPolicy => Change::DisassociateAccessPolicy {
+        CloudTrailCall::DisassociateAccessPolicy => Change::DisassociateAccessPolicy {
             principal_arn: arn_at(req, &["principalArn"]),
             policy_arn: arn_at(req, &["policyArn"]),
         },
-        Operation::UpdateClusterConfig => Change::UpdateClusterConfig(cluster_settings(req)),
-        Operation::CreateCluster => Change::CreateCluster(cluster_settings(req)),
-        Operation::DeleteCluster => Change::DeleteCluster,
-        Operation::AssociateIdentityProviderConfig => Change::AssociateIdentityProviderConfig {
-            config_name: text_at(req, &["oidc", "identityProviderConfigName"]),
-            issuer_url: text_at(req, &["oidc", "issuerUrl"]),
-            client_id: text_at(req, &["oidc", "clientId"]),
-        },
-        Operation::DisassociateIdentityProviderConfig => {
+        CloudTrailCall::UpdateClusterConfig => Change::UpdateClusterConfig(cluster_settings(req)),
+        CloudTrailCall::CreateCluster => Change::CreateCluster(cluster_settings(req)),
+        CloudTrailCall::DeleteCluster => Change::DeleteCluster,
+        CloudTrailCall::AssociateIdentityProviderConfig => {
+            Change::AssociateIdentityProviderConfig {
+                config_name: text_at(req, &["oidc", "identityProviderConfigName"]),
+                issuer_url: text_at(req, &["oidc", "issuerUrl"]),
+                client_id: text_at(req, &["oidc", "clientId"]),
+            }
+        }
+        CloudTrailCall::DisassociateIdentityProviderConfig => {
             Change::DisassociateIdentityProviderConfig {
                 config_name: text_at(req, &["identityProviderConfig", "name"]),
             }
         }
-        Operation::CreatePodIdentityAssociation
-        | Operation::UpdatePodIdentityAssociation
-        | Operation::DeletePodIdentityAssociation => Change::PodIdentityAssociation {
-            action: match operation {
-                Operation::CreatePodIdentityAssociation => PodIdentityAction::Create,
-                Operation::UpdatePodIdentityAssociation => PodIdentityAction::Update,
+        CloudTrailCall::CreatePodIdentityAssociation
+        | CloudTrailCall::UpdatePodIdentityAssociation
+        | CloudTrailCall::DeletePodIdentityAssociation => Change::PodIdentityAssociation {
+            action: match call {
+                CloudTrailCall::CreatePodIdentityAssociation => PodIdentityAction::Create,
+                CloudTrailCall::UpdatePodIdentityAssociation => PodIdentityAction::Update,
                 _ => PodIdentityAction::Delete,
             },
             namespace: text_at(req, &["namespace"])
@@ -58,31 +60,31 @@ pub(super) fn change(operation: Operation, req: &Value, resp: &Value) -> Change 
             role_arn: arn_at(req, &["roleArn"])
                 .or_else(|| arn_at(resp, &["association", "roleArn"])),
         },
-        Operation::CreateAddon | Operation::UpdateAddon => Change::Addon {
-            update: operation == Operation::UpdateAddon,
+        CloudTrailCall::CreateAddon | CloudTrailCall::UpdateAddon => Change::Addon {
+            update: call == CloudTrailCall::UpdateAddon,
             addon_name: text_at(req, &["addonName"]),
             namespace: text_at(req, &["namespaceConfig", "namespace"]),
             grants: pod_identity_grants(req),
         },
-        Operation::TagResource | Operation::UntagResource => Change::Tags {
+        CloudTrailCall::TagResource | CloudTrailCall::UntagResource => Change::Tags {
             resource_arn: arn_at(req, &["resourceArn"]),
-            removed: operation == Operation::UntagResource,
+            removed: call == CloudTrailCall::UntagResource,
             keys: match value_at(req, &["tags"]) {
                 Some(Value::Object(tags)) => tags.keys().map(|k| clean(k, 128)).collect(),
                 _ => strings_at(req, &["tagKeys"]),
             },
         },
-        Operation::AssumeRole
-        | Operation::AssumeRoleWithSaml
-        | Operation::AssumeRoleWithWebIdentity => Change::AssumeRole {
+        CloudTrailCall::AssumeRole
+        | CloudTrailCall::AssumeRoleWithSaml
+        | CloudTrailCall::AssumeRoleWithWebIdentity => Change::AssumeRole {
             role_arn: arn_at(req, &["roleArn"]),
             session_name: text_at(req, &["roleSessionName"]),
         },
-        Operation::StopLogging | Operation::DeleteTrail => Change::TrailStopped {
-            deleted: operation == Operation::DeleteTrail,
+        CloudTrailCall::StopLogging | CloudTrailCall::DeleteTrail => Change::TrailStopped {
+            deleted: call == CloudTrailCall::DeleteTrail,
             trail: text_at(req, &["name"]).map(trail_name),
         },
-        Operation::UpdateTrail | Operation::PutEventSelectors => Change::TrailModified {
+        CloudTrailCall::UpdateTrail | CloudTrailCall::PutEventSelectors => Change::TrailModified {
             trail: text_at(req, &["name"])
                 .or_else(|| text_at(req, &["trailName"]))
                 .map(trail_name),
@@ -90,31 +92,6 @@ pub(super) fn change(operation: Operation, req: &Value, resp: &Value) -> Change 
                 .map(|s| s.logs_management_writes()),
             keys: request_keys(req),
         },
-        // Made by the scheduled check, never read from a record.
-        Operation::TrailSelfCheck => Change::TrailStatus {
-            trails: Vec::new(),
-            errors: vec!["a record cannot carry the watcher's own check".into()],
-        },
-        // Never from CloudTrail (`Operation::from_cloudtrail` only names CloudTrail sources):
-        // a Kubernetes change whose bodies are unknown.
-        Operation::AwsAuthCreate
-        | Operation::AwsAuthUpdate
-        | Operation::AwsAuthPatch
-        | Operation::AwsAuthDelete
-        | Operation::KubeSystemConfigMapsDeleteCollection
-        | Operation::ClusterRoleBindingCreate
-        | Operation::ClusterRoleBindingUpdate
-        | Operation::ClusterRoleBindingPatch
-        | Operation::ClusterRoleBindingDelete
-        | Operation::ClusterRoleBindingDeleteCollection
-        | Operation::RoleBindingCreate
-        | Operation::RoleBindingUpdate
-        | Operation::RoleBindingPatch
-        | Operation::RoleBindingDelete
-        | Operation::RoleBindingDeleteCollection
-        | Operation::ClusterRoleCreate
-        | Operation::ClusterRoleUpdate
-        | Operation::ClusterRolePatch => crate::kubernetes::change_without_bodies(operation),
     }
 }
 

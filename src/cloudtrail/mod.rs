@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::arn;
 use crate::model::{AccessEvent, Actor, ApiError, Change, IdentityType, agent_family};
-use crate::operation::{Detail, Operation, Source};
+use crate::operation::{CloudTrailCall, Detail, Source};
 use crate::text::clean;
 
 mod change;
@@ -99,15 +99,15 @@ impl RawRecord {
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;
 
-/// Normalise a raw record of a watched `operation` (decided by [`crate::operation::watch`]).
+/// Normalise a raw record of a watched `call` (decided by [`crate::operation::watch`]).
 ///
 /// Never fails: a missing field becomes `None`/empty and the rules treat missing data as the
 /// riskier case.
-pub fn normalise(raw: &RawRecord, operation: Operation) -> AccessEvent {
+pub fn normalise(raw: &RawRecord, call: CloudTrailCall) -> AccessEvent {
     let empty = Value::Null;
     let req = raw.request_parameters.as_ref().unwrap_or(&empty);
     let resp = raw.response_elements.as_ref().unwrap_or(&empty);
-    let cluster = match operation.source() {
+    let cluster = match call.source() {
         Source::Sts | Source::CloudTrail | Source::Watcher | Source::Kubernetes => None,
         Source::Eks => str_at(req, &["name"])
             .or_else(|| str_at(req, &["clusterName"]))
@@ -117,7 +117,7 @@ pub fn normalise(raw: &RawRecord, operation: Operation) -> AccessEvent {
             .map(|c| clean(&c, MAX_FIELD)),
     };
     AccessEvent {
-        operation,
+        operation: call.operation(),
         event_id: optional(raw.event_id.as_deref()),
         event_time: optional(raw.event_time.as_deref()),
         account: clean(&account(raw, req, resp), MAX_FIELD),
@@ -141,14 +141,14 @@ pub fn normalise(raw: &RawRecord, operation: Operation) -> AccessEvent {
                 code: clean(code, MAX_FIELD),
                 message: raw.error_message.as_deref().map(|m| clean(m, 1024)),
             }),
-        change: change(operation, req, resp),
+        change: change(call, req, resp),
     }
 }
 
 /// The event for a watched record the full parse could not read, from what a byte search
 /// found: `read(key)` gives the first occurrence of a key's string value, as written.
 pub fn unparsed_event(
-    operation: Operation,
+    call: CloudTrailCall,
     read: &dyn Fn(&str) -> Option<String>,
     error: &str,
 ) -> AccessEvent {
@@ -162,12 +162,12 @@ pub fn unparsed_event(
         .map(|a| format!("{} (read by byte search)", arn::short_name(a)))
         .unwrap_or_else(|| "unknown caller (record unreadable)".into());
     AccessEvent {
-        operation,
+        operation: call.operation(),
         event_id: field("eventID"),
         event_time: field("eventTime"),
         account: field("recipientAccountId").unwrap_or_default(),
         region: field("awsRegion").unwrap_or_default(),
-        cluster: match operation.source() {
+        cluster: match call.source() {
             Source::Eks => field("name").or_else(|| field("clusterName")),
             Source::Sts | Source::CloudTrail | Source::Kubernetes | Source::Watcher => None,
         },
@@ -331,6 +331,7 @@ fn actor(
 mod tests {
     use super::*;
     use crate::model::{AccessScope, EntryType};
+    use crate::operation::Operation;
 
     fn event(json: &str) -> AccessEvent {
         let raw: RawRecord = serde_json::from_str(json).unwrap();

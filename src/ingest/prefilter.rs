@@ -144,7 +144,7 @@ fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
         Err(skip) => return Some(skip),
         Ok(op) => op,
     };
-    let detail = match op.facts().needs {
+    let detail = match op.operation().facts().needs {
         Needs::Nothing => return None,
         Needs::BreakGlassRole => Detail {
             role_arn: Some(sole_string(json, &ROLE_ARN)?),

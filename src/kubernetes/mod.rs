@@ -260,12 +260,6 @@ fn to_seconds(time: &str) -> Cow<'_, str> {
     }
 }
 
-/// A Kubernetes change whose bodies are unknown (for a Kubernetes operation reached from
-/// anywhere but an audit event).
-pub fn change_without_bodies(operation: Operation) -> Change {
-    normalise(&RawAuditEvent::default(), operation, &Origin::default()).change
-}
-
 /// A response code of 400 or more (or a `Failure` status): the request changed nothing. The
 /// code is the status reason (`Forbidden`, `Conflict`), else `HTTP <code>`.
 fn error(status: Option<&RawStatus>) -> Option<ApiError> {

@@ -113,6 +113,86 @@ closed_enum! {
     }
 }
 
+closed_enum! {
+    /// The watched calls that CloudTrail records (sources `eks`, `sts`, `cloudtrail`): what
+    /// [`watch`] returns and the CloudTrail normaliser reads, so it never handles the Kubernetes
+    /// plane's operations nor the watcher's own check. Each is one [`Operation`]
+    /// ([`CloudTrailCall::operation`], [`Operation::cloudtrail_call`]; both matches are
+    /// exhaustive, so a new CloudTrail operation is added to both sets).
+    pub enum CloudTrailCall ("CloudTrail call") {
+        CreateAccessEntry = "CreateAccessEntry",
+        UpdateAccessEntry = "UpdateAccessEntry",
+        DeleteAccessEntry = "DeleteAccessEntry",
+        AssociateAccessPolicy = "AssociateAccessPolicy",
+        DisassociateAccessPolicy = "DisassociateAccessPolicy",
+        UpdateClusterConfig = "UpdateClusterConfig",
+        CreateCluster = "CreateCluster",
+        DeleteCluster = "DeleteCluster",
+        AssociateIdentityProviderConfig = "AssociateIdentityProviderConfig",
+        DisassociateIdentityProviderConfig = "DisassociateIdentityProviderConfig",
+        CreatePodIdentityAssociation = "CreatePodIdentityAssociation",
+        UpdatePodIdentityAssociation = "UpdatePodIdentityAssociation",
+        DeletePodIdentityAssociation = "DeletePodIdentityAssociation",
+        CreateAddon = "CreateAddon",
+        UpdateAddon = "UpdateAddon",
+        TagResource = "TagResource",
+        UntagResource = "UntagResource",
+        AssumeRole = "AssumeRole",
+        AssumeRoleWithSaml = "AssumeRoleWithSAML",
+        AssumeRoleWithWebIdentity = "AssumeRoleWithWebIdentity",
+        StopLogging = "StopLogging",
+        DeleteTrail = "DeleteTrail",
+        UpdateTrail = "UpdateTrail",
+        PutEventSelectors = "PutEventSelectors",
+    }
+}
+
+impl CloudTrailCall {
+    /// The operation this call is.
+    pub fn operation(self) -> Operation {
+        match self {
+            CloudTrailCall::CreateAccessEntry => Operation::CreateAccessEntry,
+            CloudTrailCall::UpdateAccessEntry => Operation::UpdateAccessEntry,
+            CloudTrailCall::DeleteAccessEntry => Operation::DeleteAccessEntry,
+            CloudTrailCall::AssociateAccessPolicy => Operation::AssociateAccessPolicy,
+            CloudTrailCall::DisassociateAccessPolicy => Operation::DisassociateAccessPolicy,
+            CloudTrailCall::UpdateClusterConfig => Operation::UpdateClusterConfig,
+            CloudTrailCall::CreateCluster => Operation::CreateCluster,
+            CloudTrailCall::DeleteCluster => Operation::DeleteCluster,
+            CloudTrailCall::AssociateIdentityProviderConfig => {
+                Operation::AssociateIdentityProviderConfig
+            }
+            CloudTrailCall::DisassociateIdentityProviderConfig => {
+                Operation::DisassociateIdentityProviderConfig
+            }
+            CloudTrailCall::CreatePodIdentityAssociation => Operation::CreatePodIdentityAssociation,
+            CloudTrailCall::UpdatePodIdentityAssociation => Operation::UpdatePodIdentityAssociation,
+            CloudTrailCall::DeletePodIdentityAssociation => Operation::DeletePodIdentityAssociation,
+            CloudTrailCall::CreateAddon => Operation::CreateAddon,
+            CloudTrailCall::UpdateAddon => Operation::UpdateAddon,
+            CloudTrailCall::TagResource => Operation::TagResource,
+            CloudTrailCall::UntagResource => Operation::UntagResource,
+            CloudTrailCall::AssumeRole => Operation::AssumeRole,
+            CloudTrailCall::AssumeRoleWithSaml => Operation::AssumeRoleWithSaml,
+            CloudTrailCall::AssumeRoleWithWebIdentity => Operation::AssumeRoleWithWebIdentity,
+            CloudTrailCall::StopLogging => Operation::StopLogging,
+            CloudTrailCall::DeleteTrail => Operation::DeleteTrail,
+            CloudTrailCall::UpdateTrail => Operation::UpdateTrail,
+            CloudTrailCall::PutEventSelectors => Operation::PutEventSelectors,
+        }
+    }
+
+    pub fn source(self) -> Source {
+        self.operation().source()
+    }
+}
+
+impl From<CloudTrailCall> for Operation {
+    fn from(call: CloudTrailCall) -> Operation {
+        call.operation()
+    }
+}
+
 /// What an operation does to a cluster: enrichment reads the cluster fresh after a settings
 /// change and from a short-lived cache otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,10 +313,64 @@ impl Operation {
         self.facts().source
     }
 
-    /// The watched operation a CloudTrail record names, or why the record is not watched
-    /// (before any look at its parameters). Names compare exactly, as CloudTrail and
-    /// EventBridge do; the watcher's own operations are never read from a record.
-    pub fn from_cloudtrail(source: &str, name: &str) -> Result<Operation, Skip> {
+    /// The CloudTrail call this operation is; `None` for the Kubernetes plane's operations and
+    /// the watcher's own check, which no CloudTrail record carries.
+    pub fn cloudtrail_call(self) -> Option<CloudTrailCall> {
+        Some(match self {
+            Operation::CreateAccessEntry => CloudTrailCall::CreateAccessEntry,
+            Operation::UpdateAccessEntry => CloudTrailCall::UpdateAccessEntry,
+            Operation::DeleteAccessEntry => CloudTrailCall::DeleteAccessEntry,
+            Operation::AssociateAccessPolicy => CloudTrailCall::AssociateAccessPolicy,
+            Operation::DisassociateAccessPolicy => CloudTrailCall::DisassociateAccessPolicy,
+            Operation::UpdateClusterConfig => CloudTrailCall::UpdateClusterConfig,
+            Operation::CreateCluster => CloudTrailCall::CreateCluster,
+            Operation::DeleteCluster => CloudTrailCall::DeleteCluster,
+            Operation::AssociateIdentityProviderConfig => {
+                CloudTrailCall::AssociateIdentityProviderConfig
+            }
+            Operation::DisassociateIdentityProviderConfig => {
+                CloudTrailCall::DisassociateIdentityProviderConfig
+            }
+            Operation::CreatePodIdentityAssociation => CloudTrailCall::CreatePodIdentityAssociation,
+            Operation::UpdatePodIdentityAssociation => CloudTrailCall::UpdatePodIdentityAssociation,
+            Operation::DeletePodIdentityAssociation => CloudTrailCall::DeletePodIdentityAssociation,
+            Operation::CreateAddon => CloudTrailCall::CreateAddon,
+            Operation::UpdateAddon => CloudTrailCall::UpdateAddon,
+            Operation::TagResource => CloudTrailCall::TagResource,
+            Operation::UntagResource => CloudTrailCall::UntagResource,
+            Operation::AssumeRole => CloudTrailCall::AssumeRole,
+            Operation::AssumeRoleWithSaml => CloudTrailCall::AssumeRoleWithSaml,
+            Operation::AssumeRoleWithWebIdentity => CloudTrailCall::AssumeRoleWithWebIdentity,
+            Operation::StopLogging => CloudTrailCall::StopLogging,
+            Operation::DeleteTrail => CloudTrailCall::DeleteTrail,
+            Operation::UpdateTrail => CloudTrailCall::UpdateTrail,
+            Operation::PutEventSelectors => CloudTrailCall::PutEventSelectors,
+            Operation::TrailSelfCheck
+            | Operation::AwsAuthCreate
+            | Operation::AwsAuthUpdate
+            | Operation::AwsAuthPatch
+            | Operation::AwsAuthDelete
+            | Operation::KubeSystemConfigMapsDeleteCollection
+            | Operation::ClusterRoleBindingCreate
+            | Operation::ClusterRoleBindingUpdate
+            | Operation::ClusterRoleBindingPatch
+            | Operation::ClusterRoleBindingDelete
+            | Operation::ClusterRoleBindingDeleteCollection
+            | Operation::RoleBindingCreate
+            | Operation::RoleBindingUpdate
+            | Operation::RoleBindingPatch
+            | Operation::RoleBindingDelete
+            | Operation::RoleBindingDeleteCollection
+            | Operation::ClusterRoleCreate
+            | Operation::ClusterRoleUpdate
+            | Operation::ClusterRolePatch => return None,
+        })
+    }
+
+    /// The watched call a CloudTrail record names, or why the record is not watched (before
+    /// any look at its parameters). Names compare exactly, as CloudTrail and EventBridge do;
+    /// the watcher's own operations are never read from a record.
+    pub fn from_cloudtrail(source: &str, name: &str) -> Result<CloudTrailCall, Skip> {
         if source.is_empty() {
             return Err(Skip::NoEventSource);
         }
@@ -246,9 +380,10 @@ impl Operation {
         else {
             return Err(Skip::OtherService(clean(source, 256)));
         };
-        source
-            .operations()
-            .find(|o| o.as_str() == name)
+        CloudTrailCall::ALL
+            .iter()
+            .copied()
+            .find(|c| c.source() == *source && c.as_str() == name)
             .ok_or_else(|| Skip::NotWatched(clean(name, 256)))
     }
 }
@@ -275,17 +410,16 @@ pub fn watch(
     name: &str,
     detail: &Detail,
     config: &RuleConfig,
-) -> Result<Operation, Skip> {
-    let operation = Operation::from_cloudtrail(source, name)?;
+) -> Result<CloudTrailCall, Skip> {
+    let call = Operation::from_cloudtrail(source, name)?;
+    let operation = call.operation();
     match operation.facts().needs {
-        Needs::Nothing => Ok(operation),
-        Needs::BreakGlassRole if config.is_break_glass(detail.role_arn) => Ok(operation),
+        Needs::Nothing => Ok(call),
+        Needs::BreakGlassRole if config.is_break_glass(detail.role_arn) => Ok(call),
         Needs::BreakGlassRole => Err(Skip::NotBreakGlass),
-        Needs::PodIdentityAssociations if detail.pod_identity_roles => Ok(operation),
+        Needs::PodIdentityAssociations if detail.pod_identity_roles => Ok(call),
         Needs::PodIdentityAssociations => Err(Skip::NoPodIdentity(operation)),
-        Needs::AccessResource if detail.resource_arn.is_some_and(is_access_resource) => {
-            Ok(operation)
-        }
+        Needs::AccessResource if detail.resource_arn.is_some_and(is_access_resource) => Ok(call),
         Needs::AccessResource => Err(Skip::NotAccessResource(operation)),
     }
 }
@@ -414,9 +548,31 @@ mod tests {
         for op in Operation::ALL {
             let got = Operation::from_cloudtrail(op.source().as_str(), op.as_str());
             match op.source().eventbridge_source() {
-                Some(_) => assert_eq!(got, Ok(*op)),
+                Some(_) => assert_eq!(got.map(CloudTrailCall::operation), Ok(*op)),
                 None => assert!(got.is_err(), "{op} is never read from a record"),
             }
+        }
+    }
+
+    #[test]
+    fn every_cloudtrail_call_is_one_operation_of_a_cloudtrail_source_and_back() {
+        for call in CloudTrailCall::ALL {
+            let op = call.operation();
+            assert_eq!(op.as_str(), call.as_str());
+            assert!(op.source().is_cloudtrail(), "{call}");
+            assert_eq!(op.cloudtrail_call(), Some(*call));
+        }
+        let recorded = Operation::ALL
+            .iter()
+            .filter(|o| o.source().is_cloudtrail())
+            .count();
+        assert_eq!(recorded, CloudTrailCall::ALL.len());
+        for op in Operation::ALL {
+            assert_eq!(
+                op.cloudtrail_call().is_some(),
+                op.source().is_cloudtrail(),
+                "{op}"
+            );
         }
     }
 
@@ -452,7 +608,7 @@ mod tests {
         let other = Some("arn:aws:iam::111122223333:role/ci");
         assert_eq!(
             watch("sts.amazonaws.com", "AssumeRole", &role(bg), &config),
-            Ok(Operation::AssumeRole)
+            Ok(CloudTrailCall::AssumeRole)
         );
         assert_eq!(
             watch("sts.amazonaws.com", "AssumeRole", &role(other), &config),
@@ -464,7 +620,7 @@ mod tests {
         );
         assert_eq!(
             watch("eks.amazonaws.com", "DeleteCluster", &role(None), &config),
-            Ok(Operation::DeleteCluster)
+            Ok(CloudTrailCall::DeleteCluster)
         );
     }
 
