@@ -21,7 +21,7 @@ use aws_sdk_eks::types::{
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use eks_access_watch::audit::read::{Reader, Target};
-use eks_access_watch::eks_clients::EksClients;
+use eks_access_watch::aws::eks::EksClients;
 
 #[path = "../tests/support/delayed.rs"]
 mod delayed;

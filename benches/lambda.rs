@@ -16,7 +16,7 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use criterion::{Criterion, criterion_group, criterion_main};
 use eks_access_watch::config::{AlertFormat, LambdaSettings};
-use eks_access_watch::enrich::{EnrichSettings, Enricher};
+use eks_access_watch::context::eks::{EnrichSettings, Enricher};
 use eks_access_watch::ingest::{ReadMode, evaluate};
 use eks_access_watch::lambda::{Clients, Handler};
 use eks_access_watch::{AccessEvent, RuleConfig, classify};
@@ -90,11 +90,11 @@ fn classification(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % events.len();
             let alert = classify(&events[i], &config, None);
-            black_box(eks_access_watch::publish::build_message(
+            black_box(eks_access_watch::render::sns::build_message(
                 &alert,
                 false,
                 AlertFormat::Default,
-                eks_access_watch::publish::SNS_MAX_BYTES,
+                eks_access_watch::render::sns::SNS_MAX_BYTES,
             ))
         })
     });

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let sdk = eks_access_watch::sdk::load().await;
+    let sdk = eks_access_watch::aws::load().await;
     let topic = std::env::var("ALERT_TOPIC_ARN")?;
     let (eks, sns) = (Eks::new(&sdk), Sns::new(&sdk));
     let (eks, sns, topic) = (&eks, &sns, topic.as_str());

@@ -1,13 +1,12 @@
-//! The alert document: one per watched event, with every finding that applies. Its renderings
-//! live in [`crate::render`].
+//! The alert document: one per watched event, with every finding that applies, as
+//! [`crate::pipeline::judge`] makes it. Its renderings live in [`crate::render`].
 
 use serde::Serialize;
 
-use crate::config::RuleConfig;
 use crate::model::Enrichment;
 use crate::model::{AccessEvent, AccessScope, IdentityType};
 use crate::operation::Operation;
-use crate::rules::{self, Ctx, Finding};
+use crate::rules::Finding;
 use crate::severity::Severity;
 
 /// The alert for one watched event.
@@ -63,31 +62,33 @@ impl Alert {
     }
 }
 
-/// Classify one watched event into its alert. Pure: no I/O, no panics, deterministic.
-pub fn classify(
-    event: &AccessEvent,
-    config: &RuleConfig,
-    enrichment: Option<&Enrichment>,
-) -> Alert {
-    let (severity, findings) = rules::evaluate(&Ctx::new(event, config, enrichment));
-    Alert {
-        operation: event.operation,
-        event_id: event.event_id.clone(),
-        event_name: event.event_name().to_string(),
-        event_time: event.event_time.clone(),
-        account: event.account.clone(),
-        region: event.region.clone(),
-        cluster: event.cluster.clone(),
-        principal_arn: event.change.principal_arn().map(str::to_string),
-        actor_arn: event.actor.arn.clone(),
-        actor: event.actor.describe(),
-        actor_type: event.actor.identity_type.clone(),
-        source_ip: event.source_ip.clone(),
-        error_code: event.error.as_ref().map(|e| e.code.clone()),
-        policy_arn: event.change.policy_arn().map(str::to_string),
-        access_scope: event.change.access_scope().cloned(),
-        severity,
-        findings,
-        enrichment: enrichment.cloned(),
+impl Alert {
+    /// The alert for `event` with its graded findings (see [`crate::pipeline::judge`]).
+    pub fn new(
+        event: &AccessEvent,
+        severity: Severity,
+        findings: Vec<Finding>,
+        enrichment: Option<Enrichment>,
+    ) -> Alert {
+        Alert {
+            operation: event.operation,
+            event_id: event.event_id.clone(),
+            event_name: event.event_name().to_string(),
+            event_time: event.event_time.clone(),
+            account: event.account.clone(),
+            region: event.region.clone(),
+            cluster: event.cluster.clone(),
+            principal_arn: event.change.principal_arn().map(str::to_string),
+            actor_arn: event.actor.arn.clone(),
+            actor: event.actor.describe(),
+            actor_type: event.actor.identity_type.clone(),
+            source_ip: event.source_ip.clone(),
+            error_code: event.error.as_ref().map(|e| e.code.clone()),
+            policy_arn: event.change.policy_arn().map(str::to_string),
+            access_scope: event.change.access_scope().cloned(),
+            severity,
+            findings,
+            enrichment,
+        }
     }
 }

@@ -21,16 +21,18 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::alert::{Alert, classify};
+use crate::alert::Alert;
+use crate::aws::AwsError;
 use crate::closed::{UnknownValue, closed_enum};
 use crate::config::{ConfigError, LambdaSettings};
-use crate::enrich::{EnrichSettings, Enricher};
+use crate::context::eks::{EnrichSettings, Enricher};
+use crate::context::{Context, History};
 use crate::ingest::{self, InputError, Options, Outcome};
 use crate::model::AccessEvent;
 use crate::operation::Skip;
-use crate::publish::{self, SNS_MAX_BYTES};
+use crate::pipeline::{self, Judged};
 use crate::render;
-use crate::sdk::AwsError;
+use crate::render::sns::SNS_MAX_BYTES;
 use crate::severity::Severity;
 use crate::tuning::{self, Tuning};
 
@@ -44,24 +46,74 @@ pub enum InitError {
     Config(#[from] ConfigError),
 }
 
+/// The Lambda's configuration: the environment's settings and the tuning file they name.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub settings: LambdaSettings,
+    /// The tuning file, once read ([`load_tuning`]).
+    pub tuning: Option<Tuning>,
+}
+
+impl From<LambdaSettings> for Setup {
+    fn from(settings: LambdaSettings) -> Self {
+        Setup {
+            settings,
+            tuning: None,
+        }
+    }
+}
+
+/// Add the tuning file to the settings: its approved callers and break-glass roles join the
+/// environment's.
+///
+/// Refused when the file names a break-glass role the environment does not: the EventBridge
+/// rule that delivers role assumptions is built from `BREAK_GLASS_ROLE_ARNS` (the template's
+/// `BreakGlassRoleArns`), or with it empty from the naming convention, so assumptions of any
+/// other role would never reach the function.
+pub fn with_tuning(mut settings: LambdaSettings, tuning: Tuning) -> Result<Setup, ConfigError> {
+    let env = &settings.rules;
+    let problems: Vec<String> = tuning
+        .rules
+        .break_glass_roles
+        .iter()
+        // With none configured, EventBridge delivers the roles named like break-glass
+        // (BREAK_GLASS_SPELLINGS), exactly what `is_break_glass` then accepts.
+        .filter(|role| !env.is_break_glass(Some(role)))
+        .map(|role| {
+            format!(
+                "{}: break_glass_roles: `{role}` is not in BREAK_GLASS_ROLE_ARNS, so EventBridge never delivers its role assumptions; add it to that variable (the template's BreakGlassRoleArns parameter) too",
+                tuning.source
+            )
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    settings.rules = settings.rules.merge(&tuning.rules);
+    Ok(Setup {
+        settings,
+        tuning: Some(tuning),
+    })
+}
+
 /// Read the tuning file from the SSM parameter `TUNING_PARAMETER_NAME` names (once, at init)
-/// and add it to the settings ([`LambdaSettings::with_tuning`]). Without the variable the
-/// settings are returned unchanged and `ssm` is not called.
+/// and add it to the settings ([`with_tuning`]). Without the variable the settings are
+/// returned unchanged and `ssm` is not called.
 pub async fn load_tuning(
     settings: LambdaSettings,
     ssm: &aws_sdk_ssm::Client,
-) -> Result<LambdaSettings, InitError> {
+) -> Result<Setup, InitError> {
     let Some(name) = settings.tuning_parameter.clone() else {
-        return Ok(settings);
+        return Ok(settings.into());
     };
-    let text = crate::ssm::get_text(ssm, &name)
+    let text = crate::aws::ssm::get_text(ssm, &name)
         .await
         .map_err(|error| InitError::Parameter {
             name: name.clone(),
             error,
         })?;
     let tuning = Tuning::parse(&text, &format!("SSM parameter {name}"))?;
-    Ok(settings.with_tuning(tuning)?)
+    Ok(with_tuning(settings, tuning)?)
 }
 
 closed_enum! {
@@ -186,7 +238,7 @@ pub struct Clients {
 }
 
 /// What became of one event.
-enum Judged {
+enum Handled {
     /// Its alert and how delivery went (the error, when it failed).
     Alert(Delivery, Option<AwsError>),
     /// The tuning file disables every rule that matched: why, for `skipped`.
@@ -196,6 +248,7 @@ enum Judged {
 /// The handler with its clients, built once per process.
 pub struct Handler {
     pub settings: LambdaSettings,
+    tuning: Option<Tuning>,
     clients: Clients,
     /// Today's date (UTC), for tuning-file exception expiry: read per event, as a function
     /// outlives midnight.
@@ -205,12 +258,14 @@ pub struct Handler {
 
 impl Handler {
     /// The enricher is dropped when `ENRICH` is off.
-    pub fn new(settings: LambdaSettings, mut clients: Clients) -> Self {
+    pub fn new(setup: impl Into<Setup>, mut clients: Clients) -> Self {
+        let Setup { settings, tuning } = setup.into();
         if !settings.enrich {
             clients.enricher = None;
         }
         Handler {
             settings,
+            tuning,
             clients,
             today: tuning::today_utc,
             audit: None,
@@ -253,11 +308,11 @@ impl Handler {
         let mut failures = Vec::new();
         for event in events {
             match self.alert(&event).await {
-                Judged::Alert(delivery, failed) => {
+                Handled::Alert(delivery, failed) => {
                     failures.extend(failed);
                     response.alerts.push(delivery);
                 }
-                Judged::Disabled(reason) => response.skipped.push(reason),
+                Handled::Disabled(reason) => response.skipped.push(reason),
             }
         }
         let error = if !failures.is_empty() {
@@ -288,14 +343,10 @@ impl Handler {
             format: self.settings.format,
             min_severity: self.settings.min_severity,
         };
-        let tuned = self
-            .settings
-            .tuning
-            .as_ref()
-            .map(|tuning| crate::audit::Tuned {
-                tuning,
-                today: (self.today)(),
-            });
+        let tuned = self.tuning.as_ref().map(|tuning| crate::audit::Tuned {
+            tuning,
+            today: (self.today)(),
+        });
         let run = audit.run(&self.settings.rules, tuned, &sink).await?;
         Ok(Response {
             audit: Some(run),
@@ -303,12 +354,21 @@ impl Handler {
         })
     }
 
-    /// The pure half: payload bytes -> watched events, skips (where, and why), problems.
+    /// The pure half: payload bytes -> watched events (completed by the payload's history),
+    /// skips (where, and why), problems.
     fn read(&self, bytes: &[u8]) -> (Vec<AccessEvent>, Vec<(String, Skip)>, Vec<InputError>) {
         let (mut events, mut skipped, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
         let options = Options::new(&self.settings.rules).region(self.settings.region.as_deref());
+        // The context stage's per-input part: what this payload's earlier events showed.
+        let mut history = History::default();
         let read = ingest::scan_slice("event", bytes, &options, &mut |outcome| match outcome {
-            Outcome::Watched { event, .. } => events.push(*event),
+            Outcome::Watched {
+                location,
+                mut event,
+            } => match history.observe(&mut event) {
+                Some(reason) => skipped.push((format!("{location}: {reason}"), reason)),
+                None => events.push(*event),
+            },
             Outcome::Skipped { location, reason } => {
                 skipped.push((format!("{location}: {reason}"), reason))
             }
@@ -320,30 +380,29 @@ impl Handler {
         (events, skipped, invalid)
     }
 
-    /// Enrich, classify and deliver one event: what happened to it, and the publish error if
-    /// SNS did not take it.
-    /// Enrich, classify, apply the tuning file, deliver.
-    async fn alert(&self, event: &AccessEvent) -> Judged {
+    /// The context stage (EKS enrichment), the pipeline's judgement, delivery: what happened
+    /// to one event, and the publish error if SNS did not take it.
+    async fn alert(&self, event: &AccessEvent) -> Handled {
         let enrichment = match &self.clients.enricher {
             Some(e) => e.enrich(event).await,
             None => None,
         };
-        let alert = classify(event, &self.settings.rules, enrichment.as_ref());
-        let alert = match &self.settings.tuning {
-            None => alert,
-            Some(t) => {
-                let id = alert.event_id.clone();
-                let name = alert.event_name.clone();
-                match t.apply_to_alert(alert, (self.today)()) {
-                    Some(alert) => alert,
-                    None => {
-                        return Judged::Disabled(format!(
-                            "{name} {}: every finding's rule is disabled in {}",
-                            id.as_deref().unwrap_or("(no event id)"),
-                            t.source
-                        ));
-                    }
-                }
+        let context = Context::with_enrichment(enrichment);
+        let today = (self.today)();
+        let alert = match pipeline::judge(
+            event,
+            &context,
+            &self.settings.rules,
+            self.tuning.as_ref(),
+            today,
+        ) {
+            Judged::Alert(alert) => alert,
+            Judged::Disabled { tuning } => {
+                return Handled::Disabled(format!(
+                    "{} {}: every finding's rule is disabled in {tuning}",
+                    event.event_name(),
+                    event.event_id.as_deref().unwrap_or("(no event id)"),
+                ));
             }
         };
         let (delivery, failed) = match self.deliver(&alert).await {
@@ -369,7 +428,7 @@ impl Handler {
             subject: render::subject(&alert),
             delivery,
         };
-        Judged::Alert(delivery, failed)
+        Handled::Alert(delivery, failed)
     }
 
     async fn deliver(&self, alert: &Alert) -> Result<String, AwsError> {
@@ -387,8 +446,9 @@ impl Handler {
             );
             return Ok("dry-run".to_string());
         };
-        let msg = publish::build_message(alert, topic.fifo, self.settings.format, SNS_MAX_BYTES);
-        let id = publish::publish(sns, &topic.arn, &msg).await?;
+        let msg =
+            render::sns::build_message(alert, topic.fifo, self.settings.format, SNS_MAX_BYTES);
+        let id = crate::aws::sns::publish(sns, &topic.arn, &msg).await?;
         Ok(format!("published {id}"))
     }
 
@@ -415,10 +475,20 @@ impl Handler {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_default();
-        let change = crate::selfcheck::trail_status(client, &region).await;
+        let change = crate::aws::cloudtrail::trail_status(client, &region).await;
         let account = self.settings.home_account.clone().unwrap_or_default();
-        let event = crate::selfcheck::check_event(change, &account, &region, &crate::sdk::now());
-        let findings = classify(&event, &self.settings.rules, None).findings.len();
+        let event =
+            crate::aws::cloudtrail::check_event(change, &account, &region, &crate::aws::now());
+        let findings = match pipeline::judge(
+            &event,
+            &Context::default(),
+            &self.settings.rules,
+            None,
+            (self.today)(),
+        ) {
+            Judged::Alert(alert) => alert.findings.len(),
+            Judged::Disabled { .. } => 0,
+        };
         tracing::info!(task = %task, findings, "scheduled task done");
         let mut response = Response {
             task: Some(format!("{task}: {findings} finding(s)")),
@@ -426,13 +496,13 @@ impl Handler {
         };
         if findings > 0 {
             match self.alert(&event).await {
-                Judged::Alert(delivery, failed) => {
+                Handled::Alert(delivery, failed) => {
                     response.alerts.push(delivery);
                     if let Some(e) = failed {
                         return Err(HandlerError::Publish(vec![e]));
                     }
                 }
-                Judged::Disabled(reason) => response.skipped.push(reason),
+                Handled::Disabled(reason) => response.skipped.push(reason),
             }
         }
         Ok(response)
@@ -502,13 +572,13 @@ async fn park(
     error: &HandlerError,
 ) -> Result<String, HandlerError> {
     let reason = format!("{}: {error}", error.error_type());
-    let record = crate::queue::failure_record(
+    let record = crate::aws::failure_queue::failure_record(
         payload,
         error.error_type(),
         &error.to_string(),
-        &crate::sdk::now(),
+        &crate::aws::now(),
     );
-    match crate::queue::park(sqs, url, &record).await {
+    match crate::aws::failure_queue::park(sqs, url, &record).await {
         Ok(id) => {
             tracing::error!(reason = %reason, message_id = %id, "not retryable: event sent to the failure queue");
             Ok(format!("{reason} (message {id})"))

@@ -18,20 +18,16 @@
 mod closed;
 mod cloudtrail;
 mod policy;
-#[cfg_attr(not(feature = "aws"), allow(dead_code))]
-mod queue;
 mod text;
-mod trail;
 
 pub mod alert;
 pub mod arn;
 pub mod audit;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod awsauth;
 pub mod config;
-#[cfg(feature = "aws")]
-pub mod eks_clients;
-#[cfg(feature = "aws")]
-pub mod enrich;
+pub mod context;
 
 pub mod ingest;
 pub mod kubernetes;
@@ -40,19 +36,15 @@ pub mod lambda;
 pub mod migrate;
 pub mod model;
 pub mod operation;
-pub mod publish;
+pub mod pipeline;
+
 pub mod render;
 pub mod rules;
-#[cfg(feature = "aws")]
-pub mod sdk;
-#[cfg(feature = "aws")]
-pub mod selfcheck;
 pub mod severity;
-#[cfg(feature = "aws")]
-pub mod ssm;
+pub mod trail;
 pub mod tuning;
 
-pub use alert::{Alert, classify};
+pub use alert::Alert;
 pub use closed::UnknownValue;
 pub use config::{ConfigError, RuleConfig};
 pub use model::AccessEvent;

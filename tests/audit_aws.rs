@@ -22,9 +22,9 @@ use eks_access_watch::Severity;
 use eks_access_watch::audit::daily::{DailyAudit, SNAPSHOT_KEY};
 use eks_access_watch::audit::read::{self, Reader, Target};
 use eks_access_watch::audit::snapshot::{ReadStep, Snapshot};
+use eks_access_watch::aws::eks::EksClients;
 use eks_access_watch::config::{AuditConfig, LambdaSettings};
-use eks_access_watch::eks_clients::EksClients;
-use eks_access_watch::lambda::{Handler, HandlerError};
+use eks_access_watch::lambda::{Handler, HandlerError, Setup, with_tuning};
 use serde_json::{Value, json};
 
 use crate::aws::{attribute, error_response, json_message, sns_capturing};
@@ -486,7 +486,7 @@ fn audit_handler(s3: aws_sdk_s3::Client, sns: aws_sdk_sns::Client, rules: &[Rule
 }
 
 fn handler_with(
-    settings: LambdaSettings,
+    settings: impl Into<Setup>,
     s3: aws_sdk_s3::Client,
     sns: aws_sdk_sns::Client,
     rules: &[Rule],
@@ -497,7 +497,7 @@ fn handler_with(
 /// Today's scheduled audit, with yesterday's snapshot in the bucket, through a handler set up
 /// with `settings`: the response, today's snapshot, what was published and what was stored.
 async fn today_after_yesterday(
-    settings: LambdaSettings,
+    settings: impl Into<Setup>,
 ) -> (
     eks_access_watch::lambda::Response,
     Snapshot,
@@ -691,7 +691,7 @@ async fn the_daily_audit_applies_the_tuning_file() {
         "SSM parameter /t",
     )
     .unwrap();
-    let settings = lambda_settings().with_tuning(tuning).unwrap();
+    let settings = with_tuning(lambda_settings(), tuning).unwrap();
     let (response, _, published, _) = today_after_yesterday(settings).await;
     let run = response.audit.expect("an audit run");
     assert_eq!(run.drift, 1, "the suppressed drift does not count: {run:?}");

@@ -18,10 +18,10 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use eks_access_watch::Severity;
 use eks_access_watch::config::{AlertFormat, LambdaSettings};
-use eks_access_watch::enrich::{EnrichSettings, Enricher};
+use eks_access_watch::context::eks::{EnrichSettings, Enricher};
 use eks_access_watch::lambda::{Clients, Handler, HandlerError};
 use eks_access_watch::model::EnrichmentStatus;
-use eks_access_watch::publish::{SNS_MAX_BYTES, build_message};
+use eks_access_watch::render::sns::{SNS_MAX_BYTES, build_message};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -254,8 +254,8 @@ async fn access_denied_everywhere_is_failed_and_never_lowers_severity() {
             .iter()
             .all(|e| e.contains("AccessDeniedException"))
     );
-    let with = eks_access_watch::classify(&event, &sample_config(), Some(&got));
-    let without = eks_access_watch::classify(&event, &sample_config(), None);
+    let with = classify(&event, &sample_config(), Some(&got));
+    let without = classify(&event, &sample_config(), None);
     assert_eq!(with.severity, without.severity);
     assert_eq!(with.severity, Severity::Critical);
 }
@@ -368,7 +368,7 @@ async fn switching_to_api_with_no_admin_left_is_a_lockout_risk() {
     let got = enricher.enrich(&event).await.unwrap();
     let census = got.remaining_admins.as_ref().unwrap();
     assert_eq!((census.entries_checked, census.admins.len()), (3, 0));
-    let alert = eks_access_watch::classify(&event, &sample_config(), Some(&got));
+    let alert = classify(&event, &sample_config(), Some(&got));
     assert_eq!(finding(&alert, "lockout-risk"), Some(Severity::Critical));
 }
 
@@ -387,7 +387,7 @@ async fn switching_to_api_with_an_admin_left_is_not_a_lockout_risk() {
         got.remaining_admins.as_ref().unwrap().admins,
         vec!["arn:aws:iam::111122223333:role/platform-admin"]
     );
-    let alert = eks_access_watch::classify(&event, &sample_config(), Some(&got));
+    let alert = classify(&event, &sample_config(), Some(&got));
     assert_eq!(finding(&alert, "lockout-risk"), None);
 }
 
@@ -411,7 +411,7 @@ async fn a_census_past_its_bound_is_incomplete_and_proves_nothing() {
     assert!(got.remaining_admins.as_ref().unwrap().truncated);
     assert_eq!(
         finding(
-            &eks_access_watch::classify(&event, &sample_config(), Some(&got)),
+            &classify(&event, &sample_config(), Some(&got)),
             "lockout-risk"
         ),
         None
@@ -681,7 +681,7 @@ fn oversized_enrichment_is_trimmed_and_findings_are_kept() {
         entries_checked: 2000,
         truncated: false,
     });
-    let alert = eks_access_watch::classify(&event, &sample_config(), Some(&e));
+    let alert = classify(&event, &sample_config(), Some(&e));
     let untrimmed = build_message(&alert, false, AlertFormat::Chatbot, usize::MAX);
     assert!(
         untrimmed.size() > SNS_MAX_BYTES,
@@ -850,7 +850,7 @@ async fn wire_level_requests_encode_the_principal_and_carry_attributes() {
     let alert = alert_for(&associate_record(principal, ADMIN_POLICY));
     let topic = "arn:aws:sns:eu-west-1:111122223333:alerts.fifo";
     let msg = build_message(&alert, true, AlertFormat::Default, SNS_MAX_BYTES);
-    let id = eks_access_watch::publish::publish(&sns, topic, &msg)
+    let id = eks_access_watch::aws::sns::publish(&sns, topic, &msg)
         .await
         .unwrap();
     assert_eq!(id, "m-1");

@@ -1,10 +1,11 @@
 //! The Kubernetes plane: aws-auth and RBAC-binding rules graded from audit events, the
 //! input shapes of the EKS audit log, and what an alert says when the event lacks a body.
 
+use eks_access_watch::Alert;
 use eks_access_watch::Severity::*;
+use eks_access_watch::context::History;
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
 use eks_access_watch::kubernetes::Origin;
-use eks_access_watch::{Alert, classify};
 use serde_json::{Value, json};
 
 use crate::util::*;
@@ -70,8 +71,13 @@ fn alerts_of(bytes: &[u8], cluster: Option<&str>) -> Vec<Alert> {
     let config = sample_config();
     let mut out = Vec::new();
     let options = Options::new(&config).cluster(cluster);
+    let mut history = History::default();
     ingest::scan_slice("mem", bytes, &options, &mut |o| match o {
-        Outcome::Watched { event, .. } => out.push(classify(&event, &config, None)),
+        Outcome::Watched { mut event, .. } => {
+            if history.observe(&mut event).is_none() {
+                out.push(classify(&event, &config, None))
+            }
+        }
         Outcome::Skipped { .. } => {}
         Outcome::Invalid(e) => panic!("{e}"),
     })

@@ -20,10 +20,10 @@ use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
+use eks_access_watch::aws::ErrorKind;
 use eks_access_watch::awsauth::{self, AwsAuth};
 use eks_access_watch::migrate::read::LiveReader;
 use eks_access_watch::migrate::{self, Format, Options, Plan, Status};
-use eks_access_watch::sdk::ErrorKind;
 
 use crate::aws::grant;
 use crate::delayed::Delayed;
@@ -194,7 +194,7 @@ async fn live_plan(
     auth: &AwsAuth,
     eks: Eks,
     iam: Iam,
-) -> Result<Plan, eks_access_watch::sdk::AwsError> {
+) -> Result<Plan, eks_access_watch::aws::AwsError> {
     let facts = LiveReader::with_clients(eks, iam)
         .concurrency(3)
         .read(CLUSTER, auth)

@@ -1,5 +1,7 @@
 use eks_access_watch::ingest::{self, Options, Outcome};
-use eks_access_watch::{RuleConfig, classify, render};
+use eks_access_watch::{RuleConfig, render};
+
+use crate::util::classify;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 

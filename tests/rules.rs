@@ -1,9 +1,9 @@
+use eks_access_watch::RuleConfig;
 use eks_access_watch::Severity::{self, *};
 use eks_access_watch::ingest::{self, ReadMode};
 use eks_access_watch::model::EntryType;
 use eks_access_watch::model::{AdminCensus, Enrichment, EnrichmentStatus, EntryInfo};
 use eks_access_watch::render;
-use eks_access_watch::{RuleConfig, classify};
 use serde_json::{Value, json};
 
 use crate::util::*;

@@ -4,12 +4,15 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use eks_access_watch::alert::Alert;
+use eks_access_watch::ingest::ReadMode;
 use eks_access_watch::rules::{self, EXCEPTION_EXPIRED, Finding};
-use eks_access_watch::tuning::{Context, Tuning};
+use eks_access_watch::tuning::{Scope, Tuning};
 use eks_access_watch::{RuleConfig, Severity, render};
 use proptest::prelude::*;
 
-use crate::util::{BREAK_GLASS, TERRAFORM, events_dir, finding, run_file, sample_config};
+use crate::util::{
+    BREAK_GLASS, TERRAFORM, events_dir, finding, run_file, run_file_tuned, sample_config,
+};
 
 const VENDOR: &str = "arn:aws:iam::444455556666:role/vendor-support";
 
@@ -41,8 +44,15 @@ fn sample_alert(name: &str) -> Alert {
     alerts.remove(0)
 }
 
+/// A sample's alert through the pipeline with the tuning file `t` (judged on `today`); `None`
+/// when the file disables every finding's rule.
 fn tuned(t: &Tuning, name: &str, today: NaiveDate) -> Option<Alert> {
-    t.apply_to_alert(sample_alert(name), today)
+    sample_alert(name);
+    let path = events_dir().join(name);
+    let mut alerts =
+        run_file_tuned(&path, &sample_config(), ReadMode::Fast, Some((t, today))).alerts;
+    assert!(alerts.len() <= 1, "{name}");
+    alerts.pop()
 }
 
 /// A sample's alert tuned by the sample file on a day its exceptions are in force.
@@ -288,11 +298,18 @@ fn the_file_adds_to_the_flags_and_never_replaces_them() {
 fn a_file_without_overrides_or_exceptions_changes_no_sample_alert() {
     let t = tuning("approved_callers = [\"arn:aws:iam::111122223333:role/terraform-deployer\"]");
     for sample in eks_access_watch::ingest::expand_paths(&[events_dir()]).unwrap() {
-        for alert in run_file(&sample, &sample_config()).alerts {
-            let json = serde_json::to_string(&alert).unwrap();
-            let after = t.apply_to_alert(alert.clone(), in_force()).unwrap();
+        let tuned = run_file_tuned(
+            &sample,
+            &sample_config(),
+            ReadMode::Fast,
+            Some((&t, in_force())),
+        );
+        let untuned = run_file(&sample, &sample_config()).alerts;
+        assert_eq!(tuned.alerts.len(), untuned.len(), "{}", sample.display());
+        for (after, alert) in tuned.alerts.iter().zip(&untuned) {
+            let json = serde_json::to_string(alert).unwrap();
             assert_eq!(after, alert, "{}", sample.display());
-            assert_eq!(serde_json::to_string(&after).unwrap(), json);
+            assert_eq!(serde_json::to_string(after).unwrap(), json);
         }
     }
 }
@@ -551,7 +568,7 @@ fn each_pattern_field_must_match_for_the_exception_to_apply() {
         let t = tuning(&format!(
             "[[exceptions]]\nrule = \"cross-account-principal\"\n{field} = \"{pattern}\"\nreason = \"r\"\nexpires = 2026-12-31\n"
         ));
-        let base = Context {
+        let base = Scope {
             cluster: Some("prod-eu"),
             account: Some("111122223333"),
             principal: Some(VENDOR),
@@ -575,7 +592,7 @@ fn each_pattern_field_must_match_for_the_exception_to_apply() {
                 "x".into(),
             )
         };
-        let covered = |c: Context| !t.tune(f(), &c, in_force()).unwrap().counts();
+        let covered = |c: Scope| !t.tune(f(), &c, in_force()).unwrap().counts();
         assert!(
             covered(base),
             "{field} = {pattern} should cover the base context"
@@ -618,12 +635,12 @@ expires = 2026-12-31
             "x".into(),
         )
     };
-    let at = |cluster: &'static str, principal: &'static str| Context {
+    let at = |cluster: &'static str, principal: &'static str| Scope {
         cluster: Some(cluster),
         principal: Some(principal),
-        ..Context::default()
+        ..Scope::default()
     };
-    let covered = |c: Context| !t.tune(f(), &c, in_force()).unwrap().counts();
+    let covered = |c: Scope| !t.tune(f(), &c, in_force()).unwrap().counts();
     assert!(covered(at("prod-eu", VENDOR)));
     assert!(covered(at(
         "staging-eu",
@@ -641,11 +658,11 @@ expires = 2026-12-31
 fn findings_with_their_own_context_are_tuned_one_by_one() {
     let t = sample_tuning();
     let rule = rules::find("cross-account-principal").unwrap();
-    let on = |cluster: &'static str| Context {
+    let on = |cluster: &'static str| Scope {
         cluster: Some(cluster),
         account: Some("111122223333"),
         principal: Some(VENDOR),
-        ..Context::default()
+        ..Scope::default()
     };
     let tuned = t.tune_each(
         [

@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use chrono::NaiveDate;
 use eks_access_watch::config::LambdaSettings;
-use eks_access_watch::lambda::{Handler, InitError, Response, load_tuning};
+use eks_access_watch::lambda::{Handler, InitError, Response, load_tuning, with_tuning};
 use eks_access_watch::{Severity, Tuning};
 use serde_json::{Value, json};
 
@@ -93,10 +93,10 @@ async fn the_lambda_reads_its_tuning_file_from_the_parameter_at_init() {
     assert_eq!(tuning.source, format!("SSM parameter {PARAMETER}"));
     assert_eq!(tuning.exceptions.len(), 2);
     assert!(
-        settings.rules.is_approved(Some(TERRAFORM)),
+        settings.settings.rules.is_approved(Some(TERRAFORM)),
         "the file's approved callers join the environment's"
     );
-    assert!(settings.rules.is_break_glass(Some(BREAK_GLASS)));
+    assert!(settings.settings.rules.is_break_glass(Some(BREAK_GLASS)));
 }
 
 #[tokio::test]
@@ -188,10 +188,10 @@ async fn a_break_glass_role_the_event_rule_would_not_deliver_stops_the_function_
     // With BREAK_GLASS_ROLE_ARNS empty, EventBridge delivers roles named like break-glass.
     let by_name = settings(&[("TUNING_PARAMETER_NAME", PARAMETER)]);
     let tuning = Tuning::parse(&file, "f").unwrap();
-    let err = by_name.clone().with_tuning(tuning).unwrap_err();
+    let err = with_tuning(by_name.clone(), tuning).unwrap_err();
     assert_eq!(err.problems.len(), 1, "{err}");
     let fine = Tuning::parse(&format!("break_glass_roles = [\"{BREAK_GLASS}\"]"), "f").unwrap();
-    assert!(by_name.with_tuning(fine).is_ok());
+    assert!(with_tuning(by_name, fine).is_ok());
 }
 
 #[test]

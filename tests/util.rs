@@ -1,9 +1,13 @@
 use std::path::{Path, PathBuf};
 
+use eks_access_watch::RuleConfig;
 use eks_access_watch::alert::Alert;
+use eks_access_watch::context::{Context, History};
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
 use eks_access_watch::model::AccessEvent;
-use eks_access_watch::{RuleConfig, classify};
+use eks_access_watch::model::Enrichment;
+use eks_access_watch::pipeline::{self, Judged};
+use eks_access_watch::tuning::Tuning;
 use serde_json::{Value, json};
 
 pub const ACCOUNT: &str = "111122223333";
@@ -37,7 +41,43 @@ pub fn run_file(path: &Path, config: &RuleConfig) -> FileResult {
     run_file_with(path, config, ReadMode::Fast)
 }
 
+/// The alert the pipeline makes of one event, with the given enrichment and no tuning file.
+pub fn classify(
+    event: &AccessEvent,
+    config: &RuleConfig,
+    enrichment: Option<&Enrichment>,
+) -> Alert {
+    judge(event, config, enrichment, None).expect("no tuning file, so an alert")
+}
+
+/// The pipeline's judgement with an optional tuning file (exceptions judged as of
+/// 2026-11-20): `None` when the file disables every finding's rule.
+pub fn judge(
+    event: &AccessEvent,
+    config: &RuleConfig,
+    enrichment: Option<&Enrichment>,
+    tuning: Option<(&Tuning, chrono::NaiveDate)>,
+) -> Option<Alert> {
+    let context = Context::with_enrichment(enrichment.cloned());
+    let today = tuning.map_or(chrono::NaiveDate::MIN, |(_, d)| d);
+    match pipeline::judge(event, &context, config, tuning.map(|(t, _)| t), today) {
+        Judged::Alert(alert) => Some(alert),
+        Judged::Disabled { .. } => None,
+    }
+}
+
 pub fn run_file_with(path: &Path, config: &RuleConfig, mode: ReadMode) -> FileResult {
+    run_file_tuned(path, config, mode, None)
+}
+
+/// [`run_file_with`] with a tuning file: what the pipeline makes of each event (the context
+/// stage's history applied in order, as replay and the Lambda do).
+pub fn run_file_tuned(
+    path: &Path,
+    config: &RuleConfig,
+    mode: ReadMode,
+    tuning: Option<(&Tuning, chrono::NaiveDate)>,
+) -> FileResult {
     let mut result = FileResult {
         alerts: vec![],
         skipped: vec![],
@@ -46,8 +86,15 @@ pub fn run_file_with(path: &Path, config: &RuleConfig, mode: ReadMode) -> FileRe
     let reader = ingest::open(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let options = Options::new(config).mode(mode);
+    let mut history = History::default();
     let outcome = ingest::scan(&name, reader, &options, &mut |o| match o {
-        Outcome::Watched { event, .. } => result.alerts.push(classify(&event, config, None)),
+        Outcome::Watched {
+            location,
+            mut event,
+        } => match history.observe(&mut event) {
+            Some(reason) => result.skipped.push(format!("{location}: {reason}")),
+            None => result.alerts.extend(judge(&event, config, None, tuning)),
+        },
         Outcome::Skipped { location, reason } => {
             result.skipped.push(format!("{location}: {reason}"))
         }

@@ -15,9 +15,9 @@ use super::read::{Reader, Target};
 use super::snapshot::Snapshot;
 use super::{AuditReport, audit, digest};
 use crate::arn::TopicArn;
+use crate::aws::{AwsError, ErrorKind};
 use crate::config::{AlertFormat, AuditConfig, RuleConfig};
-use crate::publish::{self, SNS_MAX_BYTES, SnsMessage};
-use crate::sdk::{AwsError, ErrorKind};
+use crate::render::sns::{SNS_MAX_BYTES, SnsMessage};
 use crate::severity::Severity;
 
 /// Where the latest snapshot is kept in the bucket; earlier ones are its older versions.
@@ -92,7 +92,7 @@ impl DailyAudit {
     ) -> Option<Self> {
         let audit = &settings.audit;
         let bucket = audit.bucket.clone()?;
-        let clients = crate::eks_clients::EksClients::from_sdk_config(
+        let clients = crate::aws::eks::EksClients::from_sdk_config(
             sdk,
             settings.home_account.clone(),
             settings.role_template.clone(),
@@ -134,7 +134,7 @@ impl DailyAudit {
                 None
             }
         };
-        let snapshot = self.reader.read(&self.targets, crate::sdk::now()).await;
+        let snapshot = self.reader.read(&self.targets, crate::aws::now()).await;
         let report = audit(&snapshot, baseline.as_ref(), rules, &self.config, tuned);
         let location = self.location();
         let fifo = sink.topic.is_some_and(|t| t.fifo);
@@ -248,7 +248,7 @@ async fn send(sink: &Sink<'_>, msg: &SnsMessage) -> Result<String, AwsError> {
         tracing::info!(subject = %msg.subject, message = %msg.message, "dry run (ALERT_TOPIC_ARN not set): audit message logged, not published");
         return Ok("dry-run".to_string());
     };
-    let id = publish::publish(sns, &topic.arn, msg).await?;
+    let id = crate::aws::sns::publish(sns, &topic.arn, msg).await?;
     Ok(format!("published {id}"))
 }
 

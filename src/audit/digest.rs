@@ -1,4 +1,4 @@
-//! The daily audit's SNS messages, pure like [`crate::publish::build_message`]: one digest per
+//! The daily audit's SNS messages, pure like [`crate::render::sns::build_message`]: one digest per
 //! run (subject `EKS access posture: 14 clusters, 2 critical, 5 high`, the text tables for
 //! e-mail, the report as JSON for machines) and one alert per drift finding. Both carry the
 //! alerts' message attributes (`severity`, `severity_rank`, `rules`, `event_name`, `cluster`,
@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::{AuditFinding, AuditReport};
 use crate::config::AlertFormat;
-use crate::publish::{SnsMessage, attributes, fifo_id, protocol_bodies, stable_hash};
 use crate::render::audit::{finding_subject, finding_text, posture_line, scope_lines, text};
 use crate::render::chat::{Card, card, finding_lines, prose};
+use crate::render::sns::{SnsMessage, attributes, fifo_id, protocol_bodies, stable_hash};
 
 /// `event_name` of the digest message.
 pub const DIGEST_EVENT: &str = "AuditDigest";

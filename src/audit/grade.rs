@@ -7,11 +7,15 @@
 //! enrichment (service policies on a person). The grade is the highest non-qualifier finding;
 //! qualifiers describe a caller, and drift has none.
 
+use chrono::NaiveDate;
+
 use crate::config::RuleConfig;
+use crate::context::Context;
 use crate::model::{AccessEvent, Actor, Change, EntryType, IdentityType};
 use crate::model::{Enrichment, EnrichmentStatus, EntryInfo};
 use crate::operation::Operation;
-use crate::rules::{self, Ctx, Rule};
+use crate::pipeline::{self, Judged};
+use crate::rules::Rule;
 use crate::severity::Severity;
 
 use super::snapshot::ClusterState;
@@ -71,7 +75,12 @@ pub fn as_change(
         effective_access: None,
         trimmed: false,
     });
-    let (_, findings) = rules::evaluate(&Ctx::new(&event, rules, enrichment.as_ref()));
+    let context = Context::with_enrichment(enrichment);
+    let Judged::Alert(alert) = pipeline::judge(&event, &context, rules, None, NaiveDate::MIN)
+    else {
+        return None;
+    };
+    let findings = alert.findings;
     // The first of the highest-graded findings, in catalogue order (as the alert headline).
     findings
         .iter()

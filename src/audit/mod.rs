@@ -30,7 +30,7 @@ use chrono::NaiveDate;
 use crate::config::{AuditConfig, RuleConfig};
 use crate::rules::{CATALOGUE, Finding, Rule, Topic};
 use crate::severity::Severity;
-use crate::tuning::{Context, Tuning};
+use crate::tuning::{Scope, Tuning};
 use snapshot::{ClusterState, Snapshot};
 
 /// A finding with where it applies: the finding model, wrapped (serialised as the finding's
@@ -229,14 +229,14 @@ fn tune(findings: Vec<AuditFinding>, t: Tuned) -> Vec<AuditFinding> {
     let mut out: Vec<AuditFinding> = findings
         .into_iter()
         .filter_map(|f| {
-            let context = Context {
+            let scope = Scope {
                 cluster: f.cluster.as_deref(),
                 account: Some(f.account.as_str()),
                 principal: f.principal_arn.as_deref(),
                 caller: None,
                 failed: false,
             };
-            let finding = t.tuning.tune(f.finding.clone(), &context, t.today)?;
+            let finding = t.tuning.tune(f.finding.clone(), &scope, t.today)?;
             Some(AuditFinding { finding, ..f })
         })
         .collect();

@@ -25,10 +25,10 @@ use aws_smithy_types::date_time::Format;
 use super::snapshot::{
     ClusterState, EntryState, Logging, PolicyState, ReadStep, ScopeState, Snapshot, Unreadable,
 };
-use crate::eks_clients::EksClients;
-use crate::enrich::{clean_tags, scope_of};
+use crate::aws::AwsError;
+use crate::aws::eks::EksClients;
+use crate::aws::eks::{clean_tags, scope_of};
 use crate::model::{AuthMode, EntryType};
-use crate::sdk::AwsError;
 use crate::text::clean;
 
 /// The largest page the EKS list calls return.
@@ -149,7 +149,7 @@ impl Reader {
                 let e = AwsError {
                     operation: "ListClusters",
                     code: None,
-                    kind: crate::sdk::ErrorKind::Denied,
+                    kind: crate::aws::ErrorKind::Denied,
                     message: reason,
                 };
                 return (Vec::new(), vec![at.failed(ReadStep::ListClusters, e)]);
@@ -333,7 +333,7 @@ async fn read_cluster(
         }
         // EKS refuses to list entries while only the ConfigMap is honoured: there are none.
         Err(e)
-            if e.kind == crate::sdk::ErrorKind::Invalid
+            if e.kind == crate::aws::ErrorKind::Invalid
                 && cluster.authentication_mode == Some(AuthMode::ConfigMap) =>
         {
             cluster.access_entries = Some(Vec::new())

@@ -18,13 +18,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::time::Duration;
 
 use eks_access_watch::alert::Alert;
-use eks_access_watch::enrich::{EnrichSettings, Enricher};
+use eks_access_watch::context::eks::{EnrichSettings, Enricher};
+use eks_access_watch::context::{Context, History};
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode, Stats};
 use eks_access_watch::operation::Skip;
+use eks_access_watch::pipeline::{self, Judged};
 use eks_access_watch::render;
 use eks_access_watch::tuning::{self, Tuning};
 use eks_access_watch::{AccessEvent, Enrichment};
-use eks_access_watch::{RuleConfig, Severity, classify};
+use eks_access_watch::{RuleConfig, Severity};
 
 /// Watch who can reach your EKS clusters: grade CloudTrail access changes into alerts.
 #[derive(Parser)]
@@ -205,7 +207,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             eprintln!("eks-access-watch: warning: {}", f.summary);
         }
     }
-    let tuning = tuning.as_ref().map(|t| (t, today));
+    let tuning = tuning.as_ref();
     let inputs = ingest::expand_paths(&args.paths)?;
     let online = if args.enrich {
         Some(Online::new(args.enrich_timeout_ms)?)
@@ -275,7 +277,11 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             let options = Options::new(config)
                 .mode(mode)
                 .cluster(args.cluster.as_deref());
-            let grading = Grading { config, tuning };
+            let grading = Grading {
+                config,
+                tuning,
+                today,
+            };
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -355,17 +361,14 @@ struct FileReport {
 /// exceptions are judged on.
 struct Grading<'a> {
     config: &'a RuleConfig,
-    tuning: Option<(&'a Tuning, chrono::NaiveDate)>,
+    tuning: Option<&'a Tuning>,
+    today: chrono::NaiveDate,
 }
 
 impl Grading<'_> {
-    /// The alert for an event; `None` when the tuning file disables every finding's rule.
-    fn alert(&self, event: &AccessEvent, context: Option<&Enrichment>) -> Option<Alert> {
-        let alert = classify(event, self.config, context);
-        match self.tuning {
-            Some((t, today)) => t.apply_to_alert(alert, today),
-            None => Some(alert),
-        }
+    /// The pipeline's judgement of an event in its context.
+    fn judge(&self, event: &AccessEvent, context: &Context) -> Judged {
+        pipeline::judge(event, context, self.config, self.tuning, self.today)
     }
 }
 
@@ -384,12 +387,22 @@ fn process_file(
         }
     };
     let name = path.display().to_string();
+    // The context stage: what this input's earlier events showed (per file, in order), then
+    // the EKS API with --enrich.
+    let mut history = History::default();
+    // Events the context stage found nothing to alert on: skipped, not watched.
+    let mut quiet = 0;
     let result = ingest::scan(&name, reader, options, &mut |outcome| match outcome {
-        Outcome::Watched { event, .. } => {
-            let context = online.and_then(|o| o.enrich(&event));
-            match grading.alert(&event, context.as_ref()) {
-                Some(alert) => report.alerts.push(alert),
-                None => {
+        Outcome::Watched { mut event, .. } => {
+            if let Some(reason) = history.observe(&mut event) {
+                quiet += 1;
+                *report.skips.entry(reason.to_string()).or_insert(0) += 1;
+                return;
+            }
+            let context = Context::with_enrichment(online.and_then(|o| o.enrich(&event)));
+            match grading.judge(&event, &context) {
+                Judged::Alert(alert) => report.alerts.push(alert),
+                Judged::Disabled { .. } => {
                     *report
                         .skips
                         .entry("every finding's rule disabled in the tuning file".to_string())
@@ -408,7 +421,11 @@ fn process_file(
         Outcome::Invalid(error) => report.problems.push(error.to_string()),
     });
     match result {
-        Ok(stats) => report.stats = stats,
+        Ok(mut stats) => {
+            stats.watched -= quiet;
+            stats.skipped += quiet;
+            report.stats = stats;
+        }
         Err(e) => report.problems.push(e.to_string()),
     }
     report
@@ -425,7 +442,7 @@ impl Online {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let sdk = runtime.block_on(eks_access_watch::sdk::load());
+        let sdk = runtime.block_on(eks_access_watch::aws::load());
         let settings = EnrichSettings {
             timeout: Duration::from_millis(timeout_ms),
             ..EnrichSettings::default()

@@ -3,8 +3,8 @@
 //! [`eks_access_watch::lambda::Handler`] (the same path as `replay`).
 
 use eks_access_watch::config::LambdaSettings;
-use eks_access_watch::enrich::Enricher;
-use eks_access_watch::lambda::{Clients, Handler, load_tuning};
+use eks_access_watch::context::eks::Enricher;
+use eks_access_watch::lambda::{Clients, Handler, Setup, load_tuning};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
@@ -19,8 +19,8 @@ async fn main() -> Result<(), Error> {
             return Err(e.into());
         }
     };
-    let sdk = eks_access_watch::sdk::load().await;
-    let settings = if settings.tuning_parameter.is_some() {
+    let sdk = eks_access_watch::aws::load().await;
+    let setup: Setup = if settings.tuning_parameter.is_some() {
         match load_tuning(settings, &aws_sdk_ssm::Client::new(&sdk)).await {
             Ok(s) => s,
             Err(e) => {
@@ -29,11 +29,12 @@ async fn main() -> Result<(), Error> {
             }
         }
     } else {
-        settings
+        settings.into()
     };
+    let settings = &setup.settings;
     // An expired exception no longer suppresses anything; say so at every cold start (each
     // alert it would have covered also names it in `expired_exception`).
-    if let Some(t) = &settings.tuning {
+    if let Some(t) = &setup.tuning {
         for f in t.expired_findings(eks_access_watch::tuning::today_utc()) {
             tracing::warn!(rule = f.rule.id, "{}", f.summary);
         }
@@ -41,7 +42,7 @@ async fn main() -> Result<(), Error> {
     let clients = Clients {
         enricher: settings
             .enrich
-            .then(|| Enricher::from_sdk_config(&sdk, Handler::enrich_settings(&settings))),
+            .then(|| Enricher::from_sdk_config(&sdk, Handler::enrich_settings(settings))),
         sns: settings
             .topic
             .as_ref()
@@ -59,12 +60,12 @@ async fn main() -> Result<(), Error> {
         min_severity = %settings.min_severity,
         format = %settings.format,
         failure_queue = settings.failure_queue_url.is_some(),
-        tuning = settings.tuning.as_ref().map(|t| t.source.as_str()),
+        tuning = setup.tuning.as_ref().map(|t| t.source.as_str()),
         audit = settings.audit.bucket.is_some(),
         "eks-access-watch ready"
     );
-    let audit = eks_access_watch::audit::daily::DailyAudit::from_settings(&sdk, &settings);
-    let mut handler = Handler::new(settings, clients);
+    let audit = eks_access_watch::audit::daily::DailyAudit::from_settings(&sdk, settings);
+    let mut handler = Handler::new(setup, clients);
     if let Some(audit) = audit {
         handler = handler.with_audit(audit);
     }

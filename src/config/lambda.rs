@@ -8,7 +8,6 @@ use super::{AuditSettings, ConfigError, RuleConfig};
 use crate::arn::{self, TopicArn};
 use crate::closed::closed_enum;
 use crate::severity::Severity;
-use crate::tuning::Tuning;
 
 closed_enum! {
     /// What subscribers get besides e-mail text and the JSON alert (`ALERT_FORMAT`).
@@ -41,8 +40,6 @@ pub struct LambdaSettings {
     pub region: Option<String>,
     /// The SSM parameter holding the tuning file (`TUNING_PARAMETER_NAME`), read at init.
     pub tuning_parameter: Option<String>,
-    /// The tuning file, once read ([`LambdaSettings::with_tuning`]).
-    pub tuning: Option<Tuning>,
     /// The daily audit (`{"task": "audit"}`): where snapshots go, what to read, how to grade.
     pub audit: AuditSettings,
 }
@@ -203,38 +200,7 @@ impl LambdaSettings {
             failure_queue_url,
             region: env.text("AWS_REGION"),
             tuning_parameter,
-            tuning: None,
             audit,
         })
-    }
-
-    /// Add the tuning file: its approved callers and break-glass roles join the environment's.
-    ///
-    /// Refused when the file names a break-glass role the environment does not: the
-    /// EventBridge rule that delivers role assumptions is built from `BREAK_GLASS_ROLE_ARNS`
-    /// (the template's `BreakGlassRoleArns`), or with it empty from the naming convention, so
-    /// assumptions of any other role would never reach the function.
-    pub fn with_tuning(mut self, tuning: Tuning) -> Result<Self, ConfigError> {
-        let env = &self.rules;
-        let problems: Vec<String> = tuning
-            .rules
-            .break_glass_roles
-            .iter()
-            // With none configured, EventBridge delivers the roles named like break-glass
-            // (BREAK_GLASS_SPELLINGS), exactly what `is_break_glass` then accepts.
-            .filter(|role| !env.is_break_glass(Some(role)))
-            .map(|role| {
-                format!(
-                    "{}: break_glass_roles: `{role}` is not in BREAK_GLASS_ROLE_ARNS, so EventBridge never delivers its role assumptions; add it to that variable (the template's BreakGlassRoleArns parameter) too",
-                    tuning.source
-                )
-            })
-            .collect();
-        if !problems.is_empty() {
-            return Err(ConfigError { problems });
-        }
-        self.rules = self.rules.merge(&tuning.rules);
-        self.tuning = Some(tuning);
-        Ok(self)
     }
 }

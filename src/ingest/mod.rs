@@ -36,10 +36,8 @@ use std::sync::Arc;
 use flate2::read::MultiGzDecoder;
 
 use crate::config::RuleConfig;
-use crate::kubernetes::{History, Origin};
+use crate::kubernetes::Origin;
 use crate::model::AccessEvent;
-use crate::model::Change;
-use crate::model::RoleGrants;
 use crate::operation::Skip;
 
 pub use auditlog::{AuditEventError, evaluate_audit};
@@ -249,8 +247,6 @@ struct Emitter<'a> {
     options: Options<'a>,
     sink: &'a mut dyn FnMut(Outcome),
     stats: Stats,
-    /// aws-auth as the input's earlier events left it, per cluster.
-    history: History,
 }
 
 impl Emitter<'_> {
@@ -295,15 +291,7 @@ impl Emitter<'_> {
     fn audit(&mut self, location: Location, line: &[u8], origin: &Origin) {
         self.stats.records += 1;
         match evaluate_audit(line, origin, self.options.mode) {
-            Ok(Ok(mut event)) => {
-                self.history.apply(&mut event);
-                if let Change::ClusterRole(role) = &event.change
-                    && role.grants_everything().is_none()
-                {
-                    // Remembered (or forgotten) for the bindings that follow; nothing to say.
-                    let reason = Skip::RoleGrantsLess(role.grants == RoleGrants::Unknown);
-                    return self.skipped(location, reason);
-                }
+            Ok(Ok(event)) => {
                 self.stats.watched += 1;
                 (self.sink)(Outcome::Watched { location, event });
             }
@@ -340,7 +328,6 @@ pub fn scan(
         options: *options,
         sink,
         stats: Stats::default(),
-        history: History::default(),
     };
     shapes::read(input, reader, &mut emitter)?;
     Ok(emitter.stats)

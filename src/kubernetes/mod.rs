@@ -18,7 +18,6 @@
 //! input says (the CloudWatch Logs group `/aws/eks/<cluster>/cluster`, the subscription's owner,
 //! `replay --cluster`).
 
-mod history;
 mod objects;
 mod roles;
 
@@ -32,8 +31,6 @@ use crate::arn::{self, PrincipalKey, PrincipalKind};
 use crate::model::{AccessEvent, Actor, ApiError, Change, IdentityType, agent_family};
 use crate::operation::{KubeObject, KubeRequest, Operation, Skip, watch_kubernetes};
 use crate::text::clean;
-
-pub use history::History;
 
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;

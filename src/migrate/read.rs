@@ -19,10 +19,10 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use super::live::{Identity, LiveEntry, LiveFacts};
 use super::{PlannedPolicy, PlannedScope, path_and_name, principal_of};
 use crate::arn::{self, PrincipalKey, PrincipalKind};
+use crate::aws::eks::{describe_entry, fetch_cluster, list_policies};
+use crate::aws::{AwsError, ErrorKind};
 use crate::awsauth::AwsAuth;
-use crate::enrich::{describe_entry, fetch_cluster, list_policies};
 use crate::model::AuthMode;
-use crate::sdk::{AwsError, ErrorKind};
 
 /// Reads the live side of a migration. Build once.
 pub struct LiveReader {

@@ -13,6 +13,7 @@
 pub mod audit;
 pub mod chat;
 pub mod docs;
+pub mod sns;
 
 use std::fmt::Write;
 

@@ -2,7 +2,7 @@
 //! public endpoint, deletion protection, cluster creation and deletion, OIDC identity
 //! providers, Pod Identity.
 
-use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
+use super::{Case, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
 use crate::model::{AuthMode, Change, PodIdentityAction};
 use crate::severity::Severity::{High, Info, Low, Medium};
@@ -19,7 +19,7 @@ pub static AUTH_MODE_CHANGED: Rule = Rule {
     eval: Eval::Change(auth_mode_changed),
 };
 
-fn auth_mode_changed(c: &Ctx) -> Option<Hit> {
+fn auth_mode_changed(c: &Case) -> Option<Hit> {
     let Change::UpdateClusterConfig(s) = &c.event.change else {
         return None;
     };
@@ -53,7 +53,7 @@ pub static AUDIT_LOGGING_DISABLED: Rule = Rule {
     eval: Eval::Change(audit_logging_disabled),
 };
 
-fn audit_logging_disabled(c: &Ctx) -> Option<Hit> {
+fn audit_logging_disabled(c: &Case) -> Option<Hit> {
     let (s, deliberate) = match &c.event.change {
         Change::UpdateClusterConfig(s) => (s, true),
         // At creation everything is off by default; only an explicit "off" next to explicit
@@ -86,7 +86,7 @@ pub static PUBLIC_ENDPOINT_OPENED: Rule = Rule {
     eval: Eval::Change(public_endpoint_opened),
 };
 
-fn public_endpoint_opened(c: &Ctx) -> Option<Hit> {
+fn public_endpoint_opened(c: &Case) -> Option<Hit> {
     let Change::UpdateClusterConfig(s) = &c.event.change else {
         return None;
     };
@@ -118,7 +118,7 @@ pub static DELETION_PROTECTION_DISABLED: Rule = Rule {
     eval: Eval::Change(deletion_protection_disabled),
 };
 
-fn deletion_protection_disabled(c: &Ctx) -> Option<Hit> {
+fn deletion_protection_disabled(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::UpdateClusterConfig(s) if s.deletion_protection == Some(false) => hit(
             Medium,
@@ -145,7 +145,7 @@ pub static CLUSTER_CONFIG_UPDATED: Rule = Rule {
     eval: Eval::Change(cluster_config_updated),
 };
 
-fn cluster_config_updated(c: &Ctx) -> Option<Hit> {
+fn cluster_config_updated(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::UpdateClusterConfig(s) => hit(
             Info,
@@ -173,7 +173,7 @@ pub static BOOTSTRAP_CREATOR_ADMIN: Rule = Rule {
     eval: Eval::Change(bootstrap_creator_admin),
 };
 
-fn bootstrap_creator_admin(c: &Ctx) -> Option<Hit> {
+fn bootstrap_creator_admin(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::CreateCluster(s) if s.bootstrap_cluster_creator_admin != Some(false) => hit(
             Medium,
@@ -204,7 +204,7 @@ pub static LEGACY_AUTH_MODE: Rule = Rule {
     eval: Eval::Change(legacy_auth_mode),
 };
 
-fn legacy_auth_mode(c: &Ctx) -> Option<Hit> {
+fn legacy_auth_mode(c: &Case) -> Option<Hit> {
     let Change::CreateCluster(s) = &c.event.change else {
         return None;
     };
@@ -236,7 +236,7 @@ pub static CLUSTER_CREATED: Rule = Rule {
     eval: Eval::Change(cluster_created),
 };
 
-fn cluster_created(c: &Ctx) -> Option<Hit> {
+fn cluster_created(c: &Case) -> Option<Hit> {
     let Change::CreateCluster(s) = &c.event.change else {
         return None;
     };
@@ -275,7 +275,7 @@ pub static CLUSTER_DELETED: Rule = Rule {
     eval: Eval::Change(cluster_deleted),
 };
 
-fn cluster_deleted(c: &Ctx) -> Option<Hit> {
+fn cluster_deleted(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::DeleteCluster => hit(
             Medium,
@@ -302,7 +302,7 @@ pub static OIDC_PROVIDER_ASSOCIATED: Rule = Rule {
     eval: Eval::Change(oidc_provider_associated),
 };
 
-fn oidc_provider_associated(c: &Ctx) -> Option<Hit> {
+fn oidc_provider_associated(c: &Case) -> Option<Hit> {
     let Change::AssociateIdentityProviderConfig {
         config_name,
         issuer_url,
@@ -336,7 +336,7 @@ pub static OIDC_PROVIDER_DISASSOCIATED: Rule = Rule {
     eval: Eval::Change(oidc_provider_disassociated),
 };
 
-fn oidc_provider_disassociated(c: &Ctx) -> Option<Hit> {
+fn oidc_provider_disassociated(c: &Case) -> Option<Hit> {
     let Change::DisassociateIdentityProviderConfig { config_name } = &c.event.change else {
         return None;
     };
@@ -364,7 +364,7 @@ pub static POD_IDENTITY_ASSOCIATION: Rule = Rule {
     eval: Eval::Change(pod_identity_association),
 };
 
-fn pod_identity_association(c: &Ctx) -> Option<Hit> {
+fn pod_identity_association(c: &Case) -> Option<Hit> {
     let Change::PodIdentityAssociation {
         action,
         namespace,
@@ -421,7 +421,7 @@ fn admin_looking(role_arn: &str) -> bool {
         .any(|w| name.contains(w))
 }
 
-fn addon_pod_identity(c: &Ctx) -> Option<Hit> {
+fn addon_pod_identity(c: &Case) -> Option<Hit> {
     let Change::Addon {
         update,
         addon_name,
@@ -484,7 +484,7 @@ pub static ACCESS_TAGS_CHANGED: Rule = Rule {
     eval: Eval::Change(access_tags_changed),
 };
 
-fn access_tags_changed(c: &Ctx) -> Option<Hit> {
+fn access_tags_changed(c: &Case) -> Option<Hit> {
     let Change::Tags {
         resource_arn,
         removed,

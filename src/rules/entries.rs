@@ -1,7 +1,7 @@
 //! Access entries: who gets an entry, of which type, with which Kubernetes groups and username;
 //! and what is left when entries or admin policies go.
 
-use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
+use super::{Case, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
 use crate::model::Enrichment;
 use crate::model::{Change, EntrySpec};
@@ -19,7 +19,7 @@ pub static LOCKOUT_RISK: Rule = Rule {
     eval: Eval::Change(lockout_risk),
 };
 
-fn lockout_risk(c: &Ctx) -> Option<Hit> {
+fn lockout_risk(c: &Case) -> Option<Hit> {
     let risky = c.event.change.may_leave_no_admin();
     (risky && c.enrichment.is_some_and(Enrichment::no_admin_left)).then(|| Hit {
         severity: Critical,
@@ -44,7 +44,7 @@ pub static BREAK_GLASS_MODIFIED: Rule = Rule {
     eval: Eval::Change(break_glass_modified),
 };
 
-fn break_glass_modified(c: &Ctx) -> Option<Hit> {
+fn break_glass_modified(c: &Case) -> Option<Hit> {
     (c.event.change.is_access_change() && c.target_break_glass).then(|| Hit {
         severity: if c.approved { Medium } else { High },
         summary: format!(
@@ -69,7 +69,7 @@ pub static SYSTEM_GROUP_REQUESTED: Rule = Rule {
     eval: Eval::Change(system_group_requested),
 };
 
-fn system_group_requested(c: &Ctx) -> Option<Hit> {
+fn system_group_requested(c: &Case) -> Option<Hit> {
     let e = c.event.change.entry()?;
     let mut names: Vec<&str> = e.kubernetes_groups.iter().map(String::as_str).collect();
     names.extend(e.username.as_deref());
@@ -101,7 +101,7 @@ pub static PRIVILEGED_GROUP_NAME: Rule = Rule {
     eval: Eval::Change(privileged_group_name),
 };
 
-fn privileged_group_name(c: &Ctx) -> Option<Hit> {
+fn privileged_group_name(c: &Case) -> Option<Hit> {
     let e = c.event.change.entry()?;
     let privileged: Vec<&str> = e
         .kubernetes_groups
@@ -161,7 +161,7 @@ pub static NODE_IDENTITY_GRANTED: Rule = Rule {
     eval: Eval::Change(node_identity_granted),
 };
 
-fn node_identity_granted(c: &Ctx) -> Option<Hit> {
+fn node_identity_granted(c: &Case) -> Option<Hit> {
     let Change::CreateAccessEntry(e) = &c.event.change else {
         return None;
     };
@@ -189,7 +189,7 @@ pub static SESSION_PRINCIPAL_ENTRY: Rule = Rule {
     eval: Eval::Change(session_principal_entry),
 };
 
-fn session_principal_entry(c: &Ctx) -> Option<Hit> {
+fn session_principal_entry(c: &Case) -> Option<Hit> {
     let session = c.target.is_some_and(arn::is_sts_session);
     (c.event.change.is_access_change() && session).then(|| Hit {
         severity: Low,
@@ -214,7 +214,7 @@ pub static ACCESS_ENTRY_CREATED: Rule = Rule {
     eval: Eval::Change(access_entry_created),
 };
 
-fn access_entry_created(c: &Ctx) -> Option<Hit> {
+fn access_entry_created(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::CreateAccessEntry(e) => hit(Low, entry_summary(c, e, "created", "creation")),
         _ => None,
@@ -233,7 +233,7 @@ pub static ACCESS_ENTRY_UPDATED: Rule = Rule {
     eval: Eval::Change(access_entry_updated),
 };
 
-fn access_entry_updated(c: &Ctx) -> Option<Hit> {
+fn access_entry_updated(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::UpdateAccessEntry(e) => hit(Low, entry_summary(c, e, "updated", "update")),
         _ => None,
@@ -252,7 +252,7 @@ pub static ACCESS_ENTRY_DELETED: Rule = Rule {
     eval: Eval::Change(access_entry_deleted),
 };
 
-fn access_entry_deleted(c: &Ctx) -> Option<Hit> {
+fn access_entry_deleted(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::DeleteAccessEntry { .. } => hit(
             Low,
@@ -267,7 +267,7 @@ fn access_entry_deleted(c: &Ctx) -> Option<Hit> {
     }
 }
 
-fn entry_summary(c: &Ctx, e: &EntrySpec, done: &str, attempt: &str) -> String {
+fn entry_summary(c: &Case, e: &EntrySpec, done: &str, attempt: &str) -> String {
     let mut detail = Vec::new();
     if let Some(t) = &e.entry_type {
         detail.push(format!("type {t}"));

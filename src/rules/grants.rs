@@ -1,6 +1,6 @@
 //! Access policy associations: what a grant lets its holder do, where, and to whom it went.
 
-use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
+use super::{Case, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::model::Change;
 use crate::policy::PolicyClass;
 use crate::severity::Severity::{Critical, High, Low, Medium};
@@ -17,7 +17,7 @@ pub static CLUSTER_ADMIN_GRANTED: Rule = Rule {
     eval: Eval::Change(cluster_admin_granted),
 };
 
-fn cluster_admin_granted(c: &Ctx) -> Option<Hit> {
+fn cluster_admin_granted(c: &Case) -> Option<Hit> {
     let scope = c.event.change.access_scope()?;
     (c.policy_class() == Some(PolicyClass::ClusterAdmin)).then(|| Hit {
         severity: if c.target_break_glass && c.approved {
@@ -47,7 +47,7 @@ pub static ADMIN_GRANTED: Rule = Rule {
     eval: Eval::Change(admin_granted),
 };
 
-fn admin_granted(c: &Ctx) -> Option<Hit> {
+fn admin_granted(c: &Case) -> Option<Hit> {
     let scope = c.event.change.access_scope()?;
     (c.policy_class() == Some(PolicyClass::Admin)).then(|| Hit {
         severity: if scope.is_cluster_wide() {
@@ -77,7 +77,7 @@ pub static SECRET_READ_GRANTED: Rule = Rule {
     eval: Eval::Change(secret_read_granted),
 };
 
-fn secret_read_granted(c: &Ctx) -> Option<Hit> {
+fn secret_read_granted(c: &Case) -> Option<Hit> {
     let scope = c.event.change.access_scope()?;
     (c.policy_class() == Some(PolicyClass::SecretRead)).then(|| Hit {
         severity: if scope.is_cluster_wide() {
@@ -108,7 +108,7 @@ pub static SYSTEM_NAMESPACE_WRITE: Rule = Rule {
     eval: Eval::Change(system_namespace_write),
 };
 
-fn system_namespace_write(c: &Ctx) -> Option<Hit> {
+fn system_namespace_write(c: &Case) -> Option<Hit> {
     let scope = c.event.change.access_scope()?;
     let writes = matches!(
         c.policy_class(),
@@ -139,7 +139,7 @@ pub static WILDCARD_NAMESPACE_SCOPE: Rule = Rule {
     eval: Eval::Change(wildcard_namespace_scope),
 };
 
-fn wildcard_namespace_scope(c: &Ctx) -> Option<Hit> {
+fn wildcard_namespace_scope(c: &Case) -> Option<Hit> {
     let scope = c.event.change.access_scope()?;
     if !scope.has_wildcard() {
         return None;
@@ -178,7 +178,7 @@ pub static SERVICE_POLICY_GRANTED: Rule = Rule {
     eval: Eval::Change(service_policy_granted),
 };
 
-fn service_policy_granted(c: &Ctx) -> Option<Hit> {
+fn service_policy_granted(c: &Case) -> Option<Hit> {
     c.event.change.access_scope()?;
     (c.policy_class() == Some(PolicyClass::Service) && c.target_is_person()).then(|| Hit {
         severity: High,
@@ -207,7 +207,7 @@ pub static UNKNOWN_ACCESS_POLICY: Rule = Rule {
     eval: Eval::Change(unknown_access_policy),
 };
 
-fn unknown_access_policy(c: &Ctx) -> Option<Hit> {
+fn unknown_access_policy(c: &Case) -> Option<Hit> {
     c.event.change.access_scope()?;
     (c.policy_class().is_none_or(|p| p == PolicyClass::Unknown)).then(|| Hit {
         severity: Medium,
@@ -236,7 +236,7 @@ pub static ACCESS_POLICY_ASSOCIATED: Rule = Rule {
     eval: Eval::Change(access_policy_associated),
 };
 
-fn access_policy_associated(c: &Ctx) -> Option<Hit> {
+fn access_policy_associated(c: &Case) -> Option<Hit> {
     let scope = c.event.change.access_scope()?;
     let routine = match c.policy_class() {
         Some(PolicyClass::View | PolicyClass::Edit) => true,
@@ -265,7 +265,7 @@ fn access_policy_associated(c: &Ctx) -> Option<Hit> {
 /// Admin paths removed: an Admin/ClusterAdmin disassociation, or the deletion of a break-glass
 /// role's entry (a deleted entry's policies are gone with it; offline we only know for
 /// break-glass roles).
-fn admin_removed(c: &Ctx) -> bool {
+fn admin_removed(c: &Case) -> bool {
     match &c.event.change {
         Change::DisassociateAccessPolicy { .. } => matches!(
             c.policy_class(),
@@ -288,7 +288,7 @@ pub static ADMIN_ACCESS_REMOVED: Rule = Rule {
     eval: Eval::Change(admin_access_removed),
 };
 
-fn admin_access_removed(c: &Ctx) -> Option<Hit> {
+fn admin_access_removed(c: &Case) -> Option<Hit> {
     admin_removed(c).then(|| Hit {
         severity: if c.approved { Medium } else { High },
         summary: format!(
@@ -316,7 +316,7 @@ pub static ACCESS_POLICY_DISASSOCIATED: Rule = Rule {
     eval: Eval::Change(access_policy_disassociated),
 };
 
-fn access_policy_disassociated(c: &Ctx) -> Option<Hit> {
+fn access_policy_disassociated(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::DisassociateAccessPolicy { .. } if !admin_removed(c) => hit(
             Low,

@@ -1,7 +1,7 @@
 //! Who made the change and how: root credentials, break-glass use, self-grants, principals from
 //! other accounts, denied attempts, callers outside the approved pipeline.
 
-use super::{Ctx, Eval, Hit, OnFailure, Qualifier, Rule, Topic, hit};
+use super::{Case, Eval, Hit, OnFailure, Qualifier, Rule, Topic, hit};
 use crate::arn;
 use crate::model::Change;
 use crate::policy::PolicyClass;
@@ -22,7 +22,7 @@ pub static ROOT_CALLER: Rule = Rule {
     eval: Eval::Change(root_caller),
 };
 
-fn root_caller(c: &Ctx) -> Option<Hit> {
+fn root_caller(c: &Case) -> Option<Hit> {
     c.event.actor.is_root().then(|| Hit {
         severity: Critical,
         summary: format!(
@@ -46,7 +46,7 @@ pub static BREAK_GLASS_ASSUMED: Rule = Rule {
     eval: Eval::Change(break_glass_assumed),
 };
 
-fn break_glass_assumed(c: &Ctx) -> Option<Hit> {
+fn break_glass_assumed(c: &Case) -> Option<Hit> {
     match &c.event.change {
         Change::AssumeRole { session_name, .. } if c.target_break_glass => hit(
             Critical,
@@ -77,7 +77,7 @@ pub static SELF_GRANT: Rule = Rule {
     eval: Eval::Change(self_grant),
 };
 
-fn self_grant(c: &Ctx) -> Option<Hit> {
+fn self_grant(c: &Case) -> Option<Hit> {
     (c.event.change.grants() && c.self_target).then(|| Hit {
         severity: Critical,
         summary: format!(
@@ -108,7 +108,7 @@ pub static CROSS_ACCOUNT_PRINCIPAL: Rule = Rule {
     eval: Eval::Change(cross_account_principal),
 };
 
-fn cross_account_principal(c: &Ctx) -> Option<Hit> {
+fn cross_account_principal(c: &Case) -> Option<Hit> {
     let account = arn::account_of(c.target?)?;
     let grants = c.event.change.grants();
     (grants && !c.event.account.is_empty() && account != c.event.account).then(|| Hit {
@@ -138,7 +138,7 @@ pub static DENIED_ATTEMPT: Rule = Rule {
     eval: Eval::Change(denied_attempt),
 };
 
-fn denied_attempt(c: &Ctx) -> Option<Hit> {
+fn denied_attempt(c: &Case) -> Option<Hit> {
     let e = c.event.error.as_ref().filter(|e| e.is_denied())?;
     let aims_high = c.self_target
         || c.event.change.aims_at_admin()
@@ -180,7 +180,7 @@ pub static UNAPPROVED_CALLER: Rule = Rule {
 
 /// Decides only whether it fires: the grade comes from the other findings (see the module docs).
 /// Role assumptions are uses, not changes; the watcher's own check has no caller.
-fn unapproved_caller(c: &Ctx) -> Option<Hit> {
+fn unapproved_caller(c: &Case) -> Option<Hit> {
     let is_change = !matches!(
         c.event.change,
         Change::AssumeRole { .. } | Change::TrailStatus { .. }

@@ -2,7 +2,7 @@
 //! narrowed, or found not logging by the scheduled self-check) and records it could not read.
 //! A watcher that stops seeing events looks exactly like a quiet week.
 
-use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
+use super::{Case, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::model::Change;
 use crate::severity::Severity::{Critical, High, Medium};
 
@@ -18,7 +18,7 @@ pub static TRAIL_LOGGING_STOPPED: Rule = Rule {
     eval: Eval::Change(trail_logging_stopped),
 };
 
-fn trail_logging_stopped(c: &Ctx) -> Option<Hit> {
+fn trail_logging_stopped(c: &Case) -> Option<Hit> {
     let Change::TrailStopped { deleted, trail } = &c.event.change else {
         return None;
     };
@@ -49,7 +49,7 @@ pub static TRAIL_MODIFIED: Rule = Rule {
     eval: Eval::Change(trail_modified),
 };
 
-fn trail_modified(c: &Ctx) -> Option<Hit> {
+fn trail_modified(c: &Case) -> Option<Hit> {
     let Change::TrailModified {
         trail,
         logs_management_writes,
@@ -87,7 +87,7 @@ pub static NO_TRAIL_LOGGING: Rule = Rule {
     eval: Eval::Change(no_trail_logging),
 };
 
-fn no_trail_logging(c: &Ctx) -> Option<Hit> {
+fn no_trail_logging(c: &Case) -> Option<Hit> {
     let Change::TrailStatus { trails, errors } = &c.event.change else {
         return None;
     };
@@ -148,7 +148,7 @@ pub static UNPARSEABLE_WATCHED_EVENT: Rule = Rule {
     eval: Eval::Change(unparseable_watched_event),
 };
 
-fn unparseable_watched_event(c: &Ctx) -> Option<Hit> {
+fn unparseable_watched_event(c: &Case) -> Option<Hit> {
     let Change::Unparsed { error, .. } = &c.event.change else {
         return None;
     };

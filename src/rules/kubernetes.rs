@@ -8,7 +8,7 @@
 //! `(kept)` when the previous content is known, and plainly when it is not (an update or a
 //! patch does not carry the object as it was).
 
-use super::{Ctx, Eval, Hit, OnFailure, Rule, Topic, hit};
+use super::{Case, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
 use crate::awsauth::{Mapping, Row, RowChange, Section};
 use crate::model::{
@@ -21,33 +21,33 @@ use crate::severity::Severity::{Critical, High, Info, Low, Medium};
 /// At most this many rows are named in one summary; the rest are counted.
 const MAX_ROWS: usize = 6;
 
-fn aws_auth<'c>(c: &'c Ctx) -> Option<&'c AwsAuthChange> {
+fn aws_auth<'c>(c: &'c Case) -> Option<&'c AwsAuthChange> {
     match &c.event.change {
         Change::AwsAuth(a) => Some(a),
         _ => None,
     }
 }
 
-fn cluster_role<'c>(c: &'c Ctx) -> Option<&'c RoleChange> {
+fn cluster_role<'c>(c: &'c Case) -> Option<&'c RoleChange> {
     match &c.event.change {
         Change::ClusterRole(r) => Some(r),
         _ => None,
     }
 }
 
-fn binding<'c>(c: &'c Ctx) -> Option<&'c BindingChange> {
+fn binding<'c>(c: &'c Case) -> Option<&'c BindingChange> {
     match &c.event.change {
         Change::RoleBinding(b) => Some(b),
         _ => None,
     }
 }
 
-fn verb(c: &Ctx) -> Option<Verb> {
+fn verb(c: &Case) -> Option<Verb> {
     c.event.operation.kubernetes_call().map(|k| k.verb)
 }
 
 /// `created`, `changed` or `deleted` (`creation attempted (failed: …)` for a denied call).
-fn done(c: &Ctx) -> Option<String> {
+fn done(c: &Case) -> Option<String> {
     Some(match verb(c)? {
         Verb::Create => c.did("created", "creation"),
         Verb::Update | Verb::Patch => c.did("changed", "change"),
@@ -66,7 +66,7 @@ fn list(items: Vec<String>) -> String {
 }
 
 /// `role/platform-admin`, with the account when it is not the cluster's.
-fn principal(c: &Ctx, arn: &str) -> String {
+fn principal(c: &Case, arn: &str) -> String {
     let mut text = arn::short_name(arn);
     if let Some(account) = arn::account_of(arn)
         && !c.event.account.is_empty()
@@ -78,7 +78,7 @@ fn principal(c: &Ctx, arn: &str) -> String {
 }
 
 /// `role/platform-admin as admin [system:masters]`.
-fn mapping(c: &Ctx, m: &Mapping) -> String {
+fn mapping(c: &Case, m: &Mapping) -> String {
     let mut text = principal(c, &m.arn);
     if let Some(u) = &m.username {
         text.push_str(&format!(" as {u}"));
@@ -89,7 +89,7 @@ fn mapping(c: &Ctx, m: &Mapping) -> String {
     text
 }
 
-fn row(c: &Ctx, r: &Row) -> String {
+fn row(c: &Case, r: &Row) -> String {
     match r {
         Row::Mapping(m) => mapping(c, m),
         Row::Account(a) => format!("account {a}"),
@@ -104,7 +104,7 @@ fn notes(notes: &[String]) -> String {
 /// The rows of an aws-auth change's sets, after it, that match `pick`, shown by `show` with
 /// their state (`role/ci-runner (added)`) and listed; `None` when there are none.
 fn rows_where(
-    c: &Ctx,
+    c: &Case,
     pick: impl Fn(&Row) -> bool,
     show: impl Fn(&Row) -> String,
 ) -> Option<String> {
@@ -118,14 +118,14 @@ fn rows_where(
 }
 
 /// The principal or account a row maps.
-fn mapped(c: &Ctx, r: &Row) -> String {
+fn mapped(c: &Case, r: &Row) -> String {
     match r {
         Row::Mapping(m) => principal(c, &m.arn),
         Row::Account(a) => format!("account {a}"),
     }
 }
 
-fn in_api_mode(c: &Ctx) -> bool {
+fn in_api_mode(c: &Case) -> bool {
     c.enrichment
         .and_then(|e| e.cluster.as_ref())
         .and_then(|cl| cl.authentication_mode.as_ref())
@@ -144,7 +144,7 @@ pub static AWS_AUTH_DELETED: Rule = Rule {
     eval: Eval::Change(aws_auth_deleted),
 };
 
-fn aws_auth_deleted(c: &Ctx) -> Option<Hit> {
+fn aws_auth_deleted(c: &Case) -> Option<Hit> {
     let a = aws_auth(c)?;
     let what = match verb(c)? {
         Verb::DeleteCollection => "Every ConfigMap of kube-system (aws-auth with them)",
@@ -190,7 +190,7 @@ pub static AWS_AUTH_CREATED: Rule = Rule {
     eval: Eval::Change(aws_auth_created),
 };
 
-fn aws_auth_created(c: &Ctx) -> Option<Hit> {
+fn aws_auth_created(c: &Case) -> Option<Hit> {
     let a = aws_auth(c)?;
     if verb(c)? != Verb::Create {
         return None;
@@ -228,7 +228,7 @@ pub static AWS_AUTH_SYSTEM_MASTERS: Rule = Rule {
     eval: Eval::Change(aws_auth_system_masters),
 };
 
-fn aws_auth_system_masters(c: &Ctx) -> Option<Hit> {
+fn aws_auth_system_masters(c: &Case) -> Option<Hit> {
     let rows = rows_where(
         c,
         |r| matches!(r, Row::Mapping(m) if is_system_masters(m)),
@@ -257,7 +257,7 @@ pub static AWS_AUTH_ACCOUNT_MAPPED: Rule = Rule {
     eval: Eval::Change(aws_auth_account_mapped),
 };
 
-fn aws_auth_account_mapped(c: &Ctx) -> Option<Hit> {
+fn aws_auth_account_mapped(c: &Case) -> Option<Hit> {
     let rows = rows_where(c, |r| matches!(r, Row::Account(_)), |r| mapped(c, r))?;
     hit(
         High,
@@ -282,7 +282,7 @@ pub static AWS_AUTH_MODIFIED: Rule = Rule {
     eval: Eval::Change(aws_auth_modified),
 };
 
-fn aws_auth_modified(c: &Ctx) -> Option<Hit> {
+fn aws_auth_modified(c: &Case) -> Option<Hit> {
     let a = aws_auth(c)?;
     let done = match verb(c)? {
         Verb::Update => c.did("updated", "update"),
@@ -312,7 +312,7 @@ fn aws_auth_modified(c: &Ctx) -> Option<Hit> {
 
 /// `: mapRoles +role/x [system:masters], -user/y` when both versions are known, else the
 /// sections set and what they hold now.
-fn changed_rows(c: &Ctx, a: &AwsAuthChange) -> String {
+fn changed_rows(c: &Case, a: &AwsAuthChange) -> String {
     if let Some(changes) = a.row_changes() {
         if changes.is_empty() {
             return ": no mapping changed".into();
@@ -362,7 +362,7 @@ pub static AWS_AUTH_SESSION_ARN: Rule = Rule {
     eval: Eval::Change(aws_auth_session_arn),
 };
 
-fn aws_auth_session_arn(c: &Ctx) -> Option<Hit> {
+fn aws_auth_session_arn(c: &Case) -> Option<Hit> {
     let rows = rows_where(
         c,
         |r| matches!(r, Row::Mapping(m) if is_session_mapping(m)),
@@ -391,7 +391,7 @@ pub static AWS_AUTH_ROLE_PATH: Rule = Rule {
     eval: Eval::Change(aws_auth_role_path),
 };
 
-fn aws_auth_role_path(c: &Ctx) -> Option<Hit> {
+fn aws_auth_role_path(c: &Case) -> Option<Hit> {
     // The ARN as written: the path is the point.
     let rows = rows_where(
         c,
@@ -419,7 +419,7 @@ const ANONYMOUS: &[&str] = &[
 
 /// Kubernetes' own default bindings of these groups (discovery, basic user, public info),
 /// reconciled by the API server itself on start and upgrade.
-fn default_binding_by_control_plane(c: &Ctx, b: &BindingChange) -> bool {
+fn default_binding_by_control_plane(c: &Case, b: &BindingChange) -> bool {
     c.event.actor.is_aws_service() && b.name.as_deref().is_some_and(|n| n.starts_with("system:"))
 }
 
@@ -435,7 +435,7 @@ pub static RBAC_ANONYMOUS_BOUND: Rule = Rule {
     eval: Eval::Change(rbac_anonymous_bound),
 };
 
-fn rbac_anonymous_bound(c: &Ctx) -> Option<Hit> {
+fn rbac_anonymous_bound(c: &Case) -> Option<Hit> {
     let b = binding(c)?;
     let after = b.after.as_ref()?;
     let anonymous: Vec<String> = after
@@ -474,7 +474,7 @@ pub static RBAC_CLUSTER_ADMIN_BOUND: Rule = Rule {
     eval: Eval::Change(rbac_cluster_admin_bound),
 };
 
-fn rbac_cluster_admin_bound(c: &Ctx) -> Option<Hit> {
+fn rbac_cluster_admin_bound(c: &Case) -> Option<Hit> {
     let b = binding(c)?;
     if !b.binds_cluster_admin() {
         return None;
@@ -519,7 +519,7 @@ pub static RBAC_BINDING_CHANGED: Rule = Rule {
     eval: Eval::Change(rbac_binding_changed),
 };
 
-fn rbac_binding_changed(c: &Ctx) -> Option<Hit> {
+fn rbac_binding_changed(c: &Case) -> Option<Hit> {
     let b = binding(c)?;
     if rbac_cluster_admin_bound(c).is_some() || rbac_anonymous_bound(c).is_some() {
         return None;
@@ -564,7 +564,7 @@ pub static RBAC_WILDCARD_ROLE: Rule = Rule {
     eval: Eval::Change(rbac_wildcard_role),
 };
 
-fn rbac_wildcard_role(c: &Ctx) -> Option<Hit> {
+fn rbac_wildcard_role(c: &Case) -> Option<Hit> {
     let role = cluster_role(c)?;
     let grants = role.grants_everything()?;
     let done = done(c)?;

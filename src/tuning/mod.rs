@@ -7,7 +7,8 @@
 //! principal / caller / cluster / account it covers, a reason and an expiry date). The syntax
 //! and every problem it can report are in [`parse`]; the pattern syntax in [`pattern`].
 //!
-//! Tuning is a separate step after classification, never inside a rule, in this order:
+//! Tuning is a separate step after classification, never inside a rule; the pipeline
+//! ([`crate::pipeline::judge`]) runs it on every finding, in this order:
 //! 1. a finding of a disabled rule is dropped (an alert left without findings is not raised);
 //! 2. a severity override replaces the rule's grade (the rule's own grade is kept in
 //!    `rule_severity`; a failed call stays capped at `high` for rules that cap);
@@ -15,8 +16,12 @@
 //!    output but counts towards nothing (the alert's severity, thresholds, the subject line,
 //!    the SNS `severity` and `rules` attributes); an expired exception no longer applies, and
 //!    the finding says so in `expired_exception`;
-//! 4. qualifiers that raise the alert (`unapproved-caller`) are graded again over the findings
-//!    that still count, and the alert takes the highest of those.
+//! 4. (the pipeline's grading, once, after the tuning file) qualifiers that raise the alert
+//!    (`unapproved-caller`) are graded over the findings that still count, and the alert
+//!    takes the highest of those.
+//!
+//! It knows neither the alert nor its grade: it sees findings and the [`Scope`] each is
+//! about.
 //!
 //! Expiry is judged against a date the caller passes in ([`today_utc`] in the binaries), so
 //! the library stays pure and the tests set the clock.
@@ -27,11 +32,9 @@ pub mod pattern;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use serde::Serialize;
 
-use crate::alert::Alert;
 use crate::config::{ConfigError, RuleConfig};
-use crate::rules::{self, Finding, OnFailure, Rule};
+use crate::rules::{self, ExceptionRef, Finding, OnFailure, Rule};
 use crate::severity::Severity;
 use pattern::{Field, Pattern};
 
@@ -78,20 +81,10 @@ pub struct Exception {
     pub expires: NaiveDate,
 }
 
-/// The exception a finding refers to, as the output shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExceptionRef {
-    /// Its `id`, or `#<position>` in the file.
-    pub exception: String,
-    pub reason: String,
-    /// `YYYY-MM-DD`: the last day it applies (or applied).
-    pub expires: String,
-}
-
 /// What a finding is about, for matching exceptions: where and whom. A field the finding has
 /// no value for (no caller for standing access) never matches an exception that sets it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Context<'a> {
+pub struct Scope<'a> {
     pub cluster: Option<&'a str>,
     pub account: Option<&'a str>,
     pub principal: Option<&'a str>,
@@ -100,19 +93,7 @@ pub struct Context<'a> {
     pub failed: bool,
 }
 
-impl<'a> Context<'a> {
-    /// An alert's context: its cluster, account, principal (`principal_arn`) and caller
-    /// (`actor_arn`).
-    pub fn of_alert(alert: &'a Alert) -> Self {
-        Context {
-            cluster: alert.cluster.as_deref(),
-            account: Some(alert.account.as_str()),
-            principal: alert.principal_arn.as_deref(),
-            caller: alert.actor_arn.as_deref(),
-            failed: alert.error_code.is_some(),
-        }
-    }
-
+impl<'a> Scope<'a> {
     fn value(&self, field: Field) -> Option<&'a str> {
         match field {
             Field::Principal => self.principal,
@@ -146,11 +127,11 @@ impl Exception {
     }
 
     /// True when every field it sets matches the context (whatever the date).
-    pub fn matches(&self, context: &Context) -> bool {
+    pub fn matches(&self, scope: &Scope) -> bool {
         Field::ALL.iter().all(|&field| {
             let patterns = self.patterns(field);
             patterns.is_empty()
-                || context
+                || scope
                     .value(field)
                     .is_some_and(|v| patterns.iter().any(|p| p.matches(v)))
         })
@@ -196,18 +177,13 @@ impl Tuning {
     }
 
     /// Tune one finding (steps 1-3 of the module docs): `None` when its rule is disabled.
-    pub fn tune(
-        &self,
-        mut finding: Finding,
-        context: &Context,
-        today: NaiveDate,
-    ) -> Option<Finding> {
+    pub fn tune(&self, mut finding: Finding, scope: &Scope, today: NaiveDate) -> Option<Finding> {
         if let Some(o) = self.override_for(finding.rule) {
             if !o.enabled {
                 return None;
             }
             if let Some(severity) = o.severity {
-                let capped = context.failed && finding.rule.on_failure == OnFailure::CapAtHigh;
+                let capped = scope.failed && finding.rule.on_failure == OnFailure::CapAtHigh;
                 finding.rule_severity = Some(finding.severity);
                 finding.severity = if capped {
                     severity.min(Severity::High)
@@ -219,7 +195,7 @@ impl Tuning {
         let matching = || {
             self.exceptions
                 .iter()
-                .filter(|e| e.rule == finding.rule && e.matches(context))
+                .filter(|e| e.rule == finding.rule && e.matches(scope))
         };
         if let Some(e) = matching().find(|e| e.in_force(today)) {
             finding.suppressed_by = Some(e.reference());
@@ -229,37 +205,17 @@ impl Tuning {
         Some(finding)
     }
 
-    /// Tune findings that each have their own context (the audit's: one per access entry or
-    /// cluster), dropping those of disabled rules. The severity of what still counts is
-    /// [`rules::grade`] of the result.
+    /// Tune findings that each have their own scope (the audit's: one per access entry or
+    /// cluster), dropping those of disabled rules.
     pub fn tune_each<'a>(
         &self,
-        findings: impl IntoIterator<Item = (Finding, Context<'a>)>,
+        findings: impl IntoIterator<Item = (Finding, Scope<'a>)>,
         today: NaiveDate,
     ) -> Vec<Finding> {
         findings
             .into_iter()
-            .filter_map(|(f, context)| self.tune(f, &context, today))
+            .filter_map(|(f, scope)| self.tune(f, &scope, today))
             .collect()
-    }
-
-    /// Tune an alert: its findings, then its grade (the module docs' four steps). `None` when
-    /// every finding's rule is disabled: there is nothing left to alert on.
-    pub fn apply_to_alert(&self, mut alert: Alert, today: NaiveDate) -> Option<Alert> {
-        let findings = std::mem::take(&mut alert.findings);
-        let mut tuned: Vec<Finding> = {
-            let context = Context::of_alert(&alert);
-            findings
-                .into_iter()
-                .filter_map(|f| self.tune(f, &context, today))
-                .collect()
-        };
-        if tuned.is_empty() {
-            return None;
-        }
-        alert.severity = rules::grade(&mut tuned);
-        alert.findings = tuned;
-        Some(alert)
     }
 
     /// The exceptions past their expiry date on `today`, in file order.
@@ -281,7 +237,7 @@ impl Tuning {
                 e.reason
             );
             let finding = Finding::new(&rules::EXCEPTION_EXPIRED, Severity::Low, summary);
-            (finding, Context::default())
+            (finding, Scope::default())
         });
         self.tune_each(expired.collect::<Vec<_>>(), today)
     }

@@ -11,10 +11,21 @@
 use std::collections::BTreeMap;
 
 use eks_access_watch::config::AlertFormat;
+use eks_access_watch::context::{Context, History};
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
 use eks_access_watch::kubernetes::Origin;
-use eks_access_watch::publish::{SNS_MAX_BYTES, build_message};
-use eks_access_watch::{Alert, RuleConfig, classify, render};
+use eks_access_watch::model::AccessEvent;
+use eks_access_watch::pipeline;
+use eks_access_watch::render::sns::{SNS_MAX_BYTES, build_message};
+use eks_access_watch::{Alert, RuleConfig, render};
+
+/// The pipeline's alert for an event, offline and without a tuning file.
+fn classify(event: &AccessEvent, config: &RuleConfig, _: Option<()>) -> Alert {
+    let today = eks_access_watch::tuning::today_utc();
+    pipeline::judge(event, &Context::default(), config, None, today)
+        .alert()
+        .expect("without a tuning file every event has an alert")
+}
 
 /// What a read mode made of each position: `Some(alert)` when watched, `None` otherwise.
 struct Read {
@@ -30,8 +41,17 @@ fn read(data: &[u8], mode: ReadMode, config: &RuleConfig) -> Read {
         clean: true,
     };
     let options = Options::new(config).mode(mode);
+    // The context stage's per-input history, as replay and the Lambda apply it.
+    let mut history = History::default();
     let result = ingest::scan_slice("fuzz", data, &options, &mut |o| match o {
-        Outcome::Watched { location, event } => {
+        Outcome::Watched {
+            location,
+            mut event,
+        } => {
+            if history.observe(&mut event).is_some() {
+                r.at.insert(location.to_string(), None);
+                return;
+            }
             let alert = classify(&event, config, None);
             check_renderings(&alert);
             r.at.insert(location.to_string(), Some(alert.clone()));

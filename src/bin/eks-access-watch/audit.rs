@@ -12,8 +12,8 @@ use clap::ValueEnum;
 use eks_access_watch::audit::read::{self, Reader};
 use eks_access_watch::audit::snapshot::Snapshot;
 use eks_access_watch::audit::{self, AuditReport};
+use eks_access_watch::aws::eks::EksClients;
 use eks_access_watch::config::{AuditConfig, ConfigError, check_targets};
-use eks_access_watch::eks_clients::EksClients;
 use eks_access_watch::render;
 use eks_access_watch::tuning::{self, Tuning};
 use eks_access_watch::{RuleConfig, Severity};
@@ -137,7 +137,7 @@ fn read_live(args: &AuditArgs) -> anyhow::Result<Snapshot> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let sdk = eks_access_watch::sdk::load().await;
+        let sdk = eks_access_watch::aws::load().await;
         let regions = if args.regions.is_empty() {
             let region = sdk
                 .region()
@@ -155,14 +155,14 @@ fn read_live(args: &AuditArgs) -> anyhow::Result<Snapshot> {
                 .get_caller_identity()
                 .send()
                 .await
-                .map_err(|e| eks_access_watch::sdk::AwsError::from_sdk("GetCallerIdentity", &e))?;
+                .map_err(|e| eks_access_watch::aws::AwsError::from_sdk("GetCallerIdentity", &e))?;
             who.account().map(str::to_string)
         };
         let clients = EksClients::from_sdk_config(&sdk, home.clone(), args.role_template.clone())
             .with_retry(read::retry(sdk.retry_config()));
         let reader = Reader::new(clients, args.concurrency.into());
         let targets = read::targets(home.as_deref(), &args.accounts, &regions);
-        Ok(reader.read(&targets, eks_access_watch::sdk::now()).await)
+        Ok(reader.read(&targets, eks_access_watch::aws::now()).await)
     })
 }
 

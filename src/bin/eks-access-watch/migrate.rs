@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use eks_access_watch::aws::ErrorKind;
 use eks_access_watch::awsauth;
 use eks_access_watch::migrate::{self, Format, Options, read::LiveReader};
-use eks_access_watch::sdk::ErrorKind;
 
 use super::RuleFlags;
 
@@ -97,7 +97,7 @@ fn read_live(
         .enable_all()
         .build()?;
     let facts = runtime.block_on(async {
-        let mut sdk = eks_access_watch::sdk::load().await;
+        let mut sdk = eks_access_watch::aws::load().await;
         if let Some(r) = region {
             sdk = sdk
                 .to_builder()

@@ -4,7 +4,8 @@
 //! one of them is graded like a binding to `cluster-admin`.
 
 use crate::awsauth::AwsAuth;
-use crate::model::{AccessEvent, Change};
+use crate::model::{AccessEvent, Change, RoleGrants};
+use crate::operation::Skip;
 
 /// What each cluster's aws-auth held after the last change seen so far in one input (one
 /// replayed file, one subscription payload): the "previous content" an update, a patch or a
@@ -21,8 +22,21 @@ pub struct History {
 }
 
 impl History {
+    /// Complete `event`'s change from what came before and remember its result. `Some(skip)`
+    /// when the event was watched only to be remembered (a ClusterRole written to grant less
+    /// than everything): there is nothing to alert on.
+    pub fn observe(&mut self, event: &mut AccessEvent) -> Option<Skip> {
+        self.apply(event);
+        match &event.change {
+            Change::ClusterRole(role) if role.grants_everything().is_none() => {
+                Some(Skip::RoleGrantsLess(role.grants == RoleGrants::Unknown))
+            }
+            _ => None,
+        }
+    }
+
     /// Complete `event`'s change from what came before, then remember its result.
-    pub fn apply(&mut self, event: &mut AccessEvent) {
+    fn apply(&mut self, event: &mut AccessEvent) {
         match &mut event.change {
             Change::AwsAuth(_) => self.aws_auth(event),
             Change::ClusterRole(role) => {

@@ -5,7 +5,8 @@
 //! HTTPS, Firehose, e-mail-json) and an `email` body (the text rendering), plus the chat
 //! document for HTTPS subscribers only when `ALERT_FORMAT=chatbot`; message attributes for
 //! subscription filter policies; FIFO group and deduplication ids; the 256 KiB size limit, met
-//! by trimming enrichment detail, never findings. [`publish`] only sends what it is given.
+//! by trimming enrichment detail, never findings. [`crate::aws::sns::publish`] only sends what
+//! it is given.
 
 use serde_json::json;
 
@@ -144,7 +145,7 @@ fn compose(alert: &Alert, fifo: bool, format: AlertFormat) -> SnsMessage {
 /// The `MessageStructure=json` body: `default` (JSON for machines: SQS, Lambda, HTTPS,
 /// Firehose, e-mail-json), `email` (the text), and with `ALERT_FORMAT=chatbot` the chat
 /// document for HTTPS subscribers.
-pub(crate) fn protocol_bodies(
+pub fn protocol_bodies(
     default: String,
     email: String,
     format: AlertFormat,
@@ -164,7 +165,7 @@ pub(crate) fn protocol_bodies(
 
 /// The message attributes subscription filter policies use; absent or empty values are left
 /// out (SNS rejects empty attribute values).
-pub(crate) fn attributes(
+pub fn attributes(
     severity: crate::severity::Severity,
     rules: &[&str],
     event_name: &str,
@@ -220,7 +221,7 @@ fn dedup_source(alert: &Alert) -> String {
 }
 
 /// A hash of `text` that stays the same across runs of one build (FIFO deduplication ids).
-pub(crate) fn stable_hash(text: &str) -> String {
+pub fn stable_hash(text: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
@@ -228,7 +229,7 @@ pub(crate) fn stable_hash(text: &str) -> String {
 }
 
 /// FIFO ids: at most 128 characters from SNS's allowed set.
-pub(crate) fn fifo_id(s: &str) -> String {
+pub fn fifo_id(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".contains(c) {
@@ -239,56 +240,4 @@ pub(crate) fn fifo_id(s: &str) -> String {
         })
         .take(128)
         .collect()
-}
-
-#[cfg(feature = "aws")]
-pub use send::publish;
-
-/// The one part that talks to SNS.
-#[cfg(feature = "aws")]
-mod send {
-    use aws_sdk_sns::Client;
-    use aws_sdk_sns::types::MessageAttributeValue;
-
-    use super::SnsMessage;
-    use crate::sdk::{AwsError, ErrorKind};
-
-    /// Send one message. Returns the SNS message id, or why SNS did not take it (after the
-    /// SDK's own retries), with the AWS error code that decides whether to try again.
-    pub async fn publish(
-        client: &Client,
-        topic_arn: &str,
-        msg: &SnsMessage,
-    ) -> Result<String, AwsError> {
-        let mut req = client
-            .publish()
-            .topic_arn(topic_arn)
-            .subject(&msg.subject)
-            .message(&msg.message)
-            .message_structure("json");
-        for a in &msg.attributes {
-            let value = MessageAttributeValue::builder()
-                .data_type(a.data_type)
-                .string_value(&a.value)
-                .build()
-                .map_err(|e| AwsError {
-                    operation: "Publish",
-                    code: None,
-                    kind: ErrorKind::Invalid,
-                    message: format!("attribute {}: {e}", a.name),
-                })?;
-            req = req.message_attributes(a.name, value);
-        }
-        if let Some(g) = &msg.group_id {
-            req = req.message_group_id(g);
-        }
-        if let Some(d) = &msg.dedup_id {
-            req = req.message_deduplication_id(d);
-        }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("Publish", &e))?;
-        Ok(out.message_id().unwrap_or_default().to_string())
-    }
 }

@@ -23,14 +23,12 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout_at};
 
-use crate::eks_clients::EksClients;
-use crate::model::{AccessEvent, AccessScope, AuthMode, Change, EntryType, ScopeType};
-use crate::model::{
-    AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, EntryInfo, PolicyGrant,
-};
+use crate::aws::AwsError;
+use crate::aws::eks::{EksClients, describe_cluster, describe_entry, list_policies};
+use crate::model::{AccessEvent, Change};
+use crate::model::{AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, PolicyGrant};
 use crate::operation::Touches;
 use crate::policy::{PolicyClass, classify_policy};
-use crate::sdk::AwsError;
 use crate::text::clean;
 
 /// Limits and cross-account settings.
@@ -332,129 +330,6 @@ impl Tally {
             }
         }
     }
-}
-
-/// Tags are chosen by whoever created the resource: sanitised and bounded like any caller text.
-pub(crate) fn clean_tags(
-    tags: Option<&std::collections::HashMap<String, String>>,
-) -> std::collections::BTreeMap<String, String> {
-    tags.into_iter()
-        .flatten()
-        .map(|(k, v)| (clean(k, 128), clean(v, 256)))
-        .collect()
-}
-
-fn empty_answer(operation: &'static str) -> AwsError {
-    AwsError {
-        operation,
-        code: None,
-        kind: crate::sdk::ErrorKind::Other,
-        message: "empty answer".into(),
-    }
-}
-
-/// DescribeAccessEntry, cleaned (also read by `migrate --live`).
-pub(crate) async fn describe_entry(
-    client: &Client,
-    cluster: &str,
-    principal: &str,
-) -> Result<EntryInfo, AwsError> {
-    let out = client
-        .describe_access_entry()
-        .cluster_name(cluster)
-        .principal_arn(principal)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeAccessEntry", &e))?;
-    let entry = out
-        .access_entry()
-        .ok_or_else(|| empty_answer("DescribeAccessEntry"))?;
-    Ok(EntryInfo {
-        entry_type: entry.r#type().map(|s| EntryType::parse(&clean(s, 64))),
-        kubernetes_groups: entry
-            .kubernetes_groups()
-            .iter()
-            .map(|g| clean(g, 256))
-            .collect(),
-        username: entry.username().map(|s| clean(s, 256)),
-        tags: clean_tags(entry.tags()),
-        created_at: entry.created_at().map(|d| d.to_string()),
-    })
-}
-
-/// ListAssociatedAccessPolicies, every page (also read by `migrate --live`).
-pub(crate) async fn list_policies(
-    client: &Client,
-    cluster: &str,
-    principal: &str,
-) -> Result<Vec<PolicyGrant>, AwsError> {
-    let mut pages = client
-        .list_associated_access_policies()
-        .cluster_name(cluster)
-        .principal_arn(principal)
-        .into_paginator()
-        .items()
-        .send();
-    let mut grants = Vec::new();
-    while let Some(item) = pages.next().await {
-        let p = item.map_err(|e| AwsError::from_sdk("ListAssociatedAccessPolicies", &e))?;
-        grants.push(PolicyGrant {
-            policy_arn: clean(p.policy_arn().unwrap_or_default(), 512),
-            access_scope: scope_of(p.access_scope()),
-        });
-    }
-    Ok(grants)
-}
-
-pub(crate) fn scope_of(scope: Option<&aws_sdk_eks::types::AccessScope>) -> AccessScope {
-    match scope.and_then(|s| s.r#type().map(|t| (s, t))) {
-        Some((s, t)) => AccessScope::new(
-            ScopeType::parse(t.as_str()),
-            s.namespaces().iter().map(|n| clean(n, 256)).collect(),
-        ),
-        None => AccessScope::cluster(),
-    }
-}
-
-/// DescribeCluster's cluster (also read by `migrate --live`).
-pub(crate) async fn fetch_cluster(
-    client: &Client,
-    cluster: &str,
-) -> Result<aws_sdk_eks::types::Cluster, AwsError> {
-    let out = client
-        .describe_cluster()
-        .name(cluster)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("DescribeCluster", &e))?;
-    out.cluster.ok_or_else(|| empty_answer("DescribeCluster"))
-}
-
-async fn describe_cluster(client: &Client, cluster: &str) -> Result<ClusterInfo, AwsError> {
-    let c = &fetch_cluster(client, cluster).await?;
-    let vpc = c.resources_vpc_config();
-    Ok(ClusterInfo {
-        authentication_mode: c
-            .access_config()
-            .and_then(|a| a.authentication_mode())
-            .map(|m| AuthMode::parse(m.as_str())),
-        version: c.version().map(|v| clean(v, 32)),
-        endpoint_public_access: vpc.map(|v| v.endpoint_public_access()),
-        public_access_cidrs: vpc
-            .map(|v| v.public_access_cidrs().to_vec())
-            .unwrap_or_default(),
-        logging_enabled: c
-            .logging()
-            .map(|l| {
-                l.cluster_logging()
-                    .iter()
-                    .filter(|s| s.enabled() == Some(true))
-                    .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        tags: clean_tags(c.tags()),
-    })
 }
 
 /// Who still holds ClusterAdmin or Admin at cluster scope.

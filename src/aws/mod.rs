@@ -1,10 +1,22 @@
-//! The AWS side's shared pieces: the SDK configuration both binaries use, built once, and
-//! [`AwsError`], the one error type every AWS adapter returns (the rest of the code never sees
-//! an SDK error).
+//! The AWS adapters, one per service, and their shared pieces: the SDK configuration both
+//! binaries use, built once, and [`AwsError`], the one error type every adapter returns with
+//! the operation and AWS error code (the rest of the code never sees an SDK error), and its one
+//! [`AwsError::retryable`] decision.
+//!
+//! - [`eks`]: EKS clients per account and region, and the reads enrichment, the audit and
+//!   `migrate --live` share;
+//! - [`sns`]: Publish; [`failure_queue`]: parking an event in the failure queue (SQS);
+//! - [`ssm`]: the tuning file's parameter; [`cloudtrail`]: the trail self-check's reads.
 //!
 //! One HTTPS client, rustls with ring, replaces the SDK's default (rustls with aws-lc): the
 //! binary is smaller and there is no C crypto library to build. Credentials, region and
 //! endpoints come from the usual chain (environment, profile, SSO, container/instance roles).
+
+pub mod cloudtrail;
+pub mod eks;
+pub mod failure_queue;
+pub mod sns;
+pub mod ssm;
 
 use std::fmt;
 

@@ -3,7 +3,7 @@
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::ParameterType;
 
-use crate::sdk::{AwsError, ErrorKind};
+use crate::aws::{AwsError, ErrorKind};
 
 /// The value of a `String` parameter. A `SecureString` or `StringList` is refused, saying
 /// why: the tuning file holds no secrets, so the function is given no key to decrypt with.

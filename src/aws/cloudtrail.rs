@@ -8,9 +8,9 @@
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector, EventSelector};
 
+use crate::aws::AwsError;
 use crate::model::{AccessEvent, Actor, Change, TrailState};
 use crate::operation::Operation;
-use crate::sdk::AwsError;
 use crate::text::clean;
 use crate::trail::{BasicSelector, FieldSelector, Selectors};
 

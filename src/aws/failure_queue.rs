@@ -69,14 +69,12 @@ pub fn failure_record(
     serde_json::to_string(&record).unwrap_or_default()
 }
 
-#[cfg(feature = "aws")]
 pub use send::park;
 
-#[cfg(feature = "aws")]
 mod send {
     use aws_sdk_sqs::Client;
 
-    use crate::sdk::AwsError;
+    use crate::aws::AwsError;
 
     /// Send one record to the queue; the SQS message id.
     pub async fn park(client: &Client, queue_url: &str, body: &str) -> Result<String, AwsError> {

@@ -1,0 +1,35 @@
+//! The context stage: what is known about an event besides the event itself, gathered before
+//! the rules and handed to them as plain data ([`Context`]). Rules never do I/O and never see
+//! rendered text; whatever they need from elsewhere is a field here.
+//!
+//! - [`History`]: what one input (a replayed file, a Lambda payload) has shown so far: the
+//!   aws-auth content an update's audit event does not carry, the ClusterRoles written to
+//!   grant everything. It completes each event of that input in order.
+//! - EKS enrichment (the Lambda, `replay --enrich`): the affected access entry, its policies and
+//!   the cluster, read under one deadline ([`eks`], with the `aws` feature).
+//!
+//! Adding a fact: a field of [`Context`], the code that fills it here, and the rule that reads
+//! it (`Case::context` in [`crate::rules`]).
+
+#[cfg(feature = "aws")]
+pub mod eks;
+mod history;
+
+pub use history::History;
+
+use crate::model::Enrichment;
+
+/// The facts gathered for one event before the rules run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// What the EKS API says about the affected entry and cluster; `None` when enrichment was
+    /// not attempted (offline replay, `ENRICH=false`).
+    pub enrichment: Option<Enrichment>,
+}
+
+impl Context {
+    /// The context of an event with EKS enrichment (or none).
+    pub fn with_enrichment(enrichment: Option<Enrichment>) -> Self {
+        Context { enrichment }
+    }
+}

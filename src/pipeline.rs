@@ -1,0 +1,71 @@
+//! The one place an event is judged: classify (every rule of the catalogue), tune (the tuning
+//! file's overrides and exceptions), grade (once) and build the [`Alert`]. The Lambda,
+//! `replay`, the trail self-check and the audit's drift grading all call [`judge`]. Nothing
+//! else grades an event (the audit's standing findings are not events: each keeps its own
+//! grade, and the tuning file applies to each in its own scope).
+//!
+//! Pure: the [`Context`] was gathered before (enrichment, per-input history), delivery happens
+//! after, and the date that tuning-file exceptions are judged on is handed in.
+
+use chrono::NaiveDate;
+
+use crate::alert::Alert;
+use crate::config::RuleConfig;
+use crate::context::Context;
+use crate::model::AccessEvent;
+use crate::rules::{self, Case};
+use crate::tuning::{Scope, Tuning};
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    /// Its alert: findings classified, tuned and graded.
+    Alert(Alert),
+    /// The tuning file (named by its source) disables the rule of every finding: there is
+    /// nothing left to alert on.
+    Disabled { tuning: String },
+}
+
+impl Judged {
+    /// The alert, when there is one.
+    pub fn alert(self) -> Option<Alert> {
+        match self {
+            Judged::Alert(alert) => Some(alert),
+            Judged::Disabled { .. } => None,
+        }
+    }
+}
+
+/// Judge one watched event: every rule that fires (all matching rules, not the first), the
+/// tuning file (when given) judged as of `today`, then one grade.
+pub fn judge(
+    event: &AccessEvent,
+    context: &Context,
+    rules: &RuleConfig,
+    tuning: Option<&Tuning>,
+    today: NaiveDate,
+) -> Judged {
+    let mut findings = rules::findings(&Case::new(event, rules, context));
+    if let Some(tuning) = tuning {
+        let scope = Scope {
+            cluster: event.cluster.as_deref(),
+            account: Some(event.account.as_str()),
+            principal: event.change.principal_arn(),
+            caller: event.actor.arn.as_deref(),
+            failed: event.error.is_some(),
+        };
+        findings = tuning.tune_each(findings.into_iter().map(|f| (f, scope)), today);
+        if findings.is_empty() {
+            return Judged::Disabled {
+                tuning: tuning.source.clone(),
+            };
+        }
+    }
+    let severity = rules::grade(&mut findings);
+    Judged::Alert(Alert::new(
+        event,
+        severity,
+        findings,
+        context.enrichment.clone(),
+    ))
+}
