@@ -16,10 +16,21 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use criterion::{Criterion, criterion_group, criterion_main};
 use eks_access_watch::config::{AlertFormat, LambdaSettings};
+use eks_access_watch::context::Context;
 use eks_access_watch::context::eks::{EnrichSettings, Enricher};
 use eks_access_watch::ingest::{ReadMode, evaluate};
 use eks_access_watch::lambda::{Clients, Handler};
-use eks_access_watch::{AccessEvent, RuleConfig, classify};
+use eks_access_watch::pipeline;
+use eks_access_watch::{AccessEvent, Alert, RuleConfig};
+
+/// The pipeline's judgement of one event, offline and untuned (what the Lambda runs per event
+/// between enrichment and delivery).
+fn classify(event: &AccessEvent, config: &RuleConfig, _: Option<()>) -> Alert {
+    let today = eks_access_watch::tuning::today_utc();
+    pipeline::judge(event, &Context::default(), config, None, today)
+        .alert()
+        .expect("untuned")
+}
 
 #[path = "../tests/support/delayed.rs"]
 mod delayed;

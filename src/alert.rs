@@ -1,8 +1,6 @@
 //! The alert document: one per watched event, with every finding that applies, as
 //! [`crate::pipeline::judge`] makes it. Its renderings live in [`crate::render`].
 
-use serde::Serialize;
-
 use crate::model::Enrichment;
 use crate::model::{AccessEvent, AccessScope, IdentityType};
 use crate::operation::Operation;
@@ -10,10 +8,10 @@ use crate::rules::Finding;
 use crate::severity::Severity;
 
 /// The alert for one watched event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Its JSON document is a rendering: [`crate::render::json`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
-    /// The watched call (not serialised: `event_name` says it for readers).
-    #[serde(skip)]
+    /// The watched call (not in the JSON document: `event_name` says it for readers).
     pub operation: Operation,
     /// CloudTrail `eventID`; `null` when the record has none.
     pub event_id: Option<String>,

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use eks_access_watch::audit::snapshot::{
     ClusterState, EntryState, PolicyState, ScopeState, Snapshot,
 };
-use eks_access_watch::audit::{self, AuditReport, digest};
+use eks_access_watch::audit::{self, AuditReport};
 use eks_access_watch::config::{AlertFormat, AuditConfig};
 use eks_access_watch::model::ScopeType;
 use eks_access_watch::render;
+use eks_access_watch::render::digest;
 use eks_access_watch::rules::{CATALOGUE, Topic};
 use eks_access_watch::{RuleConfig, Severity};
 

@@ -19,11 +19,11 @@ use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::body::SdkBody;
 use eks_access_watch::Severity;
-use eks_access_watch::audit::daily::{DailyAudit, SNAPSHOT_KEY};
 use eks_access_watch::audit::read::{self, Reader, Target};
 use eks_access_watch::audit::snapshot::{ReadStep, Snapshot};
 use eks_access_watch::aws::eks::EksClients;
 use eks_access_watch::config::{AuditConfig, LambdaSettings};
+use eks_access_watch::lambda::daily_audit::{DailyAudit, SNAPSHOT_KEY};
 use eks_access_watch::lambda::{Handler, HandlerError, Setup, with_tuning};
 use serde_json::{Value, json};
 

@@ -181,8 +181,9 @@ async fn enrichment_describes_entry_policies_on_every_page_and_cluster() {
             .map(|m| m.as_str()),
         Some("API_AND_CONFIG_MAP")
     );
+    let alert = classify(&event, &sample_config(), Some(&got));
     assert_eq!(
-        got.effective_access.as_deref(),
+        eks_access_watch::render::effective_access_of(&alert).as_deref(),
         Some(
             "after this change role/ci-deployer holds: ClusterAdmin (cluster), View (cluster); (ClusterAdmin at cluster scope supersedes the other grants); groups: team:payments; type: STANDARD"
         )

@@ -55,7 +55,7 @@ fn render(sample: &Path) -> String {
             out,
             "# alert {}\n{}\n",
             i + 1,
-            serde_json::to_string_pretty(alert).unwrap()
+            eks_access_watch::render::json::to_string_pretty(alert)
         );
         let _ = writeln!(out, "{}", render::text(alert));
     }

@@ -54,7 +54,7 @@ fn run_everything(bytes: &[u8]) {
             crate::fuzz_body::assert_graded_as_declared(&alert);
             let _ = render::subject(&alert);
             let _ = render::text(&alert);
-            let _ = serde_json::to_string(&alert).unwrap();
+            let _ = render::json::to_string(&alert);
         }
     });
 }

@@ -1022,7 +1022,7 @@ fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
         snapshot["Resource"].as_str().unwrap(),
         format!(
             "<SnapshotBucket.Arn>/{}",
-            eks_access_watch::audit::daily::SNAPSHOT_KEY
+            eks_access_watch::lambda::daily_audit::SNAPSHOT_KEY
         )
     );
     let logs = statements

@@ -307,9 +307,9 @@ fn a_file_without_overrides_or_exceptions_changes_no_sample_alert() {
         let untuned = run_file(&sample, &sample_config()).alerts;
         assert_eq!(tuned.alerts.len(), untuned.len(), "{}", sample.display());
         for (after, alert) in tuned.alerts.iter().zip(&untuned) {
-            let json = serde_json::to_string(alert).unwrap();
+            let json = eks_access_watch::render::json::to_string(alert);
             assert_eq!(after, alert, "{}", sample.display());
-            assert_eq!(serde_json::to_string(after).unwrap(), json);
+            assert_eq!(eks_access_watch::render::json::to_string(after), json);
         }
     }
 }
@@ -342,7 +342,7 @@ fn a_severity_override_replaces_the_grade_and_keeps_the_rules_own() {
         (Severity::High, Some(Severity::Medium))
     );
     assert_eq!(alert.severity, Severity::High);
-    let json = serde_json::to_value(&alert).unwrap();
+    let json = eks_access_watch::render::json::to_value(&alert);
     assert_eq!(json["findings"][0]["rule_severity"], "medium");
     assert!(
         render::text(&alert).contains("severity set by the tuning file; the rule graded it medium")
@@ -415,7 +415,7 @@ fn a_suppressed_finding_stays_marked_and_counts_towards_nothing() {
     assert_eq!(alert.severity, Severity::Low);
     assert_eq!(alert.rule_ids(), ["unapproved-caller"]);
     assert_eq!(alert.suppressed_rule_ids(), ["cross-account-principal"]);
-    let json = serde_json::to_value(&alert).unwrap();
+    let json = eks_access_watch::render::json::to_value(&alert);
     assert_eq!(
         json["findings"][0]["suppressed_by"]["exception"],
         "vendor-support"
@@ -502,7 +502,7 @@ fn an_exception_applies_through_its_last_day_then_is_reported() {
         render::text(&after)
             .contains("(exception vendor-support expired on 2026-12-31: renew or remove it;")
     );
-    let json = serde_json::to_value(&after).unwrap();
+    let json = eks_access_watch::render::json::to_value(&after);
     assert_eq!(
         json["findings"][0]["expired_exception"]["expires"],
         "2026-12-31"

@@ -72,7 +72,6 @@ pub fn as_change(
         associated_policies: None,
         cluster: None,
         remaining_admins: None,
-        effective_access: None,
         trimmed: false,
     });
     let context = Context::with_enrichment(enrichment);

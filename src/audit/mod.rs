@@ -7,17 +7,15 @@
 //! ```
 //! [`snapshot`] is the model (and the file format); [`standing`] the standing-access rules;
 //! [`drift`] the comparison with a baseline, graded through the change rules ([`grade`]);
-//! [`digest`] the daily SNS messages. Only [`read`] (the EKS adapter) and [`daily`] (the
-//! Lambda's schedule path: S3 and SNS) do I/O.
+//! Only [`read`] (the EKS reads, through [`crate::aws::eks`]) does I/O; the digest's SNS
+//! messages are rendered by [`crate::render::digest`] and the Lambda's daily run lives in
+//! [`crate::lambda::daily_audit`].
 
-pub mod digest;
 pub mod drift;
 mod grade;
 pub mod snapshot;
 pub mod standing;
 
-#[cfg(feature = "aws")]
-pub mod daily;
 #[cfg(feature = "aws")]
 pub mod read;
 

@@ -477,7 +477,7 @@ impl<W: Write> Printer<'_, W> {
     fn alert(&mut self, alert: &Alert) -> io::Result<()> {
         match self.format {
             Format::Ndjson => {
-                serde_json::to_writer(&mut *self.out, alert)?;
+                serde_json::to_writer(&mut *self.out, &render::json::document(alert))?;
                 self.out.write_all(b"\n")
             }
             Format::Json => {
@@ -486,7 +486,7 @@ impl<W: Write> Printer<'_, W> {
                 }
                 self.first = false;
                 self.out.write_all(b"\n  ")?;
-                serde_json::to_writer(&mut *self.out, alert)?;
+                serde_json::to_writer(&mut *self.out, &render::json::document(alert))?;
                 Ok(())
             }
             Format::Text => self

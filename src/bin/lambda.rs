@@ -64,7 +64,7 @@ async fn main() -> Result<(), Error> {
         audit = settings.audit.bucket.is_some(),
         "eks-access-watch ready"
     );
-    let audit = eks_access_watch::audit::daily::DailyAudit::from_settings(&sdk, settings);
+    let audit = eks_access_watch::lambda::daily_audit::DailyAudit::from_settings(&sdk, settings);
     let mut handler = Handler::new(setup, clients);
     if let Some(audit) = audit {
         handler = handler.with_audit(audit);

@@ -256,13 +256,6 @@ impl Enricher {
             (_, 0) => EnrichmentStatus::Failed,
             _ => EnrichmentStatus::Partial,
         };
-        let effective_access = plan.principal.as_deref().and_then(|p| {
-            crate::render::effective_access(
-                p,
-                access_entry.as_ref(),
-                associated_policies.as_deref(),
-            )
-        });
         Enrichment {
             status,
             errors,
@@ -270,7 +263,6 @@ impl Enricher {
             associated_policies,
             cluster,
             remaining_admins,
-            effective_access,
             trimmed: false,
         }
     }

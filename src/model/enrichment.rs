@@ -73,9 +73,6 @@ pub struct Enrichment {
     pub associated_policies: Option<Vec<PolicyGrant>>,
     pub cluster: Option<ClusterInfo>,
     pub remaining_admins: Option<AdminCensus>,
-    /// What the principal holds after the change, in words (built by
-    /// [`crate::render::effective_access`]).
-    pub effective_access: Option<String>,
     /// Set when enrichment detail was cut to fit a delivery size limit.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub trimmed: bool,
@@ -91,7 +88,6 @@ impl Enrichment {
             associated_policies: None,
             cluster: None,
             remaining_admins: None,
-            effective_access: None,
             trimmed: false,
         }
     }

@@ -12,7 +12,9 @@
 
 pub mod audit;
 pub mod chat;
+pub mod digest;
 pub mod docs;
+pub mod json;
 pub mod sns;
 
 use std::fmt::Write;
@@ -133,6 +135,12 @@ pub fn undo_command(alert: &Alert) -> Option<String> {
 
 /// The readable body for e-mail and terminals.
 pub fn text(alert: &Alert) -> String {
+    text_with_access(alert, effective_access_of(alert).as_deref())
+}
+
+/// [`text`] with the effective-access line given (the SNS rendering computes it once, before
+/// trimming enrichment detail to fit the size limit).
+pub(crate) fn text_with_access(alert: &Alert, access: Option<&str>) -> String {
     let mut out = String::new();
     let na = "-";
     let _ = writeln!(out, "{}", subject(alert));
@@ -208,7 +216,7 @@ pub fn text(alert: &Alert) -> String {
     }
     if let Some(e) = &alert.enrichment {
         let _ = writeln!(out, "\nContext from the EKS API ({}):", e.status);
-        for line in enrichment_lines(e) {
+        for line in enrichment_lines(e, access) {
             let _ = writeln!(out, "  {line}");
         }
     }
@@ -362,11 +370,23 @@ pub fn effective_access(
     ))
 }
 
-/// The enrichment context, one line per fact, for the text rendering.
-pub fn enrichment_lines(e: &Enrichment) -> Vec<String> {
+/// What the alert's principal holds after the change, in words, from the enrichment's entry
+/// and policies ([`effective_access`]); `None` offline or when neither was read.
+pub fn effective_access_of(alert: &Alert) -> Option<String> {
+    let e = alert.enrichment.as_ref()?;
+    effective_access(
+        alert.principal_arn.as_deref()?,
+        e.access_entry.as_ref(),
+        e.associated_policies.as_deref(),
+    )
+}
+
+/// The enrichment context, one line per fact (the effective access first, when known), for
+/// the text rendering.
+pub fn enrichment_lines(e: &Enrichment, access: Option<&str>) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(a) = &e.effective_access {
-        lines.push(a.clone());
+    if let Some(a) = access {
+        lines.push(a.to_string());
     }
     if let Some(c) = &e.cluster {
         lines.push(format!(

@@ -60,7 +60,9 @@ pub fn build_message(
     max_bytes: usize,
 ) -> SnsMessage {
     let mut alert = alert.clone();
-    let mut msg = compose(&alert, fifo, format);
+    // Rendered from the whole enrichment, before any of it is trimmed.
+    let mut access = render::effective_access_of(&alert);
+    let mut msg = compose(&alert, access.as_deref(), fifo, format);
     // Step by step: the bulky parts of enrichment first, then all of it except its status.
     let mut step = 0;
     while msg.size() > max_bytes && step < 3 {
@@ -87,20 +89,22 @@ pub fn build_message(
                     e.access_entry = None;
                     e.cluster = None;
                     e.remaining_admins = None;
-                    e.effective_access = e.effective_access.as_deref().map(|s| clean(s, 1000));
+                    access = access.as_deref().map(|s| clean(s, 1000));
                 }
             }
         }
         step += 1;
-        msg = compose(&alert, fifo, format);
+        msg = compose(&alert, access.as_deref(), fifo, format);
     }
     msg
 }
 
-fn compose(alert: &Alert, fifo: bool, format: AlertFormat) -> SnsMessage {
+fn compose(alert: &Alert, access: Option<&str>, fifo: bool, format: AlertFormat) -> SnsMessage {
+    let document = render::json::document_with_access(alert, access.map(str::to_string));
+    let json = serde_json::to_string(&document).unwrap_or_default();
     let body = protocol_bodies(
-        serde_json::to_string(alert).unwrap_or_default(),
-        render::text(alert),
+        json.clone(),
+        render::text_with_access(alert, access),
         format,
         || render::chat::document(alert),
     );
@@ -129,7 +133,10 @@ fn compose(alert: &Alert, fifo: bool, format: AlertFormat) -> SnsMessage {
             alert.region,
             alert.cluster.as_deref().unwrap_or("-")
         );
-        (Some(fifo_id(&group)), Some(fifo_id(&dedup_source(alert))))
+        (
+            Some(fifo_id(&group)),
+            Some(fifo_id(&dedup_source(alert, &json))),
+        )
     } else {
         (None, None)
     };
@@ -213,11 +220,11 @@ pub fn attributes(
 
 /// The eventID identifies a CloudTrail event across redeliveries; without one (hand-made
 /// input), a stable hash of the alert stands in.
-fn dedup_source(alert: &Alert) -> String {
+fn dedup_source(alert: &Alert, json: &str) -> String {
     if let Some(id) = alert.event_id.as_deref() {
         return id.to_string();
     }
-    stable_hash(&serde_json::to_string(alert).unwrap_or_default())
+    stable_hash(json)
 }
 
 /// A hash of `text` that stays the same across runs of one build (FIFO deduplication ids).

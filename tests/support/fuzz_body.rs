@@ -99,7 +99,7 @@ fn check_renderings(alert: &Alert) {
     let _ = render::text(alert);
     let _ = render::undo_command(alert);
     let _ = render::table_row(alert, true);
-    let _ = serde_json::to_string(alert).unwrap();
+    let _ = render::json::to_string(alert);
     let msg = build_message(alert, true, AlertFormat::Chatbot, SNS_MAX_BYTES);
     assert!(msg.size() <= SNS_MAX_BYTES);
 }

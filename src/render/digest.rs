@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{AuditFinding, AuditReport};
+use crate::audit::{AuditFinding, AuditReport};
 use crate::config::AlertFormat;
 use crate::render::audit::{finding_subject, finding_text, posture_line, scope_lines, text};
 use crate::render::chat::{Card, card, finding_lines, prose};

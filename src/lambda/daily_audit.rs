@@ -11,12 +11,13 @@ use aws_sdk_s3::Client as S3;
 use aws_sdk_s3::primitives::ByteStream;
 use serde::Serialize;
 
-use super::read::{Reader, Target};
-use super::snapshot::Snapshot;
-use super::{AuditReport, audit, digest};
 use crate::arn::TopicArn;
+use crate::audit::read::{self, Reader, Target};
+use crate::audit::snapshot::Snapshot;
+use crate::audit::{self, AuditReport, audit};
 use crate::aws::{AwsError, ErrorKind};
 use crate::config::{AlertFormat, AuditConfig, RuleConfig};
+use crate::render::digest;
 use crate::render::sns::{SNS_MAX_BYTES, SnsMessage};
 use crate::severity::Severity;
 
@@ -46,7 +47,7 @@ pub struct Sink<'a> {
 pub struct AuditRun {
     pub clusters: usize,
     pub severity: Severity,
-    pub counts: super::Counts,
+    pub counts: audit::Counts,
     pub drift: usize,
     /// `published <id>` or `dry-run`.
     pub digest: String,
@@ -97,12 +98,12 @@ impl DailyAudit {
             settings.home_account.clone(),
             settings.role_template.clone(),
         )
-        .with_retry(super::read::retry(sdk.retry_config()));
+        .with_retry(read::retry(sdk.retry_config()));
         Some(DailyAudit {
             reader: Reader::new(clients, audit.concurrency),
             s3: S3::new(sdk),
             bucket,
-            targets: super::read::targets(
+            targets: read::targets(
                 settings.home_account.as_deref(),
                 &audit.accounts,
                 &audit.regions,
@@ -116,7 +117,7 @@ impl DailyAudit {
     pub async fn run(
         &self,
         rules: &RuleConfig,
-        tuned: Option<super::Tuned<'_>>,
+        tuned: Option<audit::Tuned<'_>>,
         sink: &Sink<'_>,
     ) -> Result<AuditRun, RunError> {
         let mut notes = Vec::new();

@@ -24,6 +24,8 @@ use serde_json::value::RawValue;
 use crate::alert::Alert;
 use crate::aws::AwsError;
 use crate::closed::{UnknownValue, closed_enum};
+
+pub mod daily_audit;
 use crate::config::{ConfigError, LambdaSettings};
 use crate::context::eks::{EnrichSettings, Enricher};
 use crate::context::{Context, History};
@@ -144,7 +146,7 @@ pub enum HandlerError {
     FailureQueue { reason: String, error: AwsError },
     /// The scheduled audit (`{"task": "audit"}`) did not complete.
     #[error("audit: {0}")]
-    Audit(#[from] crate::audit::daily::RunError),
+    Audit(#[from] crate::lambda::daily_audit::RunError),
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
@@ -224,7 +226,7 @@ pub struct Response {
     pub task: Option<String>,
     /// What the scheduled audit did (`{"task": "audit"}` payloads only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub audit: Option<crate::audit::daily::AuditRun>,
+    pub audit: Option<crate::lambda::daily_audit::AuditRun>,
 }
 
 /// The AWS clients the handler may use, built once per process; `None` where a setting turns
@@ -253,7 +255,7 @@ pub struct Handler {
     /// Today's date (UTC), for tuning-file exception expiry: read per event, as a function
     /// outlives midnight.
     today: fn() -> NaiveDate,
-    audit: Option<crate::audit::daily::DailyAudit>,
+    audit: Option<crate::lambda::daily_audit::DailyAudit>,
 }
 
 impl Handler {
@@ -273,7 +275,7 @@ impl Handler {
     }
 
     /// Run the daily audit on `{"task": "audit"}` payloads.
-    pub fn with_audit(mut self, audit: crate::audit::daily::DailyAudit) -> Self {
+    pub fn with_audit(mut self, audit: crate::lambda::daily_audit::DailyAudit) -> Self {
         self.audit = Some(audit);
         self
     }
@@ -335,7 +337,7 @@ impl Handler {
 
     /// The scheduled audit; its failures are retried by Lambda (the schedule's own retries).
     async fn audit(&self) -> Result<Response, HandlerError> {
-        use crate::audit::daily::{RunError, Sink};
+        use crate::lambda::daily_audit::{RunError, Sink};
         let audit = self.audit.as_ref().ok_or(RunError::NotConfigured)?;
         let sink = Sink {
             sns: self.clients.sns.as_ref(),
@@ -441,7 +443,7 @@ impl Handler {
         let (Some(topic), Some(sns)) = (&self.settings.topic, &self.clients.sns) else {
             tracing::info!(
                 subject = %render::subject(alert),
-                alert = %serde_json::to_string(alert).unwrap_or_default(),
+                alert = %render::json::to_string(alert),
                 "dry run (ALERT_TOPIC_ARN not set): alert logged, not published"
             );
             return Ok("dry-run".to_string());
