@@ -41,6 +41,8 @@ pub mod pipeline;
 pub mod render;
 pub mod rules;
 pub mod severity;
+#[cfg(feature = "aws")]
+pub mod sink;
 pub mod trail;
 pub mod tuning;
 

@@ -851,7 +851,7 @@ async fn wire_level_requests_encode_the_principal_and_carry_attributes() {
     let alert = alert_for(&associate_record(principal, ADMIN_POLICY));
     let topic = "arn:aws:sns:eu-west-1:111122223333:alerts.fifo";
     let msg = build_message(&alert, true, AlertFormat::Default, SNS_MAX_BYTES);
-    let id = eks_access_watch::aws::sns::publish(&sns, topic, &msg)
+    let id = eks_access_watch::aws::sns::publish(&sns, topic, &eks_access_watch::sink::wire(&msg))
         .await
         .unwrap();
     assert_eq!(id, "m-1");

@@ -6,7 +6,8 @@
 //! - [`eks`]: EKS clients per account and region, and the reads enrichment, the audit and
 //!   `migrate --live` share;
 //! - [`sns`]: Publish; [`failure_queue`]: parking an event in the failure queue (SQS);
-//! - [`ssm`]: the tuning file's parameter; [`cloudtrail`]: the trail self-check's reads.
+//! - [`ssm`]: the tuning file's parameter; [`cloudtrail`]: the trail self-check's reads;
+//!   [`s3`]: the daily audit's snapshot.
 //!
 //! One HTTPS client, rustls with ring, replaces the SDK's default (rustls with aws-lc): the
 //! binary is smaller and there is no C crypto library to build. Credentials, region and
@@ -15,6 +16,7 @@
 pub mod cloudtrail;
 pub mod eks;
 pub mod failure_queue;
+pub mod s3;
 pub mod sns;
 pub mod ssm;
 

@@ -8,18 +8,15 @@
 //! skipped. The bucket is versioned, so every earlier snapshot stays available.
 
 use aws_sdk_s3::Client as S3;
-use aws_sdk_s3::primitives::ByteStream;
 use serde::Serialize;
 
-use crate::arn::TopicArn;
 use crate::audit::read::{self, Reader, Target};
 use crate::audit::snapshot::Snapshot;
 use crate::audit::{self, AuditReport, audit};
-use crate::aws::{AwsError, ErrorKind};
-use crate::config::{AlertFormat, AuditConfig, RuleConfig};
-use crate::render::digest;
-use crate::render::sns::{SNS_MAX_BYTES, SnsMessage};
+use crate::aws::AwsError;
+use crate::config::{AuditConfig, RuleConfig};
 use crate::severity::Severity;
+use crate::sink::{AuditMessage, Sink, SinkError};
 
 /// Where the latest snapshot is kept in the bucket; earlier ones are its older versions.
 pub const SNAPSHOT_KEY: &str = "snapshots/latest.json";
@@ -31,15 +28,6 @@ pub struct DailyAudit {
     pub bucket: String,
     pub targets: Vec<Target>,
     pub config: AuditConfig,
-}
-
-/// Where messages go (the handler's topic and client; `None`: a dry run, messages are logged).
-pub struct Sink<'a> {
-    pub sns: Option<&'a aws_sdk_sns::Client>,
-    pub topic: Option<&'a TopicArn>,
-    pub format: AlertFormat,
-    /// Drift alerts below this are not published (the digest always is).
-    pub min_severity: Severity,
 }
 
 /// What one run did, returned to the invoker.
@@ -69,9 +57,9 @@ pub enum RunError {
     /// The previous snapshot could not be read, or the new one could not be stored.
     #[error("snapshot bucket: {0}")]
     Bucket(AwsError),
-    /// SNS did not take every message; the new snapshot was not stored.
+    /// A sink did not take every message; the new snapshot was not stored.
     #[error("{} audit message(s) not published (the snapshot was not stored, so a retry reports the same drift): {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
-    Publish(Vec<AwsError>),
+    Publish(Vec<SinkError>),
 }
 
 impl RunError {
@@ -79,7 +67,7 @@ impl RunError {
         match self {
             RunError::NotConfigured => false,
             RunError::Bucket(e) => e.retryable(),
-            RunError::Publish(errors) => errors.iter().any(AwsError::retryable),
+            RunError::Publish(errors) => errors.iter().any(SinkError::retryable),
         }
     }
 }
@@ -114,11 +102,13 @@ impl DailyAudit {
 
     /// One run: baseline from S3, audit (with the tuning file, when given), digest and drift
     /// alerts, then the new snapshot.
+    /// Drift alerts below `min_severity` are not sent (the digest always is).
     pub async fn run(
         &self,
         rules: &RuleConfig,
         tuned: Option<audit::Tuned<'_>>,
-        sink: &Sink<'_>,
+        sinks: &[Box<dyn Sink>],
+        min_severity: Severity,
     ) -> Result<AuditRun, RunError> {
         let mut notes = Vec::new();
         let baseline = match self.previous().await.map_err(RunError::Bucket)? {
@@ -138,34 +128,25 @@ impl DailyAudit {
         let snapshot = self.reader.read(&self.targets, crate::aws::now()).await;
         let report = audit(&snapshot, baseline.as_ref(), rules, &self.config, tuned);
         let location = self.location();
-        let fifo = sink.topic.is_some_and(|t| t.fifo);
-        let digest_msg = digest::digest_message(
-            &report,
-            Some(&location),
-            &notes,
-            fifo,
-            sink.format,
-            SNS_MAX_BYTES,
-        );
         let mut failures = Vec::new();
-        let digest = send(sink, &digest_msg).await.unwrap_or_else(|e| {
-            let text = format!("failed: {e}");
-            failures.push(e);
-            text
-        });
+        let digest_message = AuditMessage::Digest {
+            report: &report,
+            snapshot: Some(&location),
+            notes: &notes,
+        };
+        let digest = send(sinks, digest_message, &mut failures).await;
         let mut drift_alerts = Vec::new();
         for f in report.findings.iter().filter(|f| f.is_drift()) {
             let outcome = if let Some(e) = &f.finding.suppressed_by {
                 format!("suppressed by exception {}", e.exception)
-            } else if f.severity() < sink.min_severity {
-                format!("below MIN_SEVERITY ({})", sink.min_severity)
+            } else if f.severity() < min_severity {
+                format!("below MIN_SEVERITY ({min_severity})")
             } else {
-                let msg = digest::drift_message(f, &report, fifo, sink.format);
-                send(sink, &msg).await.unwrap_or_else(|e| {
-                    let text = format!("failed: {e}");
-                    failures.push(e);
-                    text
-                })
+                let drift = AuditMessage::Drift {
+                    finding: f,
+                    report: &report,
+                };
+                send(sinks, drift, &mut failures).await
             };
             drift_alerts.push(format!(
                 "{} {} {}: {outcome}",
@@ -200,57 +181,33 @@ impl DailyAudit {
 
     /// The previous snapshot's text; `None` on the first run.
     async fn previous(&self) -> Result<Option<String>, AwsError> {
-        let got = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(SNAPSHOT_KEY)
-            .send()
-            .await;
-        let out = match got {
-            Ok(out) => out,
-            Err(e) => {
-                let e = AwsError::from_sdk("GetObject", &e);
-                return match e.kind {
-                    ErrorKind::NotFound => Ok(None),
-                    _ => Err(e),
-                };
-            }
-        };
-        let bytes = out.body.collect().await.map_err(|e| AwsError {
-            operation: "GetObject",
-            code: None,
-            kind: ErrorKind::Network,
-            message: format!("could not read the object: {e}"),
-        })?;
-        Ok(Some(
-            String::from_utf8_lossy(&bytes.into_bytes()).into_owned(),
-        ))
+        crate::aws::s3::get_text(&self.s3, &self.bucket, SNAPSHOT_KEY).await
     }
 
     /// Store the snapshot as the latest; returns the new object version.
     async fn store(&self, snapshot: &Snapshot) -> Result<Option<String>, AwsError> {
-        let out = self
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(SNAPSHOT_KEY)
-            .content_type("application/json")
-            .body(ByteStream::from(snapshot.to_json().into_bytes()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("PutObject", &e))?;
-        Ok(out.version_id().map(str::to_string))
+        let json = snapshot.to_json().into_bytes();
+        crate::aws::s3::put_json(&self.s3, &self.bucket, SNAPSHOT_KEY, json).await
     }
 }
 
-async fn send(sink: &Sink<'_>, msg: &SnsMessage) -> Result<String, AwsError> {
-    let (Some(sns), Some(topic)) = (sink.sns, sink.topic) else {
-        tracing::info!(subject = %msg.subject, message = %msg.message, "dry run (ALERT_TOPIC_ARN not set): audit message logged, not published");
-        return Ok("dry-run".to_string());
-    };
-    let id = crate::aws::sns::publish(sns, &topic.arn, msg).await?;
-    Ok(format!("published {id}"))
+/// One audit message to every sink: what each did, in words; the failures join `failures`.
+async fn send(
+    sinks: &[Box<dyn Sink>],
+    message: AuditMessage<'_>,
+    failures: &mut Vec<SinkError>,
+) -> String {
+    let mut said = Vec::new();
+    for sink in sinks {
+        match sink.deliver_audit(message).await {
+            Ok(receipt) => said.push(receipt.0),
+            Err(e) => {
+                said.push(format!("failed: {e}"));
+                failures.push(e);
+            }
+        }
+    }
+    said.join("; ")
 }
 
 fn log(report: &AuditReport, digest: &str) {

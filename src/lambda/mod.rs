@@ -34,8 +34,8 @@ use crate::model::AccessEvent;
 use crate::operation::Skip;
 use crate::pipeline::{self, Judged};
 use crate::render;
-use crate::render::sns::SNS_MAX_BYTES;
 use crate::severity::Severity;
+use crate::sink::{Sink, SinkError, SnsSink, StdoutSink};
 use crate::tuning::{self, Tuning};
 
 /// Why the function could not start: like a bad environment variable, a tuning file that
@@ -138,9 +138,9 @@ pub enum HandlerError {
     /// A schedule named a task this build does not run.
     #[error("invalid input: {0}")]
     UnknownTask(UnknownValue),
-    /// SNS did not take alerts (after the SDK's retries).
+    /// A sink did not take alerts (after its own retries).
     #[error("{} alert(s) not delivered: {}", .0.len(), join(.0))]
-    Publish(Vec<AwsError>),
+    Publish(Vec<SinkError>),
     /// An event that cannot succeed on a retry could not be parked in the failure queue.
     #[error("could not send the event to the failure queue ({reason}): {error}")]
     FailureQueue { reason: String, error: AwsError },
@@ -162,7 +162,7 @@ impl HandlerError {
     pub fn retryable(&self) -> bool {
         match self {
             HandlerError::InvalidInput(_) | HandlerError::UnknownTask(_) => false,
-            HandlerError::Publish(errors) => errors.iter().any(AwsError::retryable),
+            HandlerError::Publish(errors) => errors.iter().any(SinkError::retryable),
             HandlerError::FailureQueue { .. } => true,
             HandlerError::Audit(e) => e.retryable(),
         }
@@ -241,8 +241,8 @@ pub struct Clients {
 
 /// What became of one event.
 enum Handled {
-    /// Its alert and how delivery went (the error, when it failed).
-    Alert(Delivery, Option<AwsError>),
+    /// Its alert and how delivery went (the sinks that failed, if any).
+    Alert(Delivery, Vec<SinkError>),
     /// The tuning file disables every rule that matched: why, for `skipped`.
     Disabled(String),
 }
@@ -252,6 +252,8 @@ pub struct Handler {
     pub settings: LambdaSettings,
     tuning: Option<Tuning>,
     clients: Clients,
+    /// Where alerts go, built once ([`sinks`]).
+    sinks: Vec<Box<dyn Sink>>,
     /// Today's date (UTC), for tuning-file exception expiry: read per event, as a function
     /// outlives midnight.
     today: fn() -> NaiveDate,
@@ -266,6 +268,7 @@ impl Handler {
             clients.enricher = None;
         }
         Handler {
+            sinks: sinks(&settings, &clients),
             settings,
             tuning,
             clients,
@@ -337,19 +340,20 @@ impl Handler {
 
     /// The scheduled audit; its failures are retried by Lambda (the schedule's own retries).
     async fn audit(&self) -> Result<Response, HandlerError> {
-        use crate::lambda::daily_audit::{RunError, Sink};
+        use crate::lambda::daily_audit::RunError;
         let audit = self.audit.as_ref().ok_or(RunError::NotConfigured)?;
-        let sink = Sink {
-            sns: self.clients.sns.as_ref(),
-            topic: self.settings.topic.as_ref(),
-            format: self.settings.format,
-            min_severity: self.settings.min_severity,
-        };
         let tuned = self.tuning.as_ref().map(|tuning| crate::audit::Tuned {
             tuning,
             today: (self.today)(),
         });
-        let run = audit.run(&self.settings.rules, tuned, &sink).await?;
+        let run = audit
+            .run(
+                &self.settings.rules,
+                tuned,
+                &self.sinks,
+                self.settings.min_severity,
+            )
+            .await?;
         Ok(Response {
             audit: Some(run),
             ..Response::default()
@@ -407,13 +411,10 @@ impl Handler {
                 ));
             }
         };
-        let (delivery, failed) = match self.deliver(&alert).await {
-            Ok(d) => (d, None),
-            Err(e) => {
-                tracing::error!(event_id = ?alert.event_id, error = %e, retryable = e.retryable(), "alert not delivered");
-                (format!("failed: {e}"), Some(e))
-            }
-        };
+        let (delivery, failed) = self.deliver(&alert).await;
+        for e in &failed {
+            tracing::error!(event_id = ?alert.event_id, sink = e.sink, error = %e, retryable = e.retryable(), "alert not delivered");
+        }
         tracing::info!(
             event_id = ?alert.event_id,
             event_name = %alert.event_name,
@@ -433,25 +434,25 @@ impl Handler {
         Handled::Alert(delivery, failed)
     }
 
-    async fn deliver(&self, alert: &Alert) -> Result<String, AwsError> {
+    /// Hand the alert to every sink (none below `MIN_SEVERITY`): what each did, in words, and
+    /// the sinks that failed. One sink's failure does not keep the alert from the others.
+    async fn deliver(&self, alert: &Alert) -> (String, Vec<SinkError>) {
         if alert.severity < self.settings.min_severity {
-            return Ok(format!(
-                "below MIN_SEVERITY ({})",
-                self.settings.min_severity
-            ));
+            let below = format!("below MIN_SEVERITY ({})", self.settings.min_severity);
+            return (below, Vec::new());
         }
-        let (Some(topic), Some(sns)) = (&self.settings.topic, &self.clients.sns) else {
-            tracing::info!(
-                subject = %render::subject(alert),
-                alert = %render::json::to_string(alert),
-                "dry run (ALERT_TOPIC_ARN not set): alert logged, not published"
-            );
-            return Ok("dry-run".to_string());
-        };
-        let msg =
-            render::sns::build_message(alert, topic.fifo, self.settings.format, SNS_MAX_BYTES);
-        let id = crate::aws::sns::publish(sns, &topic.arn, &msg).await?;
-        Ok(format!("published {id}"))
+        let mut said = Vec::new();
+        let mut failed = Vec::new();
+        for sink in &self.sinks {
+            match sink.deliver(alert).await {
+                Ok(receipt) => said.push(receipt.0),
+                Err(e) => {
+                    said.push(format!("failed: {e}"));
+                    failed.push(e);
+                }
+            }
+        }
+        (said.join("; "), failed)
     }
 
     /// Run a scheduled task; what it finds goes out like any alert.
@@ -500,8 +501,8 @@ impl Handler {
             match self.alert(&event).await {
                 Handled::Alert(delivery, failed) => {
                     response.alerts.push(delivery);
-                    if let Some(e) = failed {
-                        return Err(HandlerError::Publish(vec![e]));
+                    if !failed.is_empty() {
+                        return Err(HandlerError::Publish(failed));
                     }
                 }
                 Handled::Disabled(reason) => response.skipped.push(reason),
@@ -509,6 +510,23 @@ impl Handler {
         }
         Ok(response)
     }
+}
+
+/// Where alerts go, from the settings and the clients built for them: one line per sink.
+fn sinks(settings: &LambdaSettings, clients: &Clients) -> Vec<Box<dyn Sink>> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    match (&settings.topic, &clients.sns) {
+        (Some(topic), Some(sns)) => sinks.push(Box::new(SnsSink::new(
+            sns.clone(),
+            topic.clone(),
+            settings.format,
+        ))),
+        // No topic: a dry run, each alert logged.
+        _ => sinks.push(Box::new(StdoutSink {
+            format: settings.format,
+        })),
+    }
+    sinks
 }
 
 /// The task a schedule asks for (`{"task": "..."}`); `None` for every other payload.
