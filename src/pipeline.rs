@@ -20,7 +20,7 @@ use crate::tuning::{Scope, Tuning};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Judged {
     /// Its alert: findings classified, tuned and graded.
-    Alert(Alert),
+    Alert(Box<Alert>),
     /// The tuning file (named by its source) disables the rule of every finding: there is
     /// nothing left to alert on.
     Disabled { tuning: String },
@@ -30,7 +30,7 @@ impl Judged {
     /// The alert, when there is one.
     pub fn alert(self) -> Option<Alert> {
         match self {
-            Judged::Alert(alert) => Some(alert),
+            Judged::Alert(alert) => Some(*alert),
             Judged::Disabled { .. } => None,
         }
     }
@@ -62,10 +62,10 @@ pub fn judge(
         }
     }
     let severity = rules::grade(&mut findings);
-    Judged::Alert(Alert::new(
+    Judged::Alert(Box::new(Alert::new(
         event,
         severity,
         findings,
         context.enrichment.clone(),
-    ))
+    )))
 }

@@ -16,6 +16,8 @@ mod logs_filter;
 #[path = "support/delayed.rs"]
 mod delayed;
 
+// src/: no two modules import each other, directly or through others; each stays in its layer.
+mod layering;
 // Every sample in events/ against its golden output; every rule fires on some sample.
 mod golden;
 // Rule catalogue behaviour: fires / does not fire / severity modifiers, one test per case.

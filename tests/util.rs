@@ -61,7 +61,7 @@ pub fn judge(
     let context = Context::with_enrichment(enrichment.cloned());
     let today = tuning.map_or(chrono::NaiveDate::MIN, |(_, d)| d);
     match pipeline::judge(event, &context, config, tuning.map(|(t, _)| t), today) {
-        Judged::Alert(alert) => Some(alert),
+        Judged::Alert(alert) => Some(*alert),
         Judged::Disabled { .. } => None,
     }
 }

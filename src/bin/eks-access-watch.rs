@@ -401,7 +401,7 @@ fn process_file(
             }
             let context = Context::with_enrichment(online.and_then(|o| o.enrich(&event)));
             match grading.judge(&event, &context) {
-                Judged::Alert(alert) => report.alerts.push(alert),
+                Judged::Alert(alert) => report.alerts.push(*alert),
                 Judged::Disabled { .. } => {
                     *report
                         .skips

@@ -402,7 +402,7 @@ impl Handler {
             self.tuning.as_ref(),
             today,
         ) {
-            Judged::Alert(alert) => alert,
+            Judged::Alert(alert) => *alert,
             Judged::Disabled { tuning } => {
                 return Handled::Disabled(format!(
                     "{} {}: every finding's rule is disabled in {tuning}",
