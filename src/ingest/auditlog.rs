@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 
 use memchr::memmem;
 
-use super::{Emitter, InputError, Location, ReadMode, Verdict, io_error, preview, shapes};
+use super::{Emitter, InputError, Location, ReadMode, Verdict, io_error, preview};
 use crate::kubernetes::{Origin, RawAuditEvent, normalise};
 use crate::operation::{Skip, Source};
 
@@ -156,44 +156,9 @@ pub(super) fn read_lines(
         } else {
             line
         };
-        message_line(location, message, &origin, export, emitter);
+        emitter.message(location, message, &origin, export);
     }
     Ok(())
-}
-
-/// One log message: an audit event, another JSON value (a CloudTrail record delivered to
-/// CloudWatch Logs, an audit event written differently), or, where a log holds other
-/// control-plane logs too (`other_logs`), a line of those.
-pub(super) fn message_line(
-    location: Location,
-    message: &[u8],
-    origin: &Origin,
-    other_logs: bool,
-    emitter: &mut Emitter,
-) {
-    let message = message.trim_ascii();
-    if message.starts_with(AUDIT_PREFIX) {
-        return emitter.audit(location, message, origin);
-    }
-    if message.first() == Some(&b'{') {
-        return match std::str::from_utf8(message) {
-            Ok(text) => shapes::classify_value(location, text, origin, emitter),
-            Err(e) => emitter.invalid(InputError::AuditEvent {
-                location,
-                source: AuditEventError::Utf8(e.valid_up_to()),
-            }),
-        };
-    }
-    let text = preview(&String::from_utf8_lossy(message));
-    if other_logs {
-        emitter.stats.records += 1;
-        emitter.skipped(location, Skip::NotAuditLog(text));
-    } else {
-        emitter.invalid(InputError::Shape {
-            location,
-            message: format!("expected a Kubernetes audit event (a JSON object), found `{text}`"),
-        });
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! "DATA_MESSAGE","owner":...,"logGroup":...,"logEvents":[...]}`), and the output of
 //! `aws logs filter-log-events` / `get-log-events` (`{"events":[{"message":"..."}]}`).
 //!
-//! Each log event's `message` is handed to [`auditlog::message_line`]: an audit event, or any
+//! Each log event's `message` is handed back to the dispatcher ([`Emitter::message`]): an audit event, or any
 //! other record we read (a CloudTrail record from a trail's log group). The log group names the
 //! cluster (`/aws/eks/<cluster>/cluster`) and the owner its account; events of other streams
 //! of that group (authenticator, scheduler, ...) are skipped with their stream's name.
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Emitter, InputError, Location, auditlog};
+use super::{Emitter, InputError, Location};
 use crate::kubernetes::{Origin, cluster_of_log_group};
 use crate::operation::Skip;
 
@@ -120,13 +120,9 @@ impl<'de> Visitor<'de> for LogEventsSeed<'_, '_, '_> {
                 Ok(LogEvent {
                     message: Some(message),
                     ..
-                }) => auditlog::message_line(
-                    location,
-                    message.as_bytes(),
-                    &origin,
-                    true,
-                    self.emitter,
-                ),
+                }) => self
+                    .emitter
+                    .message(location, message.as_bytes(), &origin, true),
                 Ok(LogEvent { message: None, .. }) => self.emitter.invalid(InputError::Shape {
                     location,
                     message: "a log event without a \"message\"".into(),

@@ -242,7 +242,8 @@ impl Stats {
     }
 }
 
-/// Hands every outcome to the caller's sink and counts them.
+/// Hands every outcome to the caller's callback and counts them; what a decoder finds inside
+/// (a log message, an SQS body) goes back to the dispatcher ([`shapes`]) through it.
 struct Emitter<'a> {
     options: Options<'a>,
     sink: &'a mut dyn FnMut(Outcome),
@@ -298,6 +299,12 @@ impl Emitter<'_> {
             Ok(Err(reason)) => self.skipped(location, reason),
             Err(source) => self.invalid(InputError::AuditEvent { location, source }),
         }
+    }
+
+    /// A log event's message: the dispatcher decides what it holds (`other_logs`: the log
+    /// may hold other control-plane logs, skipped by name).
+    fn message(&mut self, location: Location, message: &[u8], origin: &Origin, other_logs: bool) {
+        shapes::message(location, message, origin, other_logs, self)
     }
 
     fn skipped(&mut self, location: Location, reason: Skip) {

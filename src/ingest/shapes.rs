@@ -2,7 +2,13 @@
 //! splitter (fast mode) or is streamed element by element by serde (strict mode); lookup-events
 //! output is streamed element by element; audit NDJSON and CloudWatch Logs exports (told by
 //! their first bytes) are read line by line; CloudWatch Logs payloads and outputs are decoded
-//! and streamed by [`super::cwlogs`]; any other value is classified whole.
+//! and streamed by [`super::cwlogs`]; any other value is decided whole.
+//!
+//! This is the one dispatcher: the input grammar is recursive (a log event's message, an SQS
+//! body or a failure record's `requestPayload` can hold any shape), and every decoder
+//! ([`super::split`], [`super::cwlogs`], [`super::auditlog`], [`super::prefilter`]) is a
+//! leaf that hands what it finds inside back here through the [`Emitter`], never to another
+//! decoder.
 
 use std::fmt;
 use std::io::{self, BufRead};
@@ -17,7 +23,8 @@ use serde_json::value::RawValue;
 
 use super::cwlogs::{AwsLogsSeed, Header, LogEventsSeed};
 use super::{
-    Emitter, InputError, Location, ReadMode, auditlog, io_error, prefilter, preview, split,
+    AuditEventError, Emitter, InputError, Location, ReadMode, auditlog, io_error, prefilter,
+    preview, split,
 };
 use crate::kubernetes::Origin;
 use crate::operation::Skip;
@@ -230,7 +237,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
             }
             text.push('}');
             let origin = self.emitter.options.origin();
-            classify_value(self.location, &text, &origin, self.emitter);
+            dispatch_value(self.location, &text, &origin, self.emitter);
         }
         Ok(())
     }
@@ -243,7 +250,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, '_> {
                 ..self.location.clone()
             };
             let origin = self.emitter.options.origin();
-            classify_value(location, v.get(), &origin, self.emitter);
+            dispatch_value(location, v.get(), &origin, self.emitter);
             index += 1;
         }
         Ok(())
@@ -395,7 +402,7 @@ pub(super) fn nested_value(location: Location, text: &str, emitter: &mut Emitter
 
 /// Decide what one complete value is and deliver its record(s); a Kubernetes audit event is
 /// read with `origin`.
-pub(super) fn classify_value(
+pub(super) fn dispatch_value(
     location: Location,
     text: &str,
     origin: &Origin,
@@ -474,4 +481,39 @@ pub(super) fn classify_value(
         "not a CloudTrail record (no eventSource/eventName), an EventBridge event (no detail), a log file (no Records), lookup-events output (no Events), a Kubernetes audit event (no kind Event) or a CloudWatch Logs payload (no awslogs, logEvents or events); keys: [{}]",
         keys.join(", ")
     )));
+}
+
+/// One log message: an audit event, another JSON value (a CloudTrail record delivered to
+/// CloudWatch Logs, an audit event written differently), or, where a log holds other
+/// control-plane logs too (`other_logs`), a line of those.
+pub(super) fn message(
+    location: Location,
+    message: &[u8],
+    origin: &Origin,
+    other_logs: bool,
+    emitter: &mut Emitter,
+) {
+    let message = message.trim_ascii();
+    if message.starts_with(auditlog::AUDIT_PREFIX) {
+        return emitter.audit(location, message, origin);
+    }
+    if message.first() == Some(&b'{') {
+        return match std::str::from_utf8(message) {
+            Ok(text) => dispatch_value(location, text, origin, emitter),
+            Err(e) => emitter.invalid(InputError::AuditEvent {
+                location,
+                source: AuditEventError::Utf8(e.valid_up_to()),
+            }),
+        };
+    }
+    let text = preview(&String::from_utf8_lossy(message));
+    if other_logs {
+        emitter.stats.records += 1;
+        emitter.skipped(location, Skip::NotAuditLog(text));
+    } else {
+        emitter.invalid(InputError::Shape {
+            location,
+            message: format!("expected a Kubernetes audit event (a JSON object), found `{text}`"),
+        });
+    }
 }
