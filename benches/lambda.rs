@@ -18,7 +18,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use eks_access_watch::config::{AlertFormat, LambdaSettings};
 use eks_access_watch::context::Context;
 use eks_access_watch::context::eks::{EnrichSettings, Enricher};
-use eks_access_watch::ingest::{ReadMode, evaluate};
+use eks_access_watch::ingest::{ReadMode, decide_record};
 use eks_access_watch::lambda::{Clients, Handler};
 use eks_access_watch::pipeline;
 use eks_access_watch::{AccessEvent, Alert, RuleConfig};
@@ -74,7 +74,7 @@ fn classification(c: &mut Criterion) {
     let records = records();
     let events: Vec<AccessEvent> = records
         .iter()
-        .filter_map(|r| match evaluate(r, &config, ReadMode::Fast) {
+        .filter_map(|r| match decide_record(r, &config, ReadMode::Fast) {
             Ok(Ok(e)) => Some(*e),
             _ => None,
         })
@@ -91,7 +91,7 @@ fn classification(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % records.len();
-            if let Ok(Ok(e)) = evaluate(black_box(&records[i]), &config, ReadMode::Fast) {
+            if let Ok(Ok(e)) = decide_record(black_box(&records[i]), &config, ReadMode::Fast) {
                 black_box(classify(&e, &config, None));
             }
         })

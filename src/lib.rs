@@ -1,24 +1,32 @@
 //! eks-access-watch: turns records of changes to who can reach an Amazon EKS cluster (access
-//! entries, access policies, authentication mode, break-glass role use) into graded,
-//! self-explaining alerts.
+//! entries, access policies, authentication mode, break-glass role use, aws-auth and RBAC)
+//! into graded, self-explaining alerts.
 //!
-//! The flow is one-way and the core is pure:
+//! The flow is one-way; everything between the adapters is pure:
 //! ```text
-//! input bytes -> ingest (shapes, splitter, byte pre-filter) -> operation::watch
-//!   -> cloudtrail::normalise -> AccessEvent -> [enrich] -> rules -> Alert -> render -> sink
+//! input bytes -> ingest (one dispatcher over the shapes; byte pre-filter)
+//!   -> operation::watch: a CloudTrailCall / Kubernetes operation, or Skip(reason)
+//!   -> cloudtrail::normalise | kubernetes::normalise -> model::AccessEvent
+//!   -> context (per-input History; EKS enrichment under one deadline) -> Context
+//!   -> pipeline::judge (rules -> tuning -> one grade) -> Alert
+//!   -> render (text, table, e-mail, chat, JSON, SNS) -> sink (SNS, stdout)
 //! ```
-//! [`ingest`] reads every input shape a user has and decides each record once
-//! ([`operation::watch`]); [`event`] is the normalised event (decoded ARNs, resolved caller,
-//! typed change); [`rules`] is the documented catalogue; [`alert`] the document and
-//! [`render`] every rendering of it. [`audit`] grades the access that exists now (a snapshot
-//! read from the EKS API or a file) and its drift from a baseline, with the same finding model.
-//! Only the binaries read the environment or print, and only the AWS adapters ([`enrich`],
-//! [`publish`], the failure queue, the audit's reader and daily run) call AWS.
+//! - [`model`]: the normalised event, the Kubernetes change types, the EKS facts (the bottom);
+//! - [`operation`]: the closed set of watched calls and the one "watched or skipped" decision;
+//! - [`ingest`]: every input shape, streamed, each record decided once;
+//! - [`context`]: what is known besides the event, as plain data; [`rules`]: the catalogue;
+//!   [`tuning`]: the tuning file; [`pipeline`]: the one place an event is judged;
+//! - [`render`]: every rendering; [`sink`]: where alerts go; [`aws`]: one adapter per service;
+//! - [`audit`] (standing access and drift) and [`migrate`] (from aws-auth) use the same finding
+//!   model; [`lambda`] is the handler the `lambda` binary runs.
+//!
+//! Only [`aws`], the context stage's enrichment, [`sink`] and the shells ([`lambda`], the
+//! binaries) do I/O. `tests/layering.rs` checks that no two modules import each other.
 
 mod closed;
 mod cloudtrail;
 mod policy;
-mod text;
+mod sanitize;
 
 pub mod alert;
 pub mod arn;
@@ -28,7 +36,6 @@ pub mod aws;
 pub mod awsauth;
 pub mod config;
 pub mod context;
-
 pub mod ingest;
 pub mod kubernetes;
 #[cfg(feature = "aws")]
@@ -37,7 +44,6 @@ pub mod migrate;
 pub mod model;
 pub mod operation;
 pub mod pipeline;
-
 pub mod render;
 pub mod rules;
 pub mod severity;

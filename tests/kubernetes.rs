@@ -60,7 +60,7 @@ const PROD: Origin<'static> = Origin {
 /// The alert for one audit event under the sample configuration.
 fn alert(event: &Value) -> Alert {
     let line = event.to_string();
-    match ingest::evaluate_audit(line.as_bytes(), &PROD, ReadMode::Strict) {
+    match ingest::decide_audit_line(line.as_bytes(), &PROD, ReadMode::Strict) {
         Ok(Ok(e)) => classify(&e, &sample_config(), None),
         other => panic!("not watched ({other:?}): {line}"),
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// The layers, bottom first: a module may import modules of its own layer or below, never
 /// above (within a layer the graph must still be acyclic).
 const LAYERS: &[&[&str]] = &[
-    &["closed", "severity", "arn", "text", "policy", "awsauth"],
+    &["closed", "severity", "arn", "sanitize", "policy", "awsauth"],
     &["config"],
     &["operation"],
     &["model", "trail"],

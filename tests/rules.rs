@@ -711,7 +711,7 @@ fn break_glass_assumption_is_critical_and_other_roles_are_not_watched() {
     r["requestParameters"]["roleArn"] = json!(CI);
     for mode in [ReadMode::Fast, ReadMode::Strict] {
         assert!(matches!(
-            ingest::evaluate(&r.to_string(), &sample_config(), mode),
+            ingest::decide_record(&r.to_string(), &sample_config(), mode),
             Ok(Err(_))
         ));
     }

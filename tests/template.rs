@@ -92,8 +92,8 @@ fn delivered(patterns: &[(String, Json)], event: &Json) -> bool {
 
 fn watched(record: &Json, config: &RuleConfig) -> bool {
     let json = record.to_string();
-    let fast = ingest::evaluate(&json, config, ReadMode::Fast);
-    let strict = ingest::evaluate(&json, config, ReadMode::Strict);
+    let fast = ingest::decide_record(&json, config, ReadMode::Fast);
+    let strict = ingest::decide_record(&json, config, ReadMode::Strict);
     let watched = matches!(strict, Ok(Ok(_)));
     assert_eq!(
         matches!(fast, Ok(Ok(_))),
@@ -816,7 +816,7 @@ fn the_audit_filter_pattern_passes_every_watched_sample_and_no_read() {
             let event: Json = serde_json::from_str(&line).unwrap();
             let delivered = filter.passes(&event);
             let graded = matches!(
-                ingest::evaluate_audit(line.as_bytes(), &Origin::default(), ReadMode::Strict),
+                ingest::decide_audit_line(line.as_bytes(), &Origin::default(), ReadMode::Strict),
                 Ok(Ok(_))
             );
             if graded {

@@ -140,7 +140,7 @@ pub fn record(event_name: &str, params: Value, identity: Value) -> Value {
 /// The watched event a record becomes under the sample configuration (panics when skipped).
 pub fn normalise(record: &Value) -> AccessEvent {
     let json = record.to_string();
-    match ingest::evaluate(&json, &sample_config(), ReadMode::Strict) {
+    match ingest::decide_record(&json, &sample_config(), ReadMode::Strict) {
         Ok(Ok(event)) => *event,
         other => panic!("not a watched record ({other:?}): {json}"),
     }

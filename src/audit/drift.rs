@@ -10,7 +10,7 @@
 //! - Clusters match by name, and by account and region where the baseline gives them;
 //!   entries match by principal (role paths and case do not matter, as for IAM); policies by
 //!   name.
-//! - Policy, group and setting differences are graded by the change rules ([`super::grade`]).
+//! - Policy, group and setting differences are graded by the change rules (`grade.rs`, through the pipeline).
 
 use std::collections::{BTreeMap, BTreeSet};
 

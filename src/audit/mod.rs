@@ -6,7 +6,7 @@
 //!   -> finalise -> AuditReport -> render (text, JSON, NDJSON, Markdown, digest)
 //! ```
 //! [`snapshot`] is the model (and the file format); [`standing`] the standing-access rules;
-//! [`drift`] the comparison with a baseline, graded through the change rules ([`grade`]);
+//! [`drift`] the comparison with a baseline, graded through the change rules (`grade`, through [`crate::pipeline::judge`]);
 //! Only [`read`] (the EKS reads, through [`crate::aws::eks`]) does I/O; the digest's SNS
 //! messages are rendered by [`crate::render::digest`] and the Lambda's daily run lives in
 //! [`crate::lambda::daily_audit`].

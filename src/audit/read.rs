@@ -29,7 +29,7 @@ use crate::aws::AwsError;
 use crate::aws::eks::EksClients;
 use crate::aws::eks::{clean_tags, scope_of};
 use crate::model::{AuthMode, EntryType};
-use crate::text::clean;
+use crate::sanitize::clean;
 
 /// The largest page the EKS list calls return.
 const PAGE: i32 = 100;

@@ -11,7 +11,7 @@ use aws_sdk_cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector, Ev
 use crate::aws::AwsError;
 use crate::model::{AccessEvent, Actor, Change, TrailState};
 use crate::operation::Operation;
-use crate::text::clean;
+use crate::sanitize::clean;
 use crate::trail::{BasicSelector, FieldSelector, Selectors};
 
 /// Every trail visible from `region` (shadow copies of other regions' multi-region and

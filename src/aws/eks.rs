@@ -14,7 +14,7 @@ use crate::aws::{AwsError, ErrorKind};
 use crate::model::{
     AccessScope, AuthMode, ClusterInfo, EntryInfo, EntryType, PolicyGrant, ScopeType,
 };
-use crate::text::clean;
+use crate::sanitize::clean;
 
 enum Source {
     /// One client for everything (tests, or a caller that knows its scope).

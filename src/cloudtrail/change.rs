@@ -9,7 +9,7 @@ use crate::model::{
     PodIdentityGrant, PublicEndpoint, ScopeType,
 };
 use crate::operation::CloudTrailCall;
-use crate::text::clean;
+use crate::sanitize::clean;
 use crate::trail::Selectors;
 
 use super::{MAX_ARN, MAX_FIELD};

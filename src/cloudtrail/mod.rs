@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::arn;
 use crate::model::{AccessEvent, Actor, ApiError, Change, IdentityType, agent_family};
 use crate::operation::{CloudTrailCall, Detail, Source};
-use crate::text::clean;
+use crate::sanitize::clean;
 
 mod change;
 

@@ -29,7 +29,7 @@ use crate::model::{AccessEvent, Change};
 use crate::model::{AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, PolicyGrant};
 use crate::operation::Touches;
 use crate::policy::{PolicyClass, classify_policy};
-use crate::text::clean;
+use crate::sanitize::clean;
 
 /// Limits and cross-account settings.
 #[derive(Debug, Clone)]
@@ -387,7 +387,7 @@ mod tests {
 
     fn event(json: &str) -> AccessEvent {
         let config = crate::config::RuleConfig::default();
-        *crate::ingest::evaluate(json, &config, crate::ingest::ReadMode::Strict)
+        *crate::ingest::decide_record(json, &config, crate::ingest::ReadMode::Strict)
             .unwrap()
             .unwrap()
     }

@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 
 use memchr::memmem;
 
-use super::{Emitter, InputError, Location, ReadMode, Verdict, io_error, preview};
+use super::{InputError, Location, Outcomes, ReadMode, Verdict, io_error, preview};
 use crate::kubernetes::{Origin, RawAuditEvent, normalise};
 use crate::operation::{Skip, Source};
 
@@ -101,7 +101,7 @@ fn spelling_escape(hex: Option<&[u8]>) -> bool {
 
 /// Decide one audit event (one line of JSON) under `origin`. [`ReadMode::Fast`] first tries
 /// the byte pre-filter; [`ReadMode::Strict`] always parses.
-pub fn evaluate_audit(
+pub fn decide_audit_line(
     line: &[u8],
     origin: &Origin,
     mode: ReadMode,
@@ -120,7 +120,7 @@ pub(super) fn read_lines(
     input: &str,
     mut reader: impl BufRead,
     export: bool,
-    emitter: &mut Emitter,
+    emitter: &mut Outcomes,
 ) -> Result<(), InputError> {
     let name: Arc<str> = Arc::from(input);
     let origin = emitter.options.origin();
@@ -199,14 +199,14 @@ mod tests {
         let line = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"delete","objectRef":{"resource":"configmaps","namespace":"kube-system","name":"aws-auth","apiVersion":"v1"},"responseStatus":{"code":200}}"#;
         let origin = Origin::default();
         for mode in [ReadMode::Fast, ReadMode::Strict] {
-            let event = evaluate_audit(line, &origin, mode).unwrap().unwrap();
+            let event = decide_audit_line(line, &origin, mode).unwrap().unwrap();
             assert_eq!(event.event_name(), "delete configmaps/aws-auth");
         }
         let broken = br#"{"kind":"Event","verb":"get","objectRef":{"resource":"pods"#;
         assert!(matches!(
-            evaluate_audit(broken, &origin, ReadMode::Fast),
+            decide_audit_line(broken, &origin, ReadMode::Fast),
             Ok(Err(_))
         ));
-        assert!(evaluate_audit(broken, &origin, ReadMode::Strict).is_err());
+        assert!(decide_audit_line(broken, &origin, ReadMode::Strict).is_err());
     }
 }

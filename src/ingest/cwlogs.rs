@@ -3,7 +3,7 @@
 //! "DATA_MESSAGE","owner":...,"logGroup":...,"logEvents":[...]}`), and the output of
 //! `aws logs filter-log-events` / `get-log-events` (`{"events":[{"message":"..."}]}`).
 //!
-//! Each log event's `message` is handed back to the dispatcher ([`Emitter::message`]): an audit event, or any
+//! Each log event's `message` is handed back to the dispatcher ([`Outcomes::message`]): an audit event, or any
 //! other record we read (a CloudTrail record from a trail's log group). The log group names the
 //! cluster (`/aws/eks/<cluster>/cluster`) and the owner its account; events of other streams
 //! of that group (authenticator, scheduler, ...) are skipped with their stream's name.
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{Emitter, InputError, Location};
+use super::{InputError, Location, Outcomes};
 use crate::kubernetes::{Origin, cluster_of_log_group};
 use crate::operation::Skip;
 
@@ -67,7 +67,7 @@ pub(super) struct LogEventsSeed<'l, 'e, 'a> {
     pub location: &'l Location,
     pub array: &'static str,
     pub header: Header,
-    pub emitter: &'e mut Emitter<'a>,
+    pub emitter: &'e mut Outcomes<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for LogEventsSeed<'_, '_, '_> {
@@ -114,7 +114,7 @@ impl<'de> Visitor<'de> for LogEventsSeed<'_, '_, '_> {
                     self.emitter.stats.records += 1;
                     self.emitter.skipped(
                         location,
-                        Skip::NotAuditLog(crate::text::clean(&stream, 128)),
+                        Skip::NotAuditLog(crate::sanitize::clean(&stream, 128)),
                     );
                 }
                 Ok(LogEvent {
@@ -141,7 +141,7 @@ impl<'de> Visitor<'de> for LogEventsSeed<'_, '_, '_> {
 /// that cannot be decoded is reported (with what failed) and the rest of the input goes on.
 pub(super) struct AwsLogsSeed<'l, 'e, 'a> {
     pub location: &'l Location,
-    pub emitter: &'e mut Emitter<'a>,
+    pub emitter: &'e mut Outcomes<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for AwsLogsSeed<'_, '_, '_> {
@@ -172,7 +172,7 @@ impl<'de> DeserializeSeed<'de> for AwsLogsSeed<'_, '_, '_> {
 }
 
 /// Decode `awslogs.data` and read the document inside. `Err`: why it cannot be read.
-fn decode(location: &Location, data: &str, emitter: &mut Emitter) -> Result<(), String> {
+fn decode(location: &Location, data: &str, emitter: &mut Outcomes) -> Result<(), String> {
     let bytes = base64::read::DecoderReader::new(data.as_bytes(), &STANDARD);
     let reader = BufReader::new(MultiGzDecoder::new(bytes));
     let mut de = serde_json::Deserializer::from_reader(reader);
@@ -191,7 +191,7 @@ fn decode(location: &Location, data: &str, emitter: &mut Emitter) -> Result<(), 
 /// The decoded document: its header fields, then `logEvents` streamed.
 struct DocumentSeed<'l, 'e, 'a> {
     location: &'l Location,
-    emitter: &'e mut Emitter<'a>,
+    emitter: &'e mut Outcomes<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_, '_> {

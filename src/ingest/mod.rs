@@ -40,8 +40,8 @@ use crate::kubernetes::Origin;
 use crate::model::AccessEvent;
 use crate::operation::Skip;
 
-pub use auditlog::{AuditEventError, evaluate_audit};
-pub use prefilter::{RecordError, Verdict, evaluate};
+pub use auditlog::{AuditEventError, decide_audit_line};
+pub use prefilter::{RecordError, Verdict, decide_record};
 pub use shapes::CLOUDTRAIL_DETAIL_TYPE;
 
 /// How much to check of records that cannot matter.
@@ -244,13 +244,13 @@ impl Stats {
 
 /// Hands every outcome to the caller's callback and counts them; what a decoder finds inside
 /// (a log message, an SQS body) goes back to the dispatcher ([`shapes`]) through it.
-struct Emitter<'a> {
+struct Outcomes<'a> {
     options: Options<'a>,
     sink: &'a mut dyn FnMut(Outcome),
     stats: Stats,
 }
 
-impl Emitter<'_> {
+impl Outcomes<'_> {
     /// A record's JSON text: decided and delivered. An SQS message record is opened and its
     /// body read as a value of its own (redrive).
     fn record(&mut self, location: Location, json: &str) {
@@ -267,7 +267,7 @@ impl Emitter<'_> {
             });
         }
         self.stats.records += 1;
-        match evaluate(json, self.options.config, self.options.mode) {
+        match decide_record(json, self.options.config, self.options.mode) {
             Ok(Ok(event)) => {
                 self.stats.watched += 1;
                 (self.sink)(Outcome::Watched { location, event });
@@ -291,7 +291,7 @@ impl Emitter<'_> {
     /// A Kubernetes audit event's JSON text (one line): decided and delivered.
     fn audit(&mut self, location: Location, line: &[u8], origin: &Origin) {
         self.stats.records += 1;
-        match evaluate_audit(line, origin, self.options.mode) {
+        match decide_audit_line(line, origin, self.options.mode) {
             Ok(Ok(event)) => {
                 self.stats.watched += 1;
                 (self.sink)(Outcome::Watched { location, event });
@@ -319,7 +319,7 @@ impl Emitter<'_> {
 }
 
 fn preview(json: &str) -> String {
-    crate::text::clean(json, 40)
+    crate::sanitize::clean(json, 40)
 }
 
 /// Read one input and hand every outcome to `sink`. `Err` when the input could not be read to
@@ -331,7 +331,7 @@ pub fn scan(
     options: &Options,
     sink: &mut dyn FnMut(Outcome),
 ) -> Result<Stats, InputError> {
-    let mut emitter = Emitter {
+    let mut emitter = Outcomes {
         options: *options,
         sink,
         stats: Stats::default(),

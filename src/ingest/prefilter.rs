@@ -12,7 +12,7 @@ use crate::cloudtrail::{RawRecord, normalise, unparsed_event};
 use crate::config::RuleConfig;
 use crate::model::AccessEvent;
 use crate::operation::{Detail, Needs, Operation, Skip, Source, watch};
-use crate::text::clean;
+use crate::sanitize::clean;
 
 /// What one record amounts to: a watched event, or why it is skipped.
 pub type Verdict = Result<Box<AccessEvent>, Skip>;
@@ -165,7 +165,11 @@ fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
 
 /// Decide one record under `config`. [`ReadMode::Fast`] first tries the byte pre-filter;
 /// [`ReadMode::Strict`] always parses (the reference the fast path is tested against).
-pub fn evaluate(json: &str, config: &RuleConfig, mode: ReadMode) -> Result<Verdict, RecordError> {
+pub fn decide_record(
+    json: &str,
+    config: &RuleConfig,
+    mode: ReadMode,
+) -> Result<Verdict, RecordError> {
     if mode == ReadMode::Fast
         && let Some(skip) = skip_by_bytes(json, config)
     {

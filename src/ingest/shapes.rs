@@ -7,7 +7,7 @@
 //! This is the one dispatcher: the input grammar is recursive (a log event's message, an SQS
 //! body or a failure record's `requestPayload` can hold any shape), and every decoder
 //! ([`super::split`], [`super::cwlogs`], [`super::auditlog`], [`super::prefilter`]) is a
-//! leaf that hands what it finds inside back here through the [`Emitter`], never to another
+//! leaf that hands what it finds inside back here through the [`Outcomes`], never to another
 //! decoder.
 
 use std::fmt;
@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 
 use super::cwlogs::{AwsLogsSeed, Header, LogEventsSeed};
 use super::{
-    AuditEventError, Emitter, InputError, Location, ReadMode, auditlog, io_error, prefilter,
+    AuditEventError, InputError, Location, Outcomes, ReadMode, auditlog, io_error, prefilter,
     preview, split,
 };
 use crate::kubernetes::Origin;
@@ -36,7 +36,7 @@ pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 pub(super) fn read(
     input: &str,
     mut reader: impl BufRead,
-    emitter: &mut Emitter,
+    emitter: &mut Outcomes,
 ) -> Result<(), InputError> {
     // Skip leading whitespace to tell an empty input from a broken one.
     loop {
@@ -87,7 +87,7 @@ fn read_records_fast(
     name: &Arc<str>,
     reader: impl BufRead,
     start: u64,
-    emitter: &mut Emitter,
+    emitter: &mut Outcomes,
 ) -> Result<(), InputError> {
     let mut splitter = split::Splitter::new(reader, start);
     let file = Location::new(name, 0);
@@ -160,7 +160,7 @@ fn json_error(input: &str, e: serde_json::Error) -> InputError {
 /// A top-level value: `Records` and `Events` are streamed; anything else is classified whole.
 struct TopSeed<'e, 'a> {
     location: Location,
-    emitter: &'e mut Emitter<'a>,
+    emitter: &'e mut Outcomes<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_, '_> {
@@ -262,7 +262,7 @@ struct ArraySeed<'l, 'e, 'a> {
     location: &'l Location,
     array: &'static str,
     lookup: bool,
-    emitter: &'e mut Emitter<'a>,
+    emitter: &'e mut Outcomes<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for ArraySeed<'_, '_, '_> {
@@ -296,7 +296,7 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_, '_> {
 
 /// One entry of `aws cloudtrail lookup-events` output: the record is a JSON string in
 /// `CloudTrailEvent`.
-fn lookup_event(location: Location, json: &str, emitter: &mut Emitter) {
+fn lookup_event(location: Location, json: &str, emitter: &mut Outcomes) {
     #[derive(Deserialize)]
     struct Entry {
         #[serde(rename = "CloudTrailEvent", default)]
@@ -386,7 +386,7 @@ pub(super) fn sqs_body(json: &str) -> Option<String> {
 /// A value carried inside another (an SQS message's body, a failure record's
 /// `requestPayload`), read like a top-level value: a CloudWatch Logs subscription payload in a
 /// failure record is opened as it would have been on the first delivery.
-pub(super) fn nested_value(location: Location, text: &str, emitter: &mut Emitter) {
+pub(super) fn nested_value(location: Location, text: &str, emitter: &mut Outcomes) {
     let mut de = serde_json::Deserializer::from_str(text);
     let seed = TopSeed {
         location: location.clone(),
@@ -406,7 +406,7 @@ pub(super) fn dispatch_value(
     location: Location,
     text: &str,
     origin: &Origin,
-    emitter: &mut Emitter,
+    emitter: &mut Outcomes,
 ) {
     let shape_error = |message: String| InputError::Shape {
         location: location.clone(),
@@ -456,7 +456,7 @@ pub(super) fn dispatch_value(
             }
             Ok(ev) => emitter.skipped(
                 location,
-                Skip::NotCloudTrail(crate::text::clean(&ev.detail_type, 100)),
+                Skip::NotCloudTrail(crate::sanitize::clean(&ev.detail_type, 100)),
             ),
             Err(e) => emitter.invalid(shape_error(format!(
                 "looks like an EventBridge event but is not one: {e}"
@@ -491,7 +491,7 @@ pub(super) fn message(
     message: &[u8],
     origin: &Origin,
     other_logs: bool,
-    emitter: &mut Emitter,
+    emitter: &mut Outcomes,
 ) {
     let message = message.trim_ascii();
     if message.starts_with(auditlog::AUDIT_PREFIX) {

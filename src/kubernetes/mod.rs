@@ -6,7 +6,7 @@
 //! Two stages, like [`crate::cloudtrail`]: [`RawAuditEvent`] tolerates every field being absent
 //! (a 403 carries no bodies, EKS logs a create of aws-auth at `Metadata` level) and keeps the
 //! request and response objects unparsed until the event is known to be watched; [`normalise`]
-//! reads them once, into [`objects::AwsAuthChange`] or [`objects::BindingChange`].
+//! reads them once, into [`crate::model::AwsAuthChange`] or [`crate::model::BindingChange`].
 //!
 //! The caller is the IAM identity EKS's authenticator put in `user.extra` (`arn`,
 //! `canonicalArn`, `sessionName`), so approved callers and break-glass roles compare exactly as
@@ -30,7 +30,7 @@ use serde_json::value::RawValue;
 use crate::arn::{self, PrincipalKey, PrincipalKind};
 use crate::model::{AccessEvent, Actor, ApiError, Change, IdentityType, agent_family};
 use crate::operation::{KubeObject, KubeRequest, Operation, Skip, watch_kubernetes};
-use crate::text::clean;
+use crate::sanitize::clean;
 
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;

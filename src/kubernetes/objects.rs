@@ -15,7 +15,7 @@ use crate::model::{
     AwsAuthChange, Binding, BindingChange, DELETED_UNKNOWN, PREVIOUS_UNKNOWN, Subject,
 };
 use crate::operation::{KubeObject, Operation, Verb};
-use crate::text::clean;
+use crate::sanitize::clean;
 
 const MAX_NAME: usize = 256;
 

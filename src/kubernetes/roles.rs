@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::model::{RoleChange, RoleGrants};
 use crate::operation::Operation;
-use crate::text::clean;
+use crate::sanitize::clean;
 
 use super::MAX_FIELD as MAX_NAME;
 

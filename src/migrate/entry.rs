@@ -3,7 +3,7 @@
 
 use crate::arn::{PrincipalKey, PrincipalKind};
 use crate::model::EntryType;
-use crate::text::clean;
+use crate::sanitize::clean;
 
 /// What one merged mapping becomes.
 pub(super) struct Translation {

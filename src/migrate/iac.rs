@@ -14,7 +14,7 @@ use super::{Plan, PlannedEntry, PlannedPolicy, Status, path_and_name};
 use crate::model::ScopeType;
 use crate::policy::classify_policy;
 use crate::render::shell_quote;
-use crate::text::clean;
+use crate::sanitize::clean;
 
 /// `role/platform-admin` -> (`role`, `platform-admin`, account).
 fn parts(arn: &str) -> (&'static str, String, String) {

@@ -10,8 +10,8 @@ use crate::arn::{self, PrincipalKey};
 use crate::model::{AuthMode, EntryType};
 use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Finding;
+use crate::sanitize::clean;
 use crate::severity::Severity;
-use crate::text::clean;
 
 /// What IAM said about a principal named in aws-auth.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -38,8 +38,8 @@ use crate::closed::closed_enum;
 use crate::config::RuleConfig;
 use crate::model::{AuthMode, EntryType, ScopeType};
 use crate::rules::{CATALOGUE, Finding, Rule, find};
+use crate::sanitize::clean;
 use crate::severity::Severity;
-use crate::text::clean;
 
 pub use live::{Identity, LiveEntry, LiveFacts};
 

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::{Plan, PlannedEntry, Status};
 use crate::model::AuthMode;
 use crate::render::{finding_line, shell_quote};
-use crate::text::clean;
+use crate::sanitize::clean;
 
 pub(super) fn render(plan: &Plan) -> String {
     let mut out = String::new();

@@ -1,5 +1,5 @@
 //! What the EKS API says about the affected access entry and cluster: plain data, filled by
-//! [`crate::enrich`] (the only module that talks to the EKS API) and read by the rules.
+//! the context stage ([`crate::context`], through the EKS adapter) and read by the rules.
 //!
 //! Every part is optional: a lookup that failed leaves its part `None` and says why in
 //! `status`/`errors`. Rules treat a missing part as "unknown", never as "safe".

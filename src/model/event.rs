@@ -10,7 +10,7 @@ use super::kubernetes::{AwsAuthChange, BindingChange, RoleChange};
 use crate::closed::{closed_enum, open_enum};
 use crate::operation::Operation;
 use crate::policy::{PolicyClass, classify_policy};
-use crate::text::clean;
+use crate::sanitize::clean;
 
 open_enum! {
     /// Access entry types (`CreateAccessEntry.type`, `DescribeAccessEntry.type`).

@@ -208,7 +208,7 @@ pub struct BindingChange {
     pub notes: Vec<String>,
     /// The bound ClusterRole is not `cluster-admin` but grants as much: what it grants and
     /// when it was written, from a ClusterRole change earlier in the same input
-    /// ([`super::History`]).
+    /// ([`crate::context::History`]).
     pub grants_everything: Option<String>,
 }
 

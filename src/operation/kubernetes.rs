@@ -4,7 +4,7 @@
 
 use super::{Operation, Skip, Source};
 use crate::closed::closed_enum;
-use crate::text::clean;
+use crate::sanitize::clean;
 
 /// The Kubernetes object a watched Kubernetes call changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +149,7 @@ pub struct KubeRequest<'a> {
 }
 
 /// Decide whether a Kubernetes audit event is watched: the Kubernetes counterpart of
-/// [`watch`]. Watched are creates, updates, patches and deletions of the aws-auth ConfigMap
+/// [`super::watch`]. Watched are creates, updates, patches and deletions of the aws-auth ConfigMap
 /// and of RBAC bindings, once (at `ResponseComplete`; a missing stage counts as complete) and
 /// not as dry runs.
 ///

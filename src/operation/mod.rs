@@ -1,16 +1,19 @@
-//! The closed set of watched operations, and [`watch`]: the one decision "watched, or skipped
-//! and why" that both the fast byte-level path and the full parse take.
+//! The closed set of watched operations, and the one decision "watched, or skipped and why"
+//! per plane, which the fast byte-level path and the full parse both take: [`watch`] for a
+//! CloudTrail record (it yields a [`CloudTrailCall`], the CloudTrail subset of [`Operation`],
+//! which is all the CloudTrail normaliser handles) and [`watch_kubernetes`] for an audit event.
 //!
-//! Adding a watched call starts here: a variant of [`Operation`] (with its source). Every match
-//! over operations is exhaustive, so the compiler then names each place that must decide what
-//! the new call means (normalisation, enrichment, undo, rules); the SAM event patterns are
-//! checked against [`Operation::ALL`] by the template tests.
+//! Adding a watched call starts here: a variant of [`Operation`] (with its row in
+//! [`Operation::facts`]) and, for a CloudTrail call, of [`CloudTrailCall`]. Every match over
+//! operations is exhaustive, so the compiler then names each place that must decide what the
+//! new call means (normalisation, enrichment, undo, rules); the SAM event patterns are checked
+//! against [`Operation::ALL`] by the template tests.
 
 use std::fmt;
 
 use crate::closed::closed_enum;
 use crate::config::RuleConfig;
-use crate::text::clean;
+use crate::sanitize::clean;
 
 mod kubernetes;
 

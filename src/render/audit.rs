@@ -7,8 +7,8 @@ use std::fmt::Write;
 use super::{SUBJECT_MAX, severity_cell};
 use crate::arn;
 use crate::audit::{AuditFinding, AuditReport};
+use crate::sanitize::{ascii_line, clean};
 use crate::severity::Severity;
-use crate::text::{ascii_line, clean};
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::{headline, next_steps, subject};
 use crate::alert::Alert;
 use crate::rules::Finding;
-use crate::text::clean;
+use crate::sanitize::clean;
 
 /// The description's size limit (Chatbot's).
 const DESCRIPTION_MAX: usize = 8000;

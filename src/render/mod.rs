@@ -26,8 +26,8 @@ use crate::model::{EntryInfo, PolicyGrant};
 use crate::operation::{Source, Undo};
 use crate::policy::{PolicyClass, classify_policy};
 use crate::rules::Finding;
+use crate::sanitize::ascii_line;
 use crate::severity::Severity;
-use crate::text::ascii_line;
 
 /// The subject line limit SNS imposes (and e-mail clients show).
 pub const SUBJECT_MAX: usize = 100;

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::alert::Alert;
 use crate::config::AlertFormat;
 use crate::render;
-use crate::text::clean;
+use crate::sanitize::clean;
 
 /// SNS's limit for a whole message (body plus attributes).
 pub const SNS_MAX_BYTES: usize = 262_144;

@@ -49,10 +49,10 @@ pub struct Qualifier {
 /// How a rule decides.
 #[derive(Clone, Copy)]
 pub enum Eval {
-    /// A pure function of one watched change, run by [`evaluate`] for every alert.
+    /// A pure function of one watched change, run by [`super::findings`] for every alert.
     Change(fn(&Case) -> Option<Hit>),
     /// Findings made by another part of the library (the standing-access audit, the migration
-    /// planner) through [`Finding::new`]; the rule is documented and graded here like any other.
+    /// planner) through [`super::Finding::new`]; the rule is documented and graded here like any other.
     External,
 }
 

@@ -136,8 +136,8 @@ fn check_audit_line(data: &[u8], config: &RuleConfig) {
         account: Some("111122223333"),
         region: Some("eu-west-1"),
     };
-    let fast = ingest::evaluate_audit(data, &origin, ReadMode::Fast);
-    let strict = ingest::evaluate_audit(data, &origin, ReadMode::Strict);
+    let fast = ingest::decide_audit_line(data, &origin, ReadMode::Fast);
+    let strict = ingest::decide_audit_line(data, &origin, ReadMode::Strict);
     if let Ok(Ok(event)) = &strict {
         match &fast {
             Ok(Ok(seen)) => assert_eq!(seen, event, "fast and strict read the audit event apart"),
