@@ -240,14 +240,14 @@ fn rules_markdown_lists_every_rule() {
 }
 
 #[test]
-fn the_readme_rule_table_matches_the_catalogue() {
+fn the_docs_rule_table_matches_the_catalogue() {
     let o = bin()
         .args(["rules", "--format", "markdown"])
         .output()
         .unwrap();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let table = readme
+    let rules_doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
+    let table = rules_doc
         .split("<!-- rules:begin -->\n")
         .nth(1)
         .and_then(|s| s.split("<!-- rules:end -->").next())
@@ -255,7 +255,7 @@ fn the_readme_rule_table_matches_the_catalogue() {
     pretty_assertions::assert_eq!(
         table.trim(),
         stdout(&o).trim(),
-        "regenerate the README table with `eks-access-watch rules --format markdown`"
+        "regenerate the table in docs/rules.md with `eks-access-watch rules --format markdown`"
     );
 }
 

@@ -53,3 +53,5 @@ mod tuning;
 mod tuning_cli;
 // The Lambda's tuning file: read from SSM at init (mocked), applied to what it publishes.
 mod tuning_lambda;
+// README and docs/: every relative link and anchor resolves.
+mod docs;

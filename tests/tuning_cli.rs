@@ -1,4 +1,4 @@
-//! `replay --config` through the binary, and the README's copy of the sample file.
+//! `replay --config` through the binary, and docs/tuning.md's copy of the sample file.
 
 use std::path::Path;
 
@@ -9,10 +9,11 @@ use crate::tuning::sample_file;
 use crate::util::{TERRAFORM, events_dir};
 
 #[test]
-fn the_readme_shows_the_sample_tuning_file() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let shown = readme
+fn the_docs_show_the_sample_tuning_file() {
+    let tuning_doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/tuning.md"))
+            .unwrap();
+    let shown = tuning_doc
         .split("## The tuning file")
         .nth(1)
         .and_then(|s| s.split("```toml\n").nth(1))
