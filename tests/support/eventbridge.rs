@@ -88,44 +88,96 @@ fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
 }
 
-#[test]
-fn the_evaluator_follows_the_documented_examples() {
+/// One decision the template tests ask of EventBridge: is `event` delivered through `route`, and
+/// should it be? Shared by the tests that judge it with [`matches`] and those that ask moto too
+/// (tests/eventbridge_moto.rs).
+pub struct Case {
+    /// Where the case comes from, for messages.
+    pub what: String,
+    /// The hops the event takes (a member account's forwarding rules, then the central bus's),
+    /// each its rules' patterns by name: a hop passes the event on when any of them matches.
+    pub route: Vec<Vec<(String, Value)>>,
+    pub event: Value,
+    /// What EventBridge should do: deliver the event (through every hop) or not.
+    pub expected: bool,
+}
+
+impl Case {
+    /// A case of one pattern.
+    pub fn single(what: &str, pattern: Value, event: &Value, expected: bool) -> Case {
+        Case {
+            what: what.to_string(),
+            route: vec![vec![(what.to_string(), pattern)]],
+            event: event.clone(),
+            expected,
+        }
+    }
+
+    /// Whether this evaluator delivers the event through every hop.
+    pub fn delivered(&self) -> bool {
+        self.route
+            .iter()
+            .all(|hop| hop.iter().any(|(_, p)| matches(p, &self.event)))
+    }
+}
+
+/// The documented behaviours this evaluator follows, as cases (moto judges them too).
+pub fn documented_examples() -> Vec<Case> {
     use serde_json::json;
     let event = json!({"source": "aws.sts", "detail": {"requestParameters": {"roleArn": "arn:aws:iam::1:role/teams/EKS-Break-Glass"},
         "items": [{"roleArn": "x"}, {"other": 1}]}});
-    assert!(matches(&json!({"source": ["aws.sts"]}), &event));
-    assert!(!matches(&json!({"source": ["aws.eks"]}), &event));
-    assert!(matches(
-        &json!({"detail": {"requestParameters": {"roleArn": [{"suffix": {"equals-ignore-case": "/eks-break-glass"}}]}}}),
-        &event
-    ));
-    assert!(!matches(
-        &json!({"detail": {"requestParameters": {"roleArn": [{"suffix": "/eks-break-glass"}]}}}),
-        &event
-    ));
-    assert!(matches(
-        &json!({"detail": {"items": {"roleArn": [{"exists": true}]}}}),
-        &event
-    ));
-    assert!(!matches(
-        &json!({"detail": {"items": {"nope": [{"exists": true}]}}}),
-        &event
-    ));
-    assert!(matches(
-        &json!({"detail": {"missing": [{"exists": false}]}}),
-        &event
-    ));
-    assert!(matches(
-        &json!({"source": [{"anything-but": "aws.eks"}]}),
-        &event
-    ));
-    assert!(!matches(
-        &json!({"source": [{"anything-but": ["aws.sts"]}]}),
-        &event
-    ));
-    assert!(matches(&json!({"source": [{"wildcard": "aws.*"}]}), &event));
-    assert!(
-        !matches(&json!({"absent": ["x"]}), &event),
-        "a pattern field the event lacks"
-    );
+    let case =
+        |what: &str, pattern: Value, expected: bool| Case::single(what, pattern, &event, expected);
+    vec![
+        case("exact", json!({"source": ["aws.sts"]}), true),
+        case("exact, other value", json!({"source": ["aws.eks"]}), false),
+        case(
+            "suffix ignoring case",
+            json!({"detail": {"requestParameters": {"roleArn": [{"suffix": {"equals-ignore-case": "/eks-break-glass"}}]}}}),
+            true,
+        ),
+        case(
+            "suffix, case-sensitive",
+            json!({"detail": {"requestParameters": {"roleArn": [{"suffix": "/eks-break-glass"}]}}}),
+            false,
+        ),
+        case(
+            "exists in an element of an array of objects",
+            json!({"detail": {"items": {"roleArn": [{"exists": true}]}}}),
+            true,
+        ),
+        case(
+            "exists in no element of an array of objects",
+            json!({"detail": {"items": {"nope": [{"exists": true}]}}}),
+            false,
+        ),
+        case(
+            "exists false, absent field",
+            json!({"detail": {"missing": [{"exists": false}]}}),
+            true,
+        ),
+        case(
+            "anything-but one value",
+            json!({"source": [{"anything-but": "aws.eks"}]}),
+            true,
+        ),
+        case(
+            "anything-but a list holding the value",
+            json!({"source": [{"anything-but": ["aws.sts"]}]}),
+            false,
+        ),
+        case("wildcard", json!({"source": [{"wildcard": "aws.*"}]}), true),
+        case(
+            "a pattern field the event lacks",
+            json!({"absent": ["x"]}),
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn the_evaluator_follows_the_documented_examples() {
+    for case in documented_examples() {
+        assert_eq!(case.delivered(), case.expected, "{}", case.what);
+    }
 }
