@@ -5,8 +5,10 @@
 //! descends into the event (into every element of a list of objects); exact strings compare
 //! exactly; `prefix`, `suffix` (both optionally `{"equals-ignore-case": ...}`),
 //! `equals-ignore-case`, `wildcard` (`*` any run of characters, case-sensitive), `anything-but`
-//! (a value, a list, or `{"prefix": ...}`) and `exists`. An operator this evaluator does not know
-//! panics, so a template that starts using one is noticed.
+//! (a value, a list, or `{"prefix": ...}`) and `exists`. Like every comparison, `exists` looks at
+//! leaves: a field holding an object does not exist for it, and below an absent field every
+//! nested field is absent (so `exists: false` holds there). An operator this evaluator does not
+//! know panics, so a template that starts using one is noticed.
 
 use eks_access_watch::event::wildcard_match;
 use serde_json::Value;
@@ -22,9 +24,12 @@ pub fn matches(pattern: &Value, event: &Value) -> bool {
 fn field(want: &Value, got: Option<&Value>) -> bool {
     match want {
         Value::Object(_) => match got {
-            Some(Value::Array(items)) => items.iter().any(|i| matches(want, i)),
+            Some(Value::Array(items)) if !items.is_empty() => {
+                items.iter().any(|i| matches(want, i))
+            }
             Some(v @ Value::Object(_)) => matches(want, v),
-            _ => false,
+            // Nothing below (absent, a leaf, an empty array): every nested field is absent.
+            _ => matches(want, &Value::Object(Default::default())),
         },
         Value::Array(options) => options.iter().any(|o| alternative(o, got)),
         other => panic!("a field pattern is a list or an object: {other}"),
@@ -34,7 +39,8 @@ fn field(want: &Value, got: Option<&Value>) -> bool {
 /// One alternative against the event value (`None`: the field is absent).
 fn alternative(option: &Value, got: Option<&Value>) -> bool {
     if let Some(exists) = option.get("exists") {
-        let present = got.is_some();
+        // Only leaves exist: a field holding an object is an intermediate node.
+        let present = got.is_some_and(|v| !v.is_object());
         return exists.as_bool().expect("exists takes a boolean") == present;
     }
     let Some(got) = got else { return false };
@@ -155,6 +161,23 @@ pub fn documented_examples() -> Vec<Case> {
             "exists false, absent field",
             json!({"detail": {"missing": [{"exists": false}]}}),
             true,
+        ),
+        // The user guide: comparison operators only work on leaf nodes (event-ruler's README,
+        // "Exists matching", shows `exists: false` matching a field that holds an object).
+        case(
+            "exists false below an absent field",
+            json!({"detail": {"nope": {"deeper": [{"exists": false}]}}}),
+            true,
+        ),
+        case(
+            "exists false on a field holding an object",
+            json!({"detail": {"requestParameters": [{"exists": false}]}}),
+            true,
+        ),
+        case(
+            "exists true on a field holding an object",
+            json!({"detail": {"requestParameters": [{"exists": true}]}}),
+            false,
         ),
         case(
             "anything-but one value",
