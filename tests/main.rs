@@ -15,6 +15,9 @@ mod logs_filter;
 // A delay in front of the SDK's mock HTTP client (shared with the benchmarks).
 #[path = "support/delayed.rs"]
 mod delayed;
+// moto's server on loopback, one per test process, for AWS services' real semantics.
+#[path = "support/moto.rs"]
+mod moto;
 
 // src/: no two modules import each other, directly or through others; each stays in its layer.
 mod layering;
@@ -41,6 +44,8 @@ mod audit;
 mod audit_aws;
 // The SAM templates agree with the catalogue; samples match the event patterns they should.
 mod template;
+// The template tests' pattern decisions judged by moto's EventBridge too, beside our evaluator.
+mod eventbridge_moto;
 // The README's bad-input table, one test per row.
 mod badinput;
 // The fuzz corpus kept as regression inputs.

@@ -17,7 +17,7 @@ use serde_json::{Value as Json, json};
 use serde_yaml_ng::Value as Yaml;
 
 use crate::cfn::{ACCOUNT, Stack, json as to_json};
-use crate::eventbridge::matches;
+use crate::eventbridge::Case;
 use crate::logs_filter;
 use crate::util::{BREAK_GLASS, events_dir};
 
@@ -84,10 +84,6 @@ fn envelope(record: &Json, account: &str) -> Json {
     json!({"version": "0", "id": "e", "source": format!("aws.{service}"), "account": account,
         "time": "2026-11-30T00:00:00Z", "region": "eu-west-1", "resources": [],
         "detail-type": "AWS API Call via CloudTrail", "detail": record})
-}
-
-fn delivered(patterns: &[(String, Json)], event: &Json) -> bool {
-    patterns.iter().any(|(_, p)| matches(p, event))
 }
 
 fn watched(record: &Json, config: &RuleConfig) -> bool {
@@ -267,45 +263,62 @@ fn variables(function: &Yaml) -> Vec<&str> {
         .collect()
 }
 
+/// Every CloudTrail record in the samples, with break-glass roles configured as `break_glass`
+/// (or none): from this account through the central rules, and from a member account through
+/// its forwarding rules and then the central rules; delivered exactly when the library watches
+/// it.
+pub(crate) fn sample_cases(break_glass: &str) -> Vec<Case> {
+    let config = if break_glass.is_empty() {
+        RuleConfig::default()
+    } else {
+        RuleConfig::new(&[], "a", &[break_glass.to_string()], "b").unwrap()
+    };
+    let params = [("BreakGlassRoleArns", break_glass)];
+    let (central, member) = (
+        central_patterns(&central(&params)),
+        member_patterns(&member(&params)),
+    );
+    let mut cases = Vec::new();
+    for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
+        for (i, record) in sample_records(&sample).iter().enumerate() {
+            let SampleRecord::CloudTrail(json) = record else {
+                continue;
+            };
+            let record: &Json = &serde_json::from_str(json).unwrap();
+            let at = format!(
+                "{} record {i} (break-glass `{break_glass}`)",
+                sample.display()
+            );
+            let watched = watched(record, &config);
+            cases.push(Case {
+                what: at.clone(),
+                route: vec![central.clone()],
+                event: envelope(record, ACCOUNT),
+                expected: watched,
+            });
+            cases.push(Case {
+                what: format!("{at}, from a member account"),
+                route: vec![member.clone(), central.clone()],
+                event: envelope(record, MEMBER_ACCOUNT),
+                expected: watched,
+            });
+        }
+    }
+    cases
+}
+
 /// Every record in the samples reaches the function exactly when the library watches it: the
 /// patterns neither drop a watched event nor invoke the function for nothing; from a member
 /// account, through its forwarding rules and the central rules in turn.
 #[test]
 fn every_sample_matches_the_pattern_it_should() {
     for break_glass in ["", BREAK_GLASS] {
-        let config = if break_glass.is_empty() {
-            RuleConfig::default()
-        } else {
-            RuleConfig::new(&[], "a", &[break_glass.to_string()], "b").unwrap()
-        };
-        let params = [("BreakGlassRoleArns", break_glass)];
-        let (central, member) = (
-            central_patterns(&central(&params)),
-            member_patterns(&member(&params)),
-        );
-        let mut watched_count = 0;
-        for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
-            for (i, record) in sample_records(&sample).iter().enumerate() {
-                let SampleRecord::CloudTrail(json) = record else {
-                    continue;
-                };
-                let record: &Json = &serde_json::from_str(json).unwrap();
-                let at = format!(
-                    "{} record {i} (break-glass `{break_glass}`)",
-                    sample.display()
-                );
-                let watched = watched(record, &config);
-                watched_count += watched as usize;
-                assert_eq!(
-                    delivered(&central, &envelope(record, ACCOUNT)),
-                    watched,
-                    "{at}"
-                );
-                let forwarded = delivered(&member, &envelope(record, MEMBER_ACCOUNT))
-                    && delivered(&central, &envelope(record, MEMBER_ACCOUNT));
-                assert_eq!(forwarded, watched, "{at}, from a member account");
-            }
+        let cases = sample_cases(break_glass);
+        for case in &cases {
+            assert_eq!(case.delivered(), case.expected, "{}", case.what);
         }
+        // Two cases a record: from this account and from a member account.
+        let watched_count = cases.iter().filter(|c| c.expected).count() / 2;
         assert!(watched_count > 40, "{watched_count}");
     }
 }
@@ -315,12 +328,14 @@ fn assume(role_arn: &str) -> Json {
         "recipientAccountId": ACCOUNT, "requestParameters": {"roleArn": role_arn, "roleSessionName": "s"}})
 }
 
-/// The rule and the code decide alike on path, case and naming variants of break-glass roles:
-/// with roles configured (a suffix `/<name>` ignoring case in the pattern; the code compares
-/// names ignoring path and case, and also checks the account and partition) and with none (the
-/// same spellings on both sides).
-#[test]
-fn break_glass_matching_agrees_on_path_and_case_variants() {
+/// Path, case and naming variants of break-glass roles, assumed in this account (the central
+/// rules) and in a member account (its forwarding rules): with roles configured (a suffix
+/// `/<name>` ignoring case in the pattern; the code compares names ignoring path and case, and
+/// also checks the account and partition) and with none (the same spellings on both sides).
+/// Delivered exactly when the code watches the assumption, except that with roles configured
+/// the pattern cannot see accounts and partitions in a suffix: those are delivered, and the code
+/// drops them.
+pub(crate) fn break_glass_cases() -> Vec<Case> {
     let configured = "arn:aws:iam::111122223333:role/eks-break-glass,arn:aws:iam::111122223333:role/Incident-Admin";
     let variants = [
         "arn:aws:iam::111122223333:role/eks-break-glass",
@@ -337,33 +352,52 @@ fn break_glass_matching_agrees_on_path_and_case_variants() {
         "arn:aws:iam::999988887777:role/eks-break-glass",
         "arn:aws-cn:iam::111122223333:role/eks-break-glass",
     ];
+    let mut cases = Vec::new();
     for list in [configured, ""] {
         let config = RuleConfig::new(&[], "a", &RuleConfig::split_list(list), "b").unwrap();
         let patterns = central_patterns(&central(&[("BreakGlassRoleArns", list)]));
         let member = member_patterns(&member(&[("BreakGlassRoleArns", list)]));
-        let mut agreed = 0;
         for role in variants {
             let record = assume(role);
             let watched = watched(&record, &config);
-            let local = delivered(&patterns, &envelope(&record, ACCOUNT));
-            let forwarded = delivered(&member, &envelope(&record, MEMBER_ACCOUNT));
             let other_account_or_partition = !role.starts_with("arn:aws:iam::111122223333:");
-            if watched {
-                assert!(
-                    local && forwarded,
-                    "{role} (configured `{list}`): watched but not delivered"
-                );
-            } else if local || forwarded {
-                // The pattern cannot see accounts and partitions in a suffix: the code does.
-                assert!(
-                    !list.is_empty() && other_account_or_partition,
-                    "{role} (configured `{list}`): delivered but not watched"
-                );
-            }
-            agreed += (watched == local) as usize;
+            let expected = watched || (!list.is_empty() && other_account_or_partition);
+            let what = format!("{role} (configured `{list}`, watched: {watched})");
+            cases.push(Case {
+                what: format!("{what}, in this account"),
+                route: vec![patterns.clone()],
+                event: envelope(&record, ACCOUNT),
+                expected,
+            });
+            cases.push(Case {
+                what: format!("{what}, forwarded from a member account"),
+                route: vec![member.clone()],
+                event: envelope(&record, MEMBER_ACCOUNT),
+                expected,
+            });
         }
-        assert!(agreed >= variants.len() - 2, "{agreed}");
     }
+    cases
+}
+
+/// The rule and the code decide alike on path, case and naming variants of break-glass roles.
+#[test]
+fn break_glass_matching_agrees_on_path_and_case_variants() {
+    let cases = break_glass_cases();
+    for case in &cases {
+        assert_eq!(case.delivered(), case.expected, "{}", case.what);
+    }
+    // Where the pattern and the code differ: the two variants of another account or partition,
+    // with roles configured, in either account.
+    let differ = cases
+        .iter()
+        .filter(|c| c.expected && c.what.contains("watched: false"))
+        .count();
+    assert_eq!(
+        differ,
+        2 * 2,
+        "other account and partition, here and forwarded"
+    );
 }
 
 #[test]
@@ -386,8 +420,10 @@ fn the_fallback_wildcards_are_the_code_s_spellings() {
     assert_eq!(wildcards, expected);
 }
 
-#[test]
-fn tag_and_add_on_filters_agree_with_the_code() {
+/// Tag calls on clusters, access entries and node groups (plain, URL-encoded, lower-case
+/// encoded) and add-on calls with and without pod identity roles: delivered, from this account
+/// and through a member's forwarding rules, exactly when the code watches them.
+pub(crate) fn tag_and_add_on_cases() -> Vec<Case> {
     let config = RuleConfig::default();
     let patterns = central_patterns(&central(&[]));
     let member = member_patterns(&member(&[]));
@@ -423,25 +459,35 @@ fn tag_and_add_on_filters_agree_with_the_code() {
             );
         }
     }
-    let mut watched_count = 0;
+    let mut cases = Vec::new();
     for record in &records {
         let watched = watched(record, &config);
-        watched_count += watched as usize;
-        assert_eq!(
-            delivered(&patterns, &envelope(record, ACCOUNT)),
-            watched,
-            "{record}"
-        );
-        assert_eq!(
-            delivered(&member, &envelope(record, MEMBER_ACCOUNT)),
-            watched,
-            "{record}"
-        );
+        cases.push(Case {
+            what: record.to_string(),
+            route: vec![patterns.clone()],
+            event: envelope(record, ACCOUNT),
+            expected: watched,
+        });
+        cases.push(Case {
+            what: format!("{record}, from a member account"),
+            route: vec![member.clone()],
+            event: envelope(record, MEMBER_ACCOUNT),
+            expected: watched,
+        });
+    }
+    cases
+}
+
+#[test]
+fn tag_and_add_on_filters_agree_with_the_code() {
+    let cases = tag_and_add_on_cases();
+    for case in &cases {
+        assert_eq!(case.delivered(), case.expected, "{}", case.what);
     }
     assert_eq!(
-        watched_count,
-        10 + 2,
-        "5 tag variants x 2 calls, 1 add-on x 2 calls"
+        cases.iter().filter(|c| c.expected).count(),
+        2 * (10 + 2),
+        "5 tag variants x 2 calls, 1 add-on x 2 calls; from this account and a member account"
     );
 }
 
@@ -699,32 +745,51 @@ fn member_accounts_forward_alarm_and_trust_only_the_central_function() {
     );
 
     let alarm = m.resource("ForwardDeadLetterAlarm").unwrap();
+    assert_eq!(alarm["Properties"]["MetricName"], "NumberOfMessagesSent");
+    for case in member_alarm_cases() {
+        assert_eq!(case.delivered(), case.expected, "{}", case.what);
+    }
+}
+
+/// The state change of a member account's forwarding alarm: forwarded by the member's rule and
+/// taken to the alarm topic by the central rule; the central account's own alarms are not.
+pub(crate) fn member_alarm_cases() -> Vec<Case> {
+    let c = central(&[("OrganizationId", "o-a1b2c3d4e5")]);
+    let m = member(&[]);
+    let alarm = m.resource("ForwardDeadLetterAlarm").unwrap();
     let alarm_name = alarm["Properties"]["AlarmName"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(alarm["Properties"]["MetricName"], "NumberOfMessagesSent");
     let state_change = json!({"version": "0", "id": "a", "source": "aws.cloudwatch",
         "detail-type": "CloudWatch Alarm State Change", "account": MEMBER_ACCOUNT,
         "time": "2026-11-30T00:00:00Z", "region": "us-east-1", "resources": [],
         "detail": {"alarmName": alarm_name, "state": {"value": "ALARM", "reason": "Threshold Crossed"}}});
     let forward = to_json(&m.resource("AlarmForwardRule").unwrap()["Properties"]["EventPattern"]);
-    assert!(
-        matches(&forward, &state_change),
-        "forwarded from the member account"
-    );
     let central_rule =
         to_json(&c.resource("MemberAlarmRule").unwrap()["Properties"]["EventPattern"]);
-    assert!(
-        matches(&central_rule, &state_change),
-        "taken to the alarm topic"
-    );
     let mut own = state_change.clone();
     own["account"] = json!(ACCOUNT);
-    assert!(
-        !matches(&central_rule, &own),
-        "the central account's own alarms notify directly"
-    );
+    vec![
+        Case::single(
+            "AlarmForwardRule: forwarded from the member account",
+            forward,
+            &state_change,
+            true,
+        ),
+        Case::single(
+            "MemberAlarmRule: taken to the alarm topic",
+            central_rule.clone(),
+            &state_change,
+            true,
+        ),
+        Case::single(
+            "MemberAlarmRule: the central account's own alarms notify directly",
+            central_rule,
+            &own,
+            false,
+        ),
+    ]
 }
 
 // ---- the Kubernetes audit log: subscription filters and their pattern ----
