@@ -24,8 +24,9 @@ pub fn load(name: &str) -> Snapshot {
     Snapshot::from_json(name, &std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-/// The configuration the snapshot goldens are graded with (also in the README's audit
-/// example): the samples' approved caller and break-glass role, and a required `Owner` tag.
+/// The configuration the snapshot goldens are graded with (also in the audit example of
+/// docs/audit.md): the samples' approved caller and break-glass role, and a required `Owner`
+/// tag.
 pub fn audit_config() -> AuditConfig {
     AuditConfig::new(&["Owner".to_string()], "--require-tag", 5).unwrap()
 }

@@ -1,4 +1,4 @@
-//! One test per row of the README's bad-input table: what the user sees for each.
+//! One test per row of the bad-input table in docs/replay.md: what the user sees for each.
 
 use std::io::Write;
 use std::process::{Command, Output};

@@ -46,7 +46,7 @@ mod audit_aws;
 mod template;
 // The template tests' pattern decisions judged by moto's EventBridge too, beside our evaluator.
 mod eventbridge_moto;
-// The README's bad-input table, one test per row.
+// The bad-input table of docs/replay.md, one test per row.
 mod badinput;
 // The fuzz corpus kept as regression inputs.
 mod fuzz;

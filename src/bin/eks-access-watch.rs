@@ -121,7 +121,7 @@ struct RuleFlags {
     )]
     break_glass_roles: Vec<String>,
     /// Tuning file (TOML): approved callers and break-glass roles (added to the flags and
-    /// environment), rule overrides and exceptions. See the README.
+    /// environment), rule overrides and exceptions. See docs/tuning.md.
     #[arg(long = "config", value_name = "FILE")]
     config: Option<PathBuf>,
 }

@@ -48,7 +48,7 @@ closed_enum! {
     pub enum Format ("migrate output format") {
         /// The plan, findings and steps for a person.
         Text = "text",
-        /// The plan as one JSON document (the shape in the README).
+        /// The plan as one JSON document (the shape in docs/migrate.md).
         Json = "json",
         /// `aws_eks_access_entry` and `aws_eks_access_policy_association` resources.
         Terraform = "terraform",

@@ -1,4 +1,4 @@
-//! The rule catalogue as documentation (`eks-access-watch rules`): the README's rule table is
+//! The rule catalogue as documentation (`eks-access-watch rules`): the rule table in docs/rules.md is
 //! this output, and a test keeps them equal.
 
 use std::fmt::Write;

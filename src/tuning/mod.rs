@@ -164,7 +164,7 @@ impl Tuning {
                 .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"));
             if yaml {
                 e.problems.push(format!(
-                    "{source}: the tuning file is TOML (see the README's \"The tuning file\"); a YAML file is not read"
+                    "{source}: the tuning file is TOML (see docs/tuning.md, \"The tuning file\"); a YAML file is not read"
                 ));
             }
             e

@@ -3,15 +3,16 @@
 //!
 //! [`endpoint`] gives its URL, starting it the first time it is asked for (a `OnceLock`, so
 //! parallel tests wait for the one start). [`sdk_config`] is an SDK configuration for it (fixed
-//! region, static test credentials, the same rustls-with-ring HTTP client `src/sdk.rs` builds),
+//! region, static test credentials, the same rustls-with-ring HTTP client `src/aws/mod.rs` builds),
 //! and [`Account`] makes a client act as a given account (moto's `x-moto-account-id` header): any
 //! `aws-sdk-*` client is built from those two.
 //!
 //! Which server:
 //! - `MOTO_ENDPOINT` set (`http://127.0.0.1:5000`): a server someone else runs; used as it is.
-//! - otherwise one is started: the executable is `MOTO_SERVER`, else `moto_server` on `PATH`,
-//!   else the venv `scripts/moto.sh` installs (`target/moto-venv`, what `.ci/run` calls). When
-//!   none is found the test fails, saying how to install it (never skipped).
+//! - otherwise one is started: the executable is `MOTO_SERVER`, else the pinned venv
+//!   `scripts/moto.sh` installs (`target/moto-venv`, what `.ci/run` calls), installed on first
+//!   use when missing. When it cannot be had the test fails, saying how to install it (never
+//!   skipped).
 //!
 //! Starting it: a free loopback port is picked by binding `127.0.0.1:0` (and releasing it), and
 //! `moto_server -H 127.0.0.1 -p PORT` runs under a small `sh` wrapper whose standard input is a
@@ -64,8 +65,10 @@ pub fn endpoint() -> &'static str {
     &SERVER.get_or_init(start).endpoint
 }
 
-/// The moto_server executable: `MOTO_SERVER`, else `moto_server` on `PATH`, else the venv of
-/// `scripts/moto.sh`.
+/// The moto_server executable: `MOTO_SERVER`, else the pinned venv of `scripts/moto.sh`,
+/// installed by running that script the first time (PyPI, about 20 s), so that `cargo test`
+/// works on a fresh machine. A `moto_server` on `PATH` is not used: the tests pin moto's
+/// version (its known gaps are asserted).
 fn executable() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
         let path = PathBuf::from(path);
@@ -78,22 +81,29 @@ fn executable() -> Result<PathBuf, String> {
             ))
         };
     }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("moto_server"))
-        .find(|p| p.is_file());
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/moto-venv/bin/moto_server");
-    on_path
-        .or_else(|| venv.is_file().then_some(venv))
-        .ok_or_else(|| {
-            let ci = if std::env::var_os("CI").is_some() {
-                " (CI: .ci/run must run scripts/moto.sh and export MOTO_SERVER before cargo test)"
-            } else {
-                ""
-            };
-            format!("moto_server not found: {INSTALL}{ci}")
-        })
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("target/moto-venv/bin/moto_server");
+    if venv.is_file() {
+        return Ok(venv);
+    }
+    let ci = if std::env::var_os("CI").is_some() {
+        " (CI: .ci/run must run scripts/moto.sh and export MOTO_SERVER before cargo test)"
+    } else {
+        ""
+    };
+    let installed = Command::new("bash")
+        .arg(root.join("scripts/moto.sh"))
+        .stdout(Stdio::null())
+        .status();
+    match installed {
+        Ok(status) if status.success() && venv.is_file() => Ok(venv),
+        Ok(status) => Err(format!(
+            "moto_server not found and scripts/moto.sh failed ({status}): {INSTALL}{ci}"
+        )),
+        Err(e) => Err(format!(
+            "moto_server not found and scripts/moto.sh could not run ({e}): {INSTALL}{ci}"
+        )),
+    }
 }
 
 /// The `sh` wrapper: moto in the background, stopped when standard input (our pipe) closes; the
