@@ -15,10 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::time::Duration;
 
 use eks_access_watch::alert::Alert;
-use eks_access_watch::context::eks::{EnrichSettings, Enricher};
 use eks_access_watch::context::{Context, History};
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode, Stats};
 use eks_access_watch::operation::Skip;
@@ -431,14 +429,23 @@ fn process_file(
     report
 }
 
+/// What a build without the AWS side says when asked to call AWS.
+#[cfg(not(feature = "aws"))]
+const NO_AWS: &str = "this build has no AWS side (built with --no-default-features --features cli): it reads files only; build with the default features for --enrich, a live audit or migrate --live (cargo run --release -- ...)";
+
 /// `--enrich`: the Lambda's enrichment code with the caller's credentials, one event at a time.
+#[cfg(feature = "aws")]
 struct Online {
     runtime: tokio::runtime::Runtime,
-    enricher: Enricher,
+    enricher: eks_access_watch::context::eks::Enricher,
 }
 
+#[cfg(feature = "aws")]
 impl Online {
     fn new(timeout_ms: u64) -> anyhow::Result<Self> {
+        use eks_access_watch::context::eks::{EnrichSettings, Enricher};
+        use std::time::Duration;
+
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -455,6 +462,21 @@ impl Online {
 
     fn enrich(&self, event: &AccessEvent) -> Option<Enrichment> {
         self.runtime.block_on(self.enricher.enrich(event))
+    }
+}
+
+/// Without the AWS side there is no enrichment: `--enrich` is refused before anything is read.
+#[cfg(not(feature = "aws"))]
+struct Online;
+
+#[cfg(not(feature = "aws"))]
+impl Online {
+    fn new(_: u64) -> anyhow::Result<Self> {
+        anyhow::bail!("--enrich: {NO_AWS}")
+    }
+
+    fn enrich(&self, _: &AccessEvent) -> Option<Enrichment> {
+        None
     }
 }
 

@@ -9,10 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum;
 
-use eks_access_watch::audit::read::{self, Reader};
 use eks_access_watch::audit::snapshot::Snapshot;
 use eks_access_watch::audit::{self, AuditReport};
-use eks_access_watch::aws::eks::EksClients;
 use eks_access_watch::config::{AuditConfig, ConfigError, check_targets};
 use eks_access_watch::render;
 use eks_access_watch::tuning::{self, Tuning};
@@ -132,7 +130,11 @@ fn write(path: &Path, snapshot: &Snapshot) -> anyhow::Result<()> {
 }
 
 /// Read the live state with the caller's credentials.
+#[cfg(feature = "aws")]
 fn read_live(args: &AuditArgs) -> anyhow::Result<Snapshot> {
+    use eks_access_watch::audit::read::{self, Reader};
+    use eks_access_watch::aws::eks::EksClients;
+
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -164,6 +166,12 @@ fn read_live(args: &AuditArgs) -> anyhow::Result<Snapshot> {
         let targets = read::targets(home.as_deref(), &args.accounts, &regions);
         Ok(reader.read(&targets, eks_access_watch::aws::now()).await)
     })
+}
+
+/// A build without the AWS side (`--no-default-features --features cli`) reads snapshots only.
+#[cfg(not(feature = "aws"))]
+fn read_live(_: &AuditArgs) -> anyhow::Result<Snapshot> {
+    anyhow::bail!("{}", super::NO_AWS)
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {

@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use eks_access_watch::aws::ErrorKind;
 use eks_access_watch::awsauth;
-use eks_access_watch::migrate::{self, Format, Options, read::LiveReader};
+use eks_access_watch::migrate::{self, Format, Options};
 
 use super::RuleFlags;
 
@@ -88,11 +87,15 @@ fn read_input(path: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("{}: cannot read the ConfigMap", path.display()))
 }
 
+#[cfg(feature = "aws")]
 fn read_live(
     cluster: &str,
     region: Option<&str>,
     auth: &awsauth::AwsAuth,
 ) -> anyhow::Result<migrate::LiveFacts> {
+    use eks_access_watch::aws::ErrorKind;
+    use eks_access_watch::migrate::read::LiveReader;
+
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -114,4 +117,10 @@ fn read_live(
         };
         anyhow::anyhow!("reading cluster {cluster}: {e}{hint}")
     })
+}
+
+/// A build without the AWS side (`--no-default-features --features cli`) plans offline only.
+#[cfg(not(feature = "aws"))]
+fn read_live(_: &str, _: Option<&str>, _: &awsauth::AwsAuth) -> anyhow::Result<migrate::LiveFacts> {
+    anyhow::bail!("{}", super::NO_AWS)
 }
