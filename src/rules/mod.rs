@@ -58,6 +58,9 @@ use crate::severity::Severity;
 pub struct Case<'a> {
     pub event: &'a AccessEvent,
     pub config: &'a RuleConfig,
+    /// Everything the context stage gathered (new facts are read from here).
+    pub context: &'a Context,
+    /// The EKS enrichment, when there is one (`context.enrichment`).
     pub enrichment: Option<&'a Enrichment>,
     /// The caller is a configured approved caller, or AWS itself.
     pub approved: bool,
@@ -76,6 +79,7 @@ impl<'a> Case<'a> {
         Case {
             event,
             config,
+            context,
             enrichment,
             approved: event.actor.is_aws_service()
                 || config.is_approved(event.actor.arn.as_deref()),
