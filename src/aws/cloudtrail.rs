@@ -1,6 +1,7 @@
 //! The scheduled trail self-check's AWS side: read-only CloudTrail calls (DescribeTrails,
 //! GetTrailStatus, GetEventSelectors) -> the plain [`Change::TrailStatus`] the
-//! `no-trail-logging` rule grades, as an event through the same path as every alert.
+//! `no-trail-logging` rule grades, as an event ([`crate::trail::selfcheck`]) through the same
+//! path as every alert.
 //!
 //! A trail that cannot be read is recorded as an error, never assumed to be logging: a
 //! check that cannot confirm coverage reports it.
@@ -9,8 +10,7 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, AdvancedFieldSelector, EventSelector};
 
 use crate::aws::AwsError;
-use crate::model::{AccessEvent, Actor, Change, TrailState};
-use crate::operation::Operation;
+use crate::model::{Change, TrailState};
 use crate::sanitize::clean;
 use crate::trail::{BasicSelector, FieldSelector, Selectors};
 
@@ -65,23 +65,6 @@ pub async fn trail_status(client: &Client, region: &str) -> Change {
     Change::TrailStatus {
         trails: states,
         errors: errors.into_iter().map(|e| clean(&e, 512)).collect(),
-    }
-}
-
-/// The check's result as an event of the watcher's own operation, ready to classify.
-pub fn check_event(change: Change, account: &str, region: &str, now: &str) -> AccessEvent {
-    AccessEvent {
-        operation: Operation::TrailSelfCheck,
-        event_id: Some(format!("trail-self-check/{account}/{region}/{now}")),
-        event_time: Some(now.to_string()),
-        account: account.to_string(),
-        region: region.to_string(),
-        cluster: None,
-        actor: Actor::watcher(),
-        user_agent: None,
-        source_ip: None,
-        error: None,
-        change,
     }
 }
 

@@ -481,7 +481,7 @@ impl Handler {
         let change = crate::aws::cloudtrail::trail_status(client, &region).await;
         let account = self.settings.home_account.clone().unwrap_or_default();
         let event =
-            crate::aws::cloudtrail::check_event(change, &account, &region, &crate::aws::now());
+            crate::trail::selfcheck::check_event(change, &account, &region, &crate::aws::now());
         let findings = match pipeline::judge(
             &event,
             &Context::default(),

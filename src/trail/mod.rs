@@ -12,6 +12,8 @@
 //! we cannot evaluate (a filter on the caller, say) counts as restricting: never assume the
 //! larger coverage.
 
+pub mod selfcheck;
+
 use serde_json::Value;
 
 use crate::operation::{Operation, Source};
