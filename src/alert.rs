@@ -1,6 +1,7 @@
 //! The alert document: one per watched event, with every finding that applies, as
 //! [`crate::pipeline::judge`] makes it. Its renderings live in [`crate::render`].
 
+use crate::context::state::Incident;
 use crate::model::Enrichment;
 use crate::model::{AccessEvent, AccessScope, IdentityType};
 use crate::operation::Operation;
@@ -37,6 +38,13 @@ pub struct Alert {
     pub findings: Vec<Finding>,
     /// Filled by enrichment (EKS lookups); `null` offline.
     pub enrichment: Option<Enrichment>,
+    /// The incident a correlation rule put this event in (a break-glass session, a grant
+    /// undone, a fan-out, a denied burst); `null` otherwise.
+    pub incident: Option<Incident>,
+    /// For a `grant-reverted` alert: the event id of the grant it undoes.
+    pub resolves: Option<String>,
+    /// Set when the state store did not answer: `correlation unavailable (<reason>)`.
+    pub correlation_unavailable: Option<String>,
 }
 
 impl Alert {
@@ -87,6 +95,9 @@ impl Alert {
             severity,
             findings,
             enrichment,
+            incident: None,
+            resolves: None,
+            correlation_unavailable: None,
         }
     }
 }

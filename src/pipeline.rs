@@ -11,9 +11,9 @@ use chrono::NaiveDate;
 
 use crate::alert::Alert;
 use crate::config::RuleConfig;
-use crate::context::Context;
+use crate::context::{Context, Correlation};
 use crate::model::AccessEvent;
-use crate::rules::{self, Case};
+use crate::rules::{self, Case, Topic};
 use crate::tuning::{Scope, Tuning};
 
 /// What became of one event.
@@ -62,10 +62,33 @@ pub fn judge(
         }
     }
     let severity = rules::grade(&mut findings);
-    Judged::Alert(Box::new(Alert::new(
-        event,
-        severity,
-        findings,
-        context.enrichment.clone(),
-    )))
+    let mut alert = Alert::new(event, severity, findings, context.enrichment.clone());
+    if let Some(c) = &context.correlation {
+        correlated(&mut alert, c);
+    }
+    Judged::Alert(Box::new(alert))
+}
+
+/// What correlation adds to the alert: the incident, when a correlation rule (or the
+/// break-glass AssumeRole that opens a session) is among its findings; what a revert resolves;
+/// that the store did not answer.
+fn correlated(alert: &mut Alert, c: &Correlation) {
+    let touched = alert.findings.iter().any(|f| {
+        f.rule.topic == Topic::Correlation
+            || (c.opens_session && *f.rule == rules::identity::BREAK_GLASS_ASSUMED)
+    });
+    if touched {
+        alert.incident = c.incident.clone();
+    }
+    if alert
+        .findings
+        .iter()
+        .any(|f| *f.rule == rules::correlation::GRANT_REVERTED)
+    {
+        alert.resolves = c.resolves.clone();
+    }
+    alert.correlation_unavailable = c
+        .unavailable
+        .as_ref()
+        .map(|reason| format!("correlation unavailable ({reason})"));
 }

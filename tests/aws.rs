@@ -458,6 +458,7 @@ pub(crate) fn clients(
         sns,
         sqs,
         cloudtrail: None,
+        state: None,
     }
 }
 

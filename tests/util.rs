@@ -2,7 +2,8 @@ use std::path::{Path, PathBuf};
 
 use eks_access_watch::RuleConfig;
 use eks_access_watch::alert::Alert;
-use eks_access_watch::context::{Context, History};
+use eks_access_watch::context::state::MemoryStore;
+use eks_access_watch::context::{Context, History, correlate};
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode};
 use eks_access_watch::model::AccessEvent;
 use eks_access_watch::model::Enrichment;
@@ -87,13 +88,14 @@ pub fn run_file_tuned(
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     let options = Options::new(config).mode(mode);
     let mut history = History::default();
+    let mut events = Vec::new();
     let outcome = ingest::scan(&name, reader, &options, &mut |o| match o {
         Outcome::Watched {
             location,
             mut event,
         } => match history.observe(&mut event) {
             Some(reason) => result.skipped.push(format!("{location}: {reason}")),
-            None => result.alerts.extend(judge(&event, config, None, tuning)),
+            None => events.push(*event),
         },
         Outcome::Skipped { location, reason } => {
             result.skipped.push(format!("{location}: {reason}"))
@@ -103,7 +105,46 @@ pub fn run_file_tuned(
     if let Err(e) = outcome {
         result.problems.push(e.to_string());
     }
+    result.alerts = correlated(&events, config, tuning);
     result
+}
+
+/// The alerts of one input's events as replay makes them: correlated in event-time order
+/// against a store of the input's own (the samples are judged each on its own), judged in
+/// input order.
+pub fn correlated(
+    events: &[AccessEvent],
+    config: &RuleConfig,
+    tuning: Option<(&Tuning, chrono::NaiveDate)>,
+) -> Vec<Alert> {
+    let store = MemoryStore::new();
+    let settings = tuning.and_then(|(t, _)| t.correlation).unwrap_or_default();
+    let mut order: Vec<(i64, usize)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (correlate::epoch(e).unwrap_or(i64::MAX), i))
+        .collect();
+    order.sort_unstable();
+    let mut contexts: Vec<Option<Context>> = vec![None; events.len()];
+    for (_, i) in order {
+        let correlation = correlate::observe_in(&store, &events[i], config, &settings);
+        contexts[i] = Some(Context {
+            enrichment: None,
+            correlation: Some(correlation),
+        });
+    }
+    let today = tuning.map_or(chrono::NaiveDate::MIN, |(_, d)| d);
+    events
+        .iter()
+        .zip(contexts)
+        .filter_map(|(event, context)| {
+            let context = context.unwrap_or_default();
+            match pipeline::judge(event, &context, config, tuning.map(|(t, _)| t), today) {
+                Judged::Alert(alert) => Some(*alert),
+                Judged::Disabled { .. } => None,
+            }
+        })
+        .collect()
 }
 
 /// An assumed-role caller identity.

@@ -50,13 +50,11 @@ pub fn as_change(
         account: cluster.account().to_string(),
         region: cluster.region().to_string(),
         cluster: Some(cluster.name.clone()),
-        actor: Actor {
-            identity_type: IdentityType::Unknown("drift".to_string()),
-            arn: None,
-            session_name: None,
-            display: "a caller outside the pipeline".to_string(),
-            agent: "unknown".to_string(),
-        },
+        actor: Actor::described(
+            IdentityType::Unknown("drift".to_string()),
+            "a caller outside the pipeline",
+            "unknown",
+        ),
         user_agent: None,
         source_ip: None,
         error: None,

@@ -17,7 +17,8 @@ use std::sync::mpsc;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use eks_access_watch::alert::Alert;
-use eks_access_watch::context::{Context, History};
+use eks_access_watch::context::state::{FileStore, MemoryStore, Store};
+use eks_access_watch::context::{Context, History, correlate};
 use eks_access_watch::ingest::{self, Options, Outcome, ReadMode, Stats};
 use eks_access_watch::operation::Skip;
 use eks_access_watch::pipeline::{self, Judged};
@@ -91,6 +92,11 @@ struct ReplayArgs {
     /// Print a summary (records read, alerts, problems, skips by reason) on stderr at the end.
     #[arg(long)]
     summary: bool,
+    /// Keep correlation state in FILE (created if missing), so that replaying yesterday's
+    /// export and then today's correlates across the two runs; default: in memory, this run
+    /// only.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Files or directories to read; `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -217,6 +223,10 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ReadMode::Fast
     };
+    let store: Box<dyn Store> = match &args.state {
+        Some(path) => Box::new(FileStore::open(path)?),
+        None => Box::new(MemoryStore::new()),
+    };
     // Files in parallel; enrichment goes one event at a time through one runtime.
     let jobs = if online.is_some() {
         1
@@ -266,45 +276,40 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
+    // Every input is read in parallel (ingest and its own history), then every event is
+    // judged in event-time order (correlation spans the inputs), then shown in input order.
     let next = AtomicUsize::new(0);
-    let result = std::thread::scope(|scope| -> io::Result<()> {
+    let mut reports: Vec<FileReport> = std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
         for _ in 0..jobs {
-            let (tx, next, inputs, config, online) =
-                (tx.clone(), &next, &inputs, &config, online.as_ref());
+            let (tx, next, inputs, config) = (tx.clone(), &next, &inputs, &config);
             let options = Options::new(config)
                 .mode(mode)
                 .cluster(args.cluster.as_deref());
-            let grading = Grading {
-                config,
-                tuning,
-                today,
-            };
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = inputs.get(i) else { break };
-                    if tx
-                        .send((i, process_file(path, &options, &grading, online)))
-                        .is_err()
-                    {
+                    if tx.send((i, process_file(path, &options))).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(tx);
-        let mut pending = BTreeMap::new();
-        let mut want = 0;
-        for (i, report) in rx {
-            pending.insert(i, report);
-            while let Some(report) = pending.remove(&want) {
-                show(report, &mut printer)?;
-                want += 1;
-            }
-        }
-        Ok(())
+        let mut all: Vec<(usize, FileReport)> = rx.into_iter().collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
     });
+    let grading = Grading {
+        config: &config,
+        tuning,
+        today,
+    };
+    grading.judge_all(&mut reports, store.as_ref(), online.as_ref());
+    let result = reports
+        .into_iter()
+        .try_for_each(|report| show(report, &mut printer));
     if let Err(e) = result {
         // stdout closed (e.g. piped into `head`): stop quietly, nothing more can be shown.
         if e.kind() == io::ErrorKind::BrokenPipe {
@@ -348,6 +353,9 @@ fn default_jobs() -> usize {
 /// Everything one input produced, in order.
 #[derive(Default)]
 struct FileReport {
+    /// Watched events, completed by the input's history, in input order (judged after every
+    /// input is read: correlation takes them in event-time order).
+    events: Vec<AccessEvent>,
     alerts: Vec<Alert>,
     problems: Vec<String>,
     stats: Stats,
@@ -368,14 +376,50 @@ impl Grading<'_> {
     fn judge(&self, event: &AccessEvent, context: &Context) -> Judged {
         pipeline::judge(event, context, self.config, self.tuning, self.today)
     }
+
+    /// Judge every input's events: the context stage (correlation against `store` in
+    /// event-time order across all inputs, then enrichment with --enrich), then the pipeline.
+    /// Alerts land in their input's report in input order, so reading inputs in parallel
+    /// never changes the result.
+    fn judge_all(&self, reports: &mut [FileReport], store: &dyn Store, online: Option<&Online>) {
+        let settings = self.tuning.and_then(|t| t.correlation).unwrap_or_default();
+        let mut order: Vec<(i64, usize, usize)> = Vec::new();
+        for (f, report) in reports.iter().enumerate() {
+            for (e, event) in report.events.iter().enumerate() {
+                order.push((correlate::epoch(event).unwrap_or(i64::MAX), f, e));
+            }
+        }
+        order.sort_unstable();
+        let mut judged: Vec<Vec<Option<Judged>>> = reports
+            .iter()
+            .map(|r| (0..r.events.len()).map(|_| None).collect())
+            .collect();
+        for (_, f, e) in order {
+            let event = &reports[f].events[e];
+            let correlation = correlate::observe_in(store, event, self.config, &settings);
+            let context = Context {
+                enrichment: online.and_then(|o| o.enrich(event)),
+                correlation: Some(correlation),
+            };
+            judged[f][e] = Some(self.judge(event, &context));
+        }
+        for (report, judged) in reports.iter_mut().zip(judged) {
+            for j in judged.into_iter().flatten() {
+                match j {
+                    Judged::Alert(alert) => report.alerts.push(*alert),
+                    Judged::Disabled { .. } => {
+                        *report
+                            .skips
+                            .entry("every finding's rule disabled in the tuning file".to_string())
+                            .or_insert(0) += 1
+                    }
+                }
+            }
+        }
+    }
 }
 
-fn process_file(
-    path: &std::path::Path,
-    options: &Options,
-    grading: &Grading,
-    online: Option<&Online>,
-) -> FileReport {
+fn process_file(path: &std::path::Path, options: &Options) -> FileReport {
     let mut report = FileReport::default();
     let reader = match ingest::open(path) {
         Ok(r) => r,
@@ -385,8 +429,7 @@ fn process_file(
         }
     };
     let name = path.display().to_string();
-    // The context stage: what this input's earlier events showed (per file, in order), then
-    // the EKS API with --enrich.
+    // The context stage's per-input part: what this input's earlier events showed.
     let mut history = History::default();
     // Events the context stage found nothing to alert on: skipped, not watched.
     let mut quiet = 0;
@@ -397,16 +440,7 @@ fn process_file(
                 *report.skips.entry(reason.to_string()).or_insert(0) += 1;
                 return;
             }
-            let context = Context::with_enrichment(online.and_then(|o| o.enrich(&event)));
-            match grading.judge(&event, &context) {
-                Judged::Alert(alert) => report.alerts.push(*alert),
-                Judged::Disabled { .. } => {
-                    *report
-                        .skips
-                        .entry("every finding's rule disabled in the tuning file".to_string())
-                        .or_insert(0) += 1
-                }
-            }
+            report.events.push(*event);
         }
         // Nearly every record is another service's: counted without building a key.
         Outcome::Skipped {

@@ -53,6 +53,8 @@ async fn main() -> Result<(), Error> {
             .map(|_| aws_sdk_sqs::Client::new(&sdk)),
         // The scheduled trail self-check's reader; building it costs no call.
         cloudtrail: Some(aws_sdk_cloudtrail::Client::new(&sdk)),
+        // The correlation store: DynamoDB when STATE_TABLE_NAME is set (see aws::dynamodb).
+        state: None,
     };
     tracing::info!(
         dry_run = settings.topic.is_none(),

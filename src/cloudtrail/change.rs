@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::arn;
 use crate::model::{
-    AccessScope, AuthMode, Change, ClusterSettings, EntrySpec, EntryType, PodIdentityAction,
-    PodIdentityGrant, PublicEndpoint, ScopeType,
+    AccessScope, AuthMode, Change, ClusterSettings, EntrySpec, EntryType, IssuedCredentials,
+    PodIdentityAction, PodIdentityGrant, PublicEndpoint, ScopeType,
 };
 use crate::operation::CloudTrailCall;
 use crate::sanitize::clean;
@@ -79,6 +79,9 @@ pub(super) fn change(call: CloudTrailCall, req: &Value, resp: &Value) -> Change 
         | CloudTrailCall::AssumeRoleWithWebIdentity => Change::AssumeRole {
             role_arn: arn_at(req, &["roleArn"]),
             session_name: text_at(req, &["roleSessionName"]),
+            source_identity: text_at(req, &["sourceIdentity"])
+                .or_else(|| text_at(resp, &["sourceIdentity"])),
+            issued: issued_credentials(resp),
         },
         CloudTrailCall::StopLogging | CloudTrailCall::DeleteTrail => Change::TrailStopped {
             deleted: call == CloudTrailCall::DeleteTrail,
@@ -93,6 +96,16 @@ pub(super) fn change(call: CloudTrailCall, req: &Value, resp: &Value) -> Change 
             keys: request_keys(req),
         },
     }
+}
+
+/// The credentials an AssumeRole issued, when its answer is in the record.
+fn issued_credentials(resp: &Value) -> Option<IssuedCredentials> {
+    let issued = IssuedCredentials {
+        access_key_id: text_at(resp, &["credentials", "accessKeyId"]),
+        expiration: text_at(resp, &["credentials", "expiration"]),
+        session_arn: arn_at(resp, &["assumedRoleUser", "arn"]),
+    };
+    (issued.access_key_id.is_some() || issued.session_arn.is_some()).then_some(issued)
 }
 
 /// A trail's name from its name or ARN (`arn:aws:cloudtrail:<region>:<account>:trail/<name>`).

@@ -57,6 +57,7 @@ pub struct RawUserIdentity {
     pub account_id: Option<String>,
     pub user_name: Option<String>,
     pub invoked_by: Option<String>,
+    pub access_key_id: Option<String>,
     pub session_context: Option<RawSessionContext>,
 }
 
@@ -177,6 +178,8 @@ pub fn unparsed_event(
             session_name: None,
             display: clean(&display, 300),
             agent: agent_family(user_agent.as_deref(), source_ip.as_deref()),
+            access_key_id: field("accessKeyId"),
+            session_arn: None,
         },
         user_agent: user_agent.map(|u| clean(&u, 512)),
         source_ip,
@@ -237,17 +240,16 @@ fn actor(
 ) -> Actor {
     let agent = agent_family(user_agent, source_ip);
     let Some(id) = identity else {
-        return Actor {
-            identity_type: IdentityType::Unknown("Unknown".into()),
-            arn: None,
-            session_name: None,
-            display: "unknown caller".into(),
-            agent,
-        };
+        return Actor::described(
+            IdentityType::Unknown("Unknown".into()),
+            "unknown caller",
+            &agent,
+        );
     };
     let identity_type =
         IdentityType::parse(&clean(id.identity_type.as_deref().unwrap_or("Unknown"), 64));
     let own_arn = id.arn.as_deref().map(|a| clean(&arn::decode(a), MAX_ARN));
+    let own_arn_session = own_arn.clone().filter(|a| a.contains(":assumed-role/"));
     let issuer_arn = id
         .session_context
         .as_ref()
@@ -318,12 +320,18 @@ fn actor(
             (own_arn, None, display)
         }
     };
+    let session_arn = match identity_type {
+        IdentityType::AssumedRole => own_arn_session,
+        _ => None,
+    };
     Actor {
         identity_type,
         arn,
         session_name,
         display: clean(&display, 300),
         agent,
+        access_key_id: field(id.access_key_id.as_deref()),
+        session_arn,
     }
 }
 

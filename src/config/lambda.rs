@@ -40,6 +40,9 @@ pub struct LambdaSettings {
     pub region: Option<String>,
     /// The SSM parameter holding the tuning file (`TUNING_PARAMETER_NAME`), read at init.
     pub tuning_parameter: Option<String>,
+    /// The DynamoDB table of correlation state and delivered-once marks (`STATE_TABLE_NAME`);
+    /// without it events are judged alone.
+    pub state_table: Option<String>,
     /// The daily audit (`{"task": "audit"}`): where snapshots go, what to read, how to grade.
     pub audit: AuditSettings,
 }
@@ -181,6 +184,17 @@ impl LambdaSettings {
                 ))
             }
         });
+        let state_table = env.optional("STATE_TABLE_NAME", |v| {
+            let valid = (3..=255).contains(&v.len())
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            if valid {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`{v}` is not a DynamoDB table name (3 to 255 letters, digits, _ . -); the template sets it to its StateTable"
+                ))
+            }
+        });
         let audit = AuditSettings::from_env(&mut env, role_template.is_some());
         if !env.problems.is_empty() {
             return Err(ConfigError {
@@ -200,6 +214,7 @@ impl LambdaSettings {
             failure_queue_url,
             region: env.text("AWS_REGION"),
             tuning_parameter,
+            state_table,
             audit,
         })
     }

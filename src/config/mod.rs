@@ -18,6 +18,34 @@ mod lambda;
 pub use audit::{AUDIT_ENV_VARS, AuditConfig, AuditSettings, check_targets, is_region};
 pub use lambda::{AlertFormat, LAMBDA_ENV_VARS, LambdaSettings};
 
+/// Windows and thresholds of the correlation rules (the tuning file's `[correlation]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorrelationSettings {
+    /// `access-entry-created-then-deleted`: a grant removed within this long of being made.
+    pub created_then_deleted: std::time::Duration,
+    /// `principal-granted-on-many-clusters`: this many distinct clusters ...
+    pub many_clusters: usize,
+    /// ... within this window.
+    pub many_clusters_window: std::time::Duration,
+    /// `repeated-denied-attempts`: this many denied calls ...
+    pub denied_attempts: usize,
+    /// ... within this window.
+    pub denied_window: std::time::Duration,
+}
+
+impl Default for CorrelationSettings {
+    fn default() -> Self {
+        let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+        CorrelationSettings {
+            created_then_deleted: minutes(60),
+            many_clusters: 3,
+            many_clusters_window: minutes(60),
+            denied_attempts: 5,
+            denied_window: minutes(10),
+        }
+    }
+}
+
 /// Who may change access, and which roles are break-glass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleConfig {

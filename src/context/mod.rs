@@ -7,14 +7,19 @@
 //!   grant everything. It completes each event of that input in order.
 //! - EKS enrichment (the Lambda, `replay --enrich`): the affected access entry, its policies and
 //!   the cluster, read under one deadline ([`eks`], with the `aws` feature).
+//! - Correlation ([`correlate`]): what earlier events, kept in a state store ([`state`]), say
+//!   about this one.
 //!
 //! Adding a fact: a field of [`Context`], the code that fills it here, and the rule that reads
 //! it (`Case::context` in [`crate::rules`]).
 
+pub mod correlate;
 #[cfg(feature = "aws")]
 pub mod eks;
 mod history;
+pub mod state;
 
+pub use correlate::Correlation;
 pub use history::History;
 
 use crate::model::Enrichment;
@@ -25,11 +30,17 @@ pub struct Context {
     /// What the EKS API says about the affected entry and cluster; `None` when enrichment was
     /// not attempted (offline replay, `ENRICH=false`).
     pub enrichment: Option<Enrichment>,
+    /// What earlier events say about this one (a break-glass session, a grant undone, a
+    /// fan-out, denied bursts); `None` where no state store is configured.
+    pub correlation: Option<Correlation>,
 }
 
 impl Context {
     /// The context of an event with EKS enrichment (or none).
     pub fn with_enrichment(enrichment: Option<Enrichment>) -> Self {
-        Context { enrichment }
+        Context {
+            enrichment,
+            correlation: None,
+        }
     }
 }

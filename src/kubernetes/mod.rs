@@ -284,13 +284,11 @@ fn actor(
 ) -> Actor {
     let agent = agent_family(user_agent, None);
     let Some(user) = user else {
-        return Actor {
-            identity_type: IdentityType::Unknown("Unknown".into()),
-            arn: None,
-            session_name: None,
-            display: "unknown caller".into(),
-            agent,
-        };
+        return Actor::described(
+            IdentityType::Unknown("Unknown".into()),
+            "unknown caller",
+            &agent,
+        );
     };
     let username = user.username.as_deref().unwrap_or_default();
     let session = user.extra("sessionName").map(|s| clean(s, MAX_FIELD));
@@ -337,12 +335,18 @@ fn actor(
         Some(as_user) => format!("{display} as {}", kubernetes_identity(as_user).1),
         None => display,
     };
+    let session_arn = user
+        .extra("arn")
+        .filter(|a| a.contains(":assumed-role/"))
+        .map(|a| clean(&arn::decode(a), MAX_ARN));
     Actor {
         identity_type,
         arn,
         session_name,
         display: clean(&display, 300),
         agent,
+        access_key_id: user.extra("accessKeyId").map(|k| clean(k, MAX_FIELD)),
+        session_arn,
     }
 }
 

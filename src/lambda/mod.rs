@@ -28,6 +28,11 @@ use crate::closed::{UnknownValue, closed_enum};
 pub mod daily_audit;
 use crate::config::{ConfigError, LambdaSettings};
 use crate::context::eks::{EnrichSettings, Enricher};
+use std::sync::Arc;
+
+use crate::config::CorrelationSettings;
+use crate::context::correlate::{self, Correlation, View};
+use crate::context::state::{Commit, Store};
 use crate::context::{Context, History};
 use crate::ingest::{self, InputError, Options, Outcome};
 use crate::model::AccessEvent;
@@ -237,6 +242,9 @@ pub struct Clients {
     pub sns: Option<aws_sdk_sns::Client>,
     pub sqs: Option<aws_sdk_sqs::Client>,
     pub cloudtrail: Option<aws_sdk_cloudtrail::Client>,
+    /// The correlation state and delivered-once marks (`STATE_TABLE_NAME`: DynamoDB); without
+    /// it events are judged alone and a redelivered event alerts again.
+    pub state: Option<Arc<dyn Store>>,
 }
 
 /// What became of one event.
@@ -277,6 +285,14 @@ impl Handler {
         }
     }
 
+    /// The correlation rules' windows and thresholds: the tuning file's, else the defaults.
+    fn correlation_settings(&self) -> CorrelationSettings {
+        self.tuning
+            .as_ref()
+            .and_then(|t| t.correlation)
+            .unwrap_or_default()
+    }
+
     /// Run the daily audit on `{"task": "audit"}` payloads.
     pub fn with_audit(mut self, audit: crate::lambda::daily_audit::DailyAudit) -> Self {
         self.audit = Some(audit);
@@ -310,15 +326,40 @@ impl Handler {
             skipped: skipped.into_iter().map(|(at, _)| at).collect(),
             ..Response::default()
         };
+        let mut batch = match &self.clients.state {
+            Some(store) => {
+                Correlated::start(
+                    store.as_ref(),
+                    events,
+                    &self.settings.rules,
+                    self.correlation_settings(),
+                )
+                .await
+            }
+            None => Correlated::alone(events),
+        };
+        for (event, id) in &batch.already {
+            response.skipped.push(format!(
+                "{event} {id}: already delivered (delivered-once store)"
+            ));
+        }
         let mut failures = Vec::new();
-        for event in events {
-            match self.alert(&event).await {
+        for i in 0..batch.events.len() {
+            let (event, correlation) = (&batch.events[i], batch.correlations[i].take());
+            match self.alert(event, correlation).await {
                 Handled::Alert(delivery, failed) => {
+                    batch.settled(i, failed.is_empty());
                     failures.extend(failed);
                     response.alerts.push(delivery);
                 }
-                Handled::Disabled(reason) => response.skipped.push(reason),
+                Handled::Disabled(reason) => {
+                    batch.settled(i, true);
+                    response.skipped.push(reason)
+                }
             }
+        }
+        if let Some(store) = &self.clients.state {
+            batch.commit(store.as_ref()).await;
         }
         let error = if !failures.is_empty() {
             HandlerError::Publish(failures)
@@ -388,12 +429,15 @@ impl Handler {
 
     /// The context stage (EKS enrichment), the pipeline's judgement, delivery: what happened
     /// to one event, and the publish error if SNS did not take it.
-    async fn alert(&self, event: &AccessEvent) -> Handled {
+    async fn alert(&self, event: &AccessEvent, correlation: Option<Correlation>) -> Handled {
         let enrichment = match &self.clients.enricher {
             Some(e) => e.enrich(event).await,
             None => None,
         };
-        let context = Context::with_enrichment(enrichment);
+        let context = Context {
+            enrichment,
+            correlation,
+        };
         let today = (self.today)();
         let alert = match pipeline::judge(
             event,
@@ -498,7 +542,7 @@ impl Handler {
             ..Response::default()
         };
         if findings > 0 {
-            match self.alert(&event).await {
+            match self.alert(&event, None).await {
                 Handled::Alert(delivery, failed) => {
                     response.alerts.push(delivery);
                     if !failed.is_empty() {
@@ -510,6 +554,206 @@ impl Handler {
         }
         Ok(response)
     }
+}
+
+/// How long a claim holds before another invocation may take the event over (the function's
+/// timeout is shorter, so a claim only lapses when its invocation died).
+const CLAIM_LEASE: i64 = 15 * 60;
+/// How long a delivered event is remembered: a second path (the organisation trail's bucket,
+/// a backfill) that delivers it within this time does not alert again.
+pub const DELIVERED_FOR: i64 = 7 * 24 * 3600;
+
+fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// One payload's events with what the state store said about them: the events not already
+/// delivered, each one's correlation (observed in event-time order), and what to write back.
+struct Correlated {
+    events: Vec<AccessEvent>,
+    correlations: Vec<Option<Correlation>>,
+    /// (event name, event id) of events another invocation already delivered.
+    already: Vec<(String, String)>,
+    view: View,
+    delivered: Vec<String>,
+    failed: Vec<String>,
+    /// Set when the store did not answer: nothing is written back.
+    unavailable: bool,
+}
+
+impl Correlated {
+    /// No store: every event, judged alone.
+    fn alone(events: Vec<AccessEvent>) -> Self {
+        let correlations = events.iter().map(|_| None).collect();
+        Correlated {
+            events,
+            correlations,
+            already: Vec::new(),
+            view: View::default(),
+            delivered: Vec::new(),
+            failed: Vec::new(),
+            unavailable: true,
+        }
+    }
+
+    /// Claim the events (one conditional write), read every key they need (one read), observe
+    /// them in event-time order. A store that fails leaves every event to be delivered, each
+    /// saying `correlation unavailable (<reason>)`, and counts it.
+    async fn start(
+        store: &dyn Store,
+        events: Vec<AccessEvent>,
+        config: &crate::config::RuleConfig,
+        settings: CorrelationSettings,
+    ) -> Self {
+        let mut batch = Correlated::alone(events);
+        if batch.events.is_empty() {
+            return batch;
+        }
+        let now = wall_clock();
+        let ids: Vec<String> = batch
+            .events
+            .iter()
+            .filter_map(|e| {
+                e.event_id
+                    .as_deref()
+                    .map(crate::context::state::Key::delivered)
+            })
+            .collect();
+        let already = match store.claim(&ids, now, now + CLAIM_LEASE).await {
+            Ok(already) => already,
+            Err(e) => return batch.without_store(&e),
+        };
+        if !already.is_empty() {
+            let (keep, gone): (Vec<AccessEvent>, Vec<AccessEvent>) =
+                batch.events.drain(..).partition(|e| {
+                    e.event_id.as_deref().is_none_or(|id| {
+                        !already.contains(&crate::context::state::Key::delivered(id))
+                    })
+                });
+            batch.already = gone
+                .iter()
+                .map(|e| {
+                    (
+                        e.event_name().to_string(),
+                        e.event_id.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            batch.events = keep;
+            batch.correlations = batch.events.iter().map(|_| None).collect();
+        }
+        let mut keys: Vec<String> = batch.events.iter().flat_map(correlate::keys_for).collect();
+        keys.sort();
+        keys.dedup();
+        let earliest = batch
+            .events
+            .iter()
+            .filter_map(correlate::epoch)
+            .min()
+            .unwrap_or(now);
+        let stored = if keys.is_empty() {
+            Ok(Default::default())
+        } else {
+            store.read(&keys, earliest).await
+        };
+        let view = match stored.and_then(View::new) {
+            Ok(v) => v,
+            Err(e) => return batch.without_store(&e),
+        };
+        batch.view = view;
+        batch.unavailable = false;
+        let mut order: Vec<(i64, usize)> = batch
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (correlate::epoch(e).unwrap_or(i64::MAX), i))
+            .collect();
+        order.sort_unstable();
+        for (_, i) in order {
+            let c = correlate::observe(&batch.events[i], config, &settings, &mut batch.view);
+            batch.correlations[i] = Some(c);
+        }
+        batch
+    }
+
+    fn without_store(mut self, e: &crate::context::state::StoreError) -> Self {
+        tracing::error!(error = %e, "state store unavailable: events judged without correlation");
+        println!(
+            "{}",
+            correlation_unavailable_metric(self.events.len() as u64, wall_clock() * 1000)
+        );
+        self.correlations = self
+            .events
+            .iter()
+            .map(|_| Some(Correlation::unavailable(e)))
+            .collect();
+        self.unavailable = true;
+        self
+    }
+
+    /// What became of event `i`'s delivery.
+    fn settled(&mut self, i: usize, delivered: bool) {
+        if let Some(id) = self.events[i].event_id.as_deref() {
+            let key = crate::context::state::Key::delivered(id);
+            if delivered {
+                self.delivered.push(key);
+            } else {
+                self.failed.push(key);
+            }
+        }
+    }
+
+    /// After delivery, one write: the state the events changed, the events delivered, the
+    /// claims of those that failed released. A conflict (another invocation wrote a record
+    /// first) or a failure loses correlation state, never an alert: it is logged and counted.
+    async fn commit(&mut self, store: &dyn Store) {
+        if self.unavailable {
+            return;
+        }
+        let batch = Commit {
+            writes: self.view.writes(),
+            delivered: std::mem::take(&mut self.delivered),
+            failed: std::mem::take(&mut self.failed),
+            keep_until: wall_clock() + DELIVERED_FOR,
+        };
+        match store.commit(&batch).await {
+            Ok(w) if w.conflicts.is_empty() => {}
+            Ok(w) => {
+                tracing::warn!(keys = ?w.conflicts, "correlation state changed under this invocation: those records keep the other's version");
+                println!(
+                    "{}",
+                    correlation_unavailable_metric(w.conflicts.len() as u64, wall_clock() * 1000)
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "correlation state not written");
+                println!(
+                    "{}",
+                    correlation_unavailable_metric(self.events.len() as u64, wall_clock() * 1000)
+                );
+            }
+        }
+    }
+}
+
+/// The embedded-metric-format line that counts events judged without correlation
+/// (`EksAccessWatch/CorrelationUnavailable`, which the template alarms on).
+pub fn correlation_unavailable_metric(count: u64, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "EksAccessWatch",
+                "Dimensions": [[]],
+                "Metrics": [{"Name": "CorrelationUnavailable", "Unit": "Count"}],
+            }],
+        },
+        "CorrelationUnavailable": count,
+    })
+    .to_string()
 }
 
 /// Where alerts go, from the settings and the clients built for them: one line per sink.

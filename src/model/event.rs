@@ -180,18 +180,35 @@ pub struct Actor {
     pub display: String,
     /// User agent family: terraform, aws-cli, console, cloudformation, eksctl, ...
     pub agent: String,
+    /// The temporary credentials the call was made with (CloudTrail `userIdentity.accessKeyId`,
+    /// the audit event's `user.extra.accessKeyId`): one STS session across both planes.
+    pub access_key_id: Option<String>,
+    /// The STS session's own ARN (`arn:aws:sts::<account>:assumed-role/<role>/<session>`), for
+    /// matching a session where the key is absent.
+    pub session_arn: Option<String>,
 }
 
 impl Actor {
-    /// The watcher itself, as the actor of its own scheduled checks.
-    pub fn watcher() -> Actor {
+    /// An actor known only by what it is and how it is shown (no ARN, no session).
+    pub fn described(identity_type: IdentityType, display: &str, agent: &str) -> Actor {
         Actor {
-            identity_type: IdentityType::Unknown("eks-access-watch".into()),
+            identity_type,
             arn: None,
             session_name: None,
-            display: "eks-access-watch (scheduled check)".into(),
-            agent: "eks-access-watch".into(),
+            display: display.to_string(),
+            agent: agent.to_string(),
+            access_key_id: None,
+            session_arn: None,
         }
+    }
+
+    /// The watcher itself, as the actor of its own scheduled checks.
+    pub fn watcher() -> Actor {
+        Actor::described(
+            IdentityType::Unknown("eks-access-watch".into()),
+            "eks-access-watch (scheduled check)",
+            "eks-access-watch",
+        )
     }
 
     /// `role/platform-engineer (jdoe), user agent says terraform`: the tool family comes from
@@ -346,6 +363,19 @@ pub struct PodIdentityGrant {
 }
 
 /// A trail as the self-check found it, in the region it checked.
+/// What an AssumeRole answered with: the key that every call of the session carries
+/// (CloudTrail's `userIdentity.accessKeyId`, the audit log's `user.extra.accessKeyId`), and
+/// how long the session lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCredentials {
+    /// `responseElements.credentials.accessKeyId` (`ASIA...`).
+    pub access_key_id: Option<String>,
+    /// `responseElements.credentials.expiration`, as written.
+    pub expiration: Option<String>,
+    /// `responseElements.assumedRoleUser.arn`: the session's own ARN.
+    pub session_arn: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrailState {
     pub name: String,
@@ -409,6 +439,10 @@ pub enum Change {
     AssumeRole {
         role_arn: Option<String>,
         session_name: Option<String>,
+        /// `sourceIdentity`, when the caller set one (it follows the session).
+        source_identity: Option<String>,
+        /// The credentials STS issued (absent for a failed call).
+        issued: Option<IssuedCredentials>,
     },
     /// StopLogging, DeleteTrail.
     TrailStopped {

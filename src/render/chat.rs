@@ -132,6 +132,16 @@ pub fn document(alert: &Alert) -> Value {
         code(&alert.event_name),
         code(alert.event_id.as_deref().unwrap_or("-"))
     ));
+    if let Some(i) = &alert.incident {
+        lines.push(String::new());
+        lines.push(prose(&super::incident_heading(i), 300));
+        for line in super::incident_lines(i) {
+            lines.push(prose(&line, 600));
+        }
+    }
+    if let Some(grant) = &alert.resolves {
+        lines.push(format!("Resolves the grant of event {}", code(grant)));
+    }
     let subject = subject(alert);
     let summary = headline(alert).sentence(&alert.event_name);
     card(&Card {

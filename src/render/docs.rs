@@ -91,6 +91,7 @@ fn topic_title(topic: Topic) -> &'static str {
         Topic::Migration => "Migrating from aws-auth (`eks-access-watch migrate`)",
         Topic::Kubernetes => "aws-auth ConfigMap and RBAC bindings (EKS audit log)",
         Topic::Tuning => "The tuning file",
+        Topic::Correlation => "Sequences (correlation with state)",
         Topic::Standing => "Standing access (`eks-access-watch audit`)",
         Topic::Drift => "Drift against a baseline (`eks-access-watch audit --baseline`)",
     }

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::alert::Alert;
+use crate::context::state::Incident;
 use crate::model::{
     AccessScope, AdminCensus, ClusterInfo, Enrichment, EnrichmentStatus, EntryInfo, IdentityType,
     PolicyGrant,
@@ -62,6 +63,9 @@ pub(crate) fn document_with_access(alert: &Alert, access: Option<String>) -> Doc
             effective_access: access,
             trimmed: e.trimmed,
         }),
+        incident: &alert.incident,
+        resolves: &alert.resolves,
+        correlation: &alert.correlation_unavailable,
     }
 }
 
@@ -86,6 +90,13 @@ pub(crate) struct Document<'a> {
     findings: &'a [Finding],
     /// `null` offline.
     enrichment: Option<EnrichmentDocument<'a>>,
+    /// `null` unless a correlation rule touched the alert.
+    incident: &'a Option<Incident>,
+    /// `null` unless the alert is a `grant-reverted`.
+    resolves: &'a Option<String>,
+    /// Only when the state store did not answer: `correlation unavailable (<reason>)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation: &'a Option<String>,
 }
 
 /// [`Enrichment`]'s facts, with the effective access rendered in their midst.

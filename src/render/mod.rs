@@ -201,6 +201,18 @@ pub(crate) fn text_with_access(alert: &Alert, access: Option<&str>) -> String {
             let _ = writeln!(out, "           {note}");
         }
     }
+    if let Some(i) = &alert.incident {
+        let _ = writeln!(out, "\n{}:", incident_heading(i));
+        for line in incident_lines(i) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    if let Some(grant) = &alert.resolves {
+        let _ = writeln!(out, "\nResolves the grant of event {grant}.");
+    }
+    if let Some(why) = &alert.correlation_unavailable {
+        let _ = writeln!(out, "\nNote: {why}: this alert was judged alone.");
+    }
     let steps = next_steps(alert);
     if !steps.is_empty() {
         let _ = writeln!(out, "\nWhat to do:");
@@ -227,6 +239,40 @@ pub(crate) fn text_with_access(alert: &Alert, access: Option<&str>) -> String {
     };
     let _ = writeln!(out, "\n{id}: {}", alert.event_id.as_deref().unwrap_or(na));
     out
+}
+
+/// `Incident eaw-1a2b3c4d5e6f7a8b (break-glass-session-activity), opened 2026-11-20T01:40:00Z`.
+pub fn incident_heading(i: &crate::context::state::Incident) -> String {
+    format!(
+        "Incident {} ({}), opened {}",
+        i.id,
+        i.rule,
+        i.opened_at.as_deref().unwrap_or("at an unknown time")
+    )
+}
+
+/// The incident's chain, oldest first, one line per event:
+/// `1. AssumeRole 2026-11-20T01:40:00Z (cloudtrail) 3c5e...`.
+pub fn incident_lines(i: &crate::context::state::Incident) -> Vec<String> {
+    let mut lines = Vec::new();
+    if i.more > 0 {
+        lines.push(format!("({} earlier events not listed)", i.more));
+    }
+    for (n, e) in i.events.iter().enumerate() {
+        lines.push(format!(
+            "{}. {} {}{} ({}) {}",
+            n + 1 + i.more,
+            e.event_name,
+            e.event_time.as_deref().unwrap_or("-"),
+            e.cluster
+                .as_deref()
+                .map(|c| format!(" on {c}"))
+                .unwrap_or_default(),
+            e.plane,
+            e.event_id.as_deref().unwrap_or("-")
+        ));
+    }
+    lines
 }
 
 /// `  HIGH     rule-id: summary`: one finding in a text rendering.

@@ -126,6 +126,14 @@ fn compose(alert: &Alert, access: Option<&str>, fifo: bool, format: AlertFormat)
             value: serde_json::to_string(&suppressed).unwrap_or_else(|_| "[]".into()),
         });
     }
+    // Subscribers filter or group by incident.
+    if let Some(i) = &alert.incident {
+        attributes.push(Attribute {
+            name: "incident",
+            data_type: "String",
+            value: i.id.clone(),
+        });
+    }
     let (group_id, dedup_id) = if fifo {
         let group = format!(
             "{}/{}/{}",

@@ -3,7 +3,8 @@
 
 use super::Rule;
 use super::{
-    cluster, drift, entries, grants, identity, integrity, kubernetes, migration, standing, tuning,
+    cluster, correlation, drift, entries, grants, identity, integrity, kubernetes, migration,
+    standing, tuning,
 };
 
 /// The catalogue, in the order findings are listed.
@@ -60,6 +61,11 @@ pub static CATALOGUE: &[&Rule] = &[
     &kubernetes::RBAC_CLUSTER_ADMIN_BOUND,
     &kubernetes::RBAC_BINDING_CHANGED,
     &kubernetes::RBAC_WILDCARD_ROLE,
+    &correlation::BREAK_GLASS_SESSION_ACTIVITY,
+    &correlation::ACCESS_ENTRY_CREATED_THEN_DELETED,
+    &correlation::PRINCIPAL_GRANTED_ON_MANY_CLUSTERS,
+    &correlation::REPEATED_DENIED_ATTEMPTS,
+    &correlation::GRANT_REVERTED,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
     &tuning::EXCEPTION_EXPIRED,

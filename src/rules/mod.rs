@@ -24,10 +24,11 @@
 //! findings afterwards, as a separate step: it never reaches a rule function.
 
 mod cluster;
+pub mod correlation;
 pub mod drift;
 mod entries;
 mod grants;
-mod identity;
+pub mod identity;
 mod integrity;
 mod kubernetes;
 mod migration;

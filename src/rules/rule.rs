@@ -18,6 +18,7 @@ closed_enum! {
         Integrity = "integrity",
         Kubernetes = "kubernetes",
         Tuning = "tuning",
+        Correlation = "correlation",
         Standing = "standing",
         Drift = "drift",
         Migration = "migration",

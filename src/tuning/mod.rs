@@ -33,7 +33,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::config::{ConfigError, RuleConfig};
+use crate::config::{ConfigError, CorrelationSettings, RuleConfig};
 use crate::rules::{self, ExceptionRef, Finding, OnFailure, Rule};
 use crate::severity::Severity;
 use pattern::{Field, Pattern};
@@ -50,6 +50,8 @@ pub struct Tuning {
     pub overrides: Vec<Override>,
     /// In file order: the first one in force that matches a finding suppresses it.
     pub exceptions: Vec<Exception>,
+    /// `[correlation]`: the correlation rules' windows and thresholds, when the file sets them.
+    pub correlation: Option<CorrelationSettings>,
 }
 
 /// `[rules.<id>]`: turn a rule off or change its severity.

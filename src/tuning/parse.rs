@@ -34,7 +34,7 @@ use toml::de::{DeTable, DeValue};
 use super::pattern::{Field, Pattern};
 use super::{Exception, Override, Tuning};
 use crate::arn;
-use crate::config::{ConfigError, RuleConfig};
+use crate::config::{ConfigError, CorrelationSettings, RuleConfig};
 use crate::rules::{self, CATALOGUE};
 use crate::severity::Severity;
 
@@ -46,6 +46,14 @@ const TOP_KEYS: &[&str] = &[
     "required_tags",
     "rules",
     "exceptions",
+    "correlation",
+];
+const CORRELATION_KEYS: &[&str] = &[
+    "created_then_deleted_minutes",
+    "many_clusters",
+    "many_clusters_minutes",
+    "denied_attempts",
+    "denied_minutes",
 ];
 const OVERRIDE_KEYS: &[&str] = &["enabled", "severity"];
 const EXCEPTION_KEYS: &[&str] = &[
@@ -130,6 +138,7 @@ fn document(p: &mut Problems, doc: &DeTable, source: &str) -> Tuning {
             "required_tags" => tuning.required_tags = tags(p, value),
             "rules" => tuning.overrides = overrides(p, value),
             "exceptions" => tuning.exceptions = exceptions(p, value),
+            "correlation" => tuning.correlation = correlation(p, value),
             other => p.add(key.span(), unknown_key("", other, TOP_KEYS)),
         }
     }
@@ -220,6 +229,56 @@ fn tags(p: &mut Problems, value: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// `[correlation]`: windows in minutes (1 to 720: state lives at most 12 hours) and
+/// thresholds (2 to 1000); what is not set keeps its default.
+fn correlation(p: &mut Problems, value: &Value) -> Option<CorrelationSettings> {
+    let Some(table) = value.get_ref().as_table() else {
+        p.add(
+            value.span(),
+            "correlation: expected a table, e.g. [correlation] with denied_attempts = 5".into(),
+        );
+        return None;
+    };
+    let mut s = CorrelationSettings::default();
+    for (key, v) in table.iter() {
+        let name = key.get_ref().as_ref();
+        if !CORRELATION_KEYS.contains(&name) {
+            p.add(
+                key.span(),
+                unknown_key("correlation.", name, CORRELATION_KEYS),
+            );
+            continue;
+        }
+        let minutes = name.ends_with("_minutes");
+        let (low, high) = if minutes { (1, 720) } else { (2, 1000) };
+        let number = v
+            .get_ref()
+            .as_integer()
+            .and_then(|i| i.as_str().replace('_', "").parse::<u64>().ok())
+            .filter(|n| (low..=high).contains(n));
+        let Some(n) = number else {
+            let what = if minutes { "minutes" } else { "a count" };
+            p.add(
+                v.span(),
+                format!(
+                    "correlation.{name}: expected {what} from {low} to {high}, found {}",
+                    shown(v.get_ref())
+                ),
+            );
+            continue;
+        };
+        let window = std::time::Duration::from_secs(n * 60);
+        match name {
+            "created_then_deleted_minutes" => s.created_then_deleted = window,
+            "many_clusters" => s.many_clusters = n as usize,
+            "many_clusters_minutes" => s.many_clusters_window = window,
+            "denied_attempts" => s.denied_attempts = n as usize,
+            _ => s.denied_window = window,
+        }
+    }
+    Some(s)
 }
 
 fn overrides(p: &mut Problems, value: &Value) -> Vec<Override> {
