@@ -1,3 +1,4 @@
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use aws_smithy_types::retry::RetryConfig;
 use eks_access_watch::Severity;
 use eks_access_watch::config::{AlertFormat, LambdaSettings};
 use eks_access_watch::context::eks::{EnrichSettings, Enricher};
+use eks_access_watch::context::state::MemoryStore;
 use eks_access_watch::lambda::{Clients, Handler, HandlerError};
 use eks_access_watch::model::EnrichmentStatus;
 use eks_access_watch::render::sns::{SNS_MAX_BYTES, build_message};
@@ -976,45 +978,56 @@ async fn every_sample_through_the_handler_publishes_its_golden_messages() {
     let mut failures = Vec::new();
     let mut fired = std::collections::BTreeSet::new();
     let mut subscriptions = 0;
-    for sample in eks_access_watch::ingest::expand_paths(&[events_dir()]).unwrap() {
+    // Each sample alone (a store of its own), then each sequence as successive invocations of
+    // one function (one store).
+    let mut runs: Vec<(PathBuf, Vec<PathBuf>)> = crate::golden::samples()
+        .into_iter()
+        .map(|s| (s.clone(), vec![s]))
+        .collect();
+    runs.extend(crate::util::sequences());
+    for (sample, inputs) in runs {
         let (sns, published) = sns_capturing();
         let enricher = Enricher::with_client(sample_cluster_eks(), settings(3000));
         let mut settings =
             settings_for(Some("arn:aws:sns:eu-west-1:111122223333:eks-access-alerts"));
         settings.min_severity = Severity::Info;
-        let handler = Handler::new(settings, clients(Some(enricher), Some(sns), None));
-        // The Lambda gets JSON; the gzip log file goes through as its decompressed JSON.
-        let bytes = {
-            use std::io::Read;
-            let mut s = String::new();
-            eks_access_watch::ingest::open(&sample)
-                .unwrap()
-                .read_to_string(&mut s)
-                .unwrap();
-            s
-        };
-        // Each top-level value, byte for byte, as the runtime would hand it over. A CloudWatch
-        // Logs export to S3 (timestamped text lines) never reaches the Lambda.
-        let Ok(payloads) = serde_json::Deserializer::from_str(&bytes)
-            .into_iter::<Box<RawValue>>()
-            .collect::<Result<Vec<Box<RawValue>>, _>>()
-        else {
-            assert!(
-                sample.to_string_lossy().ends_with(".gz"),
-                "{}",
-                sample.display()
-            );
-            continue;
-        };
-        subscriptions += payloads
-            .iter()
-            .filter(|p| p.get().trim_start().starts_with("{\"awslogs\""))
-            .count();
-        for p in &payloads {
-            handler
-                .handle(p)
-                .await
-                .unwrap_or_else(|e| panic!("{}: {e}", sample.display()));
+        let mut clients = clients(Some(enricher), Some(sns), None);
+        clients.state = Some(Arc::new(MemoryStore::new()));
+        let handler = Handler::new(settings, clients);
+        for input in &inputs {
+            // The Lambda gets JSON; the gzip log file goes through as its decompressed JSON.
+            let bytes = {
+                use std::io::Read;
+                let mut s = String::new();
+                eks_access_watch::ingest::open(input)
+                    .unwrap()
+                    .read_to_string(&mut s)
+                    .unwrap();
+                s
+            };
+            // Each top-level value, byte for byte, as the runtime would hand it over. A
+            // CloudWatch Logs export to S3 (timestamped text lines) never reaches the Lambda.
+            let Ok(payloads) = serde_json::Deserializer::from_str(&bytes)
+                .into_iter::<Box<RawValue>>()
+                .collect::<Result<Vec<Box<RawValue>>, _>>()
+            else {
+                assert!(
+                    input.to_string_lossy().ends_with(".gz"),
+                    "{}",
+                    input.display()
+                );
+                continue;
+            };
+            subscriptions += payloads
+                .iter()
+                .filter(|p| p.get().trim_start().starts_with("{\"awslogs\""))
+                .count();
+            for p in &payloads {
+                handler
+                    .handle(p)
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+            }
         }
         let messages = published.lock().unwrap().clone();
         for m in &messages {
@@ -1025,7 +1038,11 @@ async fn every_sample_through_the_handler_publishes_its_golden_messages() {
             }
         }
         let got = render_published(&messages);
-        let golden = crate::golden::golden_path(&sample).with_extension("sns.golden");
+        let golden = if inputs.len() == 1 && inputs[0] == sample {
+            crate::golden::golden_path(&sample).with_extension("sns.golden")
+        } else {
+            sample.with_extension("sns.golden")
+        };
         if let Err(f) = check_golden(&sample, &golden, &got) {
             failures.push(f);
         }

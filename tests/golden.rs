@@ -6,7 +6,7 @@ use eks_access_watch::ingest::ReadMode;
 use eks_access_watch::render;
 use eks_access_watch::rules::{CATALOGUE, Eval};
 
-use crate::util::{events_dir, run_file, run_file_with, sample_config};
+use crate::util::{events_dir, run_file, run_file_with, run_sequence, sample_config, sequences};
 
 /// Rules no sample in `events/` can fire, and where their tests are instead.
 pub const ELSEWHERE: &[(&str, &str)] = &[
@@ -24,8 +24,13 @@ pub const ELSEWHERE: &[(&str, &str)] = &[
     ),
 ];
 
-fn samples() -> Vec<PathBuf> {
-    eks_access_watch::ingest::expand_paths(&[events_dir()]).unwrap()
+/// The single-input samples (the sequences in events/sequences/ are read as wholes).
+pub fn samples() -> Vec<PathBuf> {
+    eks_access_watch::ingest::expand_paths(&[events_dir()])
+        .unwrap()
+        .into_iter()
+        .filter(|p| !p.starts_with(events_dir().join("sequences")))
+        .collect()
 }
 
 /// `events/X.json` -> `events/X.golden` (also for `.json.gz`, `.ndjson`).
@@ -39,7 +44,10 @@ pub fn golden_path(sample: &Path) -> PathBuf {
 }
 
 fn render(sample: &Path) -> String {
-    let result = run_file(sample, &sample_config());
+    render_result(&run_file(sample, &sample_config()))
+}
+
+fn render_result(result: &crate::util::FileResult) -> String {
     let mut out = String::new();
     for p in &result.problems {
         let _ = writeln!(out, "# problem: {p}");
@@ -79,6 +87,35 @@ fn every_sample_matches_its_golden_output() {
     );
 }
 
+/// Each sequence's alerts, correlated across its inputs, equal its golden file
+/// (`events/sequences/<name>.golden`).
+#[test]
+fn every_sequence_matches_its_golden_output() {
+    let mut failures = Vec::new();
+    let all = sequences();
+    assert!(
+        all.len() >= 8,
+        "the correlation sequences are there: {all:?}"
+    );
+    for (dir, files) in all {
+        let result = run_sequence(&files, &sample_config());
+        assert!(
+            result.problems.is_empty(),
+            "{}: {:?}",
+            dir.display(),
+            result.problems
+        );
+        let golden = dir.with_extension("golden");
+        if let Err(f) = crate::util::check_golden(&dir, &golden, &render_result(&result)) {
+            failures.push(f);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "sequences differing from their golden output: {failures:#?}"
+    );
+}
+
 #[test]
 fn every_sample_is_read_without_problems() {
     for sample in samples() {
@@ -98,6 +135,11 @@ fn every_rule_fires_on_some_sample() {
     let fired: BTreeSet<&str> = samples()
         .iter()
         .flat_map(|s| run_file(s, &config).alerts)
+        .chain(
+            sequences()
+                .into_iter()
+                .flat_map(|(_, files)| run_sequence(&files, &config).alerts),
+        )
         .flat_map(|a| a.findings.into_iter().map(|f| f.rule.id))
         .collect();
     // Rules whose findings other commands make (audit, migrate) have their own goldens.

@@ -79,6 +79,17 @@ pub fn run_file_tuned(
     mode: ReadMode,
     tuning: Option<(&Tuning, chrono::NaiveDate)>,
 ) -> FileResult {
+    let (events, mut result) = read_events(path, config, mode);
+    result.alerts = correlated(&events, config, tuning);
+    result
+}
+
+/// One input's watched events (completed by its own history), with its skips and problems.
+pub fn read_events(
+    path: &Path,
+    config: &RuleConfig,
+    mode: ReadMode,
+) -> (Vec<AccessEvent>, FileResult) {
     let mut result = FileResult {
         alerts: vec![],
         skipped: vec![],
@@ -105,7 +116,41 @@ pub fn run_file_tuned(
     if let Err(e) = outcome {
         result.problems.push(e.to_string());
     }
-    result.alerts = correlated(&events, config, tuning);
+    (events, result)
+}
+
+/// The sequences of events/sequences/: each folder's inputs, in name order.
+pub fn sequences() -> Vec<(PathBuf, Vec<PathBuf>)> {
+    let dir = events_dir().join("sequences");
+    let mut out: Vec<(PathBuf, Vec<PathBuf>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| {
+            let files = ingest::expand_paths(std::slice::from_ref(&p)).unwrap();
+            (p, files)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A sequence as one replay: every input read with its own history, then every event
+/// correlated in event-time order, judged in input order.
+pub fn run_sequence(files: &[PathBuf], config: &RuleConfig) -> FileResult {
+    let mut all = Vec::new();
+    let mut result = FileResult {
+        alerts: vec![],
+        skipped: vec![],
+        problems: vec![],
+    };
+    for f in files {
+        let (events, r) = read_events(f, config, ReadMode::Fast);
+        all.extend(events);
+        result.skipped.extend(r.skipped);
+        result.problems.extend(r.problems);
+    }
+    result.alerts = correlated(&all, config, None);
     result
 }
 

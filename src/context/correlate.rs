@@ -79,6 +79,8 @@ pub struct SessionActivity {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatedThenDeleted {
+    /// Whose access (the principal's ARN, or the binding).
+    pub principal: String,
     pub granted: Granted,
     pub created: EventRef,
     /// Seconds between the grant and its removal.
@@ -105,6 +107,8 @@ pub struct RepeatedDenied {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reverted {
+    /// Whose access (the principal's ARN, or the binding).
+    pub principal: String,
     pub granted: Granted,
     pub grant: EventRef,
     /// Seconds the grant stood.
@@ -267,8 +271,10 @@ fn binding_key(event: &AccessEvent, binding: &str) -> Key {
 
 /// A grant or an undo the event makes, on which key.
 enum Step {
+    /// A grant on a key, of a principal (`None` for a binding) and what it is.
     Grant(Key, Option<String>, Granted),
-    Undo(Key, Vec<Granted>),
+    /// An undo on a key, of whom (the principal, or the binding), and of what (empty: all).
+    Undo(Key, String, Vec<Granted>),
 }
 
 /// What the event grants or undoes (nothing for a failed call).
@@ -294,7 +300,7 @@ fn steps(event: &AccessEvent) -> Vec<Step> {
             _ => Vec::new(),
         },
         Change::DeleteAccessEntry { principal_arn } => principal(principal_arn)
-            .map(|p| vec![Step::Undo(cluster_key(event, &p), Vec::new())])
+            .map(|p| vec![Step::Undo(cluster_key(event, &p), p, Vec::new())])
             .unwrap_or_default(),
         Change::DisassociateAccessPolicy {
             principal_arn,
@@ -302,6 +308,7 @@ fn steps(event: &AccessEvent) -> Vec<Step> {
         } => match (principal(principal_arn), policy_arn) {
             (Some(p), Some(policy)) => vec![Step::Undo(
                 cluster_key(event, &p),
+                p,
                 vec![Granted::Policy(policy.clone())],
             )],
             _ => Vec::new(),
@@ -318,6 +325,7 @@ fn steps(event: &AccessEvent) -> Vec<Step> {
                     )),
                     RowChange::Removed(Row::Mapping(m)) => out.push(Step::Undo(
                         cluster_key(event, &m.arn),
+                        m.arn.clone(),
                         vec![Granted::AwsAuthRow],
                     )),
                     RowChange::Added(Row::Account(_))
@@ -338,7 +346,7 @@ fn steps(event: &AccessEvent) -> Vec<Step> {
             );
             let key = binding_key(event, &id);
             if b.deleted {
-                vec![Step::Undo(key, vec![Granted::Binding])]
+                vec![Step::Undo(key, b.describe(), vec![Granted::Binding])]
             } else if b.after.is_some() {
                 vec![Step::Grant(key, None, Granted::Binding)]
             } else {
@@ -388,7 +396,7 @@ pub fn keys_for(event: &AccessEvent) -> Vec<String> {
                     keys.insert(Key::Principal(principal_id(&p)).text());
                 }
             }
-            Step::Undo(key, _) => {
+            Step::Undo(key, _, _) => {
                 keys.insert(key.text());
             }
         }
@@ -437,8 +445,9 @@ pub fn observe(
                     fan_out(event, &p, settings, at, &this, approved, view, &mut c);
                 }
             }
-            Step::Undo(key, which) => undo(
+            Step::Undo(key, whom, which) => undo(
                 &key.text(),
+                &whom,
                 &which,
                 settings,
                 at,
@@ -548,6 +557,7 @@ fn grant(key: &str, granted: Granted, this: &EventRef, at: i64, approved: bool, 
 #[allow(clippy::too_many_arguments)]
 fn undo(
     key: &str,
+    whom: &str,
     which: &[Granted],
     settings: &CorrelationSettings,
     at: i64,
@@ -576,6 +586,7 @@ fn undo(
     let after = at - first.at;
     if after <= settings.created_then_deleted.as_secs() as i64 {
         c.created_then_deleted = Some(CreatedThenDeleted {
+            principal: whom.to_string(),
             granted: first.granted.clone(),
             created: first.event.clone(),
             after,
@@ -583,6 +594,7 @@ fn undo(
         });
     }
     c.reverted = Some(Reverted {
+        principal: whom.to_string(),
         granted: first.granted.clone(),
         grant: first.event.clone(),
         stood: after,
@@ -668,6 +680,9 @@ fn denied(
     let key = Key::Actor(actor.to_string()).text();
     let r = view.edit(&key, at);
     r.denied.retain(|d| d.at > at - window && d.at <= at);
+    if this.event_id.is_some() && r.denied.iter().any(|d| d.event.event_id == this.event_id) {
+        return;
+    }
     r.denied.push(Denied {
         event: this.clone(),
         at,

@@ -39,6 +39,15 @@ fn duration(seconds: i64) -> String {
     }
 }
 
+/// `role/ci-runner`, or a binding as described (`ClusterRoleBinding ops-admin`).
+fn whom(principal: &str) -> String {
+    if principal.starts_with("arn:") {
+        arn::short_name(principal)
+    } else {
+        principal.to_string()
+    }
+}
+
 fn granted(g: &Granted) -> String {
     match g {
         Granted::Entry => "access entry".into(),
@@ -118,7 +127,7 @@ fn created_then_deleted(c: &Case) -> Option<Hit> {
         format!(
             "{} of {} created ({}) and removed {} later{}{}",
             granted(&f.granted),
-            c.target_name(),
+            whom(&f.principal),
             describe(&f.created),
             duration(f.after),
             c.by(),
@@ -208,7 +217,7 @@ fn grant_reverted(c: &Case) -> Option<Hit> {
         format!(
             "{} of {} undone{}: it was granted by {} and stood {}",
             granted(&f.granted),
-            c.target_name(),
+            whom(&f.principal),
             c.by(),
             describe(&f.grant),
             duration(f.stood)
