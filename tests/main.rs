@@ -42,6 +42,8 @@ mod audit;
 // The audit's AWS side with mocks: the EKS reader (pages, failures, throttling, concurrency) and
 // the Lambda's daily schedule path (digest, drift alerts, the snapshot in S3).
 mod audit_aws;
+// Correlation with state: windows, keys, look-alikes, the stores, replay --state.
+mod correlation;
 // The SAM templates agree with the catalogue; samples match the event patterns they should.
 mod template;
 // The template tests' pattern decisions judged by moto's EventBridge too, beside our evaluator.
