@@ -313,6 +313,12 @@ impl MemoryStore {
     }
 }
 
+/// The version a conditional write stores, or `None` when the version read has moved (a
+/// conflict): every store compares the same way.
+pub fn next_version(current: Option<u64>, write: &Write) -> Option<u64> {
+    (current == write.expected_version).then(|| current.map_or(1, |v| v + 1))
+}
+
 fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> Pending<'a, T> {
     Box::pin(std::future::ready(value))
 }
@@ -372,12 +378,10 @@ impl Store for MemoryStore {
             let mut claims = self.claims.lock().map_err(|_| poisoned())?;
             let mut written = Written::default();
             for w in &batch.writes {
-                let current = records.get(&w.key).map(|s| s.version);
-                if current != w.expected_version {
+                let Some(version) = next_version(records.get(&w.key).map(|s| s.version), w) else {
                     written.conflicts.push(w.key.clone());
                     continue;
-                }
-                let version = current.map_or(1, |v| v + 1);
+                };
                 records.insert(
                     w.key.clone(),
                     Stored {
@@ -519,11 +523,10 @@ impl Store for FileStore {
                         .get(w.key.as_str())?
                         .and_then(|v| decode(v.value()))
                         .map(|s| s.version);
-                    if current != w.expected_version {
+                    let Some(version) = next_version(current, w) else {
                         written.conflicts.push(w.key.clone());
                         continue;
-                    }
-                    let version = current.map_or(1, |v| v + 1);
+                    };
                     let value = encode(version, w.expires_at, &w.json);
                     table.insert(w.key.as_str(), value.as_str())?;
                 }
