@@ -596,13 +596,25 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
             "the function has no DLQ"
         );
         if p["Namespace"] == "AWS/SQS" {
-            assert_eq!(p["MetricName"], "NumberOfMessagesSent", "{name}");
-            assert_eq!(p["Statistic"], "Sum", "{name}");
+            // Every new message (a sum of sends), or what waits (the most seen in a period).
+            let statistic = match p["MetricName"].as_str() {
+                Some("NumberOfMessagesSent") => "Sum",
+                Some("ApproximateNumberOfMessagesVisible") => "Maximum",
+                other => panic!("{name}: {other:?}"),
+            };
+            assert_eq!(p["Statistic"], statistic, "{name}");
+            assert_eq!(
+                p["Threshold"].as_u64(),
+                Some(0),
+                "{name}: the first message"
+            );
+            assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold", "{name}");
         }
     }
     assert_eq!(
-        alarms, 6,
-        "the watcher's errors, throttles, destination failures, both queues; the audit's errors"
+        alarms, 7,
+        "the watcher's errors, throttles, destination failures, both queues' new messages, the \
+         failure queue's depth; the audit's errors"
     );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
@@ -614,6 +626,74 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         stack.resource("AlertTopic").unwrap()["Properties"]["KmsMasterKeyId"],
         "its own key"
     );
+}
+
+/// The alarms of a stack on one SQS metric, by the queue they watch (`<Queue.QueueName>`).
+fn queue_alarms(stack: &Stack, metric: &str) -> Vec<(String, Yaml)> {
+    stack.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|(name, _)| stack.resource(name.as_str().unwrap()))
+        .filter(|a| a["Properties"]["Namespace"] == "AWS/SQS")
+        .filter(|a| a["Properties"]["MetricName"] == metric)
+        .map(|a| {
+            let dimensions = &a["Properties"]["Dimensions"];
+            assert_eq!(dimensions[0]["Name"], "QueueName");
+            (dimensions[0]["Value"].as_str().unwrap().to_string(), a)
+        })
+        .collect()
+}
+
+/// A message a queue's redrive policy moves to its dead-letter queue is not counted in the
+/// dead-letter queue's NumberOfMessagesSent (the SQS developer guide says so under "Creating
+/// alarms for dead-letter queues"): each such queue has an alarm on its depth as well.
+#[test]
+fn every_queue_a_redrive_policy_feeds_alarms_on_its_depth() {
+    let stack = central(&[]);
+    let mut targets = Vec::new();
+    for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::SQS::Queue" {
+            continue;
+        }
+        let queue = stack.resource(name.as_str().unwrap()).unwrap();
+        if let Some(arn) = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].as_str() {
+            let target = arn
+                .strip_prefix('<')
+                .unwrap()
+                .strip_suffix(".Arn>")
+                .unwrap();
+            targets.push(target.to_string());
+        }
+    }
+    assert_eq!(
+        targets,
+        ["FailureQueue"],
+        "RedriveQueue's dead-letter queue"
+    );
+    let depth = queue_alarms(&stack, "ApproximateNumberOfMessagesVisible");
+    for target in &targets {
+        let watched = format!("<{target}.QueueName>");
+        let (_, alarm) = depth
+            .iter()
+            .find(|(queue, _)| *queue == watched)
+            .unwrap_or_else(|| panic!("no depth alarm on {target}"));
+        let p = &alarm["Properties"];
+        assert_eq!(p["AlarmActions"], yaml_list(&["<AlarmTopic>"]));
+        assert_eq!(p["Statistic"], "Maximum");
+        assert_eq!(p["Threshold"].as_u64(), Some(0));
+        assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+        assert_eq!(p["TreatMissingData"], "notBreaching");
+    }
+    // Its sends still alarm on every new direct failure.
+    let sent = queue_alarms(&stack, "NumberOfMessagesSent");
+    assert!(sent.iter().any(|(q, _)| q == "<FailureQueue.QueueName>"));
+}
+
+/// A YAML list of strings, to compare with a resolved property.
+fn yaml_list(items: &[&str]) -> Yaml {
+    Yaml::Sequence(items.iter().map(|i| Yaml::String(i.to_string())).collect())
 }
 
 #[test]
