@@ -612,9 +612,9 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         }
     }
     assert_eq!(
-        alarms, 7,
+        alarms, 8,
         "the watcher's errors, throttles, destination failures, both queues' new messages, the \
-         failure queue's depth; the audit's errors"
+         failure queue's depth; the audit's errors and throttles"
     );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
@@ -626,6 +626,69 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         stack.resource("AlertTopic").unwrap()["Properties"]["KmsMasterKeyId"],
         "its own key"
     );
+}
+
+/// The alarms on one AWS/Lambda metric, by the function they watch (`<Function>`), and whom
+/// they notify.
+fn function_alarms(stack: &Stack, metric: &str) -> Vec<(String, Yaml)> {
+    stack.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|(name, _)| stack.resource(name.as_str().unwrap()))
+        .filter(|a| a["Properties"]["Namespace"] == "AWS/Lambda")
+        .filter(|a| a["Properties"]["MetricName"] == metric)
+        .map(|a| {
+            let dimensions = &a["Properties"]["Dimensions"];
+            assert_eq!(dimensions[0]["Name"], "FunctionName");
+            let function = dimensions[0]["Value"].as_str().unwrap().to_string();
+            (function, a["Properties"]["AlarmActions"].clone())
+        })
+        .collect()
+}
+
+/// Every function of the stack (the watcher and the audit) keeps what failed after its retries in
+/// FailureQueue, through a destination its own role may write (SAM adds no policy to a role it
+/// did not create), and alarms to the alarm topic when it fails or is throttled.
+#[test]
+fn every_function_keeps_its_failures_and_alarms_when_it_fails_or_is_throttled() {
+    let stack = central(&[]);
+    let mut functions = Vec::new();
+    for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let name = name.as_str().unwrap();
+        functions.push(name.to_string());
+        let p = &stack.resource(name).unwrap()["Properties"];
+        let on_failure = &p["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+        assert_eq!(on_failure["Type"], "SQS", "{name}");
+        assert_eq!(on_failure["Destination"], "<FailureQueue.Arn>", "{name}");
+        let role = p["Role"].as_str().unwrap();
+        let role = role
+            .strip_prefix('<')
+            .unwrap()
+            .strip_suffix(".Arn>")
+            .unwrap();
+        let (_, statements) = role_actions(&stack.resource(role).unwrap());
+        assert!(
+            statements.iter().any(|s| s["Effect"] == "Allow"
+                && s["Action"] == "sqs:SendMessage"
+                && s["Resource"] == "<FailureQueue.Arn>"),
+            "{name}: {role} may write its destination"
+        );
+        for metric in ["Errors", "Throttles"] {
+            let alarms = function_alarms(&stack, metric);
+            let watched = format!("<{name}>");
+            let (_, actions) = alarms
+                .iter()
+                .find(|(f, _)| *f == watched)
+                .unwrap_or_else(|| panic!("{name}: no {metric} alarm"));
+            assert_eq!(*actions, yaml_list(&["<AlarmTopic>"]), "{name} {metric}");
+        }
+    }
+    assert_eq!(functions, ["WatcherFunction", "AuditFunction"]);
 }
 
 /// The alarms of a stack on one SQS metric, by the queue they watch (`<Queue.QueueName>`).
@@ -1074,6 +1137,7 @@ fn the_schedule_runs_the_audit_task_daily_unless_disabled() {
         "SnapshotBucketPolicy",
         "AuditLogGroup",
         "AuditErrorsAlarm",
+        "AuditThrottlesAlarm",
     ] {
         assert!(stack.resource(resource).is_some(), "{resource}");
         assert!(off.resource(resource).is_none(), "{resource} when disabled");
@@ -1155,9 +1219,18 @@ fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
             "s3:ListBucket",
             "s3:PutObject",
             "sns:Publish",
+            "sqs:SendMessage",
             "ssm:GetParameter",
             "sts:AssumeRole",
         ]
+    );
+    let failed_runs = statements
+        .iter()
+        .find(|s| s["Action"] == "sqs:SendMessage")
+        .unwrap();
+    assert_eq!(
+        failed_runs["Resource"], "<FailureQueue.Arn>",
+        "only its on-failure destination"
     );
     let snapshot = statements
         .iter()
