@@ -838,6 +838,40 @@ fn the_schedule_runs_the_trail_self_check_the_function_knows() {
     assert_eq!(redrive["Queue"], "<RedriveQueue.Arn>");
 }
 
+/// Reading the redrive queue is capped (Lambda's `MaximumConcurrency`, at least 2), well below
+/// the concurrency reserved for the function, so a large redrive leaves live events most of it.
+#[test]
+fn a_redrive_leaves_live_events_most_of_the_reserved_concurrency() {
+    let stack = central(&[]);
+    let function = stack.resource("WatcherFunction").unwrap();
+    let p = &function["Properties"];
+    let reserved: u64 = p["ReservedConcurrentExecutions"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sqs: Vec<&Yaml> = p["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|e| e["Type"] == "SQS")
+        .collect();
+    assert_eq!(sqs.len(), 1, "one queue is read: the redrive queue");
+    let redrive = &sqs[0]["Properties"];
+    assert_eq!(redrive["Queue"], "<RedriveQueue.Arn>");
+    let most = redrive["ScalingConfig"]["MaximumConcurrency"]
+        .as_u64()
+        .expect("a maximum concurrency");
+    assert!(
+        (2..=1000).contains(&most),
+        "Lambda accepts 2 to 1000: {most}"
+    );
+    assert!(
+        reserved - most >= reserved * 3 / 4,
+        "{most} of {reserved} reserved for redrives"
+    );
+}
+
 /// Organisations: the central bus accepts the organisation's events; a member's reader role is
 /// created once per account and trusts only the central function's role, from the
 /// organisation; a failed forward in a member account alarms, and that alarm's state change
