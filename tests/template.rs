@@ -323,6 +323,96 @@ fn every_sample_matches_the_pattern_it_should() {
     }
 }
 
+/// The state in which a rule sees read-only CloudTrail management events too (EventBridge user
+/// guide, "Receiving read-only management events from AWS services"); a rule that is plainly
+/// `ENABLED` never matches them.
+const ALL_MANAGEMENT_EVENTS: &str = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS";
+
+/// A stack's rules with their state (SAM's and CloudFormation's default: `ENABLED`): the central
+/// function's EventBridge events, or the member stack's rule resources.
+fn rule_states(stack: &Stack, central: bool) -> Vec<(String, Json, String)> {
+    let state = |p: &Yaml| p["State"].as_str().unwrap_or("ENABLED").to_string();
+    if central {
+        let function = stack.resource("WatcherFunction").unwrap();
+        let events = function["Properties"]["Events"].as_mapping().unwrap();
+        events
+            .iter()
+            .filter(|(_, e)| e["Type"] == "EventBridgeRule")
+            .map(|(name, e)| {
+                let p = &e["Properties"];
+                let name = name.as_str().unwrap().to_string();
+                (name, to_json(&p["Pattern"]), state(p))
+            })
+            .collect()
+    } else {
+        member_patterns(stack)
+            .into_iter()
+            .map(|(name, pattern)| {
+                let rule = stack.resource(&name).unwrap();
+                let state = state(&rule["Properties"]);
+                (name, pattern, state)
+            })
+            .collect()
+    }
+}
+
+/// Every read-only CloudTrail record in the samples that the library watches (role assumptions)
+/// reaches the function, from this account and forwarded from a member account: on every hop,
+/// a rule that matches it is in the state that receives read-only events; and no read-only
+/// record the library skips is delivered.
+#[test]
+fn read_only_events_the_code_watches_reach_it_through_every_hop() {
+    let central_stack = central(&[]);
+    let (central, member) = (
+        rule_states(&central_stack, true),
+        rule_states(&member(&[]), false),
+    );
+    let config = RuleConfig::default();
+    let mut read_only_watched = 0;
+    for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
+        for record in sample_records(&sample) {
+            let SampleRecord::CloudTrail(json) = record else {
+                continue;
+            };
+            let record: Json = serde_json::from_str(&json).unwrap();
+            if record["readOnly"] != json!(true) {
+                continue;
+            }
+            let watched = watched(&record, &config);
+            read_only_watched += usize::from(watched);
+            for (from, route) in [
+                (ACCOUNT, vec![&central]),
+                (MEMBER_ACCOUNT, vec![&member, &central]),
+            ] {
+                let event = envelope(&record, from);
+                let through_every_hop = route.iter().all(|hop| {
+                    hop.iter().any(|(_, pattern, state)| {
+                        state == ALL_MANAGEMENT_EVENTS
+                            && crate::eventbridge::matches(pattern, &event)
+                    })
+                });
+                assert_eq!(
+                    through_every_hop,
+                    watched,
+                    "{} {} from {from}: the matching rules are {:?}",
+                    sample.display(),
+                    record["eventName"],
+                    route
+                        .iter()
+                        .flat_map(|hop| hop.iter())
+                        .filter(|(_, p, _)| crate::eventbridge::matches(p, &event))
+                        .map(|(n, _, s)| format!("{n} ({s})"))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+    assert!(
+        read_only_watched >= 2,
+        "{read_only_watched} read-only samples watched"
+    );
+}
+
 fn assume(role_arn: &str) -> Json {
     json!({"eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
         "recipientAccountId": ACCOUNT, "requestParameters": {"roleArn": role_arn, "roleSessionName": "s"}})
