@@ -18,6 +18,7 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::cfn::{ACCOUNT, Stack, json as to_json};
 use crate::eventbridge::Case;
+use crate::iam::{Decision, Request, decide};
 use crate::logs_filter;
 use crate::util::{BREAK_GLASS, events_dir};
 
@@ -847,6 +848,114 @@ fn every_queue_a_redrive_policy_feeds_alarms_on_its_depth() {
 /// A YAML list of strings, to compare with a resolved property.
 fn yaml_list(items: &[&str]) -> Yaml {
     Yaml::Sequence(items.iter().map(|i| Yaml::String(i.to_string())).collect())
+}
+
+/// A role of this account that is not the watcher's (an operator, or whoever took one over).
+const OPERATOR: &str = "arn:aws:iam::111122223333:role/ops-admin";
+/// The same role name in another account.
+const OUTSIDER: &str = "arn:aws:iam::999988887777:role/ops-admin";
+
+/// What `policy` decides for each request, with the statements that applied, for messages.
+fn assert_decisions(policy: &Yaml, cases: &[(&str, Request, Decision)]) {
+    for (what, request, expected) in cases {
+        assert_eq!(
+            decide(policy, request),
+            *expected,
+            "{what}: statements applying: {:?}",
+            crate::iam::applying(policy, request)
+        );
+    }
+}
+
+/// RedriveQueue holds events not yet alerted on: principals of this account may use it (an
+/// operator starts the redrive into it), only the watcher's role takes messages out of it, no
+/// other account may touch it whatever its own policies say, and nothing goes over plain HTTP.
+#[test]
+fn only_the_watcher_takes_from_the_redrive_queue_and_only_this_account_uses_it() {
+    let stack = central(&[]);
+    let policy = stack.resource("RedriveQueuePolicy").unwrap();
+    assert_eq!(
+        policy["Properties"]["Queues"],
+        yaml_list(&["<RedriveQueue>"])
+    );
+    let doc = &policy["Properties"]["PolicyDocument"];
+    let queue = "<RedriveQueue.Arn>";
+    let watcher = "<WatcherRole.Arn>";
+    let by = |arn: &str, account: &str, action: &str| Request::by(arn, account, action, queue);
+    // What the watcher's role may do on the queue (the event source mapping's reads) is not
+    // denied; its own policy allows it (the queue policy allows nothing itself).
+    let (_, statements) = role_actions(&stack.resource("WatcherRole").unwrap());
+    let reads: Vec<String> = statements
+        .iter()
+        .filter(|s| s["Resource"] == queue)
+        .flat_map(|s| s["Action"].as_sequence().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reads.contains(&"sqs:ReceiveMessage".to_string()),
+        "{reads:?}"
+    );
+    let mut cases = Vec::new();
+    for action in &reads {
+        cases.push((
+            "the watcher reads",
+            by(watcher, ACCOUNT, action),
+            Decision::NotAllowed,
+        ));
+        cases.push((
+            "the watcher, over plain HTTP",
+            by(watcher, ACCOUNT, action).insecure(),
+            Decision::Deny,
+        ));
+    }
+    for action in [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:PurgeQueue",
+    ] {
+        cases.push((
+            "another principal of this account takes messages",
+            by(OPERATOR, ACCOUNT, action),
+            Decision::Deny,
+        ));
+    }
+    for action in [
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:SetQueueAttributes",
+    ] {
+        cases.push((
+            "an operator redrives into it, or the stack updates it",
+            by(OPERATOR, ACCOUNT, action),
+            Decision::NotAllowed,
+        ));
+        cases.push((
+            "another account, whatever its own policy allows",
+            by(OUTSIDER, "999988887777", action),
+            Decision::Deny,
+        ));
+    }
+    cases.push((
+        "another account cannot take messages either",
+        by(OUTSIDER, "999988887777", "sqs:ReceiveMessage"),
+        Decision::Deny,
+    ));
+    cases.push((
+        "the watcher's role name in another account",
+        by(
+            "arn:aws:iam::999988887777:role/eks-access-watch-eu-west-1",
+            "999988887777",
+            "sqs:ReceiveMessage",
+        ),
+        Decision::Deny,
+    ));
+    cases.push((
+        "a service principal gets nothing from this policy",
+        Request::by_service("events.amazonaws.com", "sqs:SendMessage", queue),
+        Decision::NotAllowed,
+    ));
+    assert_decisions(doc, &cases);
 }
 
 #[test]
