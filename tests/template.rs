@@ -703,9 +703,9 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         }
     }
     assert_eq!(
-        alarms, 8,
+        alarms, 9,
         "the watcher's errors, throttles, destination failures, both queues' new messages, the \
-         failure queue's depth; the audit's errors and throttles"
+         failure queue's depth; the audit's errors and throttles; member alarms not forwarded"
     );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
@@ -956,6 +956,94 @@ fn only_the_watcher_takes_from_the_redrive_queue_and_only_this_account_uses_it()
         Decision::NotAllowed,
     ));
     assert_decisions(doc, &cases);
+}
+
+/// The alarm topic's key lets EventBridge (member accounts' forwarded alarms) encrypt and decrypt
+/// only the alarm topic's messages: SNS names the topic in the encryption context of each of its
+/// KMS requests (`aws:sns:topicArn`), and the topic, unnamed in the template, gets the name
+/// CloudFormation generates (`<stack>-<logical id>-<random>`). CloudWatch's own grant, which the
+/// stack's alarms use, is unchanged; and a forward refused anyway alarms through it.
+#[test]
+fn eventbridge_may_use_the_alarm_key_only_for_the_alarm_topic() {
+    let stack = central(&[]);
+    let topic = stack.resource("AlarmTopic").unwrap();
+    assert_eq!(topic["Properties"]["KmsMasterKeyId"], "<AlarmTopicKey>");
+    assert!(
+        topic["Properties"]["TopicName"].is_null(),
+        "the key policy expects the generated name"
+    );
+    let key = stack.resource("AlarmTopicKey").unwrap();
+    let policy = &key["Properties"]["KeyPolicy"];
+    let sns = |name: &str| format!("arn:aws:sns:eu-west-1:111122223333:{name}");
+    let alarm_topic = sns("eks-access-watch-AlarmTopic-1QX7RZ4C9MVB2");
+    let key_arn = "<AlarmTopicKey.Arn>";
+    let events = |action: &str, topic: Option<&str>| {
+        let r = Request::by_service("events.amazonaws.com", action, key_arn);
+        match topic {
+            Some(t) => r.with("kms:EncryptionContext:aws:sns:topicArn", t),
+            None => r,
+        }
+    };
+    let mut cases = Vec::new();
+    for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+        cases.push((
+            "the alarm topic's messages",
+            events(action, Some(&alarm_topic)),
+            Decision::Allow,
+        ));
+        for other in [
+            sns("eks-access-watch-AlertTopic-1QX7RZ4C9MVB2"),
+            sns("other-stack-AlarmTopic-1QX7RZ4C9MVB2"),
+            sns("eks-access-watch-AlarmTopicCopy"),
+            "arn:aws:sns:eu-west-1:999988887777:eks-access-watch-AlarmTopic-1QX7RZ4C9MVB2"
+                .to_string(),
+            "arn:aws:sns:us-east-1:111122223333:eks-access-watch-AlarmTopic-1QX7RZ4C9MVB2"
+                .to_string(),
+        ] {
+            cases.push((
+                "another topic this key might encrypt",
+                events(action, Some(&other)),
+                Decision::NotAllowed,
+            ));
+        }
+        cases.push((
+            "a request that names no topic",
+            events(action, None),
+            Decision::NotAllowed,
+        ));
+        cases.push((
+            "the stack's own alarms, through CloudWatch",
+            Request::by_service("cloudwatch.amazonaws.com", action, key_arn)
+                .with("aws:SourceAccount", ACCOUNT)
+                .with("kms:EncryptionContext:aws:sns:topicArn", &alarm_topic),
+            Decision::Allow,
+        ));
+    }
+    assert_decisions(policy, &cases);
+    // A forward refused all the same is seen.
+    let forward_failures: Vec<Yaml> = stack.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|(name, _)| stack.resource(name.as_str().unwrap()))
+        .filter(|a| {
+            let p = &a["Properties"];
+            p["Namespace"] == "AWS/Events"
+                && p["MetricName"] == "FailedInvocations"
+                && p["Dimensions"][0]["Name"] == "RuleName"
+                && p["Dimensions"][0]["Value"] == "<MemberAlarmRule>"
+        })
+        .collect();
+    assert_eq!(
+        forward_failures.len(),
+        1,
+        "an alarm on MemberAlarmRule's failures"
+    );
+    assert_eq!(
+        forward_failures[0]["Properties"]["AlarmActions"],
+        yaml_list(&["<AlarmTopic>"])
+    );
 }
 
 #[test]
