@@ -1268,8 +1268,9 @@ fn groups(n: usize) -> String {
 }
 
 /// The subscription filters a stack creates, by log group, each checked for what every one must
-/// be: a filter of that group, to the function, after its permission, with the one pattern.
-fn audit_subscriptions(stack: &Stack) -> Vec<String> {
+/// be: a filter of that group, to the function, with the one pattern; and the permission it is
+/// created after.
+fn audit_subscriptions(stack: &Stack) -> Vec<(String, String)> {
     let pattern = stack.raw()["Mappings"]["AuditLog"]["Filter"]["Pattern"]
         .as_str()
         .unwrap();
@@ -1282,35 +1283,76 @@ fn audit_subscriptions(stack: &Stack) -> Vec<String> {
         let Some(filter) = stack.resource(name) else {
             continue;
         };
-        assert_eq!(filter["DependsOn"], "AuditLogInvokePermission", "{name}");
         let p = &filter["Properties"];
         assert_eq!(p["DestinationArn"], "<WatcherFunction.Arn>", "{name}");
         assert_eq!(p["FilterPattern"].as_str(), Some(pattern), "{name}");
         assert_eq!(p["FilterName"], "eks-access-watch-aws-auth-rbac", "{name}");
-        groups.push(p["LogGroupName"].as_str().unwrap().to_string());
+        let after = filter["DependsOn"].as_str().unwrap().to_string();
+        groups.push((p["LogGroupName"].as_str().unwrap().to_string(), after));
     }
     groups
 }
 
+/// The permissions a stack gives CloudWatch Logs to invoke the function, by resource name, each
+/// checked for what every one must be: for the function, from this account.
+fn logs_permissions(stack: &Stack) -> Vec<(String, String)> {
+    let mut permissions = Vec::new();
+    for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::Lambda::Permission" {
+            continue;
+        }
+        let name = name.as_str().unwrap();
+        let Some(permission) = stack.resource(name) else {
+            continue;
+        };
+        let p = &permission["Properties"];
+        assert_eq!(p["Principal"], "logs.amazonaws.com", "{name}");
+        assert_eq!(p["Action"], "lambda:InvokeFunction", "{name}");
+        assert_eq!(p["FunctionName"], "<WatcherFunction.Arn>", "{name}");
+        assert_eq!(p["SourceAccount"], ACCOUNT, "{name}");
+        let source = p["SourceArn"].as_str().unwrap().to_string();
+        permissions.push((name.to_string(), source));
+    }
+    permissions
+}
+
+/// The SourceArn CloudWatch Logs invokes a function with, for a subscription of `group`.
+fn log_group_arn(group: &str) -> String {
+    format!("arn:aws:logs:eu-west-1:111122223333:log-group:{group}:*")
+}
+
+/// Each listed audit log group gets a subscription, created after the permission that lets
+/// CloudWatch Logs invoke the function for that group; no permission covers any other group (a
+/// subscription someone adds to another cluster's log group cannot invoke the function).
 #[test]
 fn each_audit_log_group_gets_a_subscription_and_the_permission_is_scoped() {
     assert!(audit_subscriptions(&central(&[])).is_empty());
+    assert!(logs_permissions(&central(&[])).is_empty());
     assert!(central(&[]).resource("AuditLogInvokePermission").is_none());
     for n in [1, 3, AUDIT_SLOTS] {
         let list = groups(n);
         let stack = central(&[("ClusterAuditLogGroups", &list)]);
-        let got = audit_subscriptions(&stack);
+        let subscriptions = audit_subscriptions(&stack);
+        let got: Vec<&str> = subscriptions.iter().map(|(g, _)| g.as_str()).collect();
         assert_eq!(got.join(","), list, "one filter per listed group, in order");
-        let permission = stack.resource("AuditLogInvokePermission").unwrap();
-        let p = &permission["Properties"];
-        assert_eq!(p["Principal"], "logs.amazonaws.com");
-        assert_eq!(p["FunctionName"], "<WatcherFunction.Arn>");
-        assert_eq!(p["SourceAccount"], ACCOUNT);
-        // Scoped by source: the EKS control-plane log groups of this account and region.
-        assert_eq!(
-            p["SourceArn"],
-            "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/eks/*/cluster:*"
-        );
+        let permissions = logs_permissions(&stack);
+        assert_eq!(permissions.len(), n, "one permission per listed group");
+        for (group, after) in &subscriptions {
+            let (_, source) = permissions
+                .iter()
+                .find(|(name, _)| name == after)
+                .unwrap_or_else(|| panic!("{group}: created after {after}, not a permission"));
+            assert_eq!(*source, log_group_arn(group), "{after}");
+        }
+        for other in ["/aws/eks/other/cluster", "/aws/eks/cluster-1x/cluster"] {
+            let arn = log_group_arn(other);
+            assert!(
+                !permissions
+                    .iter()
+                    .any(|(_, source)| crate::iam::glob(source, &arn)),
+                "{other} may invoke the function with {n} groups listed"
+            );
+        }
     }
     // The parameter refuses what the slots cannot hold, rather than dropping a group.
     let spec = &load("template.yaml")["Parameters"]["ClusterAuditLogGroups"];
