@@ -1532,6 +1532,84 @@ fn the_snapshot_bucket_is_versioned_encrypted_private_and_kept() {
     }
 }
 
+/// The snapshot bucket's objects are written and deleted by the audit's role alone: no other
+/// principal of this account (an administrator, the watcher, the account's root), no other
+/// account, nothing over plain HTTP. Reading stays with IAM, and the bucket's own settings stay
+/// with the stack (it must be able to update this policy).
+#[test]
+fn only_the_audit_writes_or_deletes_snapshots() {
+    let stack = central(&[]);
+    let policy = stack.resource("SnapshotBucketPolicy").unwrap();
+    assert_eq!(policy["Properties"]["Bucket"], "<SnapshotBucket>");
+    let doc = &policy["Properties"]["PolicyDocument"];
+    let bucket = "<SnapshotBucket.Arn>";
+    let latest = format!(
+        "{bucket}/{}",
+        eks_access_watch::lambda::daily_audit::SNAPSHOT_KEY
+    );
+    let audit = "<AuditRole.Arn>";
+    let root = "arn:aws:iam::111122223333:root";
+    // What the audit's role may do to objects (read and keep its snapshot) is not denied.
+    let (actions, _) = role_actions(&stack.resource("AuditRole").unwrap());
+    let object_actions: Vec<&String> = actions
+        .iter()
+        .filter(|a| ["s3:GetObject", "s3:PutObject"].contains(&a.as_str()))
+        .collect();
+    assert_eq!(object_actions.len(), 2, "{actions:?}");
+    let mut cases = Vec::new();
+    for action in object_actions {
+        cases.push((
+            "the audit reads and keeps its snapshot",
+            Request::by(audit, ACCOUNT, action, &latest),
+            Decision::NotAllowed,
+        ));
+        cases.push((
+            "the audit, over plain HTTP",
+            Request::by(audit, ACCOUNT, action, &latest).insecure(),
+            Decision::Deny,
+        ));
+    }
+    let writes = [
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:ReplicateObject",
+        "s3:ReplicateDelete",
+    ];
+    for action in writes {
+        for (who, account) in [
+            (OPERATOR, ACCOUNT),
+            ("<WatcherRole.Arn>", ACCOUNT),
+            (root, ACCOUNT),
+            (OUTSIDER, "999988887777"),
+        ] {
+            cases.push((
+                "anyone else writes or deletes a snapshot or a version of it",
+                Request::by(who, account, action, &latest),
+                Decision::Deny,
+            ));
+        }
+        cases.push((
+            "anyone else writes elsewhere in the bucket",
+            Request::by(OPERATOR, ACCOUNT, action, &format!("{bucket}/other.json")),
+            Decision::Deny,
+        ));
+    }
+    cases.push((
+        "an operator reads a snapshot, with IAM's leave",
+        Request::by(OPERATOR, ACCOUNT, "s3:GetObject", &latest),
+        Decision::NotAllowed,
+    ));
+    for action in ["s3:PutBucketPolicy", "s3:PutBucketVersioning"] {
+        cases.push((
+            "the stack updates the bucket's settings",
+            Request::by(OPERATOR, ACCOUNT, action, bucket),
+            Decision::NotAllowed,
+        ));
+    }
+    assert_decisions(doc, &cases);
+}
+
 /// Every action a role's inline policy allows, and its statements.
 fn role_actions(role: &Yaml) -> (Vec<String>, Vec<Yaml>) {
     let statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
