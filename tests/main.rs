@@ -12,6 +12,9 @@ mod cfn;
 mod eventbridge;
 #[path = "support/logs_filter.rs"]
 mod logs_filter;
+// IAM's evaluation of the resource policies the templates write (queue, bucket, key).
+#[path = "support/iam.rs"]
+mod iam;
 // A delay in front of the SDK's mock HTTP client (shared with the benchmarks).
 #[path = "support/delayed.rs"]
 mod delayed;

@@ -18,6 +18,7 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::cfn::{ACCOUNT, Stack, json as to_json};
 use crate::eventbridge::Case;
+use crate::iam::{Decision, Request, decide};
 use crate::logs_filter;
 use crate::util::{BREAK_GLASS, events_dir};
 
@@ -323,6 +324,96 @@ fn every_sample_matches_the_pattern_it_should() {
     }
 }
 
+/// The state in which a rule sees read-only CloudTrail management events too (EventBridge user
+/// guide, "Receiving read-only management events from AWS services"); a rule that is plainly
+/// `ENABLED` never matches them.
+const ALL_MANAGEMENT_EVENTS: &str = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS";
+
+/// A stack's rules with their state (SAM's and CloudFormation's default: `ENABLED`): the central
+/// function's EventBridge events, or the member stack's rule resources.
+fn rule_states(stack: &Stack, central: bool) -> Vec<(String, Json, String)> {
+    let state = |p: &Yaml| p["State"].as_str().unwrap_or("ENABLED").to_string();
+    if central {
+        let function = stack.resource("WatcherFunction").unwrap();
+        let events = function["Properties"]["Events"].as_mapping().unwrap();
+        events
+            .iter()
+            .filter(|(_, e)| e["Type"] == "EventBridgeRule")
+            .map(|(name, e)| {
+                let p = &e["Properties"];
+                let name = name.as_str().unwrap().to_string();
+                (name, to_json(&p["Pattern"]), state(p))
+            })
+            .collect()
+    } else {
+        member_patterns(stack)
+            .into_iter()
+            .map(|(name, pattern)| {
+                let rule = stack.resource(&name).unwrap();
+                let state = state(&rule["Properties"]);
+                (name, pattern, state)
+            })
+            .collect()
+    }
+}
+
+/// Every read-only CloudTrail record in the samples that the library watches (role assumptions)
+/// reaches the function, from this account and forwarded from a member account: on every hop,
+/// a rule that matches it is in the state that receives read-only events; and no read-only
+/// record the library skips is delivered.
+#[test]
+fn read_only_events_the_code_watches_reach_it_through_every_hop() {
+    let central_stack = central(&[]);
+    let (central, member) = (
+        rule_states(&central_stack, true),
+        rule_states(&member(&[]), false),
+    );
+    let config = RuleConfig::default();
+    let mut read_only_watched = 0;
+    for sample in ingest::expand_paths(&[events_dir()]).unwrap() {
+        for record in sample_records(&sample) {
+            let SampleRecord::CloudTrail(json) = record else {
+                continue;
+            };
+            let record: Json = serde_json::from_str(&json).unwrap();
+            if record["readOnly"] != json!(true) {
+                continue;
+            }
+            let watched = watched(&record, &config);
+            read_only_watched += usize::from(watched);
+            for (from, route) in [
+                (ACCOUNT, vec![&central]),
+                (MEMBER_ACCOUNT, vec![&member, &central]),
+            ] {
+                let event = envelope(&record, from);
+                let through_every_hop = route.iter().all(|hop| {
+                    hop.iter().any(|(_, pattern, state)| {
+                        state == ALL_MANAGEMENT_EVENTS
+                            && crate::eventbridge::matches(pattern, &event)
+                    })
+                });
+                assert_eq!(
+                    through_every_hop,
+                    watched,
+                    "{} {} from {from}: the matching rules are {:?}",
+                    sample.display(),
+                    record["eventName"],
+                    route
+                        .iter()
+                        .flat_map(|hop| hop.iter())
+                        .filter(|(_, p, _)| crate::eventbridge::matches(p, &event))
+                        .map(|(n, _, s)| format!("{n} ({s})"))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+    assert!(
+        read_only_watched >= 2,
+        "{read_only_watched} read-only samples watched"
+    );
+}
+
 fn assume(role_arn: &str) -> Json {
     json!({"eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
         "recipientAccountId": ACCOUNT, "requestParameters": {"roleArn": role_arn, "roleSessionName": "s"}})
@@ -596,13 +687,25 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
             "the function has no DLQ"
         );
         if p["Namespace"] == "AWS/SQS" {
-            assert_eq!(p["MetricName"], "NumberOfMessagesSent", "{name}");
-            assert_eq!(p["Statistic"], "Sum", "{name}");
+            // Every new message (a sum of sends), or what waits (the most seen in a period).
+            let statistic = match p["MetricName"].as_str() {
+                Some("NumberOfMessagesSent") => "Sum",
+                Some("ApproximateNumberOfMessagesVisible") => "Maximum",
+                other => panic!("{name}: {other:?}"),
+            };
+            assert_eq!(p["Statistic"], statistic, "{name}");
+            assert_eq!(
+                p["Threshold"].as_u64(),
+                Some(0),
+                "{name}: the first message"
+            );
+            assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold", "{name}");
         }
     }
     assert_eq!(
-        alarms, 6,
-        "the watcher's errors, throttles, destination failures, both queues; the audit's errors"
+        alarms, 9,
+        "the watcher's errors, throttles, destination failures, both queues' new messages, the \
+         failure queue's depth; the audit's errors and throttles; member alarms not forwarded"
     );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
@@ -613,6 +716,333 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         topic["Properties"]["KmsMasterKeyId"],
         stack.resource("AlertTopic").unwrap()["Properties"]["KmsMasterKeyId"],
         "its own key"
+    );
+}
+
+/// The alarms on one AWS/Lambda metric, by the function they watch (`<Function>`), and whom
+/// they notify.
+fn function_alarms(stack: &Stack, metric: &str) -> Vec<(String, Yaml)> {
+    stack.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|(name, _)| stack.resource(name.as_str().unwrap()))
+        .filter(|a| a["Properties"]["Namespace"] == "AWS/Lambda")
+        .filter(|a| a["Properties"]["MetricName"] == metric)
+        .map(|a| {
+            let dimensions = &a["Properties"]["Dimensions"];
+            assert_eq!(dimensions[0]["Name"], "FunctionName");
+            let function = dimensions[0]["Value"].as_str().unwrap().to_string();
+            (function, a["Properties"]["AlarmActions"].clone())
+        })
+        .collect()
+}
+
+/// Every function of the stack (the watcher and the audit) keeps what failed after its retries in
+/// FailureQueue, through a destination its own role may write (SAM adds no policy to a role it
+/// did not create), and alarms to the alarm topic when it fails or is throttled.
+#[test]
+fn every_function_keeps_its_failures_and_alarms_when_it_fails_or_is_throttled() {
+    let stack = central(&[]);
+    let mut functions = Vec::new();
+    for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let name = name.as_str().unwrap();
+        functions.push(name.to_string());
+        let p = &stack.resource(name).unwrap()["Properties"];
+        let on_failure = &p["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+        assert_eq!(on_failure["Type"], "SQS", "{name}");
+        assert_eq!(on_failure["Destination"], "<FailureQueue.Arn>", "{name}");
+        let role = p["Role"].as_str().unwrap();
+        let role = role
+            .strip_prefix('<')
+            .unwrap()
+            .strip_suffix(".Arn>")
+            .unwrap();
+        let (_, statements) = role_actions(&stack.resource(role).unwrap());
+        assert!(
+            statements.iter().any(|s| s["Effect"] == "Allow"
+                && s["Action"] == "sqs:SendMessage"
+                && s["Resource"] == "<FailureQueue.Arn>"),
+            "{name}: {role} may write its destination"
+        );
+        for metric in ["Errors", "Throttles"] {
+            let alarms = function_alarms(&stack, metric);
+            let watched = format!("<{name}>");
+            let (_, actions) = alarms
+                .iter()
+                .find(|(f, _)| *f == watched)
+                .unwrap_or_else(|| panic!("{name}: no {metric} alarm"));
+            assert_eq!(*actions, yaml_list(&["<AlarmTopic>"]), "{name} {metric}");
+        }
+    }
+    assert_eq!(functions, ["WatcherFunction", "AuditFunction"]);
+}
+
+/// The alarms of a stack on one SQS metric, by the queue they watch (`<Queue.QueueName>`).
+fn queue_alarms(stack: &Stack, metric: &str) -> Vec<(String, Yaml)> {
+    stack.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|(name, _)| stack.resource(name.as_str().unwrap()))
+        .filter(|a| a["Properties"]["Namespace"] == "AWS/SQS")
+        .filter(|a| a["Properties"]["MetricName"] == metric)
+        .map(|a| {
+            let dimensions = &a["Properties"]["Dimensions"];
+            assert_eq!(dimensions[0]["Name"], "QueueName");
+            (dimensions[0]["Value"].as_str().unwrap().to_string(), a)
+        })
+        .collect()
+}
+
+/// A message a queue's redrive policy moves to its dead-letter queue is not counted in the
+/// dead-letter queue's NumberOfMessagesSent (the SQS developer guide says so under "Creating
+/// alarms for dead-letter queues"): each such queue has an alarm on its depth as well.
+#[test]
+fn every_queue_a_redrive_policy_feeds_alarms_on_its_depth() {
+    let stack = central(&[]);
+    let mut targets = Vec::new();
+    for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::SQS::Queue" {
+            continue;
+        }
+        let queue = stack.resource(name.as_str().unwrap()).unwrap();
+        if let Some(arn) = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].as_str() {
+            let target = arn
+                .strip_prefix('<')
+                .unwrap()
+                .strip_suffix(".Arn>")
+                .unwrap();
+            targets.push(target.to_string());
+        }
+    }
+    assert_eq!(
+        targets,
+        ["FailureQueue"],
+        "RedriveQueue's dead-letter queue"
+    );
+    let depth = queue_alarms(&stack, "ApproximateNumberOfMessagesVisible");
+    for target in &targets {
+        let watched = format!("<{target}.QueueName>");
+        let (_, alarm) = depth
+            .iter()
+            .find(|(queue, _)| *queue == watched)
+            .unwrap_or_else(|| panic!("no depth alarm on {target}"));
+        let p = &alarm["Properties"];
+        assert_eq!(p["AlarmActions"], yaml_list(&["<AlarmTopic>"]));
+        assert_eq!(p["Statistic"], "Maximum");
+        assert_eq!(p["Threshold"].as_u64(), Some(0));
+        assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+        assert_eq!(p["TreatMissingData"], "notBreaching");
+    }
+    // Its sends still alarm on every new direct failure.
+    let sent = queue_alarms(&stack, "NumberOfMessagesSent");
+    assert!(sent.iter().any(|(q, _)| q == "<FailureQueue.QueueName>"));
+}
+
+/// A YAML list of strings, to compare with a resolved property.
+fn yaml_list(items: &[&str]) -> Yaml {
+    Yaml::Sequence(items.iter().map(|i| Yaml::String(i.to_string())).collect())
+}
+
+/// A role of this account that is not the watcher's (an operator, or whoever took one over).
+const OPERATOR: &str = "arn:aws:iam::111122223333:role/ops-admin";
+/// The same role name in another account.
+const OUTSIDER: &str = "arn:aws:iam::999988887777:role/ops-admin";
+
+/// What `policy` decides for each request, with the statements that applied, for messages.
+fn assert_decisions(policy: &Yaml, cases: &[(&str, Request, Decision)]) {
+    for (what, request, expected) in cases {
+        assert_eq!(
+            decide(policy, request),
+            *expected,
+            "{what}: statements applying: {:?}",
+            crate::iam::applying(policy, request)
+        );
+    }
+}
+
+/// RedriveQueue holds events not yet alerted on: principals of this account may use it (an
+/// operator starts the redrive into it), only the watcher's role takes messages out of it, no
+/// other account may touch it whatever its own policies say, and nothing goes over plain HTTP.
+#[test]
+fn only_the_watcher_takes_from_the_redrive_queue_and_only_this_account_uses_it() {
+    let stack = central(&[]);
+    let policy = stack.resource("RedriveQueuePolicy").unwrap();
+    assert_eq!(
+        policy["Properties"]["Queues"],
+        yaml_list(&["<RedriveQueue>"])
+    );
+    let doc = &policy["Properties"]["PolicyDocument"];
+    let queue = "<RedriveQueue.Arn>";
+    let watcher = "<WatcherRole.Arn>";
+    let by = |arn: &str, account: &str, action: &str| Request::by(arn, account, action, queue);
+    // What the watcher's role may do on the queue (the event source mapping's reads) is not
+    // denied; its own policy allows it (the queue policy allows nothing itself).
+    let (_, statements) = role_actions(&stack.resource("WatcherRole").unwrap());
+    let reads: Vec<String> = statements
+        .iter()
+        .filter(|s| s["Resource"] == queue)
+        .flat_map(|s| s["Action"].as_sequence().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reads.contains(&"sqs:ReceiveMessage".to_string()),
+        "{reads:?}"
+    );
+    let mut cases = Vec::new();
+    for action in &reads {
+        cases.push((
+            "the watcher reads",
+            by(watcher, ACCOUNT, action),
+            Decision::NotAllowed,
+        ));
+        cases.push((
+            "the watcher, over plain HTTP",
+            by(watcher, ACCOUNT, action).insecure(),
+            Decision::Deny,
+        ));
+    }
+    for action in [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:PurgeQueue",
+    ] {
+        cases.push((
+            "another principal of this account takes messages",
+            by(OPERATOR, ACCOUNT, action),
+            Decision::Deny,
+        ));
+    }
+    for action in [
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:SetQueueAttributes",
+    ] {
+        cases.push((
+            "an operator redrives into it, or the stack updates it",
+            by(OPERATOR, ACCOUNT, action),
+            Decision::NotAllowed,
+        ));
+        cases.push((
+            "another account, whatever its own policy allows",
+            by(OUTSIDER, "999988887777", action),
+            Decision::Deny,
+        ));
+    }
+    cases.push((
+        "another account cannot take messages either",
+        by(OUTSIDER, "999988887777", "sqs:ReceiveMessage"),
+        Decision::Deny,
+    ));
+    cases.push((
+        "the watcher's role name in another account",
+        by(
+            "arn:aws:iam::999988887777:role/eks-access-watch-eu-west-1",
+            "999988887777",
+            "sqs:ReceiveMessage",
+        ),
+        Decision::Deny,
+    ));
+    cases.push((
+        "a service principal gets nothing from this policy",
+        Request::by_service("events.amazonaws.com", "sqs:SendMessage", queue),
+        Decision::NotAllowed,
+    ));
+    assert_decisions(doc, &cases);
+}
+
+/// The alarm topic's key lets EventBridge (member accounts' forwarded alarms) encrypt and decrypt
+/// only the alarm topic's messages: SNS names the topic in the encryption context of each of its
+/// KMS requests (`aws:sns:topicArn`), and the topic, unnamed in the template, gets the name
+/// CloudFormation generates (`<stack>-<logical id>-<random>`). CloudWatch's own grant, which the
+/// stack's alarms use, is unchanged; and a forward refused anyway alarms through it.
+#[test]
+fn eventbridge_may_use_the_alarm_key_only_for_the_alarm_topic() {
+    let stack = central(&[]);
+    let topic = stack.resource("AlarmTopic").unwrap();
+    assert_eq!(topic["Properties"]["KmsMasterKeyId"], "<AlarmTopicKey>");
+    assert!(
+        topic["Properties"]["TopicName"].is_null(),
+        "the key policy expects the generated name"
+    );
+    let key = stack.resource("AlarmTopicKey").unwrap();
+    let policy = &key["Properties"]["KeyPolicy"];
+    let sns = |name: &str| format!("arn:aws:sns:eu-west-1:111122223333:{name}");
+    let alarm_topic = sns("eks-access-watch-AlarmTopic-1QX7RZ4C9MVB2");
+    let key_arn = "<AlarmTopicKey.Arn>";
+    let events = |action: &str, topic: Option<&str>| {
+        let r = Request::by_service("events.amazonaws.com", action, key_arn);
+        match topic {
+            Some(t) => r.with("kms:EncryptionContext:aws:sns:topicArn", t),
+            None => r,
+        }
+    };
+    let mut cases = Vec::new();
+    for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+        cases.push((
+            "the alarm topic's messages",
+            events(action, Some(&alarm_topic)),
+            Decision::Allow,
+        ));
+        for other in [
+            sns("eks-access-watch-AlertTopic-1QX7RZ4C9MVB2"),
+            sns("other-stack-AlarmTopic-1QX7RZ4C9MVB2"),
+            sns("eks-access-watch-AlarmTopicCopy"),
+            "arn:aws:sns:eu-west-1:999988887777:eks-access-watch-AlarmTopic-1QX7RZ4C9MVB2"
+                .to_string(),
+            "arn:aws:sns:us-east-1:111122223333:eks-access-watch-AlarmTopic-1QX7RZ4C9MVB2"
+                .to_string(),
+        ] {
+            cases.push((
+                "another topic this key might encrypt",
+                events(action, Some(&other)),
+                Decision::NotAllowed,
+            ));
+        }
+        cases.push((
+            "a request that names no topic",
+            events(action, None),
+            Decision::NotAllowed,
+        ));
+        cases.push((
+            "the stack's own alarms, through CloudWatch",
+            Request::by_service("cloudwatch.amazonaws.com", action, key_arn)
+                .with("aws:SourceAccount", ACCOUNT)
+                .with("kms:EncryptionContext:aws:sns:topicArn", &alarm_topic),
+            Decision::Allow,
+        ));
+    }
+    assert_decisions(policy, &cases);
+    // A forward refused all the same is seen.
+    let forward_failures: Vec<Yaml> = stack.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|(name, _)| stack.resource(name.as_str().unwrap()))
+        .filter(|a| {
+            let p = &a["Properties"];
+            p["Namespace"] == "AWS/Events"
+                && p["MetricName"] == "FailedInvocations"
+                && p["Dimensions"][0]["Name"] == "RuleName"
+                && p["Dimensions"][0]["Value"] == "<MemberAlarmRule>"
+        })
+        .collect();
+    assert_eq!(
+        forward_failures.len(),
+        1,
+        "an alarm on MemberAlarmRule's failures"
+    );
+    assert_eq!(
+        forward_failures[0]["Properties"]["AlarmActions"],
+        yaml_list(&["<AlarmTopic>"])
     );
 }
 
@@ -693,6 +1123,40 @@ fn the_schedule_runs_the_trail_self_check_the_function_knows() {
     );
     let redrive = &function["Properties"]["Events"]["Redrive"]["Properties"];
     assert_eq!(redrive["Queue"], "<RedriveQueue.Arn>");
+}
+
+/// Reading the redrive queue is capped (Lambda's `MaximumConcurrency`, at least 2), well below
+/// the concurrency reserved for the function, so a large redrive leaves live events most of it.
+#[test]
+fn a_redrive_leaves_live_events_most_of_the_reserved_concurrency() {
+    let stack = central(&[]);
+    let function = stack.resource("WatcherFunction").unwrap();
+    let p = &function["Properties"];
+    let reserved: u64 = p["ReservedConcurrentExecutions"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sqs: Vec<&Yaml> = p["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|e| e["Type"] == "SQS")
+        .collect();
+    assert_eq!(sqs.len(), 1, "one queue is read: the redrive queue");
+    let redrive = &sqs[0]["Properties"];
+    assert_eq!(redrive["Queue"], "<RedriveQueue.Arn>");
+    let most = redrive["ScalingConfig"]["MaximumConcurrency"]
+        .as_u64()
+        .expect("a maximum concurrency");
+    assert!(
+        (2..=1000).contains(&most),
+        "Lambda accepts 2 to 1000: {most}"
+    );
+    assert!(
+        reserved - most >= reserved * 3 / 4,
+        "{most} of {reserved} reserved for redrives"
+    );
 }
 
 /// Organisations: the central bus accepts the organisation's events; a member's reader role is
@@ -804,8 +1268,9 @@ fn groups(n: usize) -> String {
 }
 
 /// The subscription filters a stack creates, by log group, each checked for what every one must
-/// be: a filter of that group, to the function, after its permission, with the one pattern.
-fn audit_subscriptions(stack: &Stack) -> Vec<String> {
+/// be: a filter of that group, to the function, with the one pattern; and the permission it is
+/// created after.
+fn audit_subscriptions(stack: &Stack) -> Vec<(String, String)> {
     let pattern = stack.raw()["Mappings"]["AuditLog"]["Filter"]["Pattern"]
         .as_str()
         .unwrap();
@@ -818,35 +1283,76 @@ fn audit_subscriptions(stack: &Stack) -> Vec<String> {
         let Some(filter) = stack.resource(name) else {
             continue;
         };
-        assert_eq!(filter["DependsOn"], "AuditLogInvokePermission", "{name}");
         let p = &filter["Properties"];
         assert_eq!(p["DestinationArn"], "<WatcherFunction.Arn>", "{name}");
         assert_eq!(p["FilterPattern"].as_str(), Some(pattern), "{name}");
         assert_eq!(p["FilterName"], "eks-access-watch-aws-auth-rbac", "{name}");
-        groups.push(p["LogGroupName"].as_str().unwrap().to_string());
+        let after = filter["DependsOn"].as_str().unwrap().to_string();
+        groups.push((p["LogGroupName"].as_str().unwrap().to_string(), after));
     }
     groups
 }
 
+/// The permissions a stack gives CloudWatch Logs to invoke the function, by resource name, each
+/// checked for what every one must be: for the function, from this account.
+fn logs_permissions(stack: &Stack) -> Vec<(String, String)> {
+    let mut permissions = Vec::new();
+    for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::Lambda::Permission" {
+            continue;
+        }
+        let name = name.as_str().unwrap();
+        let Some(permission) = stack.resource(name) else {
+            continue;
+        };
+        let p = &permission["Properties"];
+        assert_eq!(p["Principal"], "logs.amazonaws.com", "{name}");
+        assert_eq!(p["Action"], "lambda:InvokeFunction", "{name}");
+        assert_eq!(p["FunctionName"], "<WatcherFunction.Arn>", "{name}");
+        assert_eq!(p["SourceAccount"], ACCOUNT, "{name}");
+        let source = p["SourceArn"].as_str().unwrap().to_string();
+        permissions.push((name.to_string(), source));
+    }
+    permissions
+}
+
+/// The SourceArn CloudWatch Logs invokes a function with, for a subscription of `group`.
+fn log_group_arn(group: &str) -> String {
+    format!("arn:aws:logs:eu-west-1:111122223333:log-group:{group}:*")
+}
+
+/// Each listed audit log group gets a subscription, created after the permission that lets
+/// CloudWatch Logs invoke the function for that group; no permission covers any other group (a
+/// subscription someone adds to another cluster's log group cannot invoke the function).
 #[test]
 fn each_audit_log_group_gets_a_subscription_and_the_permission_is_scoped() {
     assert!(audit_subscriptions(&central(&[])).is_empty());
+    assert!(logs_permissions(&central(&[])).is_empty());
     assert!(central(&[]).resource("AuditLogInvokePermission").is_none());
     for n in [1, 3, AUDIT_SLOTS] {
         let list = groups(n);
         let stack = central(&[("ClusterAuditLogGroups", &list)]);
-        let got = audit_subscriptions(&stack);
+        let subscriptions = audit_subscriptions(&stack);
+        let got: Vec<&str> = subscriptions.iter().map(|(g, _)| g.as_str()).collect();
         assert_eq!(got.join(","), list, "one filter per listed group, in order");
-        let permission = stack.resource("AuditLogInvokePermission").unwrap();
-        let p = &permission["Properties"];
-        assert_eq!(p["Principal"], "logs.amazonaws.com");
-        assert_eq!(p["FunctionName"], "<WatcherFunction.Arn>");
-        assert_eq!(p["SourceAccount"], ACCOUNT);
-        // Scoped by source: the EKS control-plane log groups of this account and region.
-        assert_eq!(
-            p["SourceArn"],
-            "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/eks/*/cluster:*"
-        );
+        let permissions = logs_permissions(&stack);
+        assert_eq!(permissions.len(), n, "one permission per listed group");
+        for (group, after) in &subscriptions {
+            let (_, source) = permissions
+                .iter()
+                .find(|(name, _)| name == after)
+                .unwrap_or_else(|| panic!("{group}: created after {after}, not a permission"));
+            assert_eq!(*source, log_group_arn(group), "{after}");
+        }
+        for other in ["/aws/eks/other/cluster", "/aws/eks/cluster-1x/cluster"] {
+            let arn = log_group_arn(other);
+            assert!(
+                !permissions
+                    .iter()
+                    .any(|(_, source)| crate::iam::glob(source, &arn)),
+                "{other} may invoke the function with {n} groups listed"
+            );
+        }
     }
     // The parameter refuses what the slots cannot hold, rather than dropping a group.
     let spec = &load("template.yaml")["Parameters"]["ClusterAuditLogGroups"];
@@ -994,6 +1500,7 @@ fn the_schedule_runs_the_audit_task_daily_unless_disabled() {
         "SnapshotBucketPolicy",
         "AuditLogGroup",
         "AuditErrorsAlarm",
+        "AuditThrottlesAlarm",
     ] {
         assert!(stack.resource(resource).is_some(), "{resource}");
         assert!(off.resource(resource).is_none(), "{resource} when disabled");
@@ -1023,6 +1530,84 @@ fn the_snapshot_bucket_is_versioned_encrypted_private_and_kept() {
     ] {
         assert_eq!(block[k].as_bool(), Some(true), "{k}");
     }
+}
+
+/// The snapshot bucket's objects are written and deleted by the audit's role alone: no other
+/// principal of this account (an administrator, the watcher, the account's root), no other
+/// account, nothing over plain HTTP. Reading stays with IAM, and the bucket's own settings stay
+/// with the stack (it must be able to update this policy).
+#[test]
+fn only_the_audit_writes_or_deletes_snapshots() {
+    let stack = central(&[]);
+    let policy = stack.resource("SnapshotBucketPolicy").unwrap();
+    assert_eq!(policy["Properties"]["Bucket"], "<SnapshotBucket>");
+    let doc = &policy["Properties"]["PolicyDocument"];
+    let bucket = "<SnapshotBucket.Arn>";
+    let latest = format!(
+        "{bucket}/{}",
+        eks_access_watch::lambda::daily_audit::SNAPSHOT_KEY
+    );
+    let audit = "<AuditRole.Arn>";
+    let root = "arn:aws:iam::111122223333:root";
+    // What the audit's role may do to objects (read and keep its snapshot) is not denied.
+    let (actions, _) = role_actions(&stack.resource("AuditRole").unwrap());
+    let object_actions: Vec<&String> = actions
+        .iter()
+        .filter(|a| ["s3:GetObject", "s3:PutObject"].contains(&a.as_str()))
+        .collect();
+    assert_eq!(object_actions.len(), 2, "{actions:?}");
+    let mut cases = Vec::new();
+    for action in object_actions {
+        cases.push((
+            "the audit reads and keeps its snapshot",
+            Request::by(audit, ACCOUNT, action, &latest),
+            Decision::NotAllowed,
+        ));
+        cases.push((
+            "the audit, over plain HTTP",
+            Request::by(audit, ACCOUNT, action, &latest).insecure(),
+            Decision::Deny,
+        ));
+    }
+    let writes = [
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:ReplicateObject",
+        "s3:ReplicateDelete",
+    ];
+    for action in writes {
+        for (who, account) in [
+            (OPERATOR, ACCOUNT),
+            ("<WatcherRole.Arn>", ACCOUNT),
+            (root, ACCOUNT),
+            (OUTSIDER, "999988887777"),
+        ] {
+            cases.push((
+                "anyone else writes or deletes a snapshot or a version of it",
+                Request::by(who, account, action, &latest),
+                Decision::Deny,
+            ));
+        }
+        cases.push((
+            "anyone else writes elsewhere in the bucket",
+            Request::by(OPERATOR, ACCOUNT, action, &format!("{bucket}/other.json")),
+            Decision::Deny,
+        ));
+    }
+    cases.push((
+        "an operator reads a snapshot, with IAM's leave",
+        Request::by(OPERATOR, ACCOUNT, "s3:GetObject", &latest),
+        Decision::NotAllowed,
+    ));
+    for action in ["s3:PutBucketPolicy", "s3:PutBucketVersioning"] {
+        cases.push((
+            "the stack updates the bucket's settings",
+            Request::by(OPERATOR, ACCOUNT, action, bucket),
+            Decision::NotAllowed,
+        ));
+    }
+    assert_decisions(doc, &cases);
 }
 
 /// Every action a role's inline policy allows, and its statements.
@@ -1075,9 +1660,18 @@ fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
             "s3:ListBucket",
             "s3:PutObject",
             "sns:Publish",
+            "sqs:SendMessage",
             "ssm:GetParameter",
             "sts:AssumeRole",
         ]
+    );
+    let failed_runs = statements
+        .iter()
+        .find(|s| s["Action"] == "sqs:SendMessage")
+        .unwrap();
+    assert_eq!(
+        failed_runs["Resource"], "<FailureQueue.Arn>",
+        "only its on-failure destination"
     );
     let snapshot = statements
         .iter()
