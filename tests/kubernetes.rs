@@ -734,3 +734,80 @@ fn kubernetes_events_of_another_api_are_refused_naming_the_api_version_in_every_
         }
     }
 }
+
+// ---- rows `migrate` refuses are still read and alerted by the watcher ----
+
+#[test]
+fn a_live_aws_auth_change_with_rows_migrate_refuses_is_still_alerted_row_by_row() {
+    // What `migrate` refuses (a wildcard, an account id that is not 12 digits) or flags
+    // (node groups in brackets) is a row like any other to the watcher.
+    let roles = "- rolearn: arn:aws:iam::111122223333:role/teams/*\n  groups: [system:masters]\n- rolearn: arn:aws:iam::111122223333:role/legacy-node-role\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: ['<system:bootstrappers>', '<system:nodes>']\n";
+    let object =
+        json!({"kind": "ConfigMap", "data": {"mapRoles": roles, "mapAccounts": "- 4444555566\n"}});
+    let a = alert(&audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        object.clone(),
+        object,
+    ));
+    assert_eq!(finding(&a, "aws-auth-system-masters"), Some(Critical));
+    assert_eq!(finding(&a, "aws-auth-account-mapped"), Some(High));
+    let modified = a
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "aws-auth-modified")
+        .unwrap();
+    for row in [
+        "role/teams/*",
+        "role/legacy-node-role as system:node:{{EC2PrivateDNSName}} [<system:bootstrappers>, <system:nodes>]",
+        "account 4444555566",
+    ] {
+        assert!(
+            modified.summary.contains(row),
+            "{row}: {}",
+            modified.summary
+        );
+    }
+    assert!(
+        !modified.summary.contains("malformed"),
+        "the content is read, not refused: {}",
+        modified.summary
+    );
+}
+
+#[test]
+fn a_live_aws_auth_emptied_to_data_null_is_alerted_as_mapping_nobody() {
+    let emptied = json!({"kind": "ConfigMap", "apiVersion": "v1",
+        "metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": null});
+    let input = ndjson(&[
+        audit(
+            "update",
+            aws_auth_ref(),
+            iam_user("terraform-deployer", "run-1"),
+            configmap(NODE),
+            configmap(NODE),
+        ),
+        audit(
+            "update",
+            aws_auth_ref(),
+            iam_user("platform-engineer", "jdoe"),
+            emptied.clone(),
+            emptied,
+        ),
+    ]);
+    let alerts = alerts_of(&input, Some("prod"));
+    assert_eq!(alerts.len(), 2);
+    let modified = alerts[1]
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "aws-auth-modified")
+        .unwrap();
+    assert!(
+        modified
+            .summary
+            .contains("-mapRoles role/eks-node-role as system:node:"),
+        "the node row is gone, as the previous event showed it: {}",
+        modified.summary
+    );
+}
