@@ -106,6 +106,7 @@ fn the_hand_edited_configmap_shows_every_offline_pitfall() {
         "migration-role-path",
         "migration-session-arn",
         "migration-duplicate-principal",
+        "migration-malformed-groups",
         "migration-unsupported-group",
         "migration-paths-unverified",
     ] {
@@ -523,7 +524,7 @@ fn a_principal_spelled_as_a_session_and_with_a_path_gets_both_findings() {
     );
 }
 
-// ---- rows and documents no plan can take ----
+// ---- rows and documents no plan can take, and groups written other than meant ----
 
 fn plan_of(text: &str) -> Result<Plan, awsauth::AwsAuthError> {
     let config = sample_config();
@@ -585,6 +586,61 @@ fn a_map_accounts_entry_that_is_not_12_digits_is_an_error_naming_it() {
         "{err}"
     );
     assert!(plan_of("mapAccounts: |\n  - \"012345678901\"\n").is_ok());
+}
+
+#[test]
+fn groups_written_in_brackets_get_a_finding_medium_on_a_node_row_low_elsewhere() {
+    let plan = plan_of(
+        "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/node\n    groups: ['<system:bootstrappers>', '<system:nodes>']\n  - rolearn: arn:aws:iam::111122223333:role/dev\n    groups: ['\"dev-readers\"', dev-writers]\n  - rolearn: arn:aws:iam::111122223333:role/fine\n    groups: [dev-readers]\n",
+    )
+    .unwrap();
+    let found: Vec<(&str, eks_access_watch::Severity)> = plan
+        .findings
+        .iter()
+        .filter(|f| f.rule.id == "migration-malformed-groups")
+        .map(|f| (f.summary.as_str(), f.severity))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].1, eks_access_watch::Severity::Medium);
+    assert!(
+        found[0].0.starts_with("role/node (mapRoles[0]) is a node role whose groups are written [`<system:bootstrappers>`, `<system:nodes>`], meant as [system:bootstrappers, system:nodes]")
+            && found[0].0.ends_with("a STANDARD entry, not a node entry"),
+        "{}",
+        found[0].0
+    );
+    assert_eq!(found[1].1, eks_access_watch::Severity::Low);
+    assert!(
+        found[1].0.starts_with("role/dev (mapRoles[1]) lists groups written [`\"dev-readers\"`], meant as [dev-readers]"),
+        "{}",
+        found[1].0
+    );
+    // The plan takes the row as written: it does not guess a node entry.
+    assert_eq!(plan.entries[0].entry_type.as_str(), "STANDARD");
+    assert_eq!(
+        plan.entries[0].kubernetes_groups,
+        ["<system:bootstrappers>", "<system:nodes>"]
+    );
+}
+
+#[test]
+fn a_node_row_with_one_group_in_brackets_is_still_a_node_entry_and_named() {
+    let plan = plan_of(
+        "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/win\n    username: system:node:{{EC2PrivateDNSName}}\n    groups: [system:bootstrappers, system:nodes, '<eks:kube-proxy-windows>']\n",
+    )
+    .unwrap();
+    assert_eq!(plan.entries[0].entry_type.as_str(), "EC2_LINUX");
+    let f = plan
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "migration-malformed-groups")
+        .unwrap();
+    assert_eq!(f.severity, eks_access_watch::Severity::Medium);
+    assert!(
+        f.summary
+            .ends_with("a EC2_LINUX entry from the groups written right"),
+        "{}",
+        f.summary
+    );
 }
 
 // ---- the migrate errors of docs/migrate.md, one test per row, through the binary ----

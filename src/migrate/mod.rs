@@ -472,6 +472,9 @@ fn plan_entry(
         .to_string();
     let t = entry::translate(&m.principal.key, &arn, username, &m.groups);
     notes.extend(t.notes);
+    for r in &m.rows {
+        malformed_groups(r, &name, &t.entry_type, m.principal.key.kind, findings);
+    }
     if t.masters {
         let who = if options.config.is_break_glass(Some(&arn)) {
             Some("the break-glass role")
@@ -530,6 +533,64 @@ fn plan_entry(
         aws_auth_groups: m.groups,
         absent,
     }
+}
+
+/// `migration-malformed-groups` for a row whose groups are written other than they can be
+/// meant (`<system:nodes>`). The plan takes the row as written: it cannot know what was meant,
+/// and a guessed node entry would grant what the row does not give today.
+fn malformed_groups(
+    row: &Mapping,
+    name: &str,
+    entry_type: &EntryType,
+    kind: PrincipalKind,
+    findings: &mut Vec<Finding>,
+) {
+    let malformed: Vec<(&str, String)> = row
+        .groups
+        .iter()
+        .filter_map(|g| entry::intended_group(g).map(|meant| (g.as_str(), meant)))
+        .collect();
+    if malformed.is_empty() {
+        return;
+    }
+    let label = format!("{}[{}]", row.kind, row.index);
+    let written: Vec<String> = malformed
+        .iter()
+        .map(|(g, _)| format!("`{}`", clean(g, 128)))
+        .collect();
+    let meant: Vec<String> = malformed
+        .iter()
+        .map(|(_, m)| match m.as_str() {
+            "" => "(an empty group)".to_string(),
+            m => clean(m, 128),
+        })
+        .collect();
+    let (written, meant) = (written.join(", "), meant.join(", "));
+    let (severity, summary) = if entry::meant_as_node(kind, row.username.as_deref(), &row.groups) {
+        let planned = if entry_type.is_node_identity() {
+            format!("a {entry_type} entry from the groups written right")
+        } else {
+            format!("a {entry_type} entry, not a node entry")
+        };
+        (
+            Severity::Medium,
+            format!(
+                "{name} ({label}) is a node role whose groups are written [{written}], meant as [{meant}]: the authenticator passes groups on as written and no binding names these, so nodes using the role do not get what the row was meant to give; the plan takes the groups as written: {planned}"
+            ),
+        )
+    } else {
+        (
+            Severity::Low,
+            format!(
+                "{name} ({label}) lists groups written [{written}], meant as [{meant}]: the authenticator passes groups on as written, so no binding for the groups meant applies; the plan takes them as written"
+            ),
+        )
+    };
+    findings.push(Finding::new(
+        rule("migration-malformed-groups"),
+        severity,
+        clean(&summary, 1024),
+    ));
 }
 
 fn kind_word(kind: PrincipalKind) -> &'static str {
