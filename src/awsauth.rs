@@ -80,7 +80,21 @@ impl fmt::Display for AwsAuthError {
     }
 }
 
+/// The sections of `data` that map principals.
+const SECTIONS: [&str; 3] = ["mapRoles", "mapUsers", "mapAccounts"];
+
+/// Keys only a whole ConfigMap has (a file holding only its `data` has none of them).
+const CONFIGMAP_KEYS: [&str; 4] = ["apiVersion", "kind", "metadata", "data"];
+
+/// What a ConfigMap's `data` should look like, for the errors.
+const SHAPE: &str = "`data:` with `mapRoles: |`, `mapUsers: |` or `mapAccounts: |` under it, each a YAML list, as `kubectl get configmap aws-auth -n kube-system -o yaml` prints it";
+
 /// Parse a ConfigMap document: the whole object (YAML or JSON) or only its `data` section.
+///
+/// Stricter than [`parse_data`] about the document around the sections, because a plan from a
+/// backup that lost them would be empty and look complete: a `data` that is `null` or holds
+/// none of the sections, and sections beside `data` rather than inside it (a mis-indented
+/// hand edit), are errors.
 pub fn parse_document(text: &str) -> Result<AwsAuth, AwsAuthError> {
     let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| AwsAuthError {
         problems: vec![match e.location() {
@@ -92,35 +106,65 @@ pub fn parse_document(text: &str) -> Result<AwsAuth, AwsAuthError> {
             None => format!("not valid YAML or JSON: {e}"),
         }],
     })?;
-    let data = match &doc {
-        Value::Object(o) if o.contains_key("data") => &o["data"],
-        Value::Object(o)
-            if ["mapRoles", "mapUsers", "mapAccounts"]
-                .iter()
-                .any(|k| o.contains_key(*k)) =>
-        {
-            &doc
-        }
-        Value::Object(o) => {
-            let keys: Vec<&str> = o.keys().map(String::as_str).take(8).collect();
-            return Err(AwsAuthError {
-                problems: vec![format!(
-                    "no `data` with mapRoles, mapUsers or mapAccounts (expected the output of `kubectl get configmap aws-auth -n kube-system -o yaml`, or its data section); keys: [{}]",
-                    keys.join(", ")
-                )],
-            });
-        }
-        _ => {
-            return Err(AwsAuthError {
-                problems: vec!["expected a ConfigMap object or its data section".into()],
-            });
-        }
+    let Value::Object(o) = &doc else {
+        return Err(AwsAuthError {
+            problems: vec!["expected a ConfigMap object or its data section".into()],
+        });
     };
-    parse_data(data)
+    let outside: Vec<&str> = SECTIONS
+        .into_iter()
+        .filter(|k| o.contains_key(*k))
+        .collect();
+    let whole = CONFIGMAP_KEYS.iter().any(|k| o.contains_key(*k));
+    if !whole && !outside.is_empty() {
+        // A file holding only the data section.
+        return parse_data(&doc);
+    }
+    let mut problems = Vec::new();
+    if !outside.is_empty() {
+        let (sits, it) = match outside.len() {
+            1 => ("sits", "it"),
+            _ => ("sit", "them"),
+        };
+        problems.push(format!(
+            "{} {sits} at the top level of the ConfigMap, outside `data`, where the API server keeps no sections (it drops unknown fields): indent {it} under `data:` (expected {SHAPE})",
+            outside.join(" and "),
+        ));
+    }
+    match o.get("data") {
+        None if outside.is_empty() => {
+            let keys: Vec<&str> = o.keys().map(String::as_str).take(8).collect();
+            problems.push(format!(
+                "no `data` with mapRoles, mapUsers or mapAccounts (expected the output of `kubectl get configmap aws-auth -n kube-system -o yaml`, or its data section); keys: [{}]",
+                keys.join(", ")
+            ));
+        }
+        None => {}
+        Some(Value::Null) => problems.push(format!(
+            "`data` is null, so the ConfigMap maps nobody and a plan from it would be empty: take the backup again (expected {SHAPE})"
+        )),
+        Some(Value::Object(data)) if !SECTIONS.iter().any(|k| data.contains_key(*k)) => {
+            let keys: Vec<&str> = data.keys().map(String::as_str).take(8).collect();
+            problems.push(format!(
+                "`data` holds none of mapRoles, mapUsers or mapAccounts (its keys: [{}]), so a plan from it would be empty: check the spelling, or take the backup again (expected {SHAPE})",
+                keys.join(", ")
+            ));
+        }
+        Some(data) if problems.is_empty() => return parse_data(data),
+        Some(data) => {
+            // Report the section problems too, all at once.
+            if let Err(e) = parse_data(data) {
+                problems.extend(e.problems);
+            }
+        }
+    }
+    Err(AwsAuthError { problems })
 }
 
 /// Parse the `data` object of an aws-auth ConfigMap (each section a YAML string). `null` or a
-/// missing section is empty.
+/// missing section is empty: a live object's `data` (the watcher's) may be emptied by an edit.
+/// Rows are read as written, whatever their ARN or groups: whether a row can become an access
+/// entry is `migrate`'s question ([`crate::migrate::check`]), and the watcher alerts on every row.
 pub fn parse_data(data: &Value) -> Result<AwsAuth, AwsAuthError> {
     let mut problems = Vec::new();
     let mut auth = AwsAuth::default();
@@ -519,6 +563,76 @@ metadata:
             [RowChange::Added(Row::Account("444455556666".into()))]
         );
         assert!(after.contains(&Row::Account("444455556666".into())));
+    }
+
+    #[test]
+    fn a_configmap_whose_data_is_null_or_holds_no_section_is_an_error_not_an_empty_configmap() {
+        let err =
+            parse_document("apiVersion: v1\nkind: ConfigMap\ndata:\nmetadata:\n  name: aws-auth\n")
+                .unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert!(
+            err.problems[0].starts_with("`data` is null, so the ConfigMap maps nobody"),
+            "{err}"
+        );
+        assert!(
+            err.problems[0].contains("`kubectl get configmap aws-auth -n kube-system -o yaml`"),
+            "{err}"
+        );
+        let err = parse_document(r#"{"kind": "ConfigMap", "data": null}"#).unwrap_err();
+        assert!(
+            err.problems[0].starts_with("`data` is null"),
+            "-o json: {err}"
+        );
+        let err = parse_document("kind: ConfigMap\ndata:\n  mapRole: |\n    - rolearn: arn:aws:iam::111122223333:role/a\n").unwrap_err();
+        assert!(
+            err.problems[0].starts_with(
+                "`data` holds none of mapRoles, mapUsers or mapAccounts (its keys: [mapRole])"
+            ),
+            "{err}"
+        );
+        // Sections that are present but empty are an aws-auth that maps nobody, as written.
+        let empty = parse_document("kind: ConfigMap\ndata:\n  mapRoles: \"\"\n").unwrap();
+        assert_eq!(empty, AwsAuth::default());
+    }
+
+    #[test]
+    fn sections_outside_data_are_an_error_naming_them_and_the_shape() {
+        // `data:` left empty and the sections not indented under it: a common hand edit.
+        let err = parse_document(
+            "apiVersion: v1\nkind: ConfigMap\ndata:\nmapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/a\nmapUsers: |\n  - userarn: arn:aws:iam::111122223333:user/b\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+        assert!(
+            err.problems[0].starts_with(
+                "mapRoles and mapUsers sit at the top level of the ConfigMap, outside `data`"
+            ) && err.problems[0].contains("indent them under `data:`"),
+            "{err}"
+        );
+        assert!(err.problems[1].starts_with("`data` is null"), "{err}");
+        // Beside a `data` that holds the other sections: still refused, not a partial plan.
+        let err = parse_document(
+            "kind: ConfigMap\ndata:\n  mapUsers: |\n    - userarn: arn:aws:iam::111122223333:user/b\nmapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/a\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert!(
+            err.problems[0].starts_with("mapRoles sits at the top level"),
+            "{err}"
+        );
+        // Without `data` at all, beside metadata.
+        let err =
+            parse_document("metadata:\n  name: aws-auth\nmapAccounts: |\n  - \"444455556666\"\n")
+                .unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert!(err.problems[0].starts_with("mapAccounts sits"), "{err}");
+    }
+
+    #[test]
+    fn a_live_object_whose_data_is_null_is_an_empty_configmap() {
+        // A live object's `data` (read by `parse_data`) may well be null: emptied by an edit.
+        assert_eq!(parse_data(&Value::Null).unwrap(), AwsAuth::default());
     }
 
     #[test]

@@ -225,3 +225,37 @@ fn lines_of_other_control_plane_logs_in_an_export_are_skipped_with_their_reason(
         err(&o)
     );
 }
+
+#[test]
+fn an_audit_event_without_api_version_is_read_like_any_other() {
+    let with = audit_lines().join("\n");
+    let without = with.replace(
+        r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","#,
+        r#"{"kind":"Event","#,
+    );
+    assert!(!without.contains("audit.k8s.io"));
+    let (o, _) = replay_file("audit.ndjson", without.as_bytes(), &["--cluster", "prod"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let (expected, _) = replay_file("audit.ndjson", with.as_bytes(), &["--cluster", "prod"]);
+    assert!(out_lines(&o) > 0);
+    assert_eq!(
+        o.stdout, expected.stdout,
+        "the same alerts as with apiVersion"
+    );
+}
+
+#[test]
+fn a_kubernetes_event_of_another_api_is_an_error_naming_file_line_and_api_version() {
+    let cluster_event = r#"{"kind":"Event","apiVersion":"v1","metadata":{"name":"aws-auth.18a","namespace":"kube-system"},"involvedObject":{"kind":"ConfigMap","name":"aws-auth","namespace":"kube-system"},"reason":"Updated","type":"Normal"}"#;
+    let input = format!("{cluster_event}\n{}\n", audit_lines()[8]);
+    let (o, path) = replay_file("events.ndjson", input.as_bytes(), &["--cluster", "prod"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = err(&o);
+    assert!(
+        e.contains(&format!(
+            "{path}: line 1: a Kubernetes Event of apiVersion `v1` is not an audit event"
+        )) && e.contains("replay the API server's audit log instead"),
+        "{e}"
+    );
+    assert_eq!(out_lines(&o), 1, "the audit line still prints");
+}

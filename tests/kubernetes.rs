@@ -639,3 +639,175 @@ fn a_wildcard_role_denied_or_aggregated_is_still_reported() {
     ));
     assert_eq!(finding(&a, "rbac-wildcard-role"), Some(Medium));
 }
+
+// ---- audit events without apiVersion, and Events of other APIs ----
+
+/// Every problem the library reports for an input, in order.
+fn problems_of(bytes: &[u8], mode: ReadMode) -> Vec<String> {
+    let config = sample_config();
+    let mut problems = Vec::new();
+    ingest::scan_slice(
+        "events.ndjson",
+        bytes,
+        &Options::new(&config).mode(mode),
+        &mut |o| {
+            if let Outcome::Invalid(e) = o {
+                problems.push(e.to_string())
+            }
+        },
+    )
+    .unwrap();
+    problems
+}
+
+#[test]
+fn audit_events_without_api_version_give_the_alerts_they_give_with_it() {
+    let events = crate::util::events_dir();
+    let without = std::fs::read_to_string(events.join("k8s-no-api-version.ndjson")).unwrap();
+    assert!(!without.contains(r#""apiVersion":"audit.k8s.io/"#));
+    // The same lines as the API server writes them: apiVersion second.
+    let with: String = without
+        .lines()
+        .map(|line| {
+            let mut event: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+            let mut ordered = serde_json::Map::new();
+            ordered.insert("kind".into(), event.remove("kind").unwrap());
+            ordered.insert("apiVersion".into(), json!("audit.k8s.io/v1"));
+            ordered.extend(event);
+            format!("{}\n", Value::Object(ordered))
+        })
+        .collect();
+    assert!(with.starts_with(r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","#));
+    let read = alerts_of(without.as_bytes(), Some("prod"));
+    assert_eq!(read.len(), 2, "the aws-auth patch and the binding");
+    assert_eq!(read, alerts_of(with.as_bytes(), Some("prod")));
+    let mut payload = std::fs::read_to_string(events.join("k8s-no-api-version.subscription.json"))
+        .map(|p| alerts_of(p.as_bytes(), None))
+        .unwrap();
+    for a in &mut payload {
+        a.account.clear();
+    }
+    assert_eq!(read, payload, "a subscription payload of the same lines");
+}
+
+#[test]
+fn kubernetes_events_of_another_api_are_refused_naming_the_api_version_in_every_order() {
+    // `kubectl get events -o json | jq -c '.items[]'` (keys sorted, apiVersion first), the
+    // API server's order, and an audit line's order with another apiVersion later.
+    let sorted = r#"{"apiVersion":"v1","involvedObject":{"kind":"ConfigMap","name":"aws-auth","namespace":"kube-system"},"kind":"Event","message":"updated","metadata":{"name":"aws-auth.18a","namespace":"kube-system"},"reason":"Updated","type":"Normal"}"#;
+    let kind_first = r#"{"kind":"Event","apiVersion":"events.k8s.io/v1","metadata":{"name":"x"},"reason":"Pulled","regarding":{"kind":"Pod","name":"aws-node-7xk2q"}}"#;
+    let later = r#"{"kind":"Event","stage":"ResponseComplete","verb":"delete","objectRef":{"resource":"configmaps","namespace":"kube-system","name":"aws-auth"},"apiVersion":"v1"}"#;
+    let values = format!("{sorted}\n{kind_first}\n");
+    let lines = format!("{kind_first}\n{sorted}\n{later}\n");
+    for mode in [ReadMode::Fast, ReadMode::Strict] {
+        for (input, expected) in [
+            // Not started as the API server starts a line: read as JSON values.
+            (
+                &values,
+                &[
+                    "events.ndjson: a Kubernetes Event of apiVersion `v1`",
+                    "events.ndjson: value 2: a Kubernetes Event of apiVersion `events.k8s.io/v1`",
+                ][..],
+            ),
+            // Started with kind Event: read line by line.
+            (
+                &lines,
+                &[
+                    "events.ndjson: line 1: a Kubernetes Event of apiVersion `events.k8s.io/v1`",
+                    "events.ndjson: line 2: a Kubernetes Event of apiVersion `v1`",
+                    "events.ndjson: line 3: a Kubernetes Event of apiVersion `v1`",
+                ][..],
+            ),
+        ] {
+            let problems = problems_of(input.as_bytes(), mode);
+            assert_eq!(problems.len(), expected.len(), "{mode:?} {problems:?}");
+            for (problem, start) in problems.iter().zip(expected) {
+                assert!(
+                    problem.starts_with(start)
+                        && problem.contains(
+                            "is not an audit event (expected apiVersion audit.k8s.io/v1, or none)"
+                        )
+                        && problem.contains("replay the API server's audit log"),
+                    "{mode:?} {problem}"
+                );
+            }
+        }
+    }
+}
+
+// ---- rows `migrate` refuses are still read and alerted by the watcher ----
+
+#[test]
+fn a_live_aws_auth_change_with_rows_migrate_refuses_is_still_alerted_row_by_row() {
+    // What `migrate` refuses (a wildcard, an account id that is not 12 digits) or flags
+    // (node groups in brackets) is a row like any other to the watcher.
+    let roles = "- rolearn: arn:aws:iam::111122223333:role/teams/*\n  groups: [system:masters]\n- rolearn: arn:aws:iam::111122223333:role/legacy-node-role\n  username: system:node:{{EC2PrivateDNSName}}\n  groups: ['<system:bootstrappers>', '<system:nodes>']\n";
+    let object =
+        json!({"kind": "ConfigMap", "data": {"mapRoles": roles, "mapAccounts": "- 4444555566\n"}});
+    let a = alert(&audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        object.clone(),
+        object,
+    ));
+    assert_eq!(finding(&a, "aws-auth-system-masters"), Some(Critical));
+    assert_eq!(finding(&a, "aws-auth-account-mapped"), Some(High));
+    let modified = a
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "aws-auth-modified")
+        .unwrap();
+    for row in [
+        "role/teams/*",
+        "role/legacy-node-role as system:node:{{EC2PrivateDNSName}} [<system:bootstrappers>, <system:nodes>]",
+        "account 4444555566",
+    ] {
+        assert!(
+            modified.summary.contains(row),
+            "{row}: {}",
+            modified.summary
+        );
+    }
+    assert!(
+        !modified.summary.contains("malformed"),
+        "the content is read, not refused: {}",
+        modified.summary
+    );
+}
+
+#[test]
+fn a_live_aws_auth_emptied_to_data_null_is_alerted_as_mapping_nobody() {
+    let emptied = json!({"kind": "ConfigMap", "apiVersion": "v1",
+        "metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": null});
+    let input = ndjson(&[
+        audit(
+            "update",
+            aws_auth_ref(),
+            iam_user("terraform-deployer", "run-1"),
+            configmap(NODE),
+            configmap(NODE),
+        ),
+        audit(
+            "update",
+            aws_auth_ref(),
+            iam_user("platform-engineer", "jdoe"),
+            emptied.clone(),
+            emptied,
+        ),
+    ]);
+    let alerts = alerts_of(&input, Some("prod"));
+    assert_eq!(alerts.len(), 2);
+    let modified = alerts[1]
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "aws-auth-modified")
+        .unwrap();
+    assert!(
+        modified
+            .summary
+            .contains("-mapRoles role/eks-node-role as system:node:"),
+        "the node row is gone, as the previous event showed it: {}",
+        modified.summary
+    );
+}

@@ -106,6 +106,7 @@ fn the_hand_edited_configmap_shows_every_offline_pitfall() {
         "migration-role-path",
         "migration-session-arn",
         "migration-duplicate-principal",
+        "migration-malformed-groups",
         "migration-unsupported-group",
         "migration-paths-unverified",
     ] {
@@ -520,5 +521,257 @@ fn a_principal_spelled_as_a_session_and_with_a_path_gets_both_findings() {
             .contains("mapped 3 times (mapRoles[0], mapRoles[1], mapRoles[2])"),
         "{}",
         dup.summary
+    );
+}
+
+// ---- rows and documents no plan can take, and groups written other than meant ----
+
+fn plan_of(text: &str) -> Result<Plan, awsauth::AwsAuthError> {
+    let config = sample_config();
+    let options = Options {
+        cluster: Some(CLUSTER),
+        config: &config,
+    };
+    migrate::plan(&awsauth::parse_document(text)?, &options, None)
+}
+
+#[test]
+fn a_wildcard_arn_is_an_error_naming_its_row_not_an_entry() {
+    let err = plan_of(
+        "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/ok\n  - rolearn: arn:aws:iam::111122223333:role/teams/*\n    groups: [team-readers]\nmapUsers: |\n  - userarn: arn:aws:iam::*:user/alice\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.problems.len(), 2, "{err}");
+    assert!(
+        err.problems[0].starts_with(
+            "mapRoles[1]: `rolearn` `arn:aws:iam::111122223333:role/teams/*` contains `*`: EKS accepts no wildcard principal"
+        ) && err.problems[0].contains("write one row per role or user"),
+        "{err}"
+    );
+    assert!(
+        err.problems[1]
+            .starts_with("mapUsers[0]: `userarn` `arn:aws:iam::*:user/alice` contains `*`"),
+        "a wildcard account is a wildcard, not a bad account: {err}"
+    );
+    let auth =
+        awsauth::parse_document("mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/*\n")
+            .unwrap();
+    assert_eq!(
+        migrate::check(&auth).unwrap_err(),
+        err_of("mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/*\n")
+    );
+}
+
+fn err_of(text: &str) -> awsauth::AwsAuthError {
+    plan_of(text).unwrap_err()
+}
+
+#[test]
+fn a_map_accounts_entry_that_is_not_12_digits_is_an_error_naming_it() {
+    let err = err_of(
+        "mapAccounts: |\n  - \"444455556666\"\n  - 4444555566\n  - \"1111-2222-3333\"\n  - 4444555566667\n",
+    );
+    assert_eq!(err.problems.len(), 3, "{err}");
+    assert!(
+        err.problems[0].starts_with("mapAccounts[1]: `4444555566` is not a 12-digit account id")
+            && err.problems[0].contains("quoted (`- \"444455556666\"`)"),
+        "{err}"
+    );
+    assert!(
+        err.problems[1].starts_with("mapAccounts[2]: `1111-2222-3333`"),
+        "{err}"
+    );
+    assert!(
+        err.problems[2].starts_with("mapAccounts[3]: `4444555566667`"),
+        "{err}"
+    );
+    assert!(plan_of("mapAccounts: |\n  - \"012345678901\"\n").is_ok());
+}
+
+#[test]
+fn groups_written_in_brackets_get_a_finding_medium_on_a_node_row_low_elsewhere() {
+    let plan = plan_of(
+        "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/node\n    groups: ['<system:bootstrappers>', '<system:nodes>']\n  - rolearn: arn:aws:iam::111122223333:role/dev\n    groups: ['\"dev-readers\"', dev-writers]\n  - rolearn: arn:aws:iam::111122223333:role/fine\n    groups: [dev-readers]\n",
+    )
+    .unwrap();
+    let found: Vec<(&str, eks_access_watch::Severity)> = plan
+        .findings
+        .iter()
+        .filter(|f| f.rule.id == "migration-malformed-groups")
+        .map(|f| (f.summary.as_str(), f.severity))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].1, eks_access_watch::Severity::Medium);
+    assert!(
+        found[0].0.starts_with("role/node (mapRoles[0]) is a node role whose groups are written [`<system:bootstrappers>`, `<system:nodes>`], meant as [system:bootstrappers, system:nodes]")
+            && found[0].0.ends_with("a STANDARD entry, not a node entry"),
+        "{}",
+        found[0].0
+    );
+    assert_eq!(found[1].1, eks_access_watch::Severity::Low);
+    assert!(
+        found[1].0.starts_with("role/dev (mapRoles[1]) lists groups written [`\"dev-readers\"`], meant as [dev-readers]"),
+        "{}",
+        found[1].0
+    );
+    // The plan takes the row as written: it does not guess a node entry.
+    assert_eq!(plan.entries[0].entry_type.as_str(), "STANDARD");
+    assert_eq!(
+        plan.entries[0].kubernetes_groups,
+        ["<system:bootstrappers>", "<system:nodes>"]
+    );
+}
+
+#[test]
+fn a_node_row_with_one_group_in_brackets_is_still_a_node_entry_and_named() {
+    let plan = plan_of(
+        "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/win\n    username: system:node:{{EC2PrivateDNSName}}\n    groups: [system:bootstrappers, system:nodes, '<eks:kube-proxy-windows>']\n",
+    )
+    .unwrap();
+    assert_eq!(plan.entries[0].entry_type.as_str(), "EC2_LINUX");
+    let f = plan
+        .findings
+        .iter()
+        .find(|f| f.rule.id == "migration-malformed-groups")
+        .unwrap();
+    assert_eq!(f.severity, eks_access_watch::Severity::Medium);
+    assert!(
+        f.summary
+            .ends_with("a EC2_LINUX entry from the groups written right"),
+        "{}",
+        f.summary
+    );
+}
+
+// ---- the migrate errors of docs/migrate.md, one test per row, through the binary ----
+
+/// `migrate FILE` with `text` as the file: the output and the file's path as shown.
+fn migrate_file(text: &str, extra: &[&str]) -> (std::process::Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aws-auth-backup.yaml");
+    std::fs::write(&path, text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_eks-access-watch"))
+        .arg("migrate")
+        .args(extra)
+        .arg(&path)
+        .env_remove("APPROVED_CALLER_ARNS")
+        .env_remove("BREAK_GLASS_ROLE_ARNS")
+        // Should a call to AWS be made, it goes to a closed loopback port and fails at once.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .unwrap();
+    (o, path.display().to_string())
+}
+
+/// Exit 2, no plan on stdout, and stderr names the file and says `problem`.
+fn assert_refused(o: &std::process::Output, path: &str, problem: &str) {
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(o.stdout.is_empty(), "no partial plan");
+    assert!(
+        e.contains(&format!("{path}: invalid aws-auth ConfigMap:")) && e.contains(problem),
+        "{e}"
+    );
+}
+
+#[test]
+fn migrate_refuses_a_configmap_whose_data_is_null() {
+    let (o, path) = migrate_file(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aws-auth\n  namespace: kube-system\ndata: null\n",
+        &[],
+    );
+    assert_refused(
+        &o,
+        &path,
+        "- `data` is null, so the ConfigMap maps nobody and a plan from it would be empty",
+    );
+}
+
+#[test]
+fn migrate_refuses_sections_outside_data() {
+    let (o, path) = migrate_file(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aws-auth\ndata:\nmapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/ops\n",
+        &[],
+    );
+    assert_refused(
+        &o,
+        &path,
+        "- mapRoles sits at the top level of the ConfigMap, outside `data`",
+    );
+    assert_refused(&o, &path, "indent it under `data:`");
+}
+
+#[test]
+fn migrate_refuses_a_data_that_holds_no_section() {
+    let (o, path) = migrate_file(
+        "kind: ConfigMap\ndata:\n  mapRole: |\n    - rolearn: arn:aws:iam::111122223333:role/ops\n",
+        &[],
+    );
+    assert_refused(
+        &o,
+        &path,
+        "- `data` holds none of mapRoles, mapUsers or mapAccounts (its keys: [mapRole])",
+    );
+}
+
+#[test]
+fn migrate_refuses_a_row_that_is_not_a_role_user_or_session_naming_it() {
+    let (o, path) = migrate_file(
+        "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/ok\n  - rolearn: arn:aws:iam::111122223333:policy/p\n",
+        &[],
+    );
+    assert_refused(
+        &o,
+        &path,
+        "- mapRoles[1]: `rolearn` `arn:aws:iam::111122223333:policy/p` is not an IAM role, IAM user or assumed-role session ARN",
+    );
+}
+
+#[test]
+fn migrate_refuses_a_wildcard_row_naming_it() {
+    let (o, path) = migrate_file(
+        "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/teams/*\n",
+        &[],
+    );
+    assert_refused(
+        &o,
+        &path,
+        "- mapRoles[0]: `rolearn` `arn:aws:iam::111122223333:role/teams/*` contains `*`",
+    );
+}
+
+#[test]
+fn migrate_refuses_an_account_id_that_is_not_12_digits_naming_it() {
+    let (o, path) = migrate_file("mapAccounts: |\n  - 4444555566\n", &[]);
+    assert_refused(
+        &o,
+        &path,
+        "- mapAccounts[0]: `4444555566` is not a 12-digit account id",
+    );
+}
+
+#[test]
+fn migrate_live_refuses_a_row_before_calling_aws() {
+    // Any call to AWS would fail with the call's name (the endpoint is a closed port).
+    let (o, path) = migrate_file(
+        "mapRoles: |\n  - rolearn: arn:aws:iam::111122223333:role/*\n",
+        &[
+            "--live",
+            "--check",
+            "--cluster",
+            "prod",
+            "--region",
+            "eu-west-1",
+        ],
+    );
+    assert_refused(&o, &path, "contains `*`");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !e.contains("DescribeCluster") && !e.contains("credentials"),
+        "{e}"
     );
 }

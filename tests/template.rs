@@ -106,11 +106,15 @@ enum SampleRecord {
     Audit(String),
 }
 
+/// An audit event: `kind` `Event` of the audit API, or without `apiVersion` (older clusters,
+/// re-exported logs), as the library reads it.
 fn is_audit(v: &Json) -> bool {
     v["kind"] == "Event"
-        && v["apiVersion"]
-            .as_str()
-            .is_some_and(|a| a.starts_with("audit.k8s.io/"))
+        && v.get("apiVersion").is_none_or(|a| {
+            a.is_null()
+                || a.as_str()
+                    .is_some_and(eks_access_watch::kubernetes::is_audit_api_version)
+        })
 }
 
 /// The messages of a CloudWatch Logs document or output that are audit events (other streams'

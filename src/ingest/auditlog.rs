@@ -1,6 +1,7 @@
 //! Kubernetes audit logs, line by line: raw audit NDJSON (one `audit.k8s.io/v1` Event per line,
-//! as the API server writes it) and CloudWatch Logs exports to S3 (each line a timestamp, a
-//! space and the event), in flat memory: one line buffer, grown to the longest line.
+//! as the API server writes it, or without its `apiVersion` as older clusters and re-exported
+//! logs have it) and CloudWatch Logs exports to S3 (each line a timestamp, a space and the
+//! event), in flat memory: one line buffer, grown to the longest line.
 //!
 //! The byte pre-filter ([`candidate`]) keeps the ~99% of audit lines that are gets, lists and
 //! watches to a few byte searches. It never decides that a line is watched: it proves that a
@@ -15,11 +16,16 @@ use std::sync::{Arc, LazyLock};
 use memchr::memmem;
 
 use super::{InputError, Location, Outcomes, ReadMode, Verdict, io_error, preview};
-use crate::kubernetes::{Origin, RawAuditEvent, normalise};
+use crate::kubernetes::{AUDIT_API_GROUP, Origin, RawAuditEvent, is_audit_api_version, normalise};
 use crate::operation::{Skip, Source};
+use crate::sanitize::clean;
 
 /// How the API server starts every audit line (its struct order, no spaces).
-pub(super) const AUDIT_PREFIX: &[u8] = br#"{"kind":"Event","apiVersion":"audit.k8s.io/"#;
+const AUDIT_PREFIX: &[u8] = br#"{"kind":"Event","apiVersion":"audit.k8s.io/"#;
+
+/// How a line of `kind` `Event` starts in the API server's key order: an audit event, one
+/// whose `apiVersion` was left out, or (another `apiVersion` after it) a cluster event.
+const EVENT_PREFIX: &[u8] = br#"{"kind":"Event","#;
 
 /// Why a line is not a usable audit event.
 #[derive(Debug, thiserror::Error)]
@@ -28,11 +34,36 @@ pub enum AuditEventError {
     Utf8(usize),
     #[error("not a usable Kubernetes audit event: {0}")]
     Json(#[from] serde_json::Error),
+    /// `kind` `Event` of another API: `v1` and `events.k8s.io/v1` are cluster events.
+    #[error(
+        "a Kubernetes Event of apiVersion `{0}` is not an audit event (expected apiVersion {AUDIT_API_GROUP}v1, or none): cluster events (`kubectl get events`) say what happened to objects, not who changed access; replay the API server's audit log instead (log group /aws/eks/<cluster>/cluster, streams kube-apiserver-audit-*)"
+    )]
+    NotAudit(String),
 }
 
-/// The first line of raw audit NDJSON.
+impl AuditEventError {
+    /// An `apiVersion` that is not the audit API's, as the error shows it.
+    pub(super) fn not_audit(api_version: &str) -> Self {
+        AuditEventError::NotAudit(clean(api_version, 64))
+    }
+}
+
+/// The first line of an audit log read line by line: it starts with `kind` `Event`, in the
+/// API server's order. Every line is then decided on its own ([`starts_like_audit_event`],
+/// else the dispatcher), so a log of cluster events is refused line by line.
 pub(super) fn looks_like_audit_lines(head: &[u8]) -> bool {
-    head.starts_with(AUDIT_PREFIX)
+    head.starts_with(EVENT_PREFIX)
+}
+
+/// A line that starts as the API server writes an audit event, with its `apiVersion` or
+/// without one: read as an audit event, the byte pre-filter first. A line whose `apiVersion`
+/// sits later (another key order) is checked by the parse, when the pre-filter lets it through;
+/// every other shape goes to the dispatcher.
+pub(super) fn starts_like_audit_event(line: &[u8]) -> bool {
+    line.starts_with(AUDIT_PREFIX)
+        || line
+            .strip_prefix(EVENT_PREFIX)
+            .is_some_and(|rest| !rest.starts_with(br#""apiVersion":"#))
 }
 
 /// The length of the `2026-11-20T01:47:12.345Z ` that starts a line of a CloudWatch Logs export.
@@ -100,7 +131,8 @@ fn spelling_escape(hex: Option<&[u8]>) -> bool {
 }
 
 /// Decide one audit event (one line of JSON) under `origin`. [`ReadMode::Fast`] first tries
-/// the byte pre-filter; [`ReadMode::Strict`] always parses.
+/// the byte pre-filter; [`ReadMode::Strict`] always parses. Without `apiVersion` the line is
+/// read as an audit event; with another API's (a cluster event) it is an error.
 pub fn decide_audit_line(
     line: &[u8],
     origin: &Origin,
@@ -111,6 +143,11 @@ pub fn decide_audit_line(
     }
     let text = std::str::from_utf8(line).map_err(|e| AuditEventError::Utf8(e.valid_up_to()))?;
     let raw: RawAuditEvent = serde_json::from_str(text)?;
+    if let Some(api_version) = raw.api_version.as_deref()
+        && !is_audit_api_version(api_version)
+    {
+        return Err(AuditEventError::not_audit(api_version));
+    }
     Ok(raw.watch().map(|op| Box::new(normalise(&raw, op, origin))))
 }
 
@@ -185,6 +222,47 @@ mod tests {
             candidate(br#"{"x":"\u00zz"}"#),
             "unreadable escapes are parsed"
         );
+    }
+
+    #[test]
+    fn lines_start_like_audit_events_with_or_without_their_api_version() {
+        assert!(starts_like_audit_event(
+            br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata"}"#
+        ));
+        assert!(starts_like_audit_event(
+            br#"{"kind":"Event","level":"Metadata"}"#
+        ));
+        assert!(
+            !starts_like_audit_event(br#"{"kind":"Event","apiVersion":"v1","reason":"Pulled"}"#),
+            "a cluster event goes to the dispatcher, which refuses it"
+        );
+        assert!(!starts_like_audit_event(
+            br#"{"eventSource":"eks.amazonaws.com"}"#
+        ));
+        assert!(looks_like_audit_lines(
+            br#"{"kind":"Event","level":"Metadata"}"#
+        ));
+        assert!(looks_like_audit_lines(
+            br#"{"kind":"Event","apiVersion":"v1"}"#
+        ));
+    }
+
+    #[test]
+    fn a_line_without_api_version_is_watched_and_one_of_another_api_is_refused_in_both_modes() {
+        let origin = Origin::default();
+        let bare = br#"{"kind":"Event","stage":"ResponseComplete","verb":"delete","objectRef":{"resource":"configmaps","namespace":"kube-system","name":"aws-auth"}}"#;
+        let cluster_event = br#"{"kind":"Event","stage":"ResponseComplete","verb":"delete","objectRef":{"resource":"configmaps","namespace":"kube-system","name":"aws-auth"},"apiVersion":"events.k8s.io/v1"}"#;
+        for mode in [ReadMode::Fast, ReadMode::Strict] {
+            let event = decide_audit_line(bare, &origin, mode).unwrap().unwrap();
+            assert_eq!(event.event_name(), "delete configmaps/aws-auth");
+            let err = decide_audit_line(cluster_event, &origin, mode).unwrap_err();
+            assert!(
+                err.to_string().starts_with(
+                    "a Kubernetes Event of apiVersion `events.k8s.io/v1` is not an audit event"
+                ),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! (detected by magic bytes, not by name), a directory (walked recursively), or `-` for stdin.
 //! From the EKS audit log (the Kubernetes plane): a CloudWatch Logs subscription payload
 //! (`{"awslogs":{"data":"<base64 gzip>"}}`, or its decoded `logEvents` document), raw audit
-//! NDJSON (one `audit.k8s.io/v1` Event per line), `aws logs filter-log-events` and
-//! `get-log-events` output (`{"events":[{"message":"..."}]}`), and CloudWatch Logs exports to S3
-//! (gzip text, each line a timestamp and the event).
+//! NDJSON (one `audit.k8s.io/v1` Event per line, or without its `apiVersion`), `aws logs
+//! filter-log-events` and `get-log-events` output (`{"events":[{"message":"..."}]}`), and
+//! CloudWatch Logs exports to S3 (gzip text, each line a timestamp and the event).
 //!
 //! - [`shapes`] tells the shapes apart and streams `Records` and `Events` element by element;
 //! - [`split`] is the fast path for log files: record boundaries found without parsing;

@@ -346,14 +346,31 @@ struct Probe<'a> {
     api_version: Option<&'a RawValue>,
 }
 
+/// What a value of `"kind": "Event"` is, by its `apiVersion`.
+enum EventKind {
+    /// `audit.k8s.io/...`, or none (older clusters, re-exported logs).
+    Audit,
+    /// Another API's `Event` (`v1`, `events.k8s.io/v1`: cluster events), as written.
+    Other(String),
+}
+
 impl Probe<'_> {
-    /// A Kubernetes audit event (`"kind":"Event"`, `"apiVersion":"audit.k8s.io/..."`), however
-    /// its keys are ordered or spaced.
-    fn is_audit_event(&self) -> bool {
-        self.kind.is_some_and(|k| k.get() == "\"Event\"")
-            && self
-                .api_version
-                .is_some_and(|v| v.get().starts_with("\"audit.k8s.io/"))
+    /// A value of `"kind": "Event"`, however its keys are ordered or spaced: an audit event
+    /// unless its `apiVersion` names another API. `None`: not an `Event`.
+    fn event_kind(&self) -> Option<EventKind> {
+        if self.kind.is_none_or(|k| k.get() != "\"Event\"") {
+            return None;
+        }
+        let api_version = self.api_version.filter(|v| v.get() != "null");
+        Some(match api_version {
+            None => EventKind::Audit,
+            Some(v) => match serde_json::from_str::<String>(v.get()) {
+                Ok(s) if crate::kubernetes::is_audit_api_version(&s) => EventKind::Audit,
+                Ok(s) => EventKind::Other(s),
+                // Another type than a string: as written.
+                Err(_) => EventKind::Other(v.get().to_string()),
+            },
+        })
     }
 }
 
@@ -464,8 +481,15 @@ pub(super) fn dispatch_value(
         }
         return;
     }
-    if probe.is_audit_event() {
-        return emitter.audit(location, text.as_bytes(), origin);
+    match probe.event_kind() {
+        Some(EventKind::Audit) => return emitter.audit(location, text.as_bytes(), origin),
+        Some(EventKind::Other(api_version)) => {
+            return emitter.invalid(InputError::AuditEvent {
+                location,
+                source: AuditEventError::not_audit(&api_version),
+            });
+        }
+        None => {}
     }
     if probe.event_source.is_some() || probe.event_name.is_some() || probe.event_version.is_some() {
         return emitter.record(location, text);
@@ -494,7 +518,7 @@ pub(super) fn message(
     emitter: &mut Outcomes,
 ) {
     let message = message.trim_ascii();
-    if message.starts_with(auditlog::AUDIT_PREFIX) {
+    if auditlog::starts_like_audit_event(message) {
         return emitter.audit(location, message, origin);
     }
     if message.first() == Some(&b'{') {

@@ -17,6 +17,11 @@
 //! An audit event names neither its cluster, account nor region: [`Origin`] carries what the
 //! input says (the CloudWatch Logs group `/aws/eks/<cluster>/cluster`, the subscription's owner,
 //! `replay --cluster`).
+//!
+//! An event without `apiVersion` (older clusters' logs, logs re-exported by tools that drop
+//! it) is read like any other; one whose `apiVersion` names another group (`v1` and
+//! `events.k8s.io/v1` are the cluster events `kubectl get events` prints, also `kind: Event`)
+//! is not an audit event ([`is_audit_api_version`]).
 
 mod objects;
 mod roles;
@@ -34,6 +39,16 @@ use crate::sanitize::clean;
 
 const MAX_FIELD: usize = 256;
 const MAX_ARN: usize = 2048;
+
+/// The API group of audit events, with the slash that ends it (`audit.k8s.io/v1`,
+/// `audit.k8s.io/v1beta1`).
+pub const AUDIT_API_GROUP: &str = "audit.k8s.io/";
+
+/// True when an event's `apiVersion` is the audit API's (any version). An absent `apiVersion`
+/// is decided by the caller: it is accepted.
+pub fn is_audit_api_version(api_version: &str) -> bool {
+    api_version.starts_with(AUDIT_API_GROUP)
+}
 
 /// Where an audit event comes from, which the event itself does not say.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

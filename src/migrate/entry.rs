@@ -43,6 +43,42 @@ fn entry_type(kind: PrincipalKind, username: Option<&str>, groups: &[String]) ->
     }
 }
 
+/// A group written other than it can be meant, and what was meant: `<system:nodes>` (a
+/// documentation placeholder's brackets kept, as an eksctl example once showed node groups),
+/// quotes or spaces around it (`"system:nodes"` inside a block that YAML already reads as text),
+/// or nothing at all (`Some("")`). `None`: written as it can be meant.
+pub(super) fn intended_group(written: &str) -> Option<String> {
+    if written.trim().is_empty() {
+        return Some(String::new());
+    }
+    let mut group = written.trim();
+    while let Some(inner) = [('<', '>'), ('"', '"'), ('\'', '\'')]
+        .iter()
+        .find_map(|(open, close)| group.strip_prefix(*open)?.strip_suffix(*close))
+    {
+        group = inner.trim();
+    }
+    (group != written).then(|| group.to_string())
+}
+
+/// A row of a node role, as its groups were meant (`<system:nodes>` read as `system:nodes`) or
+/// as its username says (`system:node:{{EC2PrivateDNSName}}`).
+pub(super) fn meant_as_node(
+    kind: PrincipalKind,
+    username: Option<&str>,
+    groups: &[String],
+) -> bool {
+    let meant: Vec<String> = groups
+        .iter()
+        .map(|g| intended_group(g).unwrap_or_else(|| g.clone()))
+        .collect();
+    kind == PrincipalKind::Role
+        && (username.is_some_and(|u| u.starts_with("system:node:"))
+            || [BOOTSTRAPPERS, NODES]
+                .iter()
+                .all(|n| meant.iter().any(|g| g == n)))
+}
+
 /// The groups EKS gives a node entry of this type.
 pub(super) fn node_groups(ty: &EntryType) -> Vec<String> {
     node_identity(ty).1.iter().map(|g| g.to_string()).collect()
@@ -239,6 +275,41 @@ mod tests {
             "{:?}",
             t.notes
         );
+    }
+
+    #[test]
+    fn groups_in_brackets_quotes_or_spaces_are_malformed_and_name_what_was_meant() {
+        assert_eq!(
+            intended_group("<system:bootstrappers>").as_deref(),
+            Some("system:bootstrappers")
+        );
+        assert_eq!(
+            intended_group("\"system:nodes\"").as_deref(),
+            Some("system:nodes")
+        );
+        assert_eq!(
+            intended_group(" '<dev-readers>' ").as_deref(),
+            Some("dev-readers")
+        );
+        assert_eq!(intended_group("").as_deref(), Some(""));
+        assert_eq!(intended_group("  ").as_deref(), Some(""));
+        assert_eq!(intended_group("system:nodes"), None);
+        assert_eq!(
+            intended_group("team<a>"),
+            None,
+            "brackets inside a name are a name"
+        );
+        let node = |groups: &[&str], username| {
+            meant_as_node(PrincipalKind::Role, username, &self::groups(groups))
+        };
+        assert!(node(&["<system:bootstrappers>", "<system:nodes>"], None));
+        assert!(node(&["<x>"], Some("system:node:{{EC2PrivateDNSName}}")));
+        assert!(!node(&["<dev-readers>"], Some("dev")));
+        assert!(!meant_as_node(
+            PrincipalKind::User,
+            None,
+            &groups(&["<system:bootstrappers>", "<system:nodes>"])
+        ));
     }
 
     #[test]

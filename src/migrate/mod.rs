@@ -201,6 +201,14 @@ fn principal_of(m: &Mapping) -> Result<Principal, String> {
             clean(&m.arn, 200)
         )
     };
+    // Before the ARN is read: `arn:aws:iam::*:role/x` is a wildcard first, not a bad account.
+    // (IAM paths may hold `*`, but aws-auth never matches a role with a path, and a user so
+    // named is not worth the ambiguity: the row is refused either way.)
+    if m.arn.contains('*') {
+        return Err(bad(
+            "contains `*`: EKS accepts no wildcard principal in an access entry, and aws-auth compares ARNs literally, so the row gives no access today; write one row per role or user (or remove the row)",
+        ));
+    }
     let parsed = arn::Arn::parse(&m.arn)
         .ok_or_else(|| bad("is not an ARN (expected arn:aws:iam::<account>:role/<name>)"))?;
     if !arn::is_account_id(parsed.account) {
@@ -244,38 +252,63 @@ struct Merged<'a> {
     groups: Vec<String>,
 }
 
+/// Whether every row can be planned: an ARN that cannot be an access-entry principal (not an
+/// IAM role, user or session; a wildcard; no 12-digit account) and a `mapAccounts` entry that
+/// is not a 12-digit account id are errors naming their row, every one at once. [`plan`] checks
+/// this too; call it first to refuse the input before reading the live cluster.
+///
+/// This is `migrate`'s check, not the parser's: the watcher reads the same rows from a live
+/// aws-auth change and alerts on them whatever they hold.
+pub fn check(auth: &AwsAuth) -> Result<(), AwsAuthError> {
+    let mut problems: Vec<String> = auth
+        .mappings()
+        .filter_map(|m| principal_of(m).err())
+        .collect();
+    for (index, account) in auth.accounts.iter().enumerate() {
+        if !arn::is_account_id(account) {
+            problems.push(format!(
+                "mapAccounts[{index}]: `{}` is not a 12-digit account id: write the account's id, 12 digits with no separators, quoted (`- \"444455556666\"`)",
+                clean(account, 64)
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(AwsAuthError { problems })
+    }
+}
+
 /// Build the plan. With `live`, IAM's answers replace path-less ARNs, and each entry is compared
-/// with the cluster's. An ARN that cannot be an access-entry principal is an error naming its
-/// row (every such row at once): a plan that skipped it would look complete and lock it out.
+/// with the cluster's. A row that cannot be planned is an error naming it ([`check`], every
+/// such row at once): a plan that skipped it would look complete and lock it out.
 pub fn plan(
     auth: &AwsAuth,
     options: &Options,
     live: Option<&LiveFacts>,
 ) -> Result<Plan, AwsAuthError> {
-    let mut problems = Vec::new();
+    check(auth)?;
     let mut merged: Vec<Merged> = Vec::new();
-    for m in auth.mappings() {
-        match principal_of(m) {
-            Ok(p) => match merged.iter_mut().find(|x| x.principal.key == p.key) {
-                Some(x) => {
-                    x.rows.push(m);
-                    for g in &m.groups {
-                        if !x.groups.contains(g) {
-                            x.groups.push(g.clone());
-                        }
+    // `check` refused every row `principal_of` refuses.
+    for (m, p) in auth
+        .mappings()
+        .filter_map(|m| principal_of(m).ok().map(|p| (m, p)))
+    {
+        match merged.iter_mut().find(|x| x.principal.key == p.key) {
+            Some(x) => {
+                x.rows.push(m);
+                for g in &m.groups {
+                    if !x.groups.contains(g) {
+                        x.groups.push(g.clone());
                     }
                 }
-                None => merged.push(Merged {
-                    principal: p,
-                    rows: vec![m],
-                    groups: dedup(&m.groups),
-                }),
-            },
-            Err(e) => problems.push(e),
+            }
+            None => merged.push(Merged {
+                principal: p,
+                rows: vec![m],
+                groups: dedup(&m.groups),
+            }),
         }
-    }
-    if !problems.is_empty() {
-        return Err(AwsAuthError { problems });
     }
 
     let mut findings = Vec::new();
@@ -439,6 +472,9 @@ fn plan_entry(
         .to_string();
     let t = entry::translate(&m.principal.key, &arn, username, &m.groups);
     notes.extend(t.notes);
+    for r in &m.rows {
+        malformed_groups(r, &name, &t.entry_type, m.principal.key.kind, findings);
+    }
     if t.masters {
         let who = if options.config.is_break_glass(Some(&arn)) {
             Some("the break-glass role")
@@ -497,6 +533,64 @@ fn plan_entry(
         aws_auth_groups: m.groups,
         absent,
     }
+}
+
+/// `migration-malformed-groups` for a row whose groups are written other than they can be
+/// meant (`<system:nodes>`). The plan takes the row as written: it cannot know what was meant,
+/// and a guessed node entry would grant what the row does not give today.
+fn malformed_groups(
+    row: &Mapping,
+    name: &str,
+    entry_type: &EntryType,
+    kind: PrincipalKind,
+    findings: &mut Vec<Finding>,
+) {
+    let malformed: Vec<(&str, String)> = row
+        .groups
+        .iter()
+        .filter_map(|g| entry::intended_group(g).map(|meant| (g.as_str(), meant)))
+        .collect();
+    if malformed.is_empty() {
+        return;
+    }
+    let label = format!("{}[{}]", row.kind, row.index);
+    let written: Vec<String> = malformed
+        .iter()
+        .map(|(g, _)| format!("`{}`", clean(g, 128)))
+        .collect();
+    let meant: Vec<String> = malformed
+        .iter()
+        .map(|(_, m)| match m.as_str() {
+            "" => "(an empty group)".to_string(),
+            m => clean(m, 128),
+        })
+        .collect();
+    let (written, meant) = (written.join(", "), meant.join(", "));
+    let (severity, summary) = if entry::meant_as_node(kind, row.username.as_deref(), &row.groups) {
+        let planned = if entry_type.is_node_identity() {
+            format!("a {entry_type} entry from the groups written right")
+        } else {
+            format!("a {entry_type} entry, not a node entry")
+        };
+        (
+            Severity::Medium,
+            format!(
+                "{name} ({label}) is a node role whose groups are written [{written}], meant as [{meant}]: the authenticator passes groups on as written and no binding names these, so nodes using the role do not get what the row was meant to give; the plan takes the groups as written: {planned}"
+            ),
+        )
+    } else {
+        (
+            Severity::Low,
+            format!(
+                "{name} ({label}) lists groups written [{written}], meant as [{meant}]: the authenticator passes groups on as written, so no binding for the groups meant applies; the plan takes them as written"
+            ),
+        )
+    };
+    findings.push(Finding::new(
+        rule("migration-malformed-groups"),
+        severity,
+        clean(&summary, 1024),
+    ));
 }
 
 fn kind_word(kind: PrincipalKind) -> &'static str {

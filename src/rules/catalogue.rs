@@ -94,6 +94,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &migration::SESSION_ARN,
     &migration::DUPLICATE_PRINCIPAL,
     &migration::CREATOR_ADMIN,
+    &migration::MALFORMED_GROUPS,
     &migration::UNSUPPORTED_GROUP,
     &migration::PATHS_UNVERIFIED,
 ];

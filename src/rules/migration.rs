@@ -73,6 +73,14 @@ pub static CREATOR_ADMIN: Rule = migration_rule(
     "Bring the entry into infrastructure code (import it) or delete it once the planned admin entries exist.",
 );
 
+pub static MALFORMED_GROUPS: Rule = migration_rule(
+    "migration-malformed-groups",
+    &[Low, Medium],
+    "an aws-auth row lists a group written other than it can be meant: in brackets (`<system:bootstrappers>`, a documentation placeholder kept), in quotes or spaces, or empty; medium on a node role's row (by its groups as meant, or its `system:node:` username), low on any other",
+    "The authenticator passes groups to Kubernetes exactly as written, and no binding names `<system:nodes>`: a node role mapped so cannot join (an eksctl documentation example once showed node groups in brackets), and what the groups were meant to grant is not granted. The plan cannot know what was meant, so it takes the groups as written: a node role whose node groups are in brackets becomes a STANDARD entry with them, not a node entry.",
+    "Write the groups as meant in aws-auth (a node role: `system:bootstrappers` and `system:nodes`, no brackets or quotes), check the nodes or people that use the row, and run `migrate` again.",
+);
+
 pub static UNSUPPORTED_GROUP: Rule = migration_rule(
     "migration-unsupported-group",
     &[Low],
@@ -100,7 +108,7 @@ mod tests {
             .filter(|r| r.topic == Topic::Migration)
             .map(|r| r.id)
             .collect();
-        assert_eq!(ids.len(), 9, "{ids:?}");
+        assert_eq!(ids.len(), 10, "{ids:?}");
         assert!(ids.iter().all(|id| id.starts_with("migration-")));
     }
 }

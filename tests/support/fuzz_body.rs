@@ -6,7 +6,9 @@
 //!   when both read the input to the end, they produce the same alerts;
 //! - every finding carries a severity its rule declares, and every alert has a headline;
 //! - the same for the input read as one Kubernetes audit event: the audit-log byte pre-filter
-//!   never skips a line the strict parse watches, and both give the same alert.
+//!   never skips a line the strict parse watches, and both give the same alert;
+//! - all of it again with the audit events' `apiVersion` left out (as older clusters and
+//!   re-exported logs write them), so every audit input of the corpus also covers that shape.
 
 use std::collections::BTreeMap;
 
@@ -105,6 +107,32 @@ fn check_renderings(alert: &Alert) {
 }
 
 pub fn check(data: &[u8]) {
+    check_as_written(data);
+    if let Some(bare) = without_api_version(data) {
+        check_as_written(&bare);
+    }
+}
+
+/// The input with every audit event's `apiVersion` left out where the API server writes it
+/// (`{"kind":"Event","apiVersion":"audit.k8s.io/v1",` becomes `{"kind":"Event",`); `None` when
+/// there is none.
+fn without_api_version(data: &[u8]) -> Option<Vec<u8>> {
+    const WITH: &[u8] = br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","#;
+    const WITHOUT: &[u8] = br#"{"kind":"Event","#;
+    let mut out = Vec::with_capacity(data.len());
+    let mut rest = data;
+    let mut found = false;
+    while let Some(at) = rest.windows(WITH.len()).position(|w| w == WITH) {
+        found = true;
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(WITHOUT);
+        rest = &rest[at + WITH.len()..];
+    }
+    out.extend_from_slice(rest);
+    found.then_some(out)
+}
+
+fn check_as_written(data: &[u8]) {
     let config = RuleConfig::new(
         &["arn:aws:iam::111122223333:role/terraform-deployer".to_string()],
         "approved",

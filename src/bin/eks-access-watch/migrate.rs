@@ -64,6 +64,8 @@ fn make_plan(args: &MigrateArgs) -> anyhow::Result<migrate::Plan> {
     let (config, _tuning) = args.rules.load()?;
     let name = args.input.display().to_string();
     let auth = awsauth::parse_document(&read_input(&args.input)?).with_context(|| name.clone())?;
+    // Refuse rows no plan can take before any call to AWS.
+    migrate::check(&auth).with_context(|| name.clone())?;
     let options = Options {
         cluster: args.cluster.as_deref(),
         config: &config,
