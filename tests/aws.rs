@@ -1072,7 +1072,7 @@ async fn every_sample_through_the_handler_publishes_its_golden_messages() {
 // ---- retryability per AWS error code, and the failure queue ----
 
 /// An SNS query-protocol error answer.
-fn sns_error(status: u16, code: &str) -> Rule {
+pub(crate) fn sns_error(status: u16, code: &str) -> Rule {
     let (status, code) = (status, code.to_string());
     mock!(Sns::publish).then_http_response(move || {
         let body = format!(
@@ -1084,7 +1084,7 @@ fn sns_error(status: u16, code: &str) -> Rule {
     })
 }
 
-fn sns_with(rule: &Rule) -> Sns {
+pub(crate) fn sns_with(rule: &Rule) -> Sns {
     mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[rule], |b| b
         .retry_config(
             RetryConfig::standard()

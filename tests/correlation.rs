@@ -563,3 +563,38 @@ async fn the_lambda_correlates_across_invocations_and_marks_the_incident() {
         .unwrap();
     assert!(incident.starts_with("eaw-"), "{incident}");
 }
+
+#[tokio::test]
+async fn a_publish_that_fails_releases_its_claim_so_a_retry_delivers() {
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(MemoryStore::new());
+    let settings =
+        || crate::aws::settings_for(Some("arn:aws:sns:eu-west-1:111122223333:eks-access-alerts"));
+    let payload = eventbridge(at(
+        record(
+            "CreateAccessEntry",
+            json!({"clusterName": "prod", "principalArn": VENDOR, "type": "STANDARD"}),
+            human(),
+        ),
+        "2026-11-20T01:00:00Z",
+        1,
+    ));
+    // SNS answers 500 to every attempt: the invocation fails, retryable.
+    let failing = crate::aws::sns_error(500, "InternalError");
+    let mut clients = crate::aws::clients(None, Some(crate::aws::sns_with(&failing)), None);
+    clients.state = Some(store.clone());
+    let err = eks_access_watch::lambda::Handler::new(settings(), clients)
+        .handle(&payload)
+        .await
+        .unwrap_err();
+    assert!(err.retryable(), "{err}");
+    // Lambda's retry, with SNS back: delivered, not skipped as already claimed.
+    let (sns, published) = crate::aws::sns_capturing();
+    let mut clients = crate::aws::clients(None, Some(sns), None);
+    clients.state = Some(store);
+    let retry = eks_access_watch::lambda::Handler::new(settings(), clients)
+        .handle(&payload)
+        .await
+        .unwrap();
+    assert_eq!(retry.alerts.len(), 1, "{retry:?}");
+    assert_eq!(published.lock().unwrap().len(), 1);
+}

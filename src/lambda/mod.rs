@@ -556,9 +556,11 @@ impl Handler {
     }
 }
 
-/// How long a claim holds before another invocation may take the event over (the function's
-/// timeout is shorter, so a claim only lapses when its invocation died).
-const CLAIM_LEASE: i64 = 15 * 60;
+/// How long a claim holds before another invocation may take the event over: longer than the
+/// function's timeout (30 s), shorter than the delay before Lambda retries a failed
+/// invocation, so a claim its invocation could not settle (the store failed after the claim)
+/// never keeps a retry from delivering.
+const CLAIM_LEASE: i64 = 60;
 /// How long a delivered event is remembered: a second path (the organisation trail's bucket,
 /// a backfill) that delivers it within this time does not alert again.
 pub const DELIVERED_FOR: i64 = 7 * 24 * 3600;
@@ -580,8 +582,10 @@ struct Correlated {
     view: View,
     delivered: Vec<String>,
     failed: Vec<String>,
-    /// Set when the store did not answer: nothing is written back.
-    unavailable: bool,
+    /// The claims went through: they are settled after delivery.
+    claimed: bool,
+    /// The state was read: what observing changed is written back.
+    write_back: bool,
 }
 
 impl Correlated {
@@ -595,7 +599,8 @@ impl Correlated {
             view: View::default(),
             delivered: Vec::new(),
             failed: Vec::new(),
-            unavailable: true,
+            claimed: false,
+            write_back: false,
         }
     }
 
@@ -626,6 +631,7 @@ impl Correlated {
             Ok(already) => already,
             Err(e) => return batch.without_store(&e),
         };
+        batch.claimed = true;
         if !already.is_empty() {
             let (keep, gone): (Vec<AccessEvent>, Vec<AccessEvent>) =
                 batch.events.drain(..).partition(|e| {
@@ -664,7 +670,7 @@ impl Correlated {
             Err(e) => return batch.without_store(&e),
         };
         batch.view = view;
-        batch.unavailable = false;
+        batch.write_back = true;
         let mut order: Vec<(i64, usize)> = batch
             .events
             .iter()
@@ -690,7 +696,7 @@ impl Correlated {
             .iter()
             .map(|_| Some(Correlation::unavailable(e)))
             .collect();
-        self.unavailable = true;
+        self.write_back = false;
         self
     }
 
@@ -710,11 +716,16 @@ impl Correlated {
     /// claims of those that failed released. A conflict (another invocation wrote a record
     /// first) or a failure loses correlation state, never an alert: it is logged and counted.
     async fn commit(&mut self, store: &dyn Store) {
-        if self.unavailable {
+        if !self.claimed {
             return;
         }
         let batch = Commit {
-            writes: self.view.writes(),
+            // Without the state read, only the claims are settled.
+            writes: if self.write_back {
+                self.view.writes()
+            } else {
+                Vec::new()
+            },
             delivered: std::mem::take(&mut self.delivered),
             failed: std::mem::take(&mut self.failed),
             keep_until: wall_clock() + DELIVERED_FOR,
