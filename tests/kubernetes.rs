@@ -256,6 +256,171 @@ fn earlier_events_of_the_same_input_give_rows_added_removed_and_changed() {
     );
 }
 
+/// The summary of `rule`'s finding in `alert`.
+fn summary<'a>(alert: &'a Alert, rule: &str) -> &'a str {
+    alert
+        .findings
+        .iter()
+        .find(|f| f.rule.id == rule)
+        .map(|f| f.summary.as_str())
+        .unwrap_or_else(|| panic!("no {rule} finding: {:?}", alert.findings))
+}
+
+const BOB: &str = "- userarn: arn:aws:iam::111122223333:user/bob\n  groups: [platform:viewers]\n";
+
+/// aws-auth as `update` leaves it, with its mapRoles and mapUsers.
+fn both_sections() -> Value {
+    json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+        "data": {"mapRoles": NODE, "mapUsers": BOB}})
+}
+
+#[test]
+fn a_json_patch_moving_a_section_away_removes_its_rows_though_its_path_names_another_key() {
+    let update = audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        both_sections(),
+        both_sections(),
+    );
+    let moved = json!({"kind": "ConfigMap", "data": {"mapRoles": NODE, "mapUsers-old": BOB}});
+    let patch = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!([{"op": "move", "from": "/data/mapUsers", "path": "/data/mapUsers-old"}]),
+        moved.clone(),
+    );
+    let alerts = alerts_of(&ndjson(&[update, patch.clone()]), Some("prod"));
+    let modified = &alerts[1];
+    assert_eq!(
+        finding(modified, "aws-auth-modified"),
+        Some(Medium),
+        "not metadata only"
+    );
+    assert_eq!(
+        summary(modified, "aws-auth-modified"),
+        "aws-auth patched on cluster prod: -mapUsers user/bob [platform:viewers] (the patch moves mapUsers to data key `mapUsers-old`) \
+         by role/platform-engineer (jdoe), user agent says kubectl; compared with aws-auth as an earlier event of this input left it (2026-11-20T01:47:12Z)"
+    );
+    // Alone, the stored object says what is left; without it, the patch does.
+    let alone = alert(&patch);
+    assert!(
+        summary(&alone, "aws-auth-modified").starts_with(
+            "aws-auth patched on cluster prod: mapUsers now empty (the patch moves mapUsers to data key `mapUsers-old`) by"
+        ),
+        "{:?}",
+        alone.findings
+    );
+    let mut bare = patch;
+    bare["responseObject"] = Value::Null;
+    assert!(
+        summary(&alert(&bare), "aws-auth-modified").contains("mapUsers now empty (the patch moves"),
+    );
+}
+
+#[test]
+fn strategic_merge_replace_and_delete_of_data_change_the_sections_they_do_not_name() {
+    let update = audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        both_sections(),
+        both_sections(),
+    );
+    let replace = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!({"data": {"$patch": "replace", "mapRoles": format!("{NODE}{MASTERS}")}}),
+        Value::Null,
+    );
+    let delete = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!({"data": {"$patch": "delete"}}),
+        json!({"kind": "ConfigMap", "metadata": {"name": "aws-auth", "namespace": "kube-system"}}),
+    );
+    let alerts = alerts_of(&ndjson(&[update, replace, delete]), Some("prod"));
+    let replaced = summary(&alerts[1], "aws-auth-modified");
+    assert!(
+        replaced.contains(
+            "+mapRoles role/intruder [system:masters], -mapUsers user/bob [platform:viewers] \
+             (the patch replaces data as a whole (`$patch: replace`))"
+        ),
+        "{replaced}"
+    );
+    assert_eq!(
+        finding(&alerts[1], "aws-auth-system-masters"),
+        Some(Critical)
+    );
+    assert_eq!(finding(&alerts[2], "aws-auth-modified"), Some(Medium));
+    let deleted = summary(&alerts[2], "aws-auth-modified");
+    assert!(
+        deleted.contains(
+            "-mapRoles role/eks-node-role as system:node:{{EC2PrivateDNSName}} [system:bootstrappers, system:nodes], \
+             -mapRoles role/intruder [system:masters] (the patch deletes data (`$patch: delete`))"
+        ),
+        "{deleted}"
+    );
+}
+
+#[test]
+fn a_patch_whose_result_the_event_does_not_show_says_so_rather_than_nothing_changed() {
+    let update = audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        both_sections(),
+        both_sections(),
+    );
+    let copy = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!([{"op": "copy", "from": "/data/mapRoles-staged", "path": "/data/mapRoles"}]),
+        Value::Null,
+    );
+    let later = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!({"data": {"mapUsers": BOB}}),
+        Value::Null,
+    );
+    let alerts = alerts_of(&ndjson(&[update, copy, later]), Some("prod"));
+    let unknown = summary(&alerts[1], "aws-auth-modified");
+    assert_eq!(finding(&alerts[1], "aws-auth-modified"), Some(Medium));
+    assert!(
+        unknown.starts_with(
+            "aws-auth patched on cluster prod: mapRoles now unknown (set to what data key `mapRoles-staged` held, \
+             which the audit event does not show) (the patch copies data key `mapRoles-staged` to mapRoles) by"
+        ),
+        "{unknown}"
+    );
+    assert!(!unknown.contains("no mapping changed"), "{unknown}");
+    // What followed cannot be compared with a content that is no longer known.
+    let after = summary(&alerts[2], "aws-auth-modified");
+    assert!(
+        after.contains("the previous content is not in the audit event"),
+        "{after}"
+    );
+
+    let unreadable = alert(&audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!("mapRoles: []"),
+        Value::Null,
+    ));
+    let text = summary(&unreadable, "aws-auth-modified");
+    assert!(
+        text.contains("mapRoles now unknown (the patch is neither a JSON patch nor a merge patch)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_forbidden_attempt_is_a_denied_attempt_and_high_when_it_aims_at_admin() {
     let mut e = audit(

@@ -19,6 +19,7 @@
 //! `replay --cluster`).
 
 mod objects;
+mod patch;
 mod roles;
 
 use std::borrow::Cow;

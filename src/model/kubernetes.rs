@@ -38,8 +38,16 @@ pub struct AwsAuthChange {
     /// deletion; `None` when the event carries no readable body.
     pub after: Option<AwsAuth>,
     /// The sections the request set: all for a create, update or deletion, the ones a patch
-    /// names (all when the patch is not in the event).
+    /// changes (writes, removes, moves away, or replaces or deletes with `data` as a whole; all
+    /// when the patch is not in the event).
     pub touched: Vec<Section>,
+    /// Touched sections whose content after the change the event does not show (a patch
+    /// copied or moved into them what another key held), with why: their rows are unknown,
+    /// neither kept nor removed.
+    pub unknown: Vec<(Section, String)>,
+    /// How a patch reshaped the sections beyond writing their values, in the patch's order:
+    /// "moves mapRoles to data key `old`", "deletes data (`$patch: delete`)".
+    pub patch_effects: Vec<String>,
     /// What the alert must say about missing or unreadable content.
     pub notes: Vec<String>,
     /// `after` is the whole ConfigMap (not only the sections a patch set).
@@ -65,12 +73,24 @@ impl AwsAuthChange {
         ));
     }
 
+    /// The touched sections whose content after the change is known.
+    pub fn known_touched(&self) -> Vec<Section> {
+        self.touched
+            .iter()
+            .copied()
+            .filter(|s| !self.unknown.iter().any(|(u, _)| u == s))
+            .collect()
+    }
+
     /// The whole ConfigMap after this change, when it is known (a patch's result is completed
-    /// from the content before it).
+    /// from the content before it; a section it set to unseen content leaves it unknown).
     pub fn whole_after(&self) -> Option<AwsAuth> {
         let after = self.after.as_ref()?;
         if self.whole_after {
             return Some(after.clone());
+        }
+        if !self.unknown.is_empty() {
+            return None;
         }
         let mut whole = self.before.clone()?;
         for section in &self.touched {
@@ -83,21 +103,23 @@ impl AwsAuthChange {
         Some(whole)
     }
 
-    /// Rows added, removed or changed in the touched sections, when both versions are known.
+    /// Rows added, removed or changed in the touched sections whose content is known, when
+    /// both versions are.
     pub fn row_changes(&self) -> Option<Vec<RowChange>> {
         Some(awsauth::diff(
             self.before.as_ref()?,
             self.after.as_ref()?,
-            &self.touched,
+            &self.known_touched(),
         ))
     }
 
-    /// Every row of the touched sections after the change, with whether it is new.
+    /// Every row of the touched sections after the change (those whose content is known),
+    /// with whether it is new.
     pub fn rows_after(&self) -> Vec<(RowState, Row)> {
         let Some(after) = &self.after else {
             return Vec::new();
         };
-        self.touched
+        self.known_touched()
             .iter()
             .flat_map(|s| after.rows(*s))
             .map(|row| {

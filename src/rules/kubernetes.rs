@@ -276,7 +276,7 @@ pub static AWS_AUTH_MODIFIED: Rule = Rule {
     severities: &[Info, Low, Medium],
     on_failure: OnFailure::CapAtHigh,
     qualifier: None,
-    fires_on: "update or patch of configmaps/aws-auth: names the mapRoles/mapUsers/mapAccounts rows added, removed or changed (from the request and response objects); medium, low by an approved caller or EKS itself, info when no section is set (metadata only)",
+    fires_on: "update or patch of configmaps/aws-auth: names the mapRoles/mapUsers/mapAccounts rows added, removed or changed (from the request and response objects), how a patch reshaped the sections (JSON-patch `remove`, `move`, `copy`; strategic-merge `$patch: replace`/`delete`, `$retainKeys`) and which sections it set to content the event does not show; medium, low by an approved caller or EKS itself, info when no section is set (metadata or other data keys only)",
     why: "aws-auth is the CONFIG_MAP way into the cluster: any row added is a new way in that neither access entries nor CloudTrail show.",
     next_step: "Compare the change with your source of truth (`kubectl get configmap aws-auth -n kube-system -o yaml`); revert rows nobody planned.",
     eval: Eval::Change(aws_auth_modified),
@@ -290,9 +290,15 @@ fn aws_auth_modified(c: &Case) -> Option<Hit> {
         Verb::Create | Verb::Delete | Verb::DeleteCollection => return None,
     };
     let (severity, what) = if a.touched.is_empty() {
-        (Info, ": no mapping section set (metadata only)".to_string())
+        let what = if a.patch_effects.is_empty() {
+            " (metadata only)".to_string()
+        } else {
+            patch_effects(a)
+        };
+        (Info, format!(": no mapping section set{what}"))
     } else {
-        (if c.approved { Low } else { Medium }, changed_rows(c, a))
+        let what = format!("{}{}", changed_rows(c, a), patch_effects(a));
+        (if c.approved { Low } else { Medium }, what)
     };
     let mode = if in_api_mode(c) {
         " (the cluster is in API mode: aws-auth is not read)"
@@ -310,14 +316,21 @@ fn aws_auth_modified(c: &Case) -> Option<Hit> {
     )
 }
 
+/// ` (the patch moves mapRoles to data key `old`)`: how a patch reshaped the sections, or nothing.
+fn patch_effects(a: &AwsAuthChange) -> String {
+    if a.patch_effects.is_empty() {
+        return String::new();
+    }
+    format!(" (the patch {})", a.patch_effects.join(", "))
+}
+
 /// `: mapRoles +role/x [system:masters], -user/y` when both versions are known, else the
-/// sections set and what they hold now.
+/// sections set and what they hold now; sections whose content the event does not show are
+/// said to be unknown, so that a change is never reported as "no mapping changed" unseen.
 fn changed_rows(c: &Case, a: &AwsAuthChange) -> String {
+    let mut parts = Vec::new();
     if let Some(changes) = a.row_changes() {
-        if changes.is_empty() {
-            return ": no mapping changed".into();
-        }
-        let items = changes
+        let items: Vec<String> = changes
             .iter()
             .map(|ch| match ch {
                 RowChange::Added(r) => format!("+{} {}", r.section(), row(c, r)),
@@ -330,24 +343,30 @@ fn changed_rows(c: &Case, a: &AwsAuthChange) -> String {
                 ),
             })
             .collect();
-        return format!(": {}", list(items));
-    }
-    // No content: the notes say why (no body, or a malformed one).
-    let Some(after) = &a.after else {
-        return String::new();
-    };
-    let parts: Vec<String> = a
-        .touched
-        .iter()
-        .map(|s| {
-            let rows: Vec<String> = after.rows(*s).iter().map(|r| row(c, r)).collect();
-            match rows.len() {
+        if !items.is_empty() {
+            parts.push(list(items));
+        } else if a.unknown.is_empty() {
+            parts.push("no mapping changed".to_string());
+        }
+    } else if let Some(after) = &a.after {
+        // No previous content: what the known sections hold now.
+        for s in a.known_touched() {
+            let rows: Vec<String> = after.rows(s).iter().map(|r| row(c, r)).collect();
+            parts.push(match rows.len() {
                 0 => format!("{s} now empty"),
                 n => format!("{s} now {n} row(s): {}", list(rows)),
-            }
-        })
-        .collect();
-    format!(": {}", parts.join("; "))
+            });
+        }
+    }
+    // Without content at all, the notes say why (no body, or a malformed one).
+    for (s, why) in &a.unknown {
+        parts.push(format!("{s} now unknown ({why})"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join("; "))
+    }
 }
 
 pub static AWS_AUTH_SESSION_ARN: Rule = Rule {
