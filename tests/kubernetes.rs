@@ -804,3 +804,130 @@ fn a_wildcard_role_denied_or_aggregated_is_still_reported() {
     ));
     assert_eq!(finding(&a, "rbac-wildcard-role"), Some(Medium));
 }
+
+fn role_ref(namespace: &str, name: &str) -> Value {
+    json!({"resource": "roles", "namespace": namespace, "name": name,
+        "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"})
+}
+
+fn kube_system_role(name: &str, rules: Value) -> Value {
+    json!({"kind": "Role", "apiVersion": "rbac.authorization.k8s.io/v1",
+        "metadata": {"name": name, "namespace": "kube-system"}, "rules": rules})
+}
+
+#[test]
+fn a_role_that_grants_an_escalation_primitive_is_high_and_one_that_grants_less_is_skipped() {
+    let escalator = cluster_role(
+        "ci-escalator",
+        json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["escalate", "bind"]},
+               {"apiGroups": [""], "resources": ["*"], "verbs": ["impersonate"]}]),
+    );
+    let a = alert(&audit(
+        "create",
+        binding_ref("clusterroles", "ci-escalator"),
+        iam_user("ci-deployer", "run-7"),
+        escalator.clone(),
+        escalator,
+    ));
+    assert_eq!(a.event_name, "create clusterroles/ci-escalator");
+    assert_eq!(finding(&a, "rbac-escalation-role"), Some(High));
+    assert_eq!(finding(&a, "rbac-wildcard-role"), None);
+    assert_eq!(
+        summary(&a, "rbac-escalation-role"),
+        "ClusterRole ci-escalator created to grant escalate on clusterroles, bind on clusterroles, \
+         impersonate on [users, groups, serviceaccounts] on cluster prod by role/ci-deployer (run-7), user agent says kubectl"
+    );
+    let minter = kube_system_role(
+        "token-minter",
+        json!([{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}]),
+    );
+    let role = alert(&audit(
+        "patch",
+        role_ref("kube-system", "token-minter"),
+        iam_user("ci-deployer", "run-7"),
+        json!({"rules": minter["rules"].clone()}),
+        minter,
+    ));
+    assert_eq!(role.event_name, "patch roles/token-minter");
+    assert!(
+        summary(&role, "rbac-escalation-role").starts_with(
+            "Role kube-system/token-minter changed to grant create on serviceaccounts/token"
+        ),
+        "{:?}",
+        role.findings
+    );
+
+    // Neither everything nor a primitive: read to grade later bindings, not alerted.
+    let leases = kube_system_role(
+        "leases",
+        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
+               {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]),
+    );
+    let config = sample_config();
+    let mut reasons = Vec::new();
+    let input = ndjson(&[audit(
+        "update",
+        role_ref("kube-system", "leases"),
+        iam_user("ci-deployer", "run-7"),
+        leases.clone(),
+        leases,
+    )]);
+    let mut history = History::default();
+    ingest::scan_slice("mem", &input, &Options::new(&config), &mut |o| match o {
+        Outcome::Watched { mut event, .. } => reasons.push(history.observe(&mut event)),
+        other => panic!("{other:?}"),
+    })
+    .unwrap();
+    assert_eq!(
+        reasons
+            .iter()
+            .map(|r| r.as_ref().map(|s| s.to_string()))
+            .collect::<Vec<_>>(),
+        [Some("the Role grants no escalation primitive".to_string())],
+        "a Role's Secrets are its namespace's, not every Secret"
+    );
+}
+
+#[test]
+fn an_aggregation_label_is_named_and_the_control_plane_or_an_aggregated_role_is_medium() {
+    let mut role = cluster_role(
+        "monitoring-secrets",
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]),
+    );
+    role["metadata"]["labels"] = json!({"rbac.authorization.k8s.io/aggregate-to-view": "true"});
+    let labelled = alert(&audit(
+        "create",
+        binding_ref("clusterroles", "monitoring-secrets"),
+        iam_user("platform-engineer", "jdoe"),
+        role.clone(),
+        role.clone(),
+    ));
+    assert_eq!(finding(&labelled, "rbac-escalation-role"), Some(High));
+    assert!(
+        summary(&labelled, "rbac-escalation-role").contains(
+            "to grant get/list on secrets (labelled rbac.authorization.k8s.io/aggregate-to-view: \
+             its rules join the built-in ClusterRole view, and so every binding of it)"
+        ),
+        "{:?}",
+        labelled.findings
+    );
+    let reconciled = alert(&audit(
+        "update",
+        binding_ref("clusterroles", "system:controller:token-cleaner"),
+        json!({"username": "system:apiserver"}),
+        role.clone(),
+        role.clone(),
+    ));
+    assert_eq!(finding(&reconciled, "rbac-escalation-role"), Some(Medium));
+    let mut aggregated = role;
+    aggregated["aggregationRule"] =
+        json!({"clusterRoleSelectors": [{"matchLabels": {"x": "true"}}]});
+    let a = alert(&audit(
+        "update",
+        binding_ref("clusterroles", "monitoring-secrets"),
+        iam_user("platform-engineer", "jdoe"),
+        aggregated.clone(),
+        aggregated,
+    ));
+    assert_eq!(finding(&a, "rbac-escalation-role"), Some(Medium));
+}

@@ -4,8 +4,21 @@
 //! one of them is graded like a binding to `cluster-admin`.
 
 use crate::awsauth::AwsAuth;
-use crate::model::{AccessEvent, Change, RoleGrants};
+use crate::model::{AccessEvent, Change, RoleGrants, RoleKind};
 use crate::operation::Skip;
+
+/// A ClusterRole written to grant everything, as last written.
+#[derive(Debug)]
+struct Remembered {
+    cluster: Option<String>,
+    kind: RoleKind,
+    /// A Role's namespace.
+    namespace: Option<String>,
+    name: String,
+    /// The rule that grants everything.
+    grants: String,
+    written_at: Option<String>,
+}
 
 /// What each cluster's aws-auth held after the last change seen so far in one input (one
 /// replayed file, one subscription payload): the "previous content" an update, a patch or a
@@ -16,21 +29,24 @@ use crate::operation::Skip;
 pub struct History {
     /// (cluster, content, the event's time); a handful of clusters per input.
     last: Vec<(Option<String>, AwsAuth, Option<String>)>,
-    /// ClusterRoles that grant everything, as last written: (cluster, name, what it grants
-    /// and when it was written).
-    wildcard_roles: Vec<(Option<String>, String, String)>,
+    /// ClusterRoles that grant everything, as last written.
+    roles: Vec<Remembered>,
 }
 
 impl History {
     /// Complete `event`'s change from what came before and remember its result. `Some(skip)`
-    /// when the event was watched only to be remembered (a ClusterRole written to grant less
-    /// than everything): there is nothing to alert on.
+    /// when the event was watched only to be remembered (a role written to grant neither
+    /// everything nor an escalation primitive): there is nothing to alert on.
     pub fn observe(&mut self, event: &mut AccessEvent) -> Option<Skip> {
         self.apply(event);
         match &event.change {
-            Change::ClusterRole(role) if role.grants_everything().is_none() => {
-                Some(Skip::RoleGrantsLess(role.grants == RoleGrants::Unknown))
-            }
+            Change::Role(role) => match role.grants {
+                RoleGrants::Everything(_) | RoleGrants::Escalation(_) => None,
+                RoleGrants::Less | RoleGrants::Unknown => Some(Skip::RoleGrantsLess {
+                    kind: role.kind.as_str(),
+                    unknown: role.grants == RoleGrants::Unknown,
+                }),
+            },
             _ => None,
         }
     }
@@ -39,35 +55,48 @@ impl History {
     fn apply(&mut self, event: &mut AccessEvent) {
         match &mut event.change {
             Change::AwsAuth(_) => self.aws_auth(event),
-            Change::ClusterRole(role) => {
+            Change::Role(role) => {
                 let Some(name) = role.name.clone() else {
                     return;
                 };
                 if event.error.is_some() {
                     return;
                 }
-                let at = |(c, n, _): &(Option<String>, String, String)| {
-                    *c == event.cluster && *n == name
+                let (kind, namespace) = (role.kind, role.namespace.clone());
+                self.roles.retain(|r| {
+                    !(r.cluster == event.cluster
+                        && r.kind == kind
+                        && r.namespace == namespace
+                        && r.name == name)
+                });
+                let Some(grants) = role.grants_everything().map(str::to_string) else {
+                    return;
                 };
-                self.wildcard_roles.retain(|r| !at(r));
-                if let Some(rule) = role.grants_everything() {
-                    let when = match &event.event_time {
-                        Some(t) => format!("{rule}, written at {t}"),
-                        None => rule.to_string(),
-                    };
-                    self.wildcard_roles
-                        .push((event.cluster.clone(), name, when));
-                }
+                self.roles.push(Remembered {
+                    cluster: event.cluster.clone(),
+                    kind,
+                    namespace,
+                    name,
+                    grants,
+                    written_at: event.event_time.clone(),
+                });
             }
             Change::RoleBinding(binding) => {
                 let Some(bound) = binding.bound_cluster_role() else {
                     return;
                 };
                 binding.grants_everything = self
-                    .wildcard_roles
+                    .roles
                     .iter()
-                    .find(|(c, n, _)| *c == event.cluster && n == bound)
-                    .map(|(_, _, grants)| grants.clone());
+                    .find(|r| {
+                        r.cluster == event.cluster
+                            && r.kind == RoleKind::ClusterRole
+                            && r.name == bound
+                    })
+                    .map(|r| match &r.written_at {
+                        Some(t) => format!("{}, written at {t}", r.grants),
+                        None => r.grants.clone(),
+                    });
             }
             _ => {}
         }

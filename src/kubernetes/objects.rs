@@ -124,7 +124,8 @@ pub(super) fn binding(
             KubeObject::ClusterRoleBinding
             | KubeObject::AwsAuth
             | KubeObject::KubeSystemConfigMaps
-            | KubeObject::ClusterRole,
+            | KubeObject::ClusterRole
+            | KubeObject::KubeSystemRole,
         )
         | None => "ClusterRoleBinding",
     };

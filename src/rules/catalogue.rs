@@ -60,6 +60,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &kubernetes::RBAC_CLUSTER_ADMIN_BOUND,
     &kubernetes::RBAC_BINDING_CHANGED,
     &kubernetes::RBAC_WILDCARD_ROLE,
+    &kubernetes::RBAC_ESCALATION_ROLE,
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
     &tuning::EXCEPTION_EXPIRED,

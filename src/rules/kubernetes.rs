@@ -12,7 +12,7 @@ use super::{Case, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
 use crate::awsauth::{Mapping, Row, RowChange, Section};
 use crate::model::{
-    AuthMode, AwsAuthChange, BindingChange, Change, RoleChange, is_session_mapping,
+    AuthMode, AwsAuthChange, BindingChange, Change, Primitive, RoleChange, is_session_mapping,
     is_system_masters, role_has_path,
 };
 use crate::operation::Verb;
@@ -28,9 +28,9 @@ fn aws_auth<'c>(c: &'c Case) -> Option<&'c AwsAuthChange> {
     }
 }
 
-fn cluster_role<'c>(c: &'c Case) -> Option<&'c RoleChange> {
+fn role<'c>(c: &'c Case) -> Option<&'c RoleChange> {
     match &c.event.change {
-        Change::ClusterRole(r) => Some(r),
+        Change::Role(r) => Some(r),
         _ => None,
     }
 }
@@ -577,27 +577,75 @@ pub static RBAC_WILDCARD_ROLE: Rule = Rule {
     severities: &[Medium, High],
     on_failure: OnFailure::CapAtHigh,
     qualifier: None,
-    fires_on: "a ClusterRole created or changed so that one of its rules grants `*` verbs on `*` resources (a second cluster-admin under another name): high, medium for an aggregated role or one written by the control plane; ClusterRoles that grant less are read only to grade later bindings and are skipped",
+    fires_on: "a ClusterRole created or changed so that one of its rules grants `*` verbs on `*` resources (a second cluster-admin under another name): high, medium for an aggregated role or one written by the control plane; those that grant an escalation primitive are `rbac-escalation-role`'s, the others are read only to grade later bindings and are skipped",
     why: "A role with every verb on every resource is cluster-admin under another name: checks that look for bindings of `cluster-admin` miss it, and whoever is bound to it (now or later) holds the whole cluster.",
     next_step: "Check who asked for the role and what is bound to it (`kubectl get clusterrolebindings,rolebindings -A -o wide | grep <name>`); narrow its rules or delete it if it was not planned.",
     eval: Eval::Change(rbac_wildcard_role),
 };
 
 fn rbac_wildcard_role(c: &Case) -> Option<Hit> {
-    let role = cluster_role(c)?;
+    let role = role(c)?;
     let grants = role.grants_everything()?;
     let done = done(c)?;
     let quieter = role.aggregated || c.event.actor.is_aws_service();
     hit(
         if quieter { Medium } else { High },
         format!(
-            "ClusterRole {} {done} to grant {grants}{}{}{}",
-            role.name.as_deref().unwrap_or("(name not in the event)"),
-            if role.aggregated {
-                " (aggregated: its rules come from the roles it selects)"
-            } else {
-                ""
-            },
+            "{} {done} to grant {grants}{}{}{}",
+            role.describe(),
+            aggregation(role),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+/// The built-in ClusterRoles that aggregate `aggregate-to-<name>` labels.
+const BUILT_IN_AGGREGATED: &[&str] = &["admin", "edit", "view"];
+
+/// ` (aggregated: ...)`, ` (labelled aggregate-to-edit: ...)`, or nothing.
+fn aggregation(role: &RoleChange) -> String {
+    let mut text = String::new();
+    if role.aggregated {
+        text.push_str(" (aggregated: its rules come from the roles it selects)");
+    }
+    for target in &role.aggregates_to {
+        let joins = if BUILT_IN_AGGREGATED.contains(&target.as_str()) {
+            format!("the built-in ClusterRole {target}, and so every binding of it")
+        } else {
+            "every ClusterRole that aggregates that label".to_string()
+        };
+        text.push_str(&format!(
+            " (labelled rbac.authorization.k8s.io/aggregate-to-{target}: its rules join {joins})"
+        ));
+    }
+    text
+}
+
+pub static RBAC_ESCALATION_ROLE: Rule = Rule {
+    id: "rbac-escalation-role",
+    topic: Topic::Kubernetes,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a ClusterRole, or a Role in kube-system, created or changed to grant an escalation primitive: `escalate` or `bind` on roles/clusterroles, `impersonate` on users, groups or serviceaccounts, any verb on `secrets` (a ClusterRole: cluster-wide), `create` on `pods/exec`, `pods/attach`, `nodes/proxy` or `serviceaccounts/token` (`*` verbs or resources included); a ClusterRole labelled `rbac.authorization.k8s.io/aggregate-to-*` is said to inject them into the roles it joins: high, medium for an aggregated role or one written by the control plane (Kubernetes' own roles, reconciled on start and upgrade); a ClusterRole that grants everything is `rbac-wildcard-role`'s, and roles that grant neither are read only to grade later bindings and are skipped",
+    why: "Each primitive yields more than it says: `escalate` and `bind` write or bind roles with permissions the holder lacks (cluster-admin included), `impersonate` acts as any user, group or service account, every Secret holds tokens and credentials, and exec, attach, the kubelet proxy and minted tokens act as a workload's service account, often a powerful one in kube-system. A checker looking for cluster-admin sees none of them; a role labelled aggregate-to-admin/edit/view hands the primitive to everyone bound to those built-in roles.",
+    next_step: "Check who asked for the role and who is bound to it (`kubectl get clusterrolebindings,rolebindings -A -o wide | grep <name>`); remove the primitive (or the aggregation label) unless a controller needs it, and then bind the role only to that controller's service account.",
+    eval: Eval::Change(rbac_escalation_role),
+};
+
+fn rbac_escalation_role(c: &Case) -> Option<Hit> {
+    let role = role(c)?;
+    let primitives = role.escalation()?;
+    let done = done(c)?;
+    let quieter = role.aggregated || c.event.actor.is_aws_service();
+    hit(
+        if quieter { Medium } else { High },
+        format!(
+            "{} {done} to grant {}{}{}{}",
+            role.describe(),
+            list(Primitive::describe(primitives)),
+            aggregation(role),
             c.on_cluster(),
             c.by()
         ),
