@@ -815,6 +815,32 @@ fn kube_system_role(name: &str, rules: Value) -> Value {
         "metadata": {"name": name, "namespace": "kube-system"}, "rules": rules})
 }
 
+/// A binding in `namespace` (`None`: a ClusterRoleBinding) of the role `role_kind`/`role`.
+fn bind_to(namespace: Option<&str>, name: &str, role_kind: &str, role: &str) -> Value {
+    let (resource, kind) = match namespace {
+        Some(_) => ("rolebindings", "RoleBinding"),
+        None => ("clusterrolebindings", "ClusterRoleBinding"),
+    };
+    let mut object_ref = binding_ref(resource, name);
+    let mut body = binding(
+        kind,
+        role,
+        json!([{"kind": "Group", "name": "ci:deployers"}]),
+    );
+    body["roleRef"]["kind"] = json!(role_kind);
+    if let Some(ns) = namespace {
+        object_ref["namespace"] = json!(ns);
+        body["metadata"]["namespace"] = json!(ns);
+    }
+    audit(
+        "create",
+        object_ref,
+        iam_user("ci-deployer", "run-7"),
+        body,
+        Value::Null,
+    )
+}
+
 #[test]
 fn a_role_that_grants_an_escalation_primitive_is_high_and_one_that_grants_less_is_skipped() {
     let escalator = cluster_role(
@@ -930,4 +956,105 @@ fn an_aggregation_label_is_named_and_the_control_plane_or_an_aggregated_role_is_
         aggregated,
     ));
     assert_eq!(finding(&a, "rbac-escalation-role"), Some(Medium));
+}
+
+#[test]
+fn a_binding_to_an_escalation_role_is_high_where_its_primitives_apply() {
+    let write = |rules: Value| {
+        let role = cluster_role("ci-escalator", rules);
+        audit(
+            "create",
+            binding_ref("clusterroles", "ci-escalator"),
+            iam_user("ci-deployer", "run-7"),
+            role.clone(),
+            role,
+        )
+    };
+    let namespaced = json!([{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
+                            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]);
+    let cluster_only = json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]);
+    let alerts = alerts_of(
+        &ndjson(&[
+            write(namespaced),
+            bind_to(None, "everywhere", "ClusterRole", "ci-escalator"),
+            bind_to(Some("payments"), "here", "ClusterRole", "ci-escalator"),
+            write(cluster_only),
+            bind_to(
+                Some("payments"),
+                "secrets-here",
+                "ClusterRole",
+                "ci-escalator",
+            ),
+        ]),
+        Some("prod"),
+    );
+    assert_eq!(alerts.len(), 5);
+    assert_eq!(finding(&alerts[1], "rbac-escalation-bound"), Some(High));
+    assert_eq!(finding(&alerts[1], "rbac-binding-changed"), None);
+    assert_eq!(
+        summary(&alerts[1], "rbac-escalation-bound"),
+        "ClusterRoleBinding everywhere binds ClusterRole ci-escalator (which grants create on pods/exec, \
+         list on secrets; written at 2026-11-20T01:47:12Z) to Group ci:deployers on cluster prod by \
+         role/ci-deployer (run-7), user agent says kubectl"
+    );
+    // In one namespace, exec is there; Secrets of one namespace are not every Secret.
+    let here = summary(&alerts[2], "rbac-escalation-bound");
+    assert!(
+        here.contains("(which grants create on pods/exec; written at"),
+        "{here}"
+    );
+    assert_eq!(finding(&alerts[4], "rbac-escalation-bound"), None);
+    assert_eq!(finding(&alerts[4], "rbac-binding-changed"), Some(Low));
+
+    // A Role is its namespace's: a RoleBinding elsewhere names another Role of that name.
+    let minter = kube_system_role(
+        "token-minter",
+        json!([{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}]),
+    );
+    let alerts = alerts_of(
+        &ndjson(&[
+            audit(
+                "create",
+                role_ref("kube-system", "token-minter"),
+                iam_user("ci-deployer", "run-7"),
+                minter.clone(),
+                minter,
+            ),
+            bind_to(Some("kube-system"), "minters", "Role", "token-minter"),
+            bind_to(Some("payments"), "minters", "Role", "token-minter"),
+            bind_to(
+                Some("kube-system"),
+                "cluster-role",
+                "ClusterRole",
+                "token-minter",
+            ),
+        ]),
+        Some("prod"),
+    );
+    assert_eq!(finding(&alerts[0], "rbac-escalation-role"), Some(High));
+    assert_eq!(finding(&alerts[1], "rbac-escalation-bound"), Some(High));
+    assert_eq!(finding(&alerts[2], "rbac-escalation-bound"), None);
+    assert_eq!(finding(&alerts[3], "rbac-escalation-bound"), None);
+}
+
+#[test]
+fn a_cluster_wide_binding_of_admin_or_edit_is_medium_and_a_namespaced_one_stays_low() {
+    let graded = |namespace: Option<&str>, role: &str| {
+        let a = alert(&bind_to(namespace, "b", "ClusterRole", role));
+        (
+            finding(&a, "rbac-escalation-bound"),
+            finding(&a, "rbac-binding-changed"),
+        )
+    };
+    assert_eq!(graded(None, "edit"), (Some(Medium), None));
+    assert_eq!(graded(None, "admin"), (Some(Medium), None));
+    assert_eq!(graded(Some("kube-system"), "admin"), (Some(Medium), None));
+    assert_eq!(graded(Some("payments"), "edit"), (None, Some(Low)));
+    assert_eq!(graded(None, "view"), (None, Some(Low)));
+    let a = alert(&bind_to(None, "payments-edit", "ClusterRole", "edit"));
+    assert_eq!(
+        summary(&a, "rbac-escalation-bound"),
+        "ClusterRoleBinding payments-edit binds the built-in ClusterRole edit in every namespace to \
+         Group ci:deployers on cluster prod by role/ci-deployer (run-7), user agent says kubectl"
+    );
 }

@@ -1,13 +1,23 @@
 //! What each cluster's aws-auth held after the changes an input has shown so far: the
 //! previous content that an update, a patch or a deletion's audit event does not carry; and
-//! which ClusterRoles were written to grant `*` verbs on `*` resources, so that a binding to
-//! one of them is graded like a binding to `cluster-admin`.
+//! which ClusterRoles (and Roles of kube-system) were written to grant `*` verbs on `*`
+//! resources or an escalation primitive, so that a binding to one of them is graded like a
+//! binding to `cluster-admin`, or as an escalation.
 
 use crate::awsauth::AwsAuth;
-use crate::model::{AccessEvent, Change, RoleGrants, RoleKind};
+use crate::model::{AccessEvent, Change, Escalation, Primitive, RoleGrants, RoleKind};
 use crate::operation::Skip;
 
-/// A ClusterRole written to grant everything, as last written.
+/// What a remembered role grants.
+#[derive(Debug)]
+enum Grants {
+    /// `*` verbs on `*` resources: the rule and when it was written.
+    Everything(String),
+    /// Escalation primitives.
+    Escalation(Vec<Primitive>),
+}
+
+/// A role written to grant everything or an escalation primitive, as last written.
 #[derive(Debug)]
 struct Remembered {
     cluster: Option<String>,
@@ -15,8 +25,7 @@ struct Remembered {
     /// A Role's namespace.
     namespace: Option<String>,
     name: String,
-    /// The rule that grants everything.
-    grants: String,
+    grants: Grants,
     written_at: Option<String>,
 }
 
@@ -29,7 +38,7 @@ struct Remembered {
 pub struct History {
     /// (cluster, content, the event's time); a handful of clusters per input.
     last: Vec<(Option<String>, AwsAuth, Option<String>)>,
-    /// ClusterRoles that grant everything, as last written.
+    /// Roles that grant everything or an escalation primitive, as last written.
     roles: Vec<Remembered>,
 }
 
@@ -69,8 +78,15 @@ impl History {
                         && r.namespace == namespace
                         && r.name == name)
                 });
-                let Some(grants) = role.grants_everything().map(str::to_string) else {
-                    return;
+                let grants = match &role.grants {
+                    RoleGrants::Everything(rule) => Grants::Everything(rule.clone()),
+                    // An aggregated role's rules are the union of the roles it selects, each
+                    // alerted when written; bindings of it (the built-in admin and edit among
+                    // them) are graded by name, not by what the controller last filled in.
+                    RoleGrants::Escalation(primitives) if !role.aggregated => {
+                        Grants::Escalation(primitives.clone())
+                    }
+                    RoleGrants::Escalation(_) | RoleGrants::Less | RoleGrants::Unknown => return,
                 };
                 self.roles.push(Remembered {
                     cluster: event.cluster.clone(),
@@ -82,21 +98,48 @@ impl History {
                 });
             }
             Change::RoleBinding(binding) => {
-                let Some(bound) = binding.bound_cluster_role() else {
+                let (kind, name) = match (
+                    binding.bound_role(RoleKind::ClusterRole),
+                    binding.bound_role(RoleKind::Role),
+                ) {
+                    (Some(name), _) => (RoleKind::ClusterRole, name),
+                    (None, Some(name)) => (RoleKind::Role, name),
+                    (None, None) => return,
+                };
+                // A RoleBinding names a Role of its own namespace.
+                let namespace = match kind {
+                    RoleKind::ClusterRole => None,
+                    RoleKind::Role => binding.namespace.clone(),
+                };
+                let Some(role) = self.roles.iter().find(|r| {
+                    r.cluster == event.cluster
+                        && r.kind == kind
+                        && r.namespace == namespace
+                        && r.name == name
+                }) else {
                     return;
                 };
-                binding.grants_everything = self
-                    .roles
-                    .iter()
-                    .find(|r| {
-                        r.cluster == event.cluster
-                            && r.kind == RoleKind::ClusterRole
-                            && r.name == bound
-                    })
-                    .map(|r| match &r.written_at {
-                        Some(t) => format!("{}, written at {t}", r.grants),
-                        None => r.grants.clone(),
-                    });
+                match &role.grants {
+                    Grants::Everything(rule) => {
+                        binding.grants_everything = Some(match &role.written_at {
+                            Some(t) => format!("{rule}, written at {t}"),
+                            None => rule.clone(),
+                        })
+                    }
+                    Grants::Escalation(primitives) => {
+                        // A RoleBinding hands out only what a namespace can hold.
+                        let cluster_wide = binding.kind == "ClusterRoleBinding";
+                        let primitives: Vec<Primitive> = primitives
+                            .iter()
+                            .filter(|p| cluster_wide || !p.cluster_wide)
+                            .cloned()
+                            .collect();
+                        binding.escalation = (!primitives.is_empty()).then(|| Escalation {
+                            primitives,
+                            written_at: role.written_at.clone(),
+                        });
+                    }
+                }
             }
             _ => {}
         }

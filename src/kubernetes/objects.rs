@@ -155,6 +155,7 @@ pub(super) fn binding(
         deleted,
         notes,
         grants_everything: None,
+        escalation: None,
     }
 }
 

@@ -232,7 +232,22 @@ pub struct BindingChange {
     /// when it was written, from a ClusterRole change earlier in the same input
     /// ([`crate::context::History`]).
     pub grants_everything: Option<String>,
+    /// The bound role grants escalation primitives that apply where the binding does, from a
+    /// role change earlier in the same input ([`crate::context::History`]).
+    pub escalation: Option<Escalation>,
 }
+
+/// The escalation primitives a bound role grants where the binding applies, and when the
+/// role was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub primitives: Vec<Primitive>,
+    pub written_at: Option<String>,
+}
+
+/// Built-in ClusterRoles that, bound cluster-wide (or in kube-system), come close to
+/// cluster-admin: every Secret, exec into every pod, every service account's identity.
+const BROAD_BUILT_IN_ROLES: &[&str] = &["admin", "edit"];
 
 impl BindingChange {
     /// The binding grants the built-in `cluster-admin` ClusterRole, or another ClusterRole
@@ -252,6 +267,17 @@ impl BindingChange {
             .as_ref()
             .filter(|b| b.role_kind == kind.as_str() && !b.role_name.is_empty())
             .map(|b| b.role_name.as_str())
+    }
+
+    /// The binding applies cluster-wide (a ClusterRoleBinding), or in kube-system.
+    pub fn in_cluster_or_kube_system(&self) -> bool {
+        self.kind == "ClusterRoleBinding" || self.namespace.as_deref() == Some("kube-system")
+    }
+
+    /// The built-in `admin` or `edit` ClusterRole bound cluster-wide or in kube-system: its name.
+    pub fn binds_broad_built_in_role(&self) -> Option<&str> {
+        self.bound_cluster_role()
+            .filter(|r| BROAD_BUILT_IN_ROLES.contains(r) && self.in_cluster_or_kube_system())
     }
 
     /// `ClusterRoleBinding ops-admin`, `RoleBinding deployers in namespace payments`, `every

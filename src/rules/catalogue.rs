@@ -58,6 +58,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &kubernetes::AWS_AUTH_ROLE_PATH,
     &kubernetes::RBAC_ANONYMOUS_BOUND,
     &kubernetes::RBAC_CLUSTER_ADMIN_BOUND,
+    &kubernetes::RBAC_ESCALATION_BOUND,
     &kubernetes::RBAC_BINDING_CHANGED,
     &kubernetes::RBAC_WILDCARD_ROLE,
     &kubernetes::RBAC_ESCALATION_ROLE,

@@ -540,7 +540,10 @@ pub static RBAC_BINDING_CHANGED: Rule = Rule {
 
 fn rbac_binding_changed(c: &Case) -> Option<Hit> {
     let b = binding(c)?;
-    if rbac_cluster_admin_bound(c).is_some() || rbac_anonymous_bound(c).is_some() {
+    if rbac_cluster_admin_bound(c).is_some()
+        || rbac_anonymous_bound(c).is_some()
+        || rbac_escalation_bound(c).is_some()
+    {
         return None;
     }
     let done = done(c)?;
@@ -646,6 +649,69 @@ fn rbac_escalation_role(c: &Case) -> Option<Hit> {
             role.describe(),
             list(Primitive::describe(primitives)),
             aggregation(role),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static RBAC_ESCALATION_BOUND: Rule = Rule {
+    id: "rbac-escalation-bound",
+    topic: Topic::Kubernetes,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a ClusterRoleBinding or RoleBinding created or changed to a role that an earlier event of the same input (file, subscription payload) wrote to grant an escalation primitive (`rbac-escalation-role`; a RoleBinding: those a namespace can hold): high, naming what the role grants and when it was written; a ClusterRoleBinding, or a RoleBinding in kube-system, of the built-in `admin` or `edit` ClusterRole: medium",
+    why: "Whoever is bound to an escalation primitive can make themselves more than the binding says, up to cluster-admin, without a binding of `cluster-admin` anywhere. Bound cluster-wide (or in kube-system, whose service accounts run the cluster's controllers), the built-in admin and edit roles read Secrets, exec into pods and act as service accounts there: close to cluster-admin.",
+    next_step: "Check each subject needs the role where it is bound; prefer RoleBindings in the namespaces the subject works in (and view where it only reads); delete the binding if it was not planned.",
+    eval: Eval::Change(rbac_escalation_bound),
+};
+
+fn rbac_escalation_bound(c: &Case) -> Option<Hit> {
+    let b = binding(c)?;
+    if rbac_cluster_admin_bound(c).is_some() {
+        return None;
+    }
+    let after = b.after.as_ref()?;
+    let (severity, role) = match (&b.escalation, b.binds_broad_built_in_role()) {
+        (Some(e), _) => (
+            High,
+            format!(
+                "{} {} (which grants {}{})",
+                after.role_kind,
+                after.role_name,
+                list(Primitive::describe(&e.primitives)),
+                e.written_at
+                    .as_deref()
+                    .map(|t| format!("; written at {t}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        (None, Some(name)) => (
+            Medium,
+            format!(
+                "the built-in ClusterRole {name} {}",
+                if b.kind == "ClusterRoleBinding" {
+                    "in every namespace"
+                } else {
+                    "in kube-system"
+                }
+            ),
+        ),
+        (None, None) => return None,
+    };
+    let names: Vec<String> = after.subjects.iter().map(|s| s.describe()).collect();
+    hit(
+        severity,
+        format!(
+            "{} {} {role} to {}{}{}",
+            b.describe(),
+            c.did("binds", "binding of"),
+            if names.is_empty() {
+                "no subject yet".to_string()
+            } else {
+                list(names)
+            },
             c.on_cluster(),
             c.by()
         ),
