@@ -256,6 +256,171 @@ fn earlier_events_of_the_same_input_give_rows_added_removed_and_changed() {
     );
 }
 
+/// The summary of `rule`'s finding in `alert`.
+fn summary<'a>(alert: &'a Alert, rule: &str) -> &'a str {
+    alert
+        .findings
+        .iter()
+        .find(|f| f.rule.id == rule)
+        .map(|f| f.summary.as_str())
+        .unwrap_or_else(|| panic!("no {rule} finding: {:?}", alert.findings))
+}
+
+const BOB: &str = "- userarn: arn:aws:iam::111122223333:user/bob\n  groups: [platform:viewers]\n";
+
+/// aws-auth as `update` leaves it, with its mapRoles and mapUsers.
+fn both_sections() -> Value {
+    json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+        "data": {"mapRoles": NODE, "mapUsers": BOB}})
+}
+
+#[test]
+fn a_json_patch_moving_a_section_away_removes_its_rows_though_its_path_names_another_key() {
+    let update = audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        both_sections(),
+        both_sections(),
+    );
+    let moved = json!({"kind": "ConfigMap", "data": {"mapRoles": NODE, "mapUsers-old": BOB}});
+    let patch = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!([{"op": "move", "from": "/data/mapUsers", "path": "/data/mapUsers-old"}]),
+        moved.clone(),
+    );
+    let alerts = alerts_of(&ndjson(&[update, patch.clone()]), Some("prod"));
+    let modified = &alerts[1];
+    assert_eq!(
+        finding(modified, "aws-auth-modified"),
+        Some(Medium),
+        "not metadata only"
+    );
+    assert_eq!(
+        summary(modified, "aws-auth-modified"),
+        "aws-auth patched on cluster prod: -mapUsers user/bob [platform:viewers] (the patch moves mapUsers to data key `mapUsers-old`) \
+         by role/platform-engineer (jdoe), user agent says kubectl; compared with aws-auth as an earlier event of this input left it (2026-11-20T01:47:12Z)"
+    );
+    // Alone, the stored object says what is left; without it, the patch does.
+    let alone = alert(&patch);
+    assert!(
+        summary(&alone, "aws-auth-modified").starts_with(
+            "aws-auth patched on cluster prod: mapUsers now empty (the patch moves mapUsers to data key `mapUsers-old`) by"
+        ),
+        "{:?}",
+        alone.findings
+    );
+    let mut bare = patch;
+    bare["responseObject"] = Value::Null;
+    assert!(
+        summary(&alert(&bare), "aws-auth-modified").contains("mapUsers now empty (the patch moves"),
+    );
+}
+
+#[test]
+fn strategic_merge_replace_and_delete_of_data_change_the_sections_they_do_not_name() {
+    let update = audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        both_sections(),
+        both_sections(),
+    );
+    let replace = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!({"data": {"$patch": "replace", "mapRoles": format!("{NODE}{MASTERS}")}}),
+        Value::Null,
+    );
+    let delete = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!({"data": {"$patch": "delete"}}),
+        json!({"kind": "ConfigMap", "metadata": {"name": "aws-auth", "namespace": "kube-system"}}),
+    );
+    let alerts = alerts_of(&ndjson(&[update, replace, delete]), Some("prod"));
+    let replaced = summary(&alerts[1], "aws-auth-modified");
+    assert!(
+        replaced.contains(
+            "+mapRoles role/intruder [system:masters], -mapUsers user/bob [platform:viewers] \
+             (the patch replaces data as a whole (`$patch: replace`))"
+        ),
+        "{replaced}"
+    );
+    assert_eq!(
+        finding(&alerts[1], "aws-auth-system-masters"),
+        Some(Critical)
+    );
+    assert_eq!(finding(&alerts[2], "aws-auth-modified"), Some(Medium));
+    let deleted = summary(&alerts[2], "aws-auth-modified");
+    assert!(
+        deleted.contains(
+            "-mapRoles role/eks-node-role as system:node:{{EC2PrivateDNSName}} [system:bootstrappers, system:nodes], \
+             -mapRoles role/intruder [system:masters] (the patch deletes data (`$patch: delete`))"
+        ),
+        "{deleted}"
+    );
+}
+
+#[test]
+fn a_patch_whose_result_the_event_does_not_show_says_so_rather_than_nothing_changed() {
+    let update = audit(
+        "update",
+        aws_auth_ref(),
+        iam_user("terraform-deployer", "run-1"),
+        both_sections(),
+        both_sections(),
+    );
+    let copy = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!([{"op": "copy", "from": "/data/mapRoles-staged", "path": "/data/mapRoles"}]),
+        Value::Null,
+    );
+    let later = audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!({"data": {"mapUsers": BOB}}),
+        Value::Null,
+    );
+    let alerts = alerts_of(&ndjson(&[update, copy, later]), Some("prod"));
+    let unknown = summary(&alerts[1], "aws-auth-modified");
+    assert_eq!(finding(&alerts[1], "aws-auth-modified"), Some(Medium));
+    assert!(
+        unknown.starts_with(
+            "aws-auth patched on cluster prod: mapRoles now unknown (set to what data key `mapRoles-staged` held, \
+             which the audit event does not show) (the patch copies data key `mapRoles-staged` to mapRoles) by"
+        ),
+        "{unknown}"
+    );
+    assert!(!unknown.contains("no mapping changed"), "{unknown}");
+    // What followed cannot be compared with a content that is no longer known.
+    let after = summary(&alerts[2], "aws-auth-modified");
+    assert!(
+        after.contains("the previous content is not in the audit event"),
+        "{after}"
+    );
+
+    let unreadable = alert(&audit(
+        "patch",
+        aws_auth_ref(),
+        iam_user("platform-engineer", "jdoe"),
+        json!("mapRoles: []"),
+        Value::Null,
+    ));
+    let text = summary(&unreadable, "aws-auth-modified");
+    assert!(
+        text.contains("mapRoles now unknown (the patch is neither a JSON patch nor a merge patch)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_forbidden_attempt_is_a_denied_attempt_and_high_when_it_aims_at_admin() {
     let mut e = audit(
@@ -809,5 +974,259 @@ fn a_live_aws_auth_emptied_to_data_null_is_alerted_as_mapping_nobody() {
             .contains("-mapRoles role/eks-node-role as system:node:"),
         "the node row is gone, as the previous event showed it: {}",
         modified.summary
+    );
+}
+
+fn role_ref(namespace: &str, name: &str) -> Value {
+    json!({"resource": "roles", "namespace": namespace, "name": name,
+        "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"})
+}
+
+fn kube_system_role(name: &str, rules: Value) -> Value {
+    json!({"kind": "Role", "apiVersion": "rbac.authorization.k8s.io/v1",
+        "metadata": {"name": name, "namespace": "kube-system"}, "rules": rules})
+}
+
+/// A binding in `namespace` (`None`: a ClusterRoleBinding) of the role `role_kind`/`role`.
+fn bind_to(namespace: Option<&str>, name: &str, role_kind: &str, role: &str) -> Value {
+    let (resource, kind) = match namespace {
+        Some(_) => ("rolebindings", "RoleBinding"),
+        None => ("clusterrolebindings", "ClusterRoleBinding"),
+    };
+    let mut object_ref = binding_ref(resource, name);
+    let mut body = binding(
+        kind,
+        role,
+        json!([{"kind": "Group", "name": "ci:deployers"}]),
+    );
+    body["roleRef"]["kind"] = json!(role_kind);
+    if let Some(ns) = namespace {
+        object_ref["namespace"] = json!(ns);
+        body["metadata"]["namespace"] = json!(ns);
+    }
+    audit(
+        "create",
+        object_ref,
+        iam_user("ci-deployer", "run-7"),
+        body,
+        Value::Null,
+    )
+}
+
+#[test]
+fn a_role_that_grants_an_escalation_primitive_is_high_and_one_that_grants_less_is_skipped() {
+    let escalator = cluster_role(
+        "ci-escalator",
+        json!([{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["escalate", "bind"]},
+               {"apiGroups": [""], "resources": ["*"], "verbs": ["impersonate"]}]),
+    );
+    let a = alert(&audit(
+        "create",
+        binding_ref("clusterroles", "ci-escalator"),
+        iam_user("ci-deployer", "run-7"),
+        escalator.clone(),
+        escalator,
+    ));
+    assert_eq!(a.event_name, "create clusterroles/ci-escalator");
+    assert_eq!(finding(&a, "rbac-escalation-role"), Some(High));
+    assert_eq!(finding(&a, "rbac-wildcard-role"), None);
+    assert_eq!(
+        summary(&a, "rbac-escalation-role"),
+        "ClusterRole ci-escalator created to grant escalate on clusterroles, bind on clusterroles, \
+         impersonate on [users, groups, serviceaccounts] on cluster prod by role/ci-deployer (run-7), user agent says kubectl"
+    );
+    let minter = kube_system_role(
+        "token-minter",
+        json!([{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}]),
+    );
+    let role = alert(&audit(
+        "patch",
+        role_ref("kube-system", "token-minter"),
+        iam_user("ci-deployer", "run-7"),
+        json!({"rules": minter["rules"].clone()}),
+        minter,
+    ));
+    assert_eq!(role.event_name, "patch roles/token-minter");
+    assert!(
+        summary(&role, "rbac-escalation-role").starts_with(
+            "Role kube-system/token-minter changed to grant create on serviceaccounts/token"
+        ),
+        "{:?}",
+        role.findings
+    );
+
+    // Neither everything nor a primitive: read to grade later bindings, not alerted.
+    let leases = kube_system_role(
+        "leases",
+        json!([{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
+               {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]),
+    );
+    let config = sample_config();
+    let mut reasons = Vec::new();
+    let input = ndjson(&[audit(
+        "update",
+        role_ref("kube-system", "leases"),
+        iam_user("ci-deployer", "run-7"),
+        leases.clone(),
+        leases,
+    )]);
+    let mut history = History::default();
+    ingest::scan_slice("mem", &input, &Options::new(&config), &mut |o| match o {
+        Outcome::Watched { mut event, .. } => reasons.push(history.observe(&mut event)),
+        other => panic!("{other:?}"),
+    })
+    .unwrap();
+    assert_eq!(
+        reasons
+            .iter()
+            .map(|r| r.as_ref().map(|s| s.to_string()))
+            .collect::<Vec<_>>(),
+        [Some("the Role grants no escalation primitive".to_string())],
+        "a Role's Secrets are its namespace's, not every Secret"
+    );
+}
+
+#[test]
+fn an_aggregation_label_is_named_and_the_control_plane_or_an_aggregated_role_is_medium() {
+    let mut role = cluster_role(
+        "monitoring-secrets",
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]),
+    );
+    role["metadata"]["labels"] = json!({"rbac.authorization.k8s.io/aggregate-to-view": "true"});
+    let labelled = alert(&audit(
+        "create",
+        binding_ref("clusterroles", "monitoring-secrets"),
+        iam_user("platform-engineer", "jdoe"),
+        role.clone(),
+        role.clone(),
+    ));
+    assert_eq!(finding(&labelled, "rbac-escalation-role"), Some(High));
+    assert!(
+        summary(&labelled, "rbac-escalation-role").contains(
+            "to grant get/list on secrets (labelled rbac.authorization.k8s.io/aggregate-to-view: \
+             its rules join the built-in ClusterRole view, and so every binding of it)"
+        ),
+        "{:?}",
+        labelled.findings
+    );
+    let reconciled = alert(&audit(
+        "update",
+        binding_ref("clusterroles", "system:controller:token-cleaner"),
+        json!({"username": "system:apiserver"}),
+        role.clone(),
+        role.clone(),
+    ));
+    assert_eq!(finding(&reconciled, "rbac-escalation-role"), Some(Medium));
+    let mut aggregated = role;
+    aggregated["aggregationRule"] =
+        json!({"clusterRoleSelectors": [{"matchLabels": {"x": "true"}}]});
+    let a = alert(&audit(
+        "update",
+        binding_ref("clusterroles", "monitoring-secrets"),
+        iam_user("platform-engineer", "jdoe"),
+        aggregated.clone(),
+        aggregated,
+    ));
+    assert_eq!(finding(&a, "rbac-escalation-role"), Some(Medium));
+}
+
+#[test]
+fn a_binding_to_an_escalation_role_is_high_where_its_primitives_apply() {
+    let write = |rules: Value| {
+        let role = cluster_role("ci-escalator", rules);
+        audit(
+            "create",
+            binding_ref("clusterroles", "ci-escalator"),
+            iam_user("ci-deployer", "run-7"),
+            role.clone(),
+            role,
+        )
+    };
+    let namespaced = json!([{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
+                            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]);
+    let cluster_only = json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]);
+    let alerts = alerts_of(
+        &ndjson(&[
+            write(namespaced),
+            bind_to(None, "everywhere", "ClusterRole", "ci-escalator"),
+            bind_to(Some("payments"), "here", "ClusterRole", "ci-escalator"),
+            write(cluster_only),
+            bind_to(
+                Some("payments"),
+                "secrets-here",
+                "ClusterRole",
+                "ci-escalator",
+            ),
+        ]),
+        Some("prod"),
+    );
+    assert_eq!(alerts.len(), 5);
+    assert_eq!(finding(&alerts[1], "rbac-escalation-bound"), Some(High));
+    assert_eq!(finding(&alerts[1], "rbac-binding-changed"), None);
+    assert_eq!(
+        summary(&alerts[1], "rbac-escalation-bound"),
+        "ClusterRoleBinding everywhere binds ClusterRole ci-escalator (which grants create on pods/exec, \
+         list on secrets; written at 2026-11-20T01:47:12Z) to Group ci:deployers on cluster prod by \
+         role/ci-deployer (run-7), user agent says kubectl"
+    );
+    // In one namespace, exec is there; Secrets of one namespace are not every Secret.
+    let here = summary(&alerts[2], "rbac-escalation-bound");
+    assert!(
+        here.contains("(which grants create on pods/exec; written at"),
+        "{here}"
+    );
+    assert_eq!(finding(&alerts[4], "rbac-escalation-bound"), None);
+    assert_eq!(finding(&alerts[4], "rbac-binding-changed"), Some(Low));
+
+    // A Role is its namespace's: a RoleBinding elsewhere names another Role of that name.
+    let minter = kube_system_role(
+        "token-minter",
+        json!([{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}]),
+    );
+    let alerts = alerts_of(
+        &ndjson(&[
+            audit(
+                "create",
+                role_ref("kube-system", "token-minter"),
+                iam_user("ci-deployer", "run-7"),
+                minter.clone(),
+                minter,
+            ),
+            bind_to(Some("kube-system"), "minters", "Role", "token-minter"),
+            bind_to(Some("payments"), "minters", "Role", "token-minter"),
+            bind_to(
+                Some("kube-system"),
+                "cluster-role",
+                "ClusterRole",
+                "token-minter",
+            ),
+        ]),
+        Some("prod"),
+    );
+    assert_eq!(finding(&alerts[0], "rbac-escalation-role"), Some(High));
+    assert_eq!(finding(&alerts[1], "rbac-escalation-bound"), Some(High));
+    assert_eq!(finding(&alerts[2], "rbac-escalation-bound"), None);
+    assert_eq!(finding(&alerts[3], "rbac-escalation-bound"), None);
+}
+
+#[test]
+fn a_cluster_wide_binding_of_admin_or_edit_is_medium_and_a_namespaced_one_stays_low() {
+    let graded = |namespace: Option<&str>, role: &str| {
+        let a = alert(&bind_to(namespace, "b", "ClusterRole", role));
+        (
+            finding(&a, "rbac-escalation-bound"),
+            finding(&a, "rbac-binding-changed"),
+        )
+    };
+    assert_eq!(graded(None, "edit"), (Some(Medium), None));
+    assert_eq!(graded(None, "admin"), (Some(Medium), None));
+    assert_eq!(graded(Some("kube-system"), "admin"), (Some(Medium), None));
+    assert_eq!(graded(Some("payments"), "edit"), (None, Some(Low)));
+    assert_eq!(graded(None, "view"), (None, Some(Low)));
+    let a = alert(&bind_to(None, "payments-edit", "ClusterRole", "edit"));
+    assert_eq!(
+        summary(&a, "rbac-escalation-bound"),
+        "ClusterRoleBinding payments-edit binds the built-in ClusterRole edit in every namespace to \
+         Group ci:deployers on cluster prod by role/ci-deployer (run-7), user agent says kubectl"
     );
 }

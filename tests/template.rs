@@ -1419,6 +1419,12 @@ fn the_audit_filter_pattern_passes_every_watched_sample_and_no_read() {
     let other = serde_json::json!({"stage": "ResponseComplete", "verb": "patch",
         "objectRef": {"resource": "configmaps", "namespace": "kube-system", "name": "coredns"}});
     assert!(!filter.passes(&other), "other ConfigMaps are not sent");
+    let team_role = serde_json::json!({"stage": "ResponseComplete", "verb": "create",
+        "objectRef": {"resource": "roles", "namespace": "payments", "name": "debug"}});
+    assert!(
+        !filter.passes(&team_role),
+        "Roles of other namespaces than kube-system are not sent"
+    );
 }
 
 /// The tuning file's parameter: optional, passed to the function by name, and readable with

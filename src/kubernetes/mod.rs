@@ -6,7 +6,8 @@
 //! Two stages, like [`crate::cloudtrail`]: [`RawAuditEvent`] tolerates every field being absent
 //! (a 403 carries no bodies, EKS logs a create of aws-auth at `Metadata` level) and keeps the
 //! request and response objects unparsed until the event is known to be watched; [`normalise`]
-//! reads them once, into [`crate::model::AwsAuthChange`] or [`crate::model::BindingChange`].
+//! reads them once, into [`crate::model::AwsAuthChange`], [`crate::model::BindingChange`] or
+//! [`crate::model::RoleChange`].
 //!
 //! The caller is the IAM identity EKS's authenticator put in `user.extra` (`arn`,
 //! `canonicalArn`, `sessionName`), so approved callers and break-glass roles compare exactly as
@@ -24,6 +25,7 @@
 //! is not an audit event ([`is_audit_api_version`]).
 
 mod objects;
+mod patch;
 mod roles;
 
 use std::borrow::Cow;
@@ -220,12 +222,15 @@ pub fn normalise(raw: &RawAuditEvent, operation: Operation, origin: &Origin) -> 
                 response.as_ref(),
             )))
         }
-        Some(KubeObject::ClusterRole) => Change::ClusterRole(Box::new(roles::cluster_role(
-            operation,
-            name(),
-            request.as_ref(),
-            response.as_ref(),
-        ))),
+        Some(KubeObject::ClusterRole | KubeObject::KubeSystemRole) => {
+            Change::Role(Box::new(roles::role(
+                operation,
+                text(r.namespace),
+                name(),
+                request.as_ref(),
+                response.as_ref(),
+            )))
+        }
         Some(KubeObject::AwsAuth | KubeObject::KubeSystemConfigMaps) | None => {
             Change::AwsAuth(Box::new(objects::aws_auth(
                 operation,

@@ -17,6 +17,8 @@ use crate::model::{
 use crate::operation::{KubeObject, Operation, Verb};
 use crate::sanitize::clean;
 
+use super::patch;
+
 const MAX_NAME: usize = 256;
 
 /// Build the change from a watched aws-auth request's bodies.
@@ -45,6 +47,8 @@ pub(super) fn aws_auth(
     };
     let all = Section::ALL.to_vec();
     let verb = operation.kubernetes_call().map_or(Verb::Update, |c| c.verb);
+    let mut unknown = Vec::new();
+    let mut patch_effects = Vec::new();
     // (before, after, the sections set, whether `after` is the whole ConfigMap)
     let (before, after, touched, whole_after) = match verb {
         Verb::Create => {
@@ -60,16 +64,19 @@ pub(super) fn aws_auth(
             (None, after, all, true)
         }
         Verb::Patch => {
-            let touched = request.map(patched_sections).unwrap_or(all);
-            let (after, whole) = match stored {
-                Some(o) => (data_of(o, "aws-auth after the patch"), true),
-                None => (
-                    request
-                        .and_then(patched_data)
-                        .and_then(|d| data_of(&d, "the patched aws-auth")),
-                    false,
-                ),
+            let effect = request.map(patch::effect);
+            let touched = effect.as_ref().map_or(all, |e| e.touched());
+            let (after, whole) = match (stored, &effect) {
+                (Some(o), _) => (data_of(o, "aws-auth after the patch"), true),
+                (None, Some(e)) => {
+                    unknown = e.unknown();
+                    (data_of(&e.known_data(), "the patched aws-auth"), false)
+                }
+                (None, None) => (None, false),
             };
+            if let Some(e) = effect {
+                patch_effects = e.how;
+            }
             (None, after, touched, whole)
         }
         // A deletion (or every ConfigMap of kube-system at once): the API server may answer
@@ -91,6 +98,8 @@ pub(super) fn aws_auth(
         before,
         after,
         touched,
+        unknown,
+        patch_effects,
         notes,
         whole_after,
     }
@@ -100,71 +109,6 @@ fn is_kind(object: &Value, kind: &str) -> bool {
     object.is_object() && object.get("kind").and_then(Value::as_str).unwrap_or(kind) == kind
 }
 
-fn section_of(key: &str) -> Option<Section> {
-    Section::ALL.iter().copied().find(|s| s.as_str() == key)
-}
-
-/// The sections a patch sets: the `data` keys of a merge, strategic-merge or apply patch;
-/// the `/data/...` paths of a JSON patch. A patch we cannot read sets everything.
-fn patched_sections(patch: &Value) -> Vec<Section> {
-    let all = Section::ALL.to_vec();
-    match patch {
-        Value::Object(o) => match o.get("data") {
-            None => Vec::new(),
-            Some(Value::Object(d)) => d.keys().filter_map(|k| section_of(k)).collect(),
-            Some(_) => all,
-        },
-        Value::Array(ops) => {
-            let mut sections = Vec::new();
-            for op in ops {
-                let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
-                let found = match path.strip_prefix("/data") {
-                    Some("") => all.clone(),
-                    Some(rest) => section_of(rest.trim_start_matches('/'))
-                        .into_iter()
-                        .collect(),
-                    None => Vec::new(),
-                };
-                for s in found {
-                    if !sections.contains(&s) {
-                        sections.push(s);
-                    }
-                }
-            }
-            sections
-        }
-        _ => all,
-    }
-}
-
-/// The sections a patch sets, as a `data` object (removed sections as `null`), for when the
-/// resulting object is not in the event.
-fn patched_data(patch: &Value) -> Option<Value> {
-    let mut data = serde_json::Map::new();
-    match patch {
-        Value::Object(o) => {
-            for (k, v) in o.get("data")?.as_object()? {
-                data.insert(k.clone(), v.clone());
-            }
-        }
-        Value::Array(ops) => {
-            for op in ops {
-                let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
-                if let Some(key) = path.strip_prefix("/data/") {
-                    let value = match op.get("op").and_then(Value::as_str) {
-                        Some("remove") => Value::Null,
-                        _ => op.get("value").cloned().unwrap_or(Value::Null),
-                    };
-                    data.insert(key.to_string(), value);
-                }
-            }
-        }
-        _ => return None,
-    }
-    Some(serde_json::json!({ "data": data }))
-}
-
-/// A subject of a binding, as written.
 /// Build the change from a watched binding request's bodies.
 pub(super) fn binding(
     operation: Operation,
@@ -180,7 +124,8 @@ pub(super) fn binding(
             KubeObject::ClusterRoleBinding
             | KubeObject::AwsAuth
             | KubeObject::KubeSystemConfigMaps
-            | KubeObject::ClusterRole,
+            | KubeObject::ClusterRole
+            | KubeObject::KubeSystemRole,
         )
         | None => "ClusterRoleBinding",
     };
@@ -210,6 +155,7 @@ pub(super) fn binding(
         deleted,
         notes,
         grants_everything: None,
+        escalation: None,
     }
 }
 

@@ -471,8 +471,9 @@ pub enum Change {
     AwsAuth(Box<AwsAuthChange>),
     /// A ClusterRoleBinding or RoleBinding created, changed or deleted (EKS audit log).
     RoleBinding(Box<BindingChange>),
-    /// A ClusterRole created, replaced or patched (EKS audit log): what bindings to it grant.
-    ClusterRole(Box<RoleChange>),
+    /// A ClusterRole, or a Role of kube-system, created, replaced or patched (EKS audit log):
+    /// what it and bindings to it grant.
+    Role(Box<RoleChange>),
 }
 
 impl Change {
@@ -500,7 +501,7 @@ impl Change {
             | Change::TrailModified { .. }
             | Change::TrailStatus { .. }
             | Change::RoleBinding(_)
-            | Change::ClusterRole(_) => None,
+            | Change::Role(_) => None,
         }
     }
 
@@ -550,7 +551,7 @@ impl Change {
             | Change::Unparsed { .. }
             | Change::AwsAuth(_)
             | Change::RoleBinding(_)
-            | Change::ClusterRole(_) => false,
+            | Change::Role(_) => false,
         }
     }
 
@@ -561,7 +562,7 @@ impl Change {
         match self {
             Change::AwsAuth(a) => a.maps_system_masters(),
             Change::RoleBinding(b) => b.binds_cluster_admin(),
-            Change::ClusterRole(r) => r.grants_everything().is_some(),
+            Change::Role(r) => r.grants_everything().is_some(),
             _ => false,
         }
     }
@@ -625,7 +626,7 @@ impl AccessEvent {
     pub fn event_name(&self) -> Cow<'static, str> {
         let name = match &self.change {
             Change::RoleBinding(b) => b.name.as_deref(),
-            Change::ClusterRole(r) => r.name.as_deref(),
+            Change::Role(r) => r.name.as_deref(),
             _ => None,
         };
         match name {

@@ -1,6 +1,6 @@
-//! The Kubernetes plane's operations: which audit events change the aws-auth ConfigMap or an
-//! RBAC binding, decided from the event's verb and object ([`watch_kubernetes`]), the
-//! counterpart of [`super::watch`] for CloudTrail.
+//! The Kubernetes plane's operations: which audit events change the aws-auth ConfigMap, an
+//! RBAC binding, a ClusterRole or a Role of kube-system, decided from the event's verb and
+//! object ([`watch_kubernetes`]), the counterpart of [`super::watch`] for CloudTrail.
 
 use super::{Operation, Skip, Source};
 use crate::closed::closed_enum;
@@ -19,6 +19,8 @@ pub enum KubeObject {
     RoleBinding,
     /// A ClusterRole (`rbac.authorization.k8s.io`): what a binding to it grants.
     ClusterRole,
+    /// A Role of `kube-system` (`rbac.authorization.k8s.io`): what a RoleBinding there grants.
+    KubeSystemRole,
 }
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
@@ -32,10 +34,12 @@ impl KubeObject {
             KubeObject::ClusterRoleBinding => (RBAC_GROUP, "clusterrolebindings"),
             KubeObject::RoleBinding => (RBAC_GROUP, "rolebindings"),
             KubeObject::ClusterRole => (RBAC_GROUP, "clusterroles"),
+            KubeObject::KubeSystemRole => (RBAC_GROUP, "roles"),
         };
         let named = match self {
             KubeObject::AwsAuth => r.namespace == "kube-system" && r.name == "aws-auth",
             KubeObject::KubeSystemConfigMaps => r.namespace == "kube-system" && r.name.is_empty(),
+            KubeObject::KubeSystemRole => r.namespace == "kube-system",
             KubeObject::ClusterRoleBinding | KubeObject::RoleBinding | KubeObject::ClusterRole => {
                 true
             }
@@ -53,6 +57,8 @@ impl KubeObject {
             KubeObject::ClusterRoleBinding => "clusterrolebindings",
             KubeObject::RoleBinding => "rolebindings",
             KubeObject::ClusterRole => "clusterroles",
+            // Also in `clusterroles`: the pre-filter keeps the shorter needle only.
+            KubeObject::KubeSystemRole => "roles",
         }
     }
 }
@@ -79,7 +85,8 @@ impl Operation {
     /// The Kubernetes call of an operation of the Kubernetes audit log; `None` for CloudTrail.
     pub fn kubernetes_call(self) -> Option<KubeCall> {
         use KubeObject::{
-            AwsAuth, ClusterRole, ClusterRoleBinding, KubeSystemConfigMaps, RoleBinding,
+            AwsAuth, ClusterRole, ClusterRoleBinding, KubeSystemConfigMaps, KubeSystemRole,
+            RoleBinding,
         };
         use Verb::{Create, Delete, DeleteCollection, Patch, Update};
         let (verb, object) = match self {
@@ -128,6 +135,9 @@ impl Operation {
             Operation::ClusterRoleCreate => (Create, ClusterRole),
             Operation::ClusterRoleUpdate => (Update, ClusterRole),
             Operation::ClusterRolePatch => (Patch, ClusterRole),
+            Operation::KubeSystemRoleCreate => (Create, KubeSystemRole),
+            Operation::KubeSystemRoleUpdate => (Update, KubeSystemRole),
+            Operation::KubeSystemRolePatch => (Patch, KubeSystemRole),
         };
         Some(KubeCall { verb, object })
     }
@@ -150,8 +160,8 @@ pub struct KubeRequest<'a> {
 
 /// Decide whether a Kubernetes audit event is watched: the Kubernetes counterpart of
 /// [`super::watch`]. Watched are creates, updates, patches and deletions of the aws-auth ConfigMap
-/// and of RBAC bindings, once (at `ResponseComplete`; a missing stage counts as complete) and
-/// not as dry runs.
+/// and of RBAC bindings, and creates, updates and patches of ClusterRoles and of kube-system's
+/// Roles, once (at `ResponseComplete`; a missing stage counts as complete) and not as dry runs.
 ///
 /// The byte pre-filter never calls this: it only proves that a line cannot name any object
 /// of [`KubeObject::needle`]; every line that may is parsed and decided here.
@@ -250,6 +260,34 @@ mod tests {
             watch_kubernetes(&all),
             Ok(Operation::KubeSystemConfigMapsDeleteCollection)
         );
+    }
+
+    #[test]
+    fn roles_are_watched_in_kube_system_only_and_never_deleted_or_read() {
+        let role = |verb, namespace| KubeRequest {
+            verb,
+            api_group: "rbac.authorization.k8s.io",
+            resource: "roles",
+            namespace,
+            name: "x",
+            stage: "ResponseComplete",
+            ..KubeRequest::default()
+        };
+        assert_eq!(
+            watch_kubernetes(&role("patch", "kube-system")),
+            Ok(Operation::KubeSystemRolePatch)
+        );
+        for (verb, namespace) in [
+            ("create", "payments"),
+            ("delete", "kube-system"),
+            ("get", "kube-system"),
+        ] {
+            assert_eq!(
+                watch_kubernetes(&role(verb, namespace)),
+                Err(Skip::KubernetesNotWatched),
+                "{verb} in {namespace}"
+            );
+        }
     }
 
     #[test]

@@ -113,6 +113,13 @@ closed_enum! {
         ClusterRoleCreate = "create clusterroles",
         ClusterRoleUpdate = "update clusterroles",
         ClusterRolePatch = "patch clusterroles",
+        /// A Role of kube-system written: watched to learn which grant an escalation primitive
+        /// there (the namespace whose service accounts run the cluster's own controllers), so
+        /// that the role is alerted and a binding to it graded high. Roles of other namespaces
+        /// are not watched.
+        KubeSystemRoleCreate = "create roles",
+        KubeSystemRoleUpdate = "update roles",
+        KubeSystemRolePatch = "patch roles",
     }
 }
 
@@ -302,7 +309,10 @@ impl Operation {
             | Operation::RoleBindingDeleteCollection
             | Operation::ClusterRoleCreate
             | Operation::ClusterRoleUpdate
-            | Operation::ClusterRolePatch => (Kubernetes, Access, None, plain),
+            | Operation::ClusterRolePatch
+            | Operation::KubeSystemRoleCreate
+            | Operation::KubeSystemRoleUpdate
+            | Operation::KubeSystemRolePatch => (Kubernetes, Access, None, plain),
         };
         Facts {
             source,
@@ -366,7 +376,10 @@ impl Operation {
             | Operation::RoleBindingDeleteCollection
             | Operation::ClusterRoleCreate
             | Operation::ClusterRoleUpdate
-            | Operation::ClusterRolePatch => return None,
+            | Operation::ClusterRolePatch
+            | Operation::KubeSystemRoleCreate
+            | Operation::KubeSystemRoleUpdate
+            | Operation::KubeSystemRolePatch => return None,
         })
     }
 
@@ -468,10 +481,15 @@ pub enum Skip {
     /// A line that is not a Kubernetes audit event: another control-plane log (authenticator,
     /// scheduler, ...), named by its log stream or its first characters.
     NotAuditLog(String),
-    /// A ClusterRole written that grants no `*` verbs on `*` resources (`true`: the event
-    /// does not carry the resulting role); watched only so that bindings to roles that do are
-    /// graded like cluster-admin.
-    RoleGrantsLess(bool),
+    /// A ClusterRole (or a Role of kube-system) written that grants neither `*` verbs on `*`
+    /// resources nor an escalation primitive; watched only so that bindings to roles that do
+    /// are graded as they deserve.
+    RoleGrantsLess {
+        /// `ClusterRole` or `Role`.
+        kind: &'static str,
+        /// The event does not carry the resulting role (a patch without a response body).
+        unknown: bool,
+    },
 }
 
 impl fmt::Display for Skip {
@@ -510,11 +528,22 @@ impl fmt::Display for Skip {
                 f,
                 "`{s}` is not a Kubernetes audit event (another control-plane log)"
             ),
-            Skip::RoleGrantsLess(false) => {
-                f.write_str("the ClusterRole grants no `*` verbs on `*` resources")
-            }
-            Skip::RoleGrantsLess(true) => f.write_str(
-                "the audit event does not carry the ClusterRole as patched (no response body)",
+            Skip::RoleGrantsLess {
+                kind: "ClusterRole",
+                unknown: false,
+            } => f.write_str(
+                "the ClusterRole grants neither `*` verbs on `*` resources nor an escalation primitive",
+            ),
+            Skip::RoleGrantsLess {
+                kind,
+                unknown: false,
+            } => write!(f, "the {kind} grants no escalation primitive"),
+            Skip::RoleGrantsLess {
+                kind,
+                unknown: true,
+            } => write!(
+                f,
+                "the audit event does not carry the {kind} as patched (no response body)"
             ),
         }
     }
@@ -537,7 +566,7 @@ impl Skip {
             Skip::DryRun => "dry-run",
             Skip::LogsControlMessage => "logs-control-message",
             Skip::NotAuditLog(_) => "not-audit-log",
-            Skip::RoleGrantsLess(_) => "role-grants-less",
+            Skip::RoleGrantsLess { .. } => "role-grants-less",
         }
     }
 }

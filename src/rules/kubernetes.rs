@@ -12,7 +12,7 @@ use super::{Case, Eval, Hit, OnFailure, Rule, Topic, hit};
 use crate::arn;
 use crate::awsauth::{Mapping, Row, RowChange, Section};
 use crate::model::{
-    AuthMode, AwsAuthChange, BindingChange, Change, RoleChange, is_session_mapping,
+    AuthMode, AwsAuthChange, BindingChange, Change, Primitive, RoleChange, is_session_mapping,
     is_system_masters, role_has_path,
 };
 use crate::operation::Verb;
@@ -28,9 +28,9 @@ fn aws_auth<'c>(c: &'c Case) -> Option<&'c AwsAuthChange> {
     }
 }
 
-fn cluster_role<'c>(c: &'c Case) -> Option<&'c RoleChange> {
+fn role<'c>(c: &'c Case) -> Option<&'c RoleChange> {
     match &c.event.change {
-        Change::ClusterRole(r) => Some(r),
+        Change::Role(r) => Some(r),
         _ => None,
     }
 }
@@ -276,7 +276,7 @@ pub static AWS_AUTH_MODIFIED: Rule = Rule {
     severities: &[Info, Low, Medium],
     on_failure: OnFailure::CapAtHigh,
     qualifier: None,
-    fires_on: "update or patch of configmaps/aws-auth: names the mapRoles/mapUsers/mapAccounts rows added, removed or changed (from the request and response objects); medium, low by an approved caller or EKS itself, info when no section is set (metadata only)",
+    fires_on: "update or patch of configmaps/aws-auth: names the mapRoles/mapUsers/mapAccounts rows added, removed or changed (from the request and response objects), how a patch reshaped the sections (JSON-patch `remove`, `move`, `copy`; strategic-merge `$patch: replace`/`delete`, `$retainKeys`) and which sections it set to content the event does not show; medium, low by an approved caller or EKS itself, info when no section is set (metadata or other data keys only)",
     why: "aws-auth is the CONFIG_MAP way into the cluster: any row added is a new way in that neither access entries nor CloudTrail show.",
     next_step: "Compare the change with your source of truth (`kubectl get configmap aws-auth -n kube-system -o yaml`); revert rows nobody planned.",
     eval: Eval::Change(aws_auth_modified),
@@ -290,9 +290,15 @@ fn aws_auth_modified(c: &Case) -> Option<Hit> {
         Verb::Create | Verb::Delete | Verb::DeleteCollection => return None,
     };
     let (severity, what) = if a.touched.is_empty() {
-        (Info, ": no mapping section set (metadata only)".to_string())
+        let what = if a.patch_effects.is_empty() {
+            " (metadata only)".to_string()
+        } else {
+            patch_effects(a)
+        };
+        (Info, format!(": no mapping section set{what}"))
     } else {
-        (if c.approved { Low } else { Medium }, changed_rows(c, a))
+        let what = format!("{}{}", changed_rows(c, a), patch_effects(a));
+        (if c.approved { Low } else { Medium }, what)
     };
     let mode = if in_api_mode(c) {
         " (the cluster is in API mode: aws-auth is not read)"
@@ -310,14 +316,21 @@ fn aws_auth_modified(c: &Case) -> Option<Hit> {
     )
 }
 
+/// ` (the patch moves mapRoles to data key `old`)`: how a patch reshaped the sections, or nothing.
+fn patch_effects(a: &AwsAuthChange) -> String {
+    if a.patch_effects.is_empty() {
+        return String::new();
+    }
+    format!(" (the patch {})", a.patch_effects.join(", "))
+}
+
 /// `: mapRoles +role/x [system:masters], -user/y` when both versions are known, else the
-/// sections set and what they hold now.
+/// sections set and what they hold now; sections whose content the event does not show are
+/// said to be unknown, so that a change is never reported as "no mapping changed" unseen.
 fn changed_rows(c: &Case, a: &AwsAuthChange) -> String {
+    let mut parts = Vec::new();
     if let Some(changes) = a.row_changes() {
-        if changes.is_empty() {
-            return ": no mapping changed".into();
-        }
-        let items = changes
+        let items: Vec<String> = changes
             .iter()
             .map(|ch| match ch {
                 RowChange::Added(r) => format!("+{} {}", r.section(), row(c, r)),
@@ -330,24 +343,30 @@ fn changed_rows(c: &Case, a: &AwsAuthChange) -> String {
                 ),
             })
             .collect();
-        return format!(": {}", list(items));
-    }
-    // No content: the notes say why (no body, or a malformed one).
-    let Some(after) = &a.after else {
-        return String::new();
-    };
-    let parts: Vec<String> = a
-        .touched
-        .iter()
-        .map(|s| {
-            let rows: Vec<String> = after.rows(*s).iter().map(|r| row(c, r)).collect();
-            match rows.len() {
+        if !items.is_empty() {
+            parts.push(list(items));
+        } else if a.unknown.is_empty() {
+            parts.push("no mapping changed".to_string());
+        }
+    } else if let Some(after) = &a.after {
+        // No previous content: what the known sections hold now.
+        for s in a.known_touched() {
+            let rows: Vec<String> = after.rows(s).iter().map(|r| row(c, r)).collect();
+            parts.push(match rows.len() {
                 0 => format!("{s} now empty"),
                 n => format!("{s} now {n} row(s): {}", list(rows)),
-            }
-        })
-        .collect();
-    format!(": {}", parts.join("; "))
+            });
+        }
+    }
+    // Without content at all, the notes say why (no body, or a malformed one).
+    for (s, why) in &a.unknown {
+        parts.push(format!("{s} now unknown ({why})"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join("; "))
+    }
 }
 
 pub static AWS_AUTH_SESSION_ARN: Rule = Rule {
@@ -521,7 +540,10 @@ pub static RBAC_BINDING_CHANGED: Rule = Rule {
 
 fn rbac_binding_changed(c: &Case) -> Option<Hit> {
     let b = binding(c)?;
-    if rbac_cluster_admin_bound(c).is_some() || rbac_anonymous_bound(c).is_some() {
+    if rbac_cluster_admin_bound(c).is_some()
+        || rbac_anonymous_bound(c).is_some()
+        || rbac_escalation_bound(c).is_some()
+    {
         return None;
     }
     let done = done(c)?;
@@ -558,26 +580,137 @@ pub static RBAC_WILDCARD_ROLE: Rule = Rule {
     severities: &[Medium, High],
     on_failure: OnFailure::CapAtHigh,
     qualifier: None,
-    fires_on: "a ClusterRole created or changed so that one of its rules grants `*` verbs on `*` resources (a second cluster-admin under another name): high, medium for an aggregated role or one written by the control plane; ClusterRoles that grant less are read only to grade later bindings and are skipped",
+    fires_on: "a ClusterRole created or changed so that one of its rules grants `*` verbs on `*` resources (a second cluster-admin under another name): high, medium for an aggregated role or one written by the control plane; those that grant an escalation primitive are `rbac-escalation-role`'s, the others are read only to grade later bindings and are skipped",
     why: "A role with every verb on every resource is cluster-admin under another name: checks that look for bindings of `cluster-admin` miss it, and whoever is bound to it (now or later) holds the whole cluster.",
     next_step: "Check who asked for the role and what is bound to it (`kubectl get clusterrolebindings,rolebindings -A -o wide | grep <name>`); narrow its rules or delete it if it was not planned.",
     eval: Eval::Change(rbac_wildcard_role),
 };
 
 fn rbac_wildcard_role(c: &Case) -> Option<Hit> {
-    let role = cluster_role(c)?;
+    let role = role(c)?;
     let grants = role.grants_everything()?;
     let done = done(c)?;
     let quieter = role.aggregated || c.event.actor.is_aws_service();
     hit(
         if quieter { Medium } else { High },
         format!(
-            "ClusterRole {} {done} to grant {grants}{}{}{}",
-            role.name.as_deref().unwrap_or("(name not in the event)"),
-            if role.aggregated {
-                " (aggregated: its rules come from the roles it selects)"
+            "{} {done} to grant {grants}{}{}{}",
+            role.describe(),
+            aggregation(role),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+/// The built-in ClusterRoles that aggregate `aggregate-to-<name>` labels.
+const BUILT_IN_AGGREGATED: &[&str] = &["admin", "edit", "view"];
+
+/// ` (aggregated: ...)`, ` (labelled aggregate-to-edit: ...)`, or nothing.
+fn aggregation(role: &RoleChange) -> String {
+    let mut text = String::new();
+    if role.aggregated {
+        text.push_str(" (aggregated: its rules come from the roles it selects)");
+    }
+    for target in &role.aggregates_to {
+        let joins = if BUILT_IN_AGGREGATED.contains(&target.as_str()) {
+            format!("the built-in ClusterRole {target}, and so every binding of it")
+        } else {
+            "every ClusterRole that aggregates that label".to_string()
+        };
+        text.push_str(&format!(
+            " (labelled rbac.authorization.k8s.io/aggregate-to-{target}: its rules join {joins})"
+        ));
+    }
+    text
+}
+
+pub static RBAC_ESCALATION_ROLE: Rule = Rule {
+    id: "rbac-escalation-role",
+    topic: Topic::Kubernetes,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a ClusterRole, or a Role in kube-system, created or changed to grant an escalation primitive: `escalate` or `bind` on roles/clusterroles, `impersonate` on users, groups or serviceaccounts, any verb on `secrets` (a ClusterRole: cluster-wide), `create` on `pods/exec`, `pods/attach`, `nodes/proxy` or `serviceaccounts/token` (`*` verbs or resources included); a ClusterRole labelled `rbac.authorization.k8s.io/aggregate-to-*` is said to inject them into the roles it joins: high, medium for an aggregated role or one written by the control plane (Kubernetes' own roles, reconciled on start and upgrade); a ClusterRole that grants everything is `rbac-wildcard-role`'s, and roles that grant neither are read only to grade later bindings and are skipped",
+    why: "Each primitive yields more than it says: `escalate` and `bind` write or bind roles with permissions the holder lacks (cluster-admin included), `impersonate` acts as any user, group or service account, every Secret holds tokens and credentials, and exec, attach, the kubelet proxy and minted tokens act as a workload's service account, often a powerful one in kube-system. A checker looking for cluster-admin sees none of them; a role labelled aggregate-to-admin/edit/view hands the primitive to everyone bound to those built-in roles.",
+    next_step: "Check who asked for the role and who is bound to it (`kubectl get clusterrolebindings,rolebindings -A -o wide | grep <name>`); remove the primitive (or the aggregation label) unless a controller needs it, and then bind the role only to that controller's service account.",
+    eval: Eval::Change(rbac_escalation_role),
+};
+
+fn rbac_escalation_role(c: &Case) -> Option<Hit> {
+    let role = role(c)?;
+    let primitives = role.escalation()?;
+    let done = done(c)?;
+    let quieter = role.aggregated || c.event.actor.is_aws_service();
+    hit(
+        if quieter { Medium } else { High },
+        format!(
+            "{} {done} to grant {}{}{}{}",
+            role.describe(),
+            list(Primitive::describe(primitives)),
+            aggregation(role),
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+pub static RBAC_ESCALATION_BOUND: Rule = Rule {
+    id: "rbac-escalation-bound",
+    topic: Topic::Kubernetes,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a ClusterRoleBinding or RoleBinding created or changed to a role that an earlier event of the same input (file, subscription payload) wrote to grant an escalation primitive (`rbac-escalation-role`; a RoleBinding: those a namespace can hold): high, naming what the role grants and when it was written; a ClusterRoleBinding, or a RoleBinding in kube-system, of the built-in `admin` or `edit` ClusterRole: medium",
+    why: "Whoever is bound to an escalation primitive can make themselves more than the binding says, up to cluster-admin, without a binding of `cluster-admin` anywhere. Bound cluster-wide (or in kube-system, whose service accounts run the cluster's controllers), the built-in admin and edit roles read Secrets, exec into pods and act as service accounts there: close to cluster-admin.",
+    next_step: "Check each subject needs the role where it is bound; prefer RoleBindings in the namespaces the subject works in (and view where it only reads); delete the binding if it was not planned.",
+    eval: Eval::Change(rbac_escalation_bound),
+};
+
+fn rbac_escalation_bound(c: &Case) -> Option<Hit> {
+    let b = binding(c)?;
+    if rbac_cluster_admin_bound(c).is_some() {
+        return None;
+    }
+    let after = b.after.as_ref()?;
+    let (severity, role) = match (&b.escalation, b.binds_broad_built_in_role()) {
+        (Some(e), _) => (
+            High,
+            format!(
+                "{} {} (which grants {}{})",
+                after.role_kind,
+                after.role_name,
+                list(Primitive::describe(&e.primitives)),
+                e.written_at
+                    .as_deref()
+                    .map(|t| format!("; written at {t}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        (None, Some(name)) => (
+            Medium,
+            format!(
+                "the built-in ClusterRole {name} {}",
+                if b.kind == "ClusterRoleBinding" {
+                    "in every namespace"
+                } else {
+                    "in kube-system"
+                }
+            ),
+        ),
+        (None, None) => return None,
+    };
+    let names: Vec<String> = after.subjects.iter().map(|s| s.describe()).collect();
+    hit(
+        severity,
+        format!(
+            "{} {} {role} to {}{}{}",
+            b.describe(),
+            c.did("binds", "binding of"),
+            if names.is_empty() {
+                "no subject yet".to_string()
             } else {
-                ""
+                list(names)
             },
             c.on_cluster(),
             c.by()
