@@ -313,3 +313,25 @@ fn the_import_reader_sees_groups_and_ignores_comments_and_strings() {
     assert_eq!(cycle_from(&g, "a").unwrap(), ["a", "b", "c"]);
     assert!(cycle_from(&g, "d").is_none());
 }
+
+#[test]
+fn only_the_aws_adapters_the_context_stage_and_the_shells_call_aws() {
+    // An SDK request is sent with `.send()`; the rest of the library never calls AWS.
+    let allowed = ["aws/", "context/", "sink/", "lambda/", "bin/"];
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut outside: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let code = code_only(&std::fs::read_to_string(f).unwrap());
+            code.contains(".send()")
+        })
+        .map(|f| f.strip_prefix(src()).unwrap().display().to_string())
+        .filter(|name| !allowed.iter().any(|a| name.starts_with(a)))
+        .collect();
+    outside.sort();
+    assert!(
+        outside.is_empty(),
+        "AWS calls outside src/aws/, the context stage, the sinks and the shells: {outside:?}"
+    );
+}

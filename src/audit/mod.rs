@@ -7,17 +7,20 @@
 //! ```
 //! [`snapshot`] is the model (and the file format); [`standing`] the standing-access rules;
 //! [`drift`] the comparison with a baseline, graded through the change rules (`grade`, through [`crate::pipeline::judge`]);
-//! Only [`read`] (the EKS reads, through [`crate::aws::eks`]) does I/O; the digest's SNS
+//! The audit itself does no I/O: [`read`] is the EKS adapter that takes a snapshot; the digest's SNS
 //! messages are rendered by [`crate::render::digest`] and the Lambda's daily run lives in
 //! [`crate::lambda::daily_audit`].
 
 pub mod drift;
 mod grade;
-pub mod snapshot;
 pub mod standing;
 
+/// The EKS reader that takes a snapshot (an adapter: [`crate::aws::eks_reader`]).
 #[cfg(feature = "aws")]
-pub mod read;
+pub use crate::aws::eks_reader as read;
+/// The snapshot model and file format (it lives with the model: the EKS reader in
+/// [`crate::aws`] builds it).
+pub use crate::model::snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,10 +29,10 @@ use serde::Serialize;
 use chrono::NaiveDate;
 
 use crate::config::{AuditConfig, RuleConfig};
+use crate::model::snapshot::{ClusterState, Snapshot};
 use crate::rules::{CATALOGUE, Finding, Rule, Topic};
 use crate::severity::Severity;
 use crate::tuning::{Scope, Tuning};
-use snapshot::{ClusterState, Snapshot};
 
 /// A finding with where it applies: the finding model, wrapped (serialised as the finding's
 /// `rule`, `severity`, `summary`, then its context).

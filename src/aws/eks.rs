@@ -245,3 +245,45 @@ pub async fn describe_cluster(client: &Client, cluster: &str) -> Result<ClusterI
         tags: clean_tags(c.tags()),
     })
 }
+
+/// What `migrate --live` reads of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterFacts {
+    /// `CONFIG_MAP` when EKS does not say.
+    pub authentication_mode: AuthMode,
+    /// The account in the cluster's ARN.
+    pub account: Option<String>,
+    /// The cluster's creation, in seconds since the epoch.
+    pub created_epoch: Option<i64>,
+}
+
+/// DescribeCluster, as `migrate --live` needs it.
+pub async fn cluster_facts(client: &Client, cluster: &str) -> Result<ClusterFacts, AwsError> {
+    let c = fetch_cluster(client, cluster).await?;
+    Ok(ClusterFacts {
+        authentication_mode: c
+            .access_config()
+            .and_then(|a| a.authentication_mode())
+            .map_or(AuthMode::ConfigMap, |m| AuthMode::parse(m.as_str())),
+        account: c.arn().and_then(crate::arn::account_of),
+        created_epoch: c.created_at().map(aws_smithy_types::DateTime::secs),
+    })
+}
+
+/// ListAccessEntries, every page: the principal ARNs of the cluster's entries.
+pub async fn list_access_entry_arns(
+    client: &Client,
+    cluster: &str,
+) -> Result<Vec<String>, AwsError> {
+    client
+        .list_access_entries()
+        .cluster_name(cluster)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| AwsError::from_sdk("ListAccessEntries", &e))
+}

@@ -15,7 +15,9 @@
 
 pub mod cloudtrail;
 pub mod eks;
+pub mod eks_reader;
 pub mod failure_queue;
+pub mod iam;
 pub mod s3;
 pub mod sns;
 pub mod ssm;

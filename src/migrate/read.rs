@@ -18,8 +18,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::live::{Identity, LiveEntry, LiveFacts};
 use super::{PlannedPolicy, PlannedScope, path_and_name, principal_of};
-use crate::arn::{self, PrincipalKey, PrincipalKind};
-use crate::aws::eks::{describe_entry, fetch_cluster, list_policies};
+use crate::arn::{PrincipalKey, PrincipalKind};
+use crate::aws::eks::{cluster_facts, describe_entry, list_access_entry_arns, list_policies};
 use crate::aws::{AwsError, ErrorKind};
 use crate::awsauth::AwsAuth;
 use crate::model::AuthMode;
@@ -54,12 +54,9 @@ impl LiveReader {
 
     /// Everything the comparison needs about `cluster` and the principals of `auth`.
     pub async fn read(&self, cluster: &str, auth: &AwsAuth) -> Result<LiveFacts, AwsError> {
-        let c = fetch_cluster(&self.eks, cluster).await?;
-        let mode = c
-            .access_config()
-            .and_then(|a| a.authentication_mode())
-            .map_or(AuthMode::ConfigMap, |m| AuthMode::parse(m.as_str()));
-        let account = c.arn().and_then(arn::account_of);
+        let c = cluster_facts(&self.eks, cluster).await?;
+        let mode = c.authentication_mode.clone();
+        let account = c.account.clone();
         let principals = principals(auth);
         // IAM first, then EKS: at most `concurrency` calls are in flight at any time.
         let identities =
@@ -76,7 +73,7 @@ impl LiveReader {
         let entries = self.entries(cluster, &mode).await?;
         Ok(LiveFacts {
             authentication_mode: mode,
-            cluster_created_epoch: c.created_at().map(DateTime::secs),
+            cluster_created_epoch: c.created_epoch,
             identities,
             entries,
         })
@@ -93,24 +90,8 @@ impl LiveReader {
             return Ok(Identity::NotChecked);
         }
         let name = path_and_name(arn).rsplit('/').next().unwrap_or_default();
-        let found = match key.kind {
-            PrincipalKind::User => self
-                .iam
-                .get_user()
-                .user_name(name)
-                .send()
-                .await
-                .map(|o| o.user.map(|u| u.arn))
-                .map_err(|e| AwsError::from_sdk("GetUser", &e)),
-            _ => self
-                .iam
-                .get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map(|o| o.role.map(|r| r.arn))
-                .map_err(|e| AwsError::from_sdk("GetRole", &e)),
-        };
+        let found =
+            crate::aws::iam::principal_arn(&self.iam, key.kind == PrincipalKind::User, name).await;
         match found {
             Ok(Some(arn)) => Ok(Identity::Found(arn)),
             Ok(None) => Ok(Identity::NotFound),
@@ -125,18 +106,7 @@ impl LiveReader {
         if *mode == AuthMode::ConfigMap {
             return Ok(Vec::new());
         }
-        let arns: Vec<String> = self
-            .eks
-            .list_access_entries()
-            .cluster_name(cluster)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()
-            .map_err(|e| AwsError::from_sdk("ListAccessEntries", &e))?;
+        let arns = list_access_entry_arns(&self.eks, cluster).await?;
         stream::iter(arns)
             .map(|arn| async move {
                 let (info, grants) = futures::try_join!(

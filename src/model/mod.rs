@@ -12,6 +12,7 @@
 pub mod enrichment;
 pub mod event;
 pub mod kubernetes;
+pub mod snapshot;
 
 pub use enrichment::*;
 pub use event::*;

@@ -22,12 +22,12 @@ use aws_sdk_eks::Client;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
-use super::snapshot::{
-    ClusterState, EntryState, Logging, PolicyState, ReadStep, ScopeState, Snapshot, Unreadable,
-};
 use crate::aws::AwsError;
 use crate::aws::eks::EksClients;
 use crate::aws::eks::{clean_tags, scope_of};
+use crate::model::snapshot::{
+    ClusterState, EntryState, Logging, PolicyState, ReadStep, ScopeState, Snapshot, Unreadable,
+};
 use crate::model::{AuthMode, EntryType};
 use crate::sanitize::clean;
 
