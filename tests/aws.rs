@@ -477,7 +477,7 @@ pub fn sns_capturing() -> (Sns, Arc<Mutex<Vec<PublishInput>>>) {
     )
 }
 
-fn settings_for(topic: Option<&str>) -> LambdaSettings {
+pub(crate) fn settings_for(topic: Option<&str>) -> LambdaSettings {
     let mut env = vec![
         ("APPROVED_CALLER_ARNS", TERRAFORM.to_string()),
         ("BREAK_GLASS_ROLE_ARNS", BREAK_GLASS.to_string()),
