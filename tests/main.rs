@@ -51,6 +51,8 @@ mod correlation;
 mod template;
 // The template tests' pattern decisions judged by moto's EventBridge too, beside our evaluator.
 mod eventbridge_moto;
+// The DynamoDB state store on moto and with mocks; the Lambda's correlation path end to end.
+mod dynamodb;
 // The bad-input table of docs/replay.md, one test per row.
 mod badinput;
 // The fuzz corpus kept as regression inputs.

@@ -707,9 +707,10 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         }
     }
     assert_eq!(
-        alarms, 9,
-        "the watcher's errors, throttles, destination failures, both queues' new messages, the \
-         failure queue's depth; the audit's errors and throttles; member alarms not forwarded"
+        alarms, 10,
+        "the watcher's errors, throttles, destination failures, correlation unavailable, both \
+         queues' new messages, the failure queue's depth; the audit's errors and throttles; \
+         member alarms not forwarded"
     );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
@@ -1717,4 +1718,104 @@ fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
             .any(|p| p == "arn:aws:iam::111122223333:role/eks-access-watch-audit-eu-west-1"),
         "{trusted:?}"
     );
+}
+
+// ---- correlation state (issue 16) ----
+
+#[test]
+fn the_state_table_is_keyed_expiring_on_demand_encrypted_recoverable_and_kept() {
+    use eks_access_watch::aws::dynamodb::{EXPIRES_AT, KEY};
+    let stack = central(&[]);
+    let raw = &stack.raw()["Resources"]["StateTable"];
+    assert_eq!(raw["DeletionPolicy"], "Retain");
+    assert_eq!(raw["UpdateReplacePolicy"], "Retain");
+    let table = stack.resource("StateTable").unwrap();
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert!(
+        p["TableName"].is_null(),
+        "named by CloudFormation: a kept table never blocks a redeploy"
+    );
+    assert_eq!(
+        to_json(&p["KeySchema"]),
+        json!([{"AttributeName": KEY, "KeyType": "HASH"}]),
+        "the key the code writes (src/aws/dynamodb.rs) and tests/dynamodb.rs creates on moto"
+    );
+    assert_eq!(
+        to_json(&p["AttributeDefinitions"]),
+        json!([{"AttributeName": KEY, "AttributeType": "S"}])
+    );
+    assert_eq!(
+        to_json(&p["TimeToLiveSpecification"]),
+        json!({"AttributeName": EXPIRES_AT, "Enabled": true})
+    );
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    let function = stack.resource("WatcherFunction").unwrap();
+    assert_eq!(
+        function["Properties"]["Environment"]["Variables"]["STATE_TABLE_NAME"],
+        "<StateTable>"
+    );
+    // The audit function keeps no correlation state.
+    let audit = stack.resource("AuditFunction").unwrap();
+    assert!(!variables(&audit).contains(&"STATE_TABLE_NAME"));
+}
+
+#[test]
+fn the_function_may_make_exactly_its_dynamodb_calls_on_exactly_the_state_table() {
+    let stack = central(&[]);
+    let role = stack.resource("WatcherRole").unwrap();
+    let (actions, statements) = role_actions(&role);
+    let dynamodb: Vec<&str> = actions
+        .iter()
+        .map(String::as_str)
+        .filter(|a| a.starts_with("dynamodb:"))
+        .collect();
+    // BatchGetItem, and the actions TransactWriteItems performs: Put (claims, delivered
+    // marks), Update (records), Delete (released claims). IAM has no TransactWriteItems action.
+    assert_eq!(
+        dynamodb,
+        [
+            "dynamodb:BatchGetItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ]
+    );
+    let state: Vec<&Yaml> = statements
+        .iter()
+        .filter(|s| format!("{:?}", s["Action"]).contains("dynamodb:"))
+        .collect();
+    assert_eq!(state.len(), 1);
+    assert_eq!(state[0]["Sid"], "CorrelationState");
+    assert_eq!(state[0]["Resource"], "<StateTable.Arn>");
+    assert!(state[0]["Condition"].is_null());
+    let audit = stack.resource("AuditRole").unwrap();
+    let (audit_actions, _) = role_actions(&audit);
+    assert!(audit_actions.iter().all(|a| !a.starts_with("dynamodb:")));
+}
+
+#[test]
+fn correlation_unavailable_is_alarmed_on_the_metric_the_function_prints() {
+    let line = eks_access_watch::lambda::correlation_unavailable_metric(3, 1_700_000_000_000);
+    let emf: Json = serde_json::from_str(&line).unwrap();
+    let metrics = &emf["_aws"]["CloudWatchMetrics"][0];
+    let stack = central(&[]);
+    let alarm = stack.resource("CorrelationUnavailableAlarm").unwrap();
+    let p = &alarm["Properties"];
+    assert_eq!(to_json(&p["Namespace"]), metrics["Namespace"]);
+    assert_eq!(to_json(&p["MetricName"]), metrics["Metrics"][0]["Name"]);
+    assert_eq!(emf["CorrelationUnavailable"], 3);
+    // The line has one empty dimension set: the metric has no dimensions, nor may the alarm.
+    assert_eq!(metrics["Dimensions"], json!([[]]));
+    assert!(p["Dimensions"].is_null());
+    assert_eq!(p["Statistic"], "Sum");
+    assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(p["Threshold"], 0);
+    assert_eq!(p["TreatMissingData"], "notBreaching");
+    assert_eq!(p["AlarmActions"][0], "<AlarmTopic>");
 }

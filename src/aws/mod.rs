@@ -7,13 +7,15 @@
 //!   `migrate --live` share;
 //! - [`sns`]: Publish; [`failure_queue`]: parking an event in the failure queue (SQS);
 //! - [`ssm`]: the tuning file's parameter; [`cloudtrail`]: the trail self-check's reads;
-//!   [`s3`]: the daily audit's snapshot.
+//!   [`s3`]: the daily audit's snapshot; [`dynamodb`]: the Lambda's correlation state and
+//!   delivered-once marks.
 //!
 //! One HTTPS client, rustls with ring, replaces the SDK's default (rustls with aws-lc): the
 //! binary is smaller and there is no C crypto library to build. Credentials, region and
 //! endpoints come from the usual chain (environment, profile, SSO, container/instance roles).
 
 pub mod cloudtrail;
+pub mod dynamodb;
 pub mod eks;
 pub mod eks_reader;
 pub mod failure_queue;
@@ -174,8 +176,8 @@ impl AwsError {
     }
 }
 
-/// The kind an AWS error code names (the codes of the SNS, EKS, SQS, S3, SSM, STS and IAM APIs
-/// and the common ones every AWS API may answer).
+/// The kind an AWS error code names (the codes of the SNS, EKS, SQS, S3, SSM, STS, IAM and
+/// DynamoDB APIs and the common ones every AWS API may answer).
 pub fn kind_of_code(code: &str) -> ErrorKind {
     match code {
         "Throttling"
@@ -188,7 +190,10 @@ pub fn kind_of_code(code: &str) -> ErrorKind {
         | "RequestThrottledException"
         | "SlowDown"
         | "KMSThrottling"
-        | "KMSThrottlingException" => ErrorKind::Throttled,
+        | "KMSThrottlingException"
+        | "ProvisionedThroughputExceededException"
+        | "TransactionConflictException"
+        | "TransactionInProgressException" => ErrorKind::Throttled,
         "InternalError"
         | "InternalFailure"
         | "InternalErrorException"

@@ -2,8 +2,12 @@
 //! AWS clients are built once at init, then every invocation goes through
 //! [`eks_access_watch::lambda::Handler`] (the same path as `replay`).
 
+use std::sync::Arc;
+
+use eks_access_watch::aws::dynamodb::DynamoStore;
 use eks_access_watch::config::LambdaSettings;
 use eks_access_watch::context::eks::Enricher;
+use eks_access_watch::context::state::Store;
 use eks_access_watch::lambda::{Clients, Handler, Setup, load_tuning};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -54,7 +58,12 @@ async fn main() -> Result<(), Error> {
         // The scheduled trail self-check's reader; building it costs no call.
         cloudtrail: Some(aws_sdk_cloudtrail::Client::new(&sdk)),
         // The correlation store: DynamoDB when STATE_TABLE_NAME is set (see aws::dynamodb).
-        state: None,
+        state: settings.state_table.as_ref().map(|table| {
+            Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                table.clone(),
+            )) as Arc<dyn Store>
+        }),
     };
     tracing::info!(
         dry_run = settings.topic.is_none(),
@@ -64,6 +73,7 @@ async fn main() -> Result<(), Error> {
         failure_queue = settings.failure_queue_url.is_some(),
         tuning = setup.tuning.as_ref().map(|t| t.source.as_str()),
         audit = settings.audit.bucket.is_some(),
+        state_table = settings.state_table.as_deref(),
         "eks-access-watch ready"
     );
     let audit = eks_access_watch::lambda::daily_audit::DailyAudit::from_settings(&sdk, settings);

@@ -60,6 +60,7 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "HOME_ACCOUNT_ID",
     "FAILURE_QUEUE_URL",
     "TUNING_PARAMETER_NAME",
+    "STATE_TABLE_NAME",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its

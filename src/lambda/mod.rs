@@ -26,6 +26,8 @@ use crate::aws::AwsError;
 use crate::closed::{UnknownValue, closed_enum};
 
 pub mod daily_audit;
+// The DynamoDB table as the state store (`impl Store for DynamoStore`).
+mod store;
 use crate::config::{ConfigError, LambdaSettings};
 use crate::context::eks::{EnrichSettings, Enricher};
 use std::sync::Arc;
