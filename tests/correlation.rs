@@ -598,3 +598,55 @@ async fn a_publish_that_fails_releases_its_claim_so_a_retry_delivers() {
     assert_eq!(retry.alerts.len(), 1, "{retry:?}");
     assert_eq!(published.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn a_record_expired_before_its_ttl_deletes_it_is_overwritten_like_an_absent_one() {
+    let store = MemoryStore::new();
+    let put = |now, expected| Commit {
+        now,
+        writes: vec![Write {
+            key: "grant#k".into(),
+            json: "{}".into(),
+            expires_at: now + 100,
+            expected_version: expected,
+        }],
+        ..Commit::default()
+    };
+    assert!(
+        now_or_never(store.commit(&put(0, None)))
+            .unwrap()
+            .unwrap()
+            .conflicts
+            .is_empty()
+    );
+    // Read at 500: the record (expired at 100) is absent, so the next write expects none.
+    let keys = vec!["grant#k".to_string()];
+    assert!(
+        now_or_never(store.read(&keys, 500))
+            .unwrap()
+            .unwrap()
+            .is_empty()
+    );
+    let w = now_or_never(store.commit(&put(500, None)))
+        .unwrap()
+        .unwrap();
+    assert!(w.conflicts.is_empty(), "{w:?}");
+}
+
+#[tokio::test]
+async fn the_same_event_twice_in_one_payload_alerts_once() {
+    let (handler, published) = handler();
+    let record = at(
+        record(
+            "CreateAccessEntry",
+            json!({"clusterName": "prod", "principalArn": VENDOR, "type": "STANDARD"}),
+            human(),
+        ),
+        "2026-11-20T01:00:00Z",
+        1,
+    );
+    let payload = crate::aws::raw(&json!({"Records": [record.clone(), record]}));
+    let response = handler.handle(&payload).await.unwrap();
+    assert_eq!(response.alerts.len(), 1, "{response:?}");
+    assert_eq!(published.lock().unwrap().len(), 1);
+}

@@ -225,6 +225,7 @@ async fn a_stale_version_is_a_conflict_and_is_not_written_while_the_rest_is() {
     // Another invocation read version 1 too and writes after us, together with a fresh key
     // and a delivered mark.
     let stale = Commit {
+        now: 0,
         writes: vec![
             write("grant#a", "stale", LATER, Some(1)),
             write("grant#b", "fresh", LATER, None),
@@ -340,6 +341,7 @@ async fn a_released_claim_can_be_claimed_again_and_a_delivered_one_cannot() {
     let ids = keys(&["delivered#sent", "delivered#failed"]);
     assert!(store.claim(&ids, 100, 1000).await.unwrap().is_empty());
     let batch = Commit {
+        now: 0,
         writes: Vec::new(),
         delivered: keys(&["delivered#sent"]),
         failed: keys(&["delivered#failed"]),
@@ -429,6 +431,7 @@ async fn every_item_carries_the_ttl_attribute() {
         .await
         .unwrap();
     let batch = Commit {
+        now: 0,
         writes: vec![
             write("session#k", "{}", 3000, None),
             write("grant#g", "{}", 4000, None),

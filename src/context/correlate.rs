@@ -738,6 +738,7 @@ pub fn observe_in(
     let writes = view.writes();
     if !writes.is_empty() {
         let batch = super::state::Commit {
+            now,
             writes,
             ..Default::default()
         };

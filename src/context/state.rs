@@ -84,6 +84,8 @@ pub trait Store: Send + Sync {
 /// What one invocation writes after delivery.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Commit {
+    /// Epoch seconds: a record expired by now counts as absent (TTL deletes late).
+    pub now: i64,
     pub writes: Vec<Write>,
     pub delivered: Vec<String>,
     pub failed: Vec<String>,
@@ -378,7 +380,8 @@ impl Store for MemoryStore {
             let mut claims = self.claims.lock().map_err(|_| poisoned())?;
             let mut written = Written::default();
             for w in &batch.writes {
-                let Some(version) = next_version(records.get(&w.key).map(|s| s.version), w) else {
+                let live = records.get(&w.key).filter(|s| s.expires_at > batch.now);
+                let Some(version) = next_version(live.map(|s| s.version), w) else {
                     written.conflicts.push(w.key.clone());
                     continue;
                 };
@@ -522,6 +525,7 @@ impl Store for FileStore {
                     let current = table
                         .get(w.key.as_str())?
                         .and_then(|v| decode(v.value()))
+                        .filter(|s| s.expires_at > batch.now)
                         .map(|s| s.version);
                     let Some(version) = next_version(current, w) else {
                         written.conflicts.push(w.key.clone());

@@ -586,6 +586,9 @@ struct Correlated {
     failed: Vec<String>,
     /// The claims went through: they are settled after delivery.
     claimed: bool,
+    /// The time the state was read as of (the earliest event's): records expired by then are
+    /// absent for the commit too.
+    read_at: i64,
     /// The state was read: what observing changed is written back.
     write_back: bool,
 }
@@ -602,6 +605,7 @@ impl Correlated {
             delivered: Vec::new(),
             failed: Vec::new(),
             claimed: false,
+            read_at: 0,
             write_back: false,
         }
     }
@@ -619,6 +623,25 @@ impl Correlated {
         if batch.events.is_empty() {
             return batch;
         }
+        // The same event twice in one payload (an SQS batch, a redrive) alerts once.
+        let mut seen = std::collections::HashSet::new();
+        let (unique, repeated): (Vec<AccessEvent>, Vec<AccessEvent>) =
+            batch.events.drain(..).partition(|e| {
+                e.event_id
+                    .as_deref()
+                    .is_none_or(|id| seen.insert(id.to_string()))
+            });
+        batch.already = repeated
+            .iter()
+            .map(|e| {
+                (
+                    e.event_name().to_string(),
+                    e.event_id.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        batch.events = unique;
+        batch.correlations = batch.events.iter().map(|_| None).collect();
         let now = wall_clock();
         let ids: Vec<String> = batch
             .events
@@ -641,15 +664,12 @@ impl Correlated {
                         !already.contains(&crate::context::state::Key::delivered(id))
                     })
                 });
-            batch.already = gone
-                .iter()
-                .map(|e| {
-                    (
-                        e.event_name().to_string(),
-                        e.event_id.clone().unwrap_or_default(),
-                    )
-                })
-                .collect();
+            batch.already.extend(gone.iter().map(|e| {
+                (
+                    e.event_name().to_string(),
+                    e.event_id.clone().unwrap_or_default(),
+                )
+            }));
             batch.events = keep;
             batch.correlations = batch.events.iter().map(|_| None).collect();
         }
@@ -662,6 +682,7 @@ impl Correlated {
             .filter_map(correlate::epoch)
             .min()
             .unwrap_or(now);
+        batch.read_at = earliest;
         let stored = if keys.is_empty() {
             Ok(Default::default())
         } else {
@@ -722,6 +743,7 @@ impl Correlated {
             return;
         }
         let batch = Commit {
+            now: self.read_at,
             // Without the state read, only the claims are settled.
             writes: if self.write_back {
                 self.view.writes()
