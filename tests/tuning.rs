@@ -760,3 +760,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_integrity_rules_may_be_raised_but_never_turned_off_lowered_or_excepted() {
+    let err = Tuning::parse(
+        "[rules.root-caller]\nenabled = false\n\n[rules.break-glass-session-activity]\nseverity = \"high\"\n\n[[exceptions]]\nrule = \"self-grant\"\nprincipal = \"arn:aws:iam::111122223333:role/x\"\nreason = \"r\"\nexpires = 2026-12-31\n",
+        "t.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    for part in [
+        "t.toml line 1: rules.root-caller: root-caller reports the watcher being bypassed or blinded: the tuning file may raise it, never turn it off or lower it below critical",
+        "t.toml line 4: rules.break-glass-session-activity: break-glass-session-activity reports",
+        "line 8: exception #1: rule: self-grant reports the watcher being bypassed or blinded: no exception can suppress it",
+    ] {
+        assert!(err.contains(part), "{part}\nin\n{err}");
+    }
+    // Raising one is the team's call.
+    assert!(Tuning::parse("[rules.self-grant]\nseverity = \"critical\"\n", "t.toml").is_ok());
+    for rule in rules::LOCKED {
+        assert!(rules::find(rule.id).is_some(), "{}", rule.id);
+    }
+}

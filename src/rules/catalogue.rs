@@ -105,3 +105,21 @@ pub static CATALOGUE: &[&Rule] = &[
 pub fn find(id: &str) -> Option<&'static Rule> {
     CATALOGUE.iter().copied().find(|r| r.id == id)
 }
+
+/// The rules that report the watcher being bypassed or blinded: a tuning file may raise them
+/// but never turn them off, lower them or except anyone from them (whoever can change cluster
+/// access can often write the tuning file too).
+pub static LOCKED: &[&Rule] = &[
+    &identity::ROOT_CALLER,
+    &identity::BREAK_GLASS_ASSUMED,
+    &identity::SELF_GRANT,
+    &integrity::TRAIL_LOGGING_STOPPED,
+    &integrity::NO_TRAIL_LOGGING,
+    &integrity::UNPARSEABLE_WATCHED_EVENT,
+    &correlation::BREAK_GLASS_SESSION_ACTIVITY,
+];
+
+/// True for a rule of [`LOCKED`].
+pub fn is_locked(rule: &Rule) -> bool {
+    LOCKED.contains(&rule)
+}

@@ -39,7 +39,7 @@ mod catalogue;
 mod finding;
 mod rule;
 
-pub use catalogue::{CATALOGUE, find};
+pub use catalogue::{CATALOGUE, LOCKED, find, is_locked};
 pub use finding::{ExceptionRef, Finding, grade};
 pub use rule::{Eval, Hit, OnFailure, Qualifier, Rule, Topic};
 pub use tuning::EXCEPTION_EXPIRED;

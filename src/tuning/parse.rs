@@ -342,6 +342,19 @@ fn overrides(p: &mut Problems, value: &Value) -> Vec<Override> {
                 other => p.add(key.span(), unknown_key(&at, other, OVERRIDE_KEYS)),
             }
         }
+        if rules::is_locked(rule) {
+            let lowered = o.severity.is_some_and(|s| s < rule.highest());
+            if !o.enabled || lowered {
+                p.add(
+                    id.span(),
+                    format!(
+                        "{at}{} reports the watcher being bypassed or blinded: the tuning file may raise it, never turn it off or lower it below {}",
+                        rule.id,
+                        rule.highest()
+                    ),
+                );
+            }
+        }
         out.push(o);
     }
     out
@@ -408,14 +421,21 @@ fn exception(
             "rule" => {
                 rule = text(p, &at, k, v).and_then(|r| {
                     let found = rules::find(&r);
-                    if found.is_none() {
-                        p.add(
+                    match found {
+                        None => p.add(
                             v.span(),
                             format!(
                                 "{at}rule: unknown rule `{r}`; valid rules: {}",
                                 valid_rules()
                             ),
-                        );
+                        ),
+                        Some(rule) if rules::is_locked(rule) => p.add(
+                            v.span(),
+                            format!(
+                                "{at}rule: {r} reports the watcher being bypassed or blinded: no exception can suppress it"
+                            ),
+                        ),
+                        Some(_) => {}
                     }
                     found
                 })
