@@ -24,8 +24,9 @@ fn at(mut r: Value, time: &str, id: u32) -> Value {
     r
 }
 
-fn create(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> AccessEvent {
-    normalise(&at(
+/// A CreateAccessEntry record of `principal` on `cluster` by `by`, at `time`, event id `id`.
+fn create_record(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> Value {
+    at(
         record(
             "CreateAccessEntry",
             json!({"clusterName": cluster, "principalArn": principal, "type": "STANDARD"}),
@@ -33,11 +34,12 @@ fn create(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> Acc
         ),
         time,
         id,
-    ))
+    )
 }
 
-fn delete(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> AccessEvent {
-    normalise(&at(
+/// The DeleteAccessEntry record of the same.
+fn delete_record(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> Value {
+    at(
         record(
             "DeleteAccessEntry",
             json!({"name": cluster, "principalArn": principal}),
@@ -45,7 +47,15 @@ fn delete(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> Acc
         ),
         time,
         id,
-    ))
+    )
+}
+
+fn create(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> AccessEvent {
+    normalise(&create_record(principal, cluster, by, time, id))
+}
+
+fn delete(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> AccessEvent {
+    normalise(&delete_record(principal, cluster, by, time, id))
 }
 
 fn associate(principal: &str, cluster: &str, by: Value, time: &str, id: u32) -> AccessEvent {
@@ -385,12 +395,10 @@ fn replay_with_a_state_file_correlates_yesterdays_run_with_todays() {
     let yesterday = write_file(
         dir.path(),
         "yesterday.ndjson",
-        &[at(
-            record(
-                "CreateAccessEntry",
-                json!({"clusterName": "prod", "principalArn": VENDOR, "type": "STANDARD"}),
-                human(),
-            ),
+        &[create_record(
+            VENDOR,
+            "prod",
+            human(),
             "2026-11-20T23:55:00Z",
             1,
         )],
@@ -398,12 +406,10 @@ fn replay_with_a_state_file_correlates_yesterdays_run_with_todays() {
     let today = write_file(
         dir.path(),
         "today.ndjson",
-        &[at(
-            record(
-                "DeleteAccessEntry",
-                json!({"name": "prod", "principalArn": VENDOR}),
-                human(),
-            ),
+        &[delete_record(
+            VENDOR,
+            "prod",
+            human(),
             "2026-11-21T00:05:00Z",
             2,
         )],
@@ -501,12 +507,10 @@ fn eventbridge(detail: Value) -> Box<serde_json::value::RawValue> {
 #[tokio::test]
 async fn an_event_delivered_once_is_not_delivered_again_on_a_retry() {
     let (handler, published) = handler();
-    let payload = eventbridge(at(
-        record(
-            "CreateAccessEntry",
-            json!({"clusterName": "prod", "principalArn": VENDOR, "type": "STANDARD"}),
-            human(),
-        ),
+    let payload = eventbridge(create_record(
+        VENDOR,
+        "prod",
+        human(),
         "2026-11-20T01:00:00Z",
         1,
     ));
@@ -528,21 +532,17 @@ async fn an_event_delivered_once_is_not_delivered_again_on_a_retry() {
 #[tokio::test]
 async fn the_lambda_correlates_across_invocations_and_marks_the_incident() {
     let (handler, published) = handler();
-    let create = eventbridge(at(
-        record(
-            "CreateAccessEntry",
-            json!({"clusterName": "prod", "principalArn": VENDOR, "type": "STANDARD"}),
-            human(),
-        ),
+    let create = eventbridge(create_record(
+        VENDOR,
+        "prod",
+        human(),
         "2026-11-20T01:00:00Z",
         1,
     ));
-    let delete = eventbridge(at(
-        record(
-            "DeleteAccessEntry",
-            json!({"name": "prod", "principalArn": VENDOR}),
-            human(),
-        ),
+    let delete = eventbridge(delete_record(
+        VENDOR,
+        "prod",
+        human(),
         "2026-11-20T01:10:00Z",
         2,
     ));
@@ -569,12 +569,10 @@ async fn a_publish_that_fails_releases_its_claim_so_a_retry_delivers() {
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(MemoryStore::new());
     let settings =
         || crate::aws::settings_for(Some("arn:aws:sns:eu-west-1:111122223333:eks-access-alerts"));
-    let payload = eventbridge(at(
-        record(
-            "CreateAccessEntry",
-            json!({"clusterName": "prod", "principalArn": VENDOR, "type": "STANDARD"}),
-            human(),
-        ),
+    let payload = eventbridge(create_record(
+        VENDOR,
+        "prod",
+        human(),
         "2026-11-20T01:00:00Z",
         1,
     ));
@@ -636,15 +634,7 @@ fn a_record_expired_before_its_ttl_deletes_it_is_overwritten_like_an_absent_one(
 #[tokio::test]
 async fn the_same_event_twice_in_one_payload_alerts_once() {
     let (handler, published) = handler();
-    let record = at(
-        record(
-            "CreateAccessEntry",
-            json!({"clusterName": "prod", "principalArn": VENDOR, "type": "STANDARD"}),
-            human(),
-        ),
-        "2026-11-20T01:00:00Z",
-        1,
-    );
+    let record = create_record(VENDOR, "prod", human(), "2026-11-20T01:00:00Z", 1);
     let payload = crate::aws::raw(&json!({"Records": [record.clone(), record]}));
     let response = handler.handle(&payload).await.unwrap();
     assert_eq!(response.alerts.len(), 1, "{response:?}");

@@ -631,15 +631,7 @@ impl Correlated {
                     .as_deref()
                     .is_none_or(|id| seen.insert(id.to_string()))
             });
-        batch.already = repeated
-            .iter()
-            .map(|e| {
-                (
-                    e.event_name().to_string(),
-                    e.event_id.clone().unwrap_or_default(),
-                )
-            })
-            .collect();
+        batch.already = repeated.iter().map(named).collect();
         batch.events = unique;
         batch.correlations = batch.events.iter().map(|_| None).collect();
         let now = wall_clock();
@@ -664,12 +656,7 @@ impl Correlated {
                         !already.contains(&crate::context::state::Key::delivered(id))
                     })
                 });
-            batch.already.extend(gone.iter().map(|e| {
-                (
-                    e.event_name().to_string(),
-                    e.event_id.clone().unwrap_or_default(),
-                )
-            }));
+            batch.already.extend(gone.iter().map(named));
             batch.events = keep;
             batch.correlations = batch.events.iter().map(|_| None).collect();
         }
@@ -772,6 +759,14 @@ impl Correlated {
             }
         }
     }
+}
+
+/// (event name, event id) of an event not delivered again.
+fn named(e: &AccessEvent) -> (String, String) {
+    (
+        e.event_name().to_string(),
+        e.event_id.clone().unwrap_or_default(),
+    )
 }
 
 /// The embedded-metric-format line that counts events judged without correlation
