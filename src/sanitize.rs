@@ -9,6 +9,21 @@
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
+/// At most this many items of a list taken from a record (groups, namespaces, subjects,
+/// rows) are named in an alert; the rest are counted ([`capped`]).
+pub const LIST_CAP: usize = 20;
+
+/// `a, b, c and 4 more`: the first `cap` items joined with `, `, then how many are left
+/// unnamed. A record can carry thousands of items; an alert names a readable few.
+pub fn capped<S: AsRef<str>>(items: &[S], cap: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(cap).map(AsRef::as_ref).collect();
+    let text = shown.join(", ");
+    match items.len().saturating_sub(cap) {
+        0 => text,
+        more => format!("{text} and {more} more"),
+    }
+}
+
 /// Replace control characters with a space, collapse the result's ends, and cut to at most
 /// `max` characters (an ellipsis marks the cut).
 pub fn clean(text: &str, max: usize) -> String {
@@ -76,6 +91,16 @@ pub fn ascii_line(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lists_name_a_few_and_count_the_rest() {
+        let items: Vec<String> = (0..25).map(|i| format!("g{i}")).collect();
+        let text = capped(&items, LIST_CAP);
+        assert!(text.starts_with("g0, g1, "), "{text}");
+        assert!(text.ends_with("g19 and 5 more"), "{text}");
+        assert_eq!(capped(&items[..2], LIST_CAP), "g0, g1");
+        assert_eq!(capped::<String>(&[], LIST_CAP), "");
+    }
 
     #[test]
     fn control_characters_and_bidi_overrides_are_removed() {

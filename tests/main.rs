@@ -36,6 +36,8 @@ mod kubernetes;
 mod cli;
 // AWS side with the SDK's test tools: enrichment, SNS delivery, handler errors, the wire.
 mod aws;
+// Payloads of any size within the time budget; records too big for an alert.
+mod batch;
 // `migrate` offline: sample ConfigMaps against their goldens, pitfalls, generated code read back.
 mod migrate;
 // `migrate --live`: EKS and IAM reads with the SDK's mocks; `--check` exit codes via the binary.

@@ -65,6 +65,59 @@ impl Default for EnrichSettings {
 /// Cached DescribeCluster answers, by (account, region, cluster).
 type ClusterCache = Mutex<HashMap<(String, String, String), (Instant, ClusterInfo)>>;
 
+/// The lookups that failed for a cluster earlier in one payload (throttling, a denial, a
+/// missed deadline, a service error), by (account, region, cluster): the rest of the payload's
+/// events for that cluster are not looked up again, each saying why, so a payload of
+/// thousands of events about a throttled cluster costs one round of calls, not thousands.
+/// Build one per payload ([`Enricher::enrich_remembering`]); "not found" is not remembered
+/// (it is about one principal, not the cluster).
+#[derive(Debug, Default)]
+pub struct Remembered {
+    failures: std::sync::Mutex<HashMap<(String, String, String), String>>,
+}
+
+impl Remembered {
+    fn get(&self, key: &(String, String, String)) -> Option<String> {
+        self.failures.lock().ok()?.get(key).cloned()
+    }
+
+    fn remember(&self, key: &(String, String, String), reason: String) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.entry(key.clone()).or_insert(reason);
+        }
+    }
+
+    /// How many clusters had a failure remembered.
+    pub fn len(&self) -> usize {
+        self.failures.lock().map(|f| f.len()).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A failure worth remembering for the rest of the payload: one that says the cluster (or
+/// its API) cannot answer now, not that one principal has no entry.
+fn cluster_wide<T>(result: &Option<Result<T, AwsError>>) -> Option<String> {
+    use crate::aws::ErrorKind;
+    match result {
+        Some(Err(e))
+            if matches!(
+                e.kind,
+                ErrorKind::Throttled
+                    | ErrorKind::Denied
+                    | ErrorKind::Timeout
+                    | ErrorKind::Server
+                    | ErrorKind::Network
+            ) =>
+        {
+            Some(clean(&e.to_string(), 512))
+        }
+        _ => None,
+    }
+}
+
 /// Looks up context for events. Build once, share across invocations.
 pub struct Enricher {
     settings: EnrichSettings,
@@ -150,6 +203,16 @@ impl Enricher {
 
     /// Context for one event, or `None` when the event names no cluster to look at (STS).
     pub async fn enrich(&self, event: &AccessEvent) -> Option<Enrichment> {
+        self.enrich_remembering(event, &Remembered::default()).await
+    }
+
+    /// [`Enricher::enrich`] within one payload: a cluster whose lookups failed earlier in
+    /// `memo` is not asked again; the enrichment is `failed`, naming the earlier failure.
+    pub async fn enrich_remembering(
+        &self,
+        event: &AccessEvent,
+        memo: &Remembered,
+    ) -> Option<Enrichment> {
         let plan = Plan::for_event(event);
         if plan.is_empty() {
             return None;
@@ -163,7 +226,17 @@ impl Enricher {
             event.region.clone(),
             plan.cluster.clone().unwrap_or_default(),
         );
-        Some(self.lookup(&client, &plan, key).await)
+        if let Some(reason) = memo.get(&key) {
+            return Some(Enrichment {
+                status: EnrichmentStatus::Failed,
+                errors: vec![format!(
+                    "not looked up: {reason} (earlier in this payload, for cluster {})",
+                    key.2
+                )],
+                ..Enrichment::skipped("")
+            });
+        }
+        Some(self.lookup(&client, &plan, key, memo).await)
     }
 
     /// A recent DescribeCluster answer for this cluster, if the plan may use one.
@@ -192,6 +265,7 @@ impl Enricher {
         client: &Client,
         plan: &Plan,
         key: (String, String, String),
+        memo: &Remembered,
     ) -> Enrichment {
         let deadline = Deadline {
             at: Instant::now() + self.settings.timeout,
@@ -229,6 +303,13 @@ impl Enricher {
             ),
         );
 
+        if let Some(reason) = cluster_wide(&entry)
+            .or_else(|| cluster_wide(&policies))
+            .or_else(|| cluster_wide(&cluster_info))
+            .or_else(|| cluster_wide(&census))
+        {
+            memo.remember(&key, reason);
+        }
         let mut tally = Tally::default();
         let access_entry = tally.take(entry);
         let associated_policies = tally.take(policies);

@@ -27,11 +27,13 @@ use crate::closed::{UnknownValue, closed_enum};
 
 pub mod budget;
 pub mod daily_audit;
+pub mod leftover;
 pub use budget::Budget;
 // The DynamoDB table as the state store (`impl Store for DynamoStore`).
 mod store;
 use crate::config::{ConfigError, LambdaSettings};
-use crate::context::eks::{EnrichSettings, Enricher};
+use crate::context::eks::{EnrichSettings, Enricher, Remembered};
+use futures::stream::{self, StreamExt};
 use std::sync::Arc;
 
 use crate::config::CorrelationSettings;
@@ -153,6 +155,10 @@ pub enum HandlerError {
     /// An event that cannot succeed on a retry could not be parked in the failure queue.
     #[error("could not send the event to the failure queue ({reason}): {error}")]
     FailureQueue { reason: String, error: AwsError },
+    /// The time budget ended before these events were handled (without a failure queue to
+    /// park them in).
+    #[error("{0} event(s) not handled before the invocation's time budget ended")]
+    OutOfTime(usize),
     /// The scheduled audit (`{"task": "audit"}`) did not complete.
     #[error("audit: {0}")]
     Audit(#[from] crate::lambda::daily_audit::RunError),
@@ -172,7 +178,7 @@ impl HandlerError {
         match self {
             HandlerError::InvalidInput(_) | HandlerError::UnknownTask(_) => false,
             HandlerError::Publish(errors) => errors.iter().any(SinkError::retryable),
-            HandlerError::FailureQueue { .. } => true,
+            HandlerError::FailureQueue { .. } | HandlerError::OutOfTime(_) => true,
             HandlerError::Audit(e) => e.retryable(),
         }
     }
@@ -184,6 +190,7 @@ impl HandlerError {
             }
             HandlerError::Publish(_) => "EksAccessWatch.PublishFailed",
             HandlerError::FailureQueue { .. } => "EksAccessWatch.FailureQueueUnavailable",
+            HandlerError::OutOfTime(_) => "EksAccessWatch.OutOfTime",
             HandlerError::Audit(_) => "EksAccessWatch.AuditFailed",
         }
     }
@@ -259,6 +266,17 @@ enum Handled {
     Disabled(String),
 }
 
+/// One event judged: its alert, the reason every finding is disabled, or left for later
+/// (the time budget ended first).
+enum Judgement {
+    Alert(Box<Alert>),
+    Disabled(String),
+    Left,
+}
+
+/// How many events are enriched, and how many alerts published, at once.
+const CONCURRENCY: usize = 8;
+
 /// The handler with its clients, built once per process.
 pub struct Handler {
     pub settings: LambdaSettings,
@@ -332,7 +350,6 @@ impl Handler {
         payload: &RawValue,
         budget: Budget,
     ) -> Result<Response, HandlerError> {
-        let _ = budget; // the seam: batch stages check `budget.is_spent()` between items.
         if let Some(task) = task_of(payload)? {
             return self.run_task(task).await;
         }
@@ -359,23 +376,83 @@ impl Handler {
                 "{event} {id}: already delivered (delivered-once store)"
             ));
         }
+        // Judge every event (enrichment with bounded concurrency, a cluster that failed once
+        // not asked again), then deliver the most severe first, with bounded concurrency;
+        // what the budget leaves undone is parked, one message per event.
+        let memo = Remembered::default();
+        let correlations = std::mem::take(&mut batch.correlations);
+        let events = &batch.events;
+        let mut judged: Vec<(usize, Judgement)> =
+            stream::iter(correlations.into_iter().enumerate())
+                .map(|(i, correlation)| {
+                    let memo = &memo;
+                    async move {
+                        if budget.is_spent() {
+                            return (i, Judgement::Left);
+                        }
+                        (i, self.judge(&events[i], correlation, memo).await)
+                    }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+        let mut left: Vec<usize> = Vec::new();
+        let mut alerts: Vec<(usize, Alert)> = Vec::new();
+        for (i, judgement) in judged.drain(..) {
+            match judgement {
+                Judgement::Alert(alert) => alerts.push((i, *alert)),
+                Judgement::Disabled(reason) => {
+                    batch.settled(i, true);
+                    response.skipped.push(reason);
+                }
+                Judgement::Left => left.push(i),
+            }
+        }
+        // Most severe first; among equals, the payload's order.
+        alerts.sort_by(|(i, a), (j, b)| b.severity.cmp(&a.severity).then(i.cmp(j)));
+        let delivered: Vec<(usize, Option<Handled>)> = stream::iter(alerts)
+            .map(|(i, alert)| async move {
+                if budget.is_spent() {
+                    return (i, None);
+                }
+                (i, Some(self.send(&alert).await))
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
         let mut failures = Vec::new();
-        for i in 0..batch.events.len() {
-            let (event, correlation) = (&batch.events[i], batch.correlations[i].take());
-            match self.alert(event, correlation).await {
-                Handled::Alert(delivery, failed) => {
+        for (i, handled) in delivered {
+            match handled {
+                Some(Handled::Alert(delivery, failed)) => {
                     batch.settled(i, failed.is_empty());
                     failures.extend(failed);
                     response.alerts.push(delivery);
                 }
-                Handled::Disabled(reason) => {
+                Some(Handled::Disabled(reason)) => {
                     batch.settled(i, true);
                     response.skipped.push(reason)
                 }
+                None => left.push(i),
             }
         }
+        if !memo.is_empty() {
+            tracing::warn!(
+                clusters = memo.len(),
+                "enrichment failed for some clusters: their other events in this payload were not looked up again"
+            );
+        }
+        left.sort_unstable();
+        for &i in &left {
+            batch.settled(i, false);
+        }
+        let parked = self.park_left(payload, &batch.events, &left).await;
         if let Some(store) = &self.clients.state {
             batch.commit(store.as_ref()).await;
+        }
+        match parked {
+            Ok(Some(said)) => response.failure_queue = Some(said),
+            Ok(None) => {}
+            Err(e) => return Err(e),
         }
         let error = if !failures.is_empty() {
             HandlerError::Publish(failures)
@@ -391,8 +468,61 @@ impl Handler {
         if error.retryable() {
             return Err(error);
         }
-        response.failure_queue = Some(park(sqs, url, payload, &error).await?);
+        let said = park(sqs, url, payload, &error).await?;
+        response.failure_queue = Some(match response.failure_queue.take() {
+            Some(before) => format!("{before}; {said}"),
+            None => said,
+        });
         Ok(response)
+    }
+
+    /// Park the events at `left` (the budget ended before they were handled): one failure
+    /// record per event, each carrying a payload of that event alone ([`leftover::per_event`]);
+    /// an event that cannot be cut out of the payload is parked with the whole payload (once).
+    /// `Ok(None)` when nothing is left; without a failure queue, the invocation fails as
+    /// retryable ([`HandlerError::OutOfTime`]) and Lambda delivers the payload again.
+    async fn park_left(
+        &self,
+        payload: &RawValue,
+        events: &[AccessEvent],
+        left: &[usize],
+    ) -> Result<Option<String>, HandlerError> {
+        if left.is_empty() {
+            return Ok(None);
+        }
+        let error = HandlerError::OutOfTime(left.len());
+        tracing::error!(left = left.len(), "time budget spent: parking what is left");
+        let (Some(url), Some(sqs)) = (&self.settings.failure_queue_url, &self.clients.sqs) else {
+            return Err(error);
+        };
+        let mut parts: std::collections::HashMap<String, String> =
+            leftover::per_event(payload.get())
+                .into_iter()
+                .filter_map(|(id, text)| id.map(|id| (id, text)))
+                .collect();
+        let mut whole = false;
+        let mut ids = Vec::new();
+        for &i in left {
+            let event = &events[i];
+            let one = event.event_id.as_deref().and_then(|id| parts.remove(id));
+            let raw = match one.map(RawValue::from_string) {
+                Some(Ok(raw)) => raw,
+                _ if whole => continue,
+                _ => {
+                    whole = true;
+                    payload.to_owned()
+                }
+            };
+            let reason = HandlerError::OutOfTime(1);
+            let said = park(sqs, url, &raw, &reason).await?;
+            ids.push(said);
+        }
+        println!("{}", parked_metric(left.len() as u64, wall_clock() * 1000));
+        Ok(Some(format!(
+            "{} event(s) parked, one message each: {}",
+            left.len(),
+            ids.join("; ")
+        )))
     }
 
     /// The scheduled audit; its failures are retried by Lambda (the schedule's own retries).
@@ -446,8 +576,23 @@ impl Handler {
     /// The context stage (EKS enrichment), the pipeline's judgement, delivery: what happened
     /// to one event, and the publish error if SNS did not take it.
     async fn alert(&self, event: &AccessEvent, correlation: Option<Correlation>) -> Handled {
+        match self.judge(event, correlation, &Remembered::default()).await {
+            Judgement::Alert(alert) => self.send(&alert).await,
+            Judgement::Disabled(reason) => Handled::Disabled(reason),
+            Judgement::Left => unreachable!("judge never leaves an event"),
+        }
+    }
+
+    /// The context stage (EKS enrichment, remembering failures for the payload in `memo`)
+    /// and the pipeline's judgement.
+    async fn judge(
+        &self,
+        event: &AccessEvent,
+        correlation: Option<Correlation>,
+        memo: &Remembered,
+    ) -> Judgement {
         let enrichment = match &self.clients.enricher {
-            Some(e) => e.enrich(event).await,
+            Some(e) => e.enrich_remembering(event, memo).await,
             None => None,
         };
         let context = Context {
@@ -455,23 +600,25 @@ impl Handler {
             correlation,
         };
         let today = (self.today)();
-        let alert = match pipeline::judge(
+        match pipeline::judge(
             event,
             &context,
             &self.settings.rules,
             self.tuning.as_ref(),
             today,
         ) {
-            Judged::Alert(alert) => *alert,
-            Judged::Disabled { tuning } => {
-                return Handled::Disabled(format!(
-                    "{} {}: every finding's rule is disabled in {tuning}",
-                    event.event_name(),
-                    event.event_id.as_deref().unwrap_or("(no event id)"),
-                ));
-            }
-        };
-        let (delivery, failed) = self.deliver(&alert).await;
+            Judged::Alert(alert) => Judgement::Alert(alert),
+            Judged::Disabled { tuning } => Judgement::Disabled(format!(
+                "{} {}: every finding's rule is disabled in {tuning}",
+                event.event_name(),
+                event.event_id.as_deref().unwrap_or("(no event id)"),
+            )),
+        }
+    }
+
+    /// Deliver one judged alert: what happened, and the sinks that failed.
+    async fn send(&self, alert: &Alert) -> Handled {
+        let (delivery, failed) = self.deliver(alert).await;
         for e in &failed {
             tracing::error!(event_id = ?alert.event_id, sink = e.sink, error = %e, retryable = e.retryable(), "alert not delivered");
         }
@@ -488,7 +635,7 @@ impl Handler {
             severity: alert.severity,
             rules: alert.rule_ids(),
             suppressed: alert.suppressed_rule_ids(),
-            subject: render::subject(&alert),
+            subject: render::subject(alert),
             delivery,
         };
         Handled::Alert(delivery, failed)
@@ -796,6 +943,23 @@ pub fn correlation_unavailable_metric(count: u64, timestamp_ms: i64) -> String {
             }],
         },
         "CorrelationUnavailable": count,
+    })
+    .to_string()
+}
+
+/// The embedded-metric-format line that counts events parked because the time budget ended
+/// (`EksAccessWatch/ParkedOutOfTime`).
+pub fn parked_metric(count: u64, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "EksAccessWatch",
+                "Dimensions": [[]],
+                "Metrics": [{"Name": "ParkedOutOfTime", "Unit": "Count"}],
+            }],
+        },
+        "ParkedOutOfTime": count,
     })
     .to_string()
 }

@@ -140,9 +140,12 @@ impl AccessScope {
             ScopeType::Unknown(t) => format!("with scope type {t} (treated as cluster-wide)"),
             ScopeType::Namespace if self.is_cluster_wide() => format!(
                 "in namespaces [{}] (all namespaces)",
-                self.namespaces.join(", ")
+                crate::sanitize::capped(&self.namespaces, crate::sanitize::LIST_CAP)
             ),
-            ScopeType::Namespace => format!("in namespaces [{}]", self.namespaces.join(", ")),
+            ScopeType::Namespace => format!(
+                "in namespaces [{}]",
+                crate::sanitize::capped(&self.namespaces, crate::sanitize::LIST_CAP)
+            ),
         }
     }
 }

@@ -380,7 +380,13 @@ pub fn effective_access(
                 let info = classify_policy(&p.policy_arn);
                 let scope = match &p.access_scope.scope_type {
                     ScopeType::Namespace => {
-                        format!("namespaces {}", p.access_scope.namespaces.join(","))
+                        format!(
+                            "namespaces {}",
+                            crate::sanitize::capped(
+                                &p.access_scope.namespaces,
+                                crate::sanitize::LIST_CAP
+                            )
+                        )
                     }
                     ScopeType::Cluster => "cluster".to_string(),
                     ScopeType::Unknown(t) => t.clone(),
@@ -403,7 +409,10 @@ pub fn effective_access(
     }
     if let Some(entry) = entry {
         if !entry.kubernetes_groups.is_empty() {
-            parts.push(format!("groups: {}", entry.kubernetes_groups.join(", ")));
+            parts.push(format!(
+                "groups: {}",
+                crate::sanitize::capped(&entry.kubernetes_groups, crate::sanitize::LIST_CAP)
+            ));
         }
         if let Some(t) = &entry.entry_type {
             parts.push(format!("type: {t}"));

@@ -96,7 +96,99 @@ pub fn build_message(
         step += 1;
         msg = compose(&alert, access.as_deref(), fifo, format);
     }
+    // Last: the minimal form, which always fits, instead of a publish SNS refuses.
+    if msg.size() > max_bytes {
+        msg = minimal(&alert, msg.size(), fifo);
+    }
     msg
+}
+
+/// Where the record behind an alert can be read in full.
+pub fn record_location(alert: &Alert) -> String {
+    let id = alert.event_id.as_deref().unwrap_or("(no event id)");
+    let time = alert.event_time.as_deref().unwrap_or("an unknown time");
+    if alert.operation.kubernetes_call().is_some() {
+        format!(
+            "Kubernetes audit event {id} at {time} in CloudWatch Logs log group /aws/eks/{}/cluster, account {}, region {}",
+            alert.cluster.as_deref().unwrap_or("(unknown cluster)"),
+            alert.account,
+            alert.region
+        )
+    } else {
+        format!(
+            "CloudTrail event {id} at {time} in account {}, region {}: CloudTrail Event history (90 days) or the trail's S3 bucket",
+            alert.account, alert.region
+        )
+    }
+}
+
+/// The alert in its minimal form, for one whose full rendering does not fit SNS's limit even
+/// with the enrichment trimmed: the rules, the severity, the event id and where the record
+/// is, every text bounded. Subscribers tell it by `"minimal": true`.
+fn minimal(alert: &Alert, full_size: usize, fifo: bool) -> SnsMessage {
+    let rules = alert.rule_ids();
+    let event_name = clean(&alert.event_name, 256);
+    let cluster = alert.cluster.as_deref().map(|c| clean(c, 256));
+    let record = clean(&record_location(alert), 2048);
+    let why = format!(
+        "the full alert is {full_size} bytes, over SNS's {SNS_MAX_BYTES}-byte limit: read the record for the rest"
+    );
+    let document = json!({
+        "minimal": true,
+        "why": why,
+        "event_id": alert.event_id.as_deref().map(|i| clean(i, 256)),
+        "event_name": event_name,
+        "event_time": alert.event_time.as_deref().map(|t| clean(t, 64)),
+        "account": clean(&alert.account, 64),
+        "region": clean(&alert.region, 64),
+        "cluster": cluster,
+        "severity": alert.severity,
+        "rules": rules,
+        "record": record,
+    });
+    let email = format!(
+        "{}\n\nSeverity:  {}\nRules:     {}\nEvent:     {} {}\nRecord:    {record}\n\n(minimal form: {why})\n",
+        render::subject(alert),
+        alert.severity.upper(),
+        rules.join(", "),
+        event_name,
+        alert
+            .event_id
+            .as_deref()
+            .map(|i| clean(i, 256))
+            .unwrap_or_default(),
+    );
+    let json = document.to_string();
+    let body = json!({"default": json, "email": email}).to_string();
+    let attributes = attributes(
+        alert.severity,
+        &rules,
+        &event_name,
+        cluster.as_deref(),
+        Some(alert.account.as_str()),
+        Some(alert.region.as_str()),
+    );
+    let (group_id, dedup_id) = if fifo {
+        let group = format!(
+            "{}/{}/{}",
+            alert.account,
+            alert.region,
+            alert.cluster.as_deref().unwrap_or("-")
+        );
+        (
+            Some(fifo_id(&group)),
+            Some(fifo_id(&dedup_source(alert, &json))),
+        )
+    } else {
+        (None, None)
+    };
+    SnsMessage {
+        subject: render::subject(alert),
+        message: body,
+        attributes,
+        group_id,
+        dedup_id,
+    }
 }
 
 fn compose(alert: &Alert, access: Option<&str>, fifo: bool, format: AlertFormat) -> SnsMessage {

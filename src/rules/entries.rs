@@ -81,7 +81,7 @@ fn system_group_requested(c: &Case) -> Option<Hit> {
         severity: High,
         summary: format!(
             "System identity [{}] {} for {}{}",
-            system.join(", "),
+            crate::sanitize::capped(&system, crate::sanitize::LIST_CAP),
             c.did("requested", "request"),
             c.target_name(),
             c.by()
@@ -113,7 +113,7 @@ fn privileged_group_name(c: &Case) -> Option<Hit> {
         severity: Medium,
         summary: format!(
             "Privileged-looking group [{}] {} to {}{}",
-            privileged.join(", "),
+            crate::sanitize::capped(&privileged, crate::sanitize::LIST_CAP),
             c.did("given", "grant"),
             c.target_name(),
             c.by()
@@ -273,7 +273,10 @@ fn entry_summary(c: &Case, e: &EntrySpec, done: &str, attempt: &str) -> String {
         detail.push(format!("type {t}"));
     }
     if !e.kubernetes_groups.is_empty() {
-        detail.push(format!("groups [{}]", e.kubernetes_groups.join(", ")));
+        detail.push(format!(
+            "groups [{}]",
+            crate::sanitize::capped(&e.kubernetes_groups, crate::sanitize::LIST_CAP)
+        ));
     }
     if let Some(u) = &e.username {
         detail.push(format!("username {u}"));

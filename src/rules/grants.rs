@@ -154,7 +154,7 @@ fn wildcard_namespace_scope(c: &Case) -> Option<Hit> {
                 .map(|p| p.short_name())
                 .unwrap_or("policy"),
             c.did("granted", "grant"),
-            namespaces.join(", "),
+            crate::sanitize::capped(namespaces, crate::sanitize::LIST_CAP),
             if namespaces.iter().any(|n| n == "*") {
                 " (every namespace)"
             } else {

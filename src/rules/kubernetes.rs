@@ -57,12 +57,7 @@ fn done(c: &Case) -> Option<String> {
 
 /// `a, b, c and 4 more`.
 fn list(items: Vec<String>) -> String {
-    let total = items.len();
-    let mut shown: Vec<String> = items.into_iter().take(MAX_ROWS).collect();
-    if total > MAX_ROWS {
-        shown.push(format!("{} more", total - MAX_ROWS));
-    }
-    shown.join(", ")
+    crate::sanitize::capped(&items, MAX_ROWS)
 }
 
 /// `role/platform-admin`, with the account when it is not the cluster's.
@@ -84,7 +79,10 @@ fn mapping(c: &Case, m: &Mapping) -> String {
         text.push_str(&format!(" as {u}"));
     }
     if !m.groups.is_empty() {
-        text.push_str(&format!(" [{}]", m.groups.join(", ")));
+        text.push_str(&format!(
+            " [{}]",
+            crate::sanitize::capped(&m.groups, crate::sanitize::LIST_CAP)
+        ));
     }
     text
 }
