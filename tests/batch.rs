@@ -140,8 +140,33 @@ fn sqs_capturing() -> (aws_sdk_sqs::Client, Parked) {
             .message_id(format!("q-{}", p.len()))
             .build()
     });
+    let sink = parked.clone();
+    let batch = mock!(aws_sdk_sqs::Client::send_message_batch).then_compute_output(move |req| {
+        use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
+        use aws_sdk_sqs::types::SendMessageBatchResultEntry;
+        let mut p = sink.lock().unwrap();
+        let entries = req.entries();
+        assert!(entries.len() <= 10, "SQS takes ten entries a batch");
+        let mut out = SendMessageBatchOutput::builder();
+        for e in entries {
+            p.push(e.message_body().to_string());
+            out = out.successful(
+                SendMessageBatchResultEntry::builder()
+                    .id(e.id())
+                    .message_id(format!("q-{}", p.len()))
+                    .md5_of_message_body("-")
+                    .build()
+                    .unwrap(),
+            );
+        }
+        out.set_failed(Some(Vec::new())).build().unwrap()
+    });
     (
-        aws_smithy_mocks::mock_client!(aws_sdk_sqs, aws_smithy_mocks::RuleMode::MatchAny, &[&rule]),
+        aws_smithy_mocks::mock_client!(
+            aws_sdk_sqs,
+            aws_smithy_mocks::RuleMode::MatchAny,
+            &[&rule, &batch]
+        ),
         parked,
     )
 }

@@ -69,12 +69,89 @@ pub fn failure_record(
     serde_json::to_string(&record).unwrap_or_default()
 }
 
-pub use send::park;
+pub use send::{park, park_many};
 
 mod send {
     use aws_sdk_sqs::Client;
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    use futures::stream::{self, StreamExt, TryStreamExt};
 
     use crate::aws::AwsError;
+
+    /// SQS's limits for one SendMessageBatch: ten entries, 256 KiB in all.
+    const BATCH_ENTRIES: usize = 10;
+    const BATCH_BYTES: usize = 250 * 1024;
+
+    /// Send many records, ten to a SendMessageBatch and several batches at once, so that
+    /// thousands of events left at the end of an invocation are parked within its reserve;
+    /// an entry the batch refuses is sent again alone. The message ids, in no set order.
+    pub async fn park_many(
+        client: &Client,
+        queue_url: &str,
+        bodies: &[String],
+    ) -> Result<Vec<String>, AwsError> {
+        let mut batches: Vec<Vec<&String>> = Vec::new();
+        let mut bytes = 0;
+        for body in bodies {
+            let full = batches
+                .last()
+                .is_none_or(|b| b.len() == BATCH_ENTRIES || bytes + body.len() > BATCH_BYTES);
+            if full {
+                batches.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += body.len();
+            if let Some(batch) = batches.last_mut() {
+                batch.push(body);
+            }
+        }
+        let ids: Vec<Vec<String>> = stream::iter(batches)
+            .map(|batch| send_batch(client, queue_url, batch))
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        Ok(ids.into_iter().flatten().collect())
+    }
+
+    async fn send_batch(
+        client: &Client,
+        queue_url: &str,
+        batch: Vec<&String>,
+    ) -> Result<Vec<String>, AwsError> {
+        if batch.len() == 1 {
+            return Ok(vec![park(client, queue_url, batch[0]).await?]);
+        }
+        let mut request = client.send_message_batch().queue_url(queue_url);
+        for (i, body) in batch.iter().enumerate() {
+            let entry = SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body.as_str())
+                .build()
+                .map_err(|e| AwsError::invalid("SendMessageBatch", e.to_string()))?;
+            request = request.entries(entry);
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("SendMessageBatch", &e))?;
+        let mut ids: Vec<String> = out
+            .successful()
+            .iter()
+            .map(|s| s.message_id().to_string())
+            .collect();
+        for failed in out.failed() {
+            let body = failed
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| batch.get(i))
+                .ok_or_else(|| {
+                    AwsError::invalid("SendMessageBatch", format!("unknown entry {}", failed.id()))
+                })?;
+            ids.push(park(client, queue_url, body).await?);
+        }
+        Ok(ids)
+    }
 
     /// Send one record to the queue; the SQS message id.
     pub async fn park(client: &Client, queue_url: &str, body: &str) -> Result<String, AwsError> {

@@ -162,6 +162,16 @@ impl AwsError {
         }
     }
 
+    /// A request that could not be built.
+    pub fn invalid(operation: &'static str, what: String) -> Self {
+        AwsError {
+            operation,
+            code: None,
+            kind: ErrorKind::Invalid,
+            message: what,
+        }
+    }
+
     /// Throttling, server errors, timeouts and network failures pass; a retry cannot fix a
     /// refusal, a missing resource, a bad request or a KMS key that denies us.
     pub fn retryable(&self) -> bool {

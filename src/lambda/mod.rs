@@ -501,7 +501,9 @@ impl Handler {
                 .filter_map(|(id, text)| id.map(|id| (id, text)))
                 .collect();
         let mut whole = false;
-        let mut ids = Vec::new();
+        let mut bodies = Vec::new();
+        let reason = HandlerError::OutOfTime(1);
+        let now = crate::aws::now();
         for &i in left {
             let event = &events[i];
             let one = event.event_id.as_deref().and_then(|id| parts.remove(id));
@@ -513,15 +515,28 @@ impl Handler {
                     payload.to_owned()
                 }
             };
-            let reason = HandlerError::OutOfTime(1);
-            let said = park(sqs, url, &raw, &reason).await?;
-            ids.push(said);
+            bodies.push(crate::aws::failure_queue::failure_record(
+                &raw,
+                reason.error_type(),
+                &reason.to_string(),
+                &now,
+            ));
         }
+        let ids = crate::aws::failure_queue::park_many(sqs, url, &bodies)
+            .await
+            .map_err(|e| HandlerError::FailureQueue {
+                reason: format!("{}: {error}", error.error_type()),
+                error: e,
+            })?;
+        tracing::error!(
+            parked = ids.len(),
+            "time budget spent: events parked in the failure queue"
+        );
         println!("{}", parked_metric(left.len() as u64, wall_clock() * 1000));
         Ok(Some(format!(
             "{} event(s) parked, one message each: {}",
             left.len(),
-            ids.join("; ")
+            ids.join(", ")
         )))
     }
 
