@@ -404,3 +404,20 @@ async fn a_300_kib_record_is_published_in_the_minimal_form_with_its_lists_capped
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_heartbeat_says_the_function_runs() {
+    let handler = Handler::new(settings_for(None), clients(None, None, None));
+    let response = handler
+        .handle(&raw(&json!({"task": "heartbeat"})))
+        .await
+        .unwrap();
+    assert_eq!(response.task.as_deref(), Some("heartbeat: alive"));
+    let line = eks_access_watch::lambda::task_metric(
+        eks_access_watch::lambda::Task::Heartbeat,
+        1_700_000_000_000,
+    );
+    let emf: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(emf["Task"], "heartbeat");
+    assert_eq!(emf["TaskSucceeded"], 1);
+}

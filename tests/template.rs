@@ -678,9 +678,11 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         if r["Type"] != "AWS::CloudWatch::Alarm" {
             continue;
         }
-        alarms += 1;
         let name = name.as_str().unwrap();
-        let alarm = stack.resource(name).unwrap();
+        let Some(alarm) = stack.resource(name) else {
+            continue;
+        };
+        alarms += 1;
         let p = &alarm["Properties"];
         assert_eq!(
             p["AlarmActions"][0], "<AlarmTopic>",
@@ -707,10 +709,10 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         }
     }
     assert_eq!(
-        alarms, 10,
+        alarms, 13,
         "the watcher's errors, throttles, destination failures, correlation unavailable, both \
          queues' new messages, the failure queue's depth; the audit's errors and throttles; \
-         member alarms not forwarded"
+         member alarms not forwarded; the heartbeat, trail self-check and audit missing"
     );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
@@ -1818,4 +1820,162 @@ fn correlation_unavailable_is_alarmed_on_the_metric_the_function_prints() {
     assert_eq!(p["Threshold"], 0);
     assert_eq!(p["TreatMissingData"], "notBreaching");
     assert_eq!(p["AlarmActions"][0], "<AlarmTopic>");
+}
+
+/// The dead man's switch: each scheduled task's `TaskSucceeded` line (as the function prints
+/// it) is what an alarm watches, and its absence alarms: missing data is breaching, for 26
+/// hours for the daily tasks and 2 for the hourly heartbeat, every period of it.
+#[test]
+fn the_dead_mans_switch_alarms_when_a_task_stops_printing_its_metric() {
+    let stack = central(&[]);
+    let function = stack.resource("WatcherFunction").unwrap();
+    let heartbeat = &function["Properties"]["Events"]["Heartbeat"]["Properties"];
+    assert_eq!(heartbeat["Schedule"], "rate(1 hour)");
+    let input: Json = serde_json::from_str(heartbeat["Input"].as_str().unwrap()).unwrap();
+    let task: Task = input["task"].as_str().unwrap().parse().unwrap();
+    assert_eq!(task, Task::Heartbeat);
+    for (alarm, task, hours) in [
+        ("HeartbeatMissingAlarm", Task::Heartbeat, 2),
+        ("TrailSelfCheckMissingAlarm", Task::TrailSelfCheck, 26),
+        ("AuditMissingAlarm", Task::Audit, 26),
+    ] {
+        let line = eks_access_watch::lambda::task_metric(task, 1_700_000_000_000);
+        let emf: Json = serde_json::from_str(&line).unwrap();
+        let metrics = &emf["_aws"]["CloudWatchMetrics"][0];
+        let p = &stack.resource(alarm).unwrap()["Properties"];
+        assert_eq!(to_json(&p["Namespace"]), metrics["Namespace"], "{alarm}");
+        assert_eq!(
+            to_json(&p["MetricName"]),
+            metrics["Metrics"][0]["Name"],
+            "{alarm}"
+        );
+        assert_eq!(metrics["Dimensions"], json!([["Task"]]));
+        assert_eq!(p["Dimensions"][0]["Name"], "Task", "{alarm}");
+        assert_eq!(
+            to_json(&p["Dimensions"][0]["Value"]),
+            emf["Task"],
+            "{alarm}"
+        );
+        assert_eq!(emf["TaskSucceeded"], 1);
+        assert_eq!(p["TreatMissingData"], "breaching", "{alarm}");
+        assert_eq!(p["Statistic"], "Sum", "{alarm}");
+        assert_eq!(p["ComparisonOperator"], "LessThanThreshold", "{alarm}");
+        assert_eq!(p["Threshold"], 1, "{alarm}");
+        let period = p["Period"].as_u64().unwrap();
+        let periods = p["EvaluationPeriods"].as_u64().unwrap();
+        assert_eq!(
+            p["DatapointsToAlarm"].as_u64(),
+            Some(periods),
+            "{alarm}: every period"
+        );
+        assert_eq!(period * periods, hours * 3600, "{alarm}");
+        // CloudWatch: periods of an hour or more may span at most seven days.
+        assert!(period >= 3600 && period * periods <= 7 * 86400, "{alarm}");
+        assert_eq!(p["AlarmActions"][0], "<AlarmTopic>", "{alarm}");
+    }
+    let off = central(&[("TrailCheckSchedule", ""), ("AuditSchedule", "disabled")]);
+    assert!(off.resource("TrailSelfCheckMissingAlarm").is_none());
+    assert!(off.resource("AuditMissingAlarm").is_none());
+    assert!(off.resource("HeartbeatMissingAlarm").is_some());
+}
+
+/// Every audit-log subscription the stack creates alarms on CloudWatch Logs' delivery errors
+/// and throttling for exactly that subscription (its group, a Lambda destination, its filter).
+#[test]
+fn every_audit_log_subscription_alarms_on_delivery_errors_and_throttling() {
+    for n in [0, 1, 4, 10] {
+        let params = [("ClusterAuditLogGroups", groups(n))];
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let stack = central(&params);
+        let subscriptions = audit_subscriptions(&stack);
+        assert_eq!(subscriptions.len(), n);
+        let alarms: Vec<Yaml> = stack.raw()["Resources"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+            .filter_map(|(name, _)| stack.resource(name.as_str().unwrap()))
+            .filter(|a| a["Properties"]["Namespace"] == "AWS/Logs")
+            .collect();
+        assert_eq!(alarms.len(), 2 * n, "two alarms per subscription");
+        for (group, _) in &subscriptions {
+            for metric in ["DeliveryErrors", "DeliveryThrottling"] {
+                let found: Vec<&Yaml> = alarms
+                    .iter()
+                    .filter(|a| a["Properties"]["MetricName"] == metric)
+                    .filter(|a| {
+                        let d = &a["Properties"]["Dimensions"];
+                        d[0]["Name"] == "LogGroupName"
+                            && d[0]["Value"].as_str() == Some(group.as_str())
+                            && d[1]["Name"] == "DestinationType"
+                            && d[1]["Value"] == "Lambda"
+                            && d[2]["Name"] == "FilterName"
+                            && d[2]["Value"] == "eks-access-watch-aws-auth-rbac"
+                    })
+                    .collect();
+                assert_eq!(found.len(), 1, "{metric} for {group}");
+                let p = &found[0]["Properties"];
+                assert_eq!(p["Statistic"], "Sum");
+                assert_eq!(p["Threshold"], 0);
+                assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+                assert_eq!(p["AlarmActions"][0], "<AlarmTopic>");
+            }
+        }
+    }
+}
+
+/// The alarm topic has somewhere to go: without an e-mail address or an existing topic the
+/// stack is refused; an existing topic receives every alarm of this stack through an
+/// EventBridge rule; the outputs say who receives them.
+#[test]
+fn alarms_reach_someone_or_the_stack_refuses_to_deploy() {
+    let refused = central(&[("AlertEmail", ""), ("ExistingAlarmTopicArn", "")]).refusals();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("reach no one"), "{refused:?}");
+    assert!(
+        central(&[("AlertEmail", "sec@example.com")])
+            .refusals()
+            .is_empty()
+    );
+    let topic = "arn:aws:sns:eu-west-1:111122223333:security-oncall";
+    let stack = central(&[("ExistingAlarmTopicArn", topic)]);
+    assert!(stack.refusals().is_empty());
+    let rule = stack.resource("AlarmToExistingTopicRule").unwrap();
+    let p = &rule["Properties"];
+    assert_eq!(p["State"], "ENABLED");
+    assert_eq!(p["Targets"][0]["Arn"], topic);
+    let pattern = to_json(&p["EventPattern"]);
+    let prefix = pattern["resources"][0]["prefix"].as_str().unwrap();
+    assert_eq!(
+        prefix,
+        "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:eks-access-watch-"
+    );
+    // Every alarm of the stack is named with that prefix, so the rule forwards them all.
+    let all = central(&[
+        ("ExistingAlarmTopicArn", topic),
+        ("ClusterAuditLogGroups", &groups(10)),
+        ("OrganizationId", "o-a1b2c3d4e5"),
+    ]);
+    for (name, r) in all.raw()["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let Some(alarm) = all.resource(name.as_str().unwrap()) else {
+            continue;
+        };
+        let alarm_name = alarm["Properties"]["AlarmName"].as_str().unwrap();
+        assert!(
+            format!("arn:aws:cloudwatch:eu-west-1:111122223333:alarm:{alarm_name}")
+                .starts_with(prefix),
+            "{alarm_name}"
+        );
+    }
+    assert!(
+        central(&[("AlertEmail", "sec@example.com")])
+            .resource("AlarmToExistingTopicRule")
+            .is_none()
+    );
+    let outputs = &stack.raw()["Outputs"]["AlarmsReach"];
+    let said = stack.resolve(&outputs["Value"]);
+    assert_eq!(said.as_str(), Some(format!("topic {topic}").as_str()));
 }

@@ -137,6 +137,9 @@ closed_enum! {
         /// Audit standing access and drift, publish the digest, store the snapshot (the audit
         /// function's daily schedule).
         Audit = "audit",
+        /// Say the function runs (the hourly schedule): the dead man's switch's metric, whose
+        /// absence alarms.
+        Heartbeat = "heartbeat",
     }
 }
 
@@ -677,12 +680,20 @@ impl Handler {
         (said.join("; "), failed)
     }
 
-    /// Run a scheduled task; what it finds goes out like any alert.
+    /// Run a scheduled task; what it finds goes out like any alert. Each task that completes
+    /// prints its `EksAccessWatch/TaskSucceeded` metric ([`task_metric`]): the template's
+    /// dead man's switch alarms when it stops.
     async fn run_task(&self, task: Task) -> Result<Response, HandlerError> {
-        match task {
+        let response = match task {
             Task::TrailSelfCheck => self.trail_self_check().await,
             Task::Audit => self.audit().await,
-        }
+            Task::Heartbeat => Ok(Response {
+                task: Some(format!("{task}: alive")),
+                ..Response::default()
+            }),
+        }?;
+        println!("{}", task_metric(task, wall_clock() * 1000));
+        Ok(response)
     }
 
     /// Confirm, through read-only CloudTrail calls, that a trail logs management write
@@ -958,6 +969,25 @@ pub fn correlation_unavailable_metric(count: u64, timestamp_ms: i64) -> String {
             }],
         },
         "CorrelationUnavailable": count,
+    })
+    .to_string()
+}
+
+/// The embedded-metric-format line a scheduled task prints when it completes
+/// (`EksAccessWatch/TaskSucceeded`, dimension `Task`): the template alarms when it is missing
+/// (26 hours for the daily trail self-check and audit, 2 hours for the hourly heartbeat).
+pub fn task_metric(task: Task, timestamp_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "EksAccessWatch",
+                "Dimensions": [["Task"]],
+                "Metrics": [{"Name": "TaskSucceeded", "Unit": "Count"}],
+            }],
+        },
+        "Task": task.as_str(),
+        "TaskSucceeded": 1,
     })
     .to_string()
 }

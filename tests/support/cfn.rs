@@ -72,6 +72,30 @@ impl Stack {
         }
     }
 
+    /// The descriptions of the Rules section's assertions these parameters fail: what
+    /// CloudFormation would refuse the stack with (empty: it deploys).
+    pub fn refusals(&self) -> Vec<String> {
+        let Some(rules) = self.template["Rules"].as_mapping() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (_, rule) in rules {
+            let applies = match &rule["RuleCondition"] {
+                Yaml::Null => true,
+                c => self.truth(c),
+            };
+            if !applies {
+                continue;
+            }
+            for a in rule["Assertions"].as_sequence().unwrap() {
+                if !self.truth(&a["Assert"]) {
+                    out.push(a["AssertDescription"].as_str().unwrap_or("?").to_string());
+                }
+            }
+        }
+        out
+    }
+
     /// A resource's resolved properties (`None` when its condition is false).
     pub fn resource(&self, name: &str) -> Option<Yaml> {
         let r = &self.template["Resources"][name];
