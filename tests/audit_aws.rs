@@ -12,6 +12,7 @@ use aws_sdk_eks::types::{
     AuthenticationMode, Cluster, LogSetup, LogType, Logging, VpcConfigResponse,
 };
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput;
 use aws_sdk_s3::operation::put_object::{PutObjectInput, PutObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -444,8 +445,11 @@ fn s3(previous: Option<String>) -> (aws_sdk_s3::Client, Stored) {
                 .push((req.key().map(str::to_string), body));
             PutObjectOutput::builder().version_id("v2").build()
         });
+    // No earlier version of the snapshot: a missing one is a first run.
+    let versions = mock!(aws_sdk_s3::Client::list_object_versions)
+        .then_output(|| ListObjectVersionsOutput::builder().build());
     (
-        mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&get, &put]),
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&get, &put, &versions]),
         stored,
     )
 }
@@ -614,6 +618,75 @@ async fn the_schedule_publishes_a_digest_and_one_alert_per_drift_then_stores_the
     assert_eq!(
         kept.clusters, today.clusters,
         "the snapshot read is the one kept"
+    );
+}
+
+/// The previous snapshot missing from a bucket that kept earlier versions of it (a delete
+/// marker over it), or unreadable: not a first run but `audit-incomplete` (high).
+#[tokio::test]
+async fn a_baseline_deleted_or_unreadable_after_the_first_run_is_audit_incomplete() {
+    use aws_sdk_s3::types::DeleteMarkerEntry;
+    let rules = world(vec![]);
+    let get =
+        mock!(aws_sdk_s3::Client::get_object).then_http_response(|| s3_response(404, "NoSuchKey"));
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .then_output(|| PutObjectOutput::builder().version_id("v9").build());
+    let versions = mock!(aws_sdk_s3::Client::list_object_versions).then_output(|| {
+        ListObjectVersionsOutput::builder()
+            .delete_markers(
+                DeleteMarkerEntry::builder()
+                    .key(SNAPSHOT_KEY)
+                    .version_id("dm-1")
+                    .is_latest(true)
+                    .build(),
+            )
+            .build()
+    });
+    let bucket = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&get, &put, &versions]);
+    let (sns, published) = sns_capturing();
+    let run = audit_handler(bucket, sns, &rules)
+        .handle(&crate::aws::raw(&json!({"task": "audit"})))
+        .await
+        .unwrap()
+        .audit
+        .unwrap();
+    assert_eq!(
+        run.notes,
+        ["no drift comparison: the previous snapshot is missing"]
+    );
+    // One high finding more than a first run of the same world.
+    let (bucket, _) = s3(None);
+    let (sns, _) = sns_capturing();
+    let first_run = audit_handler(bucket, sns, &rules)
+        .handle(&crate::aws::raw(&json!({"task": "audit"})))
+        .await
+        .unwrap()
+        .audit
+        .unwrap();
+    assert_eq!(run.counts.high, first_run.counts.high + 1, "{run:?}");
+    let digest = json_message(&published.lock().unwrap()[0]);
+    let text = digest["email"].as_str().unwrap();
+    assert!(text.contains("audit-incomplete"), "{text}");
+    assert!(
+        text.contains("snapshots/latest.json is missing though the bucket keeps earlier versions"),
+        "{text}"
+    );
+
+    // A baseline that is there but cannot be read.
+    let (bucket, _) = s3(Some("{not a snapshot".to_string()));
+    let (sns, published) = sns_capturing();
+    let broken = audit_handler(bucket, sns, &rules)
+        .handle(&crate::aws::raw(&json!({"task": "audit"})))
+        .await
+        .unwrap()
+        .audit
+        .unwrap();
+    assert_eq!(broken.counts.high, first_run.counts.high + 1, "{broken:?}");
+    let digest = json_message(&published.lock().unwrap()[0]);
+    let text = digest["email"].as_str().unwrap();
+    assert!(
+        text.contains("snapshots/latest.json cannot be read"),
+        "{text}"
     );
 }
 

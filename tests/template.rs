@@ -1671,6 +1671,7 @@ fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
             "logs:PutLogEvents",
             "s3:GetObject",
             "s3:ListBucket",
+            "s3:ListBucketVersions",
             "s3:PutObject",
             "sns:Publish",
             "sqs:SendMessage",

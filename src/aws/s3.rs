@@ -51,3 +51,19 @@ pub async fn put_json(
         .map_err(|e| AwsError::from_sdk("PutObject", &e))?;
     Ok(out.version_id().map(str::to_string))
 }
+
+/// True when `key` has any earlier version or delete marker in the (versioned) bucket: the
+/// object was there once, so its absence now is not a first run.
+pub async fn has_history(client: &Client, bucket: &str, key: &str) -> Result<bool, AwsError> {
+    let out = client
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .max_keys(10)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ListObjectVersions", &e))?;
+    let versions = out.versions().iter().filter_map(|v| v.key());
+    let markers = out.delete_markers().iter().filter_map(|m| m.key());
+    Ok(versions.chain(markers).any(|k| k == key))
+}

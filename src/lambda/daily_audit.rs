@@ -111,22 +111,51 @@ impl DailyAudit {
         min_severity: Severity,
     ) -> Result<AuditRun, RunError> {
         let mut notes = Vec::new();
+        // A baseline that is missing though the bucket kept earlier ones, or that cannot be
+        // read, is not a quiet first run: the report says the drift comparison is missing.
+        let mut lost = None;
         let baseline = match self.previous().await.map_err(RunError::Bucket)? {
             Some(text) => match Snapshot::from_json(&self.location(), &text) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     tracing::error!(error = %e, "previous snapshot unreadable: no drift comparison this run");
                     notes.push(format!("no drift comparison: {e}"));
+                    lost = Some(format!("cannot be read ({e})"));
                     None
                 }
             },
-            None => {
-                notes.push("no drift comparison: first run (no previous snapshot)".to_string());
-                None
-            }
+            None => match crate::aws::s3::has_history(&self.s3, &self.bucket, SNAPSHOT_KEY).await {
+                Ok(false) => {
+                    notes.push("no drift comparison: first run (no previous snapshot)".to_string());
+                    None
+                }
+                Ok(true) => {
+                    tracing::error!(
+                        "previous snapshot missing though the bucket kept earlier versions"
+                    );
+                    notes.push("no drift comparison: the previous snapshot is missing".to_string());
+                    lost = Some("is missing though the bucket keeps earlier versions of it (deleted, or a delete marker put over it)".to_string());
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot tell a first run from a deleted baseline");
+                    notes.push(format!(
+                        "no drift comparison: no previous snapshot, and {e}"
+                    ));
+                    lost = Some(format!(
+                        "is missing, and whether earlier runs kept one cannot be read ({e})"
+                    ));
+                    None
+                }
+            },
         };
         let snapshot = self.reader.read(&self.targets, crate::aws::now()).await;
-        let report = audit(&snapshot, baseline.as_ref(), rules, &self.config, tuned);
+        let mut report = audit(&snapshot, baseline.as_ref(), rules, &self.config, tuned);
+        if let Some(why) = lost {
+            let mut findings = std::mem::take(&mut report.findings);
+            findings.push(self.baseline_lost(&why));
+            report = audit::finalise(&snapshot, None, findings);
+        }
         let location = self.location();
         let mut failures = Vec::new();
         let digest_message = AuditMessage::Digest {
@@ -173,6 +202,35 @@ impl DailyAudit {
             },
             notes,
         })
+    }
+
+    /// `audit-incomplete` (high) for a baseline that should be there and is not, or that
+    /// cannot be read: drift since the last run is not compared, so it may hide any of it.
+    fn baseline_lost(&self, why: &str) -> audit::AuditFinding {
+        // The home target (the first): where the bucket is.
+        let (account, region) = self
+            .targets
+            .first()
+            .map(|t| (t.account.clone().unwrap_or_default(), t.region.clone()))
+            .unwrap_or_default();
+        audit::AuditFinding {
+            finding: crate::rules::Finding::new(
+                &crate::rules::standing::AUDIT_INCOMPLETE,
+                Severity::High,
+                format!(
+                    "The audit baseline {} {why}: no drift comparison this run, so any change since the last audit may be hidden",
+                    self.location()
+                ),
+            ),
+            account: if account.is_empty() {
+                "this account".to_string()
+            } else {
+                account
+            },
+            region,
+            cluster: None,
+            principal_arn: None,
+        }
     }
 
     fn location(&self) -> String {
