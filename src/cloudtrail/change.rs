@@ -65,6 +65,17 @@ pub(super) fn change(call: CloudTrailCall, req: &Value, resp: &Value) -> Change 
             addon_name: text_at(req, &["addonName"]),
             namespace: text_at(req, &["namespaceConfig", "namespace"]),
             grants: pod_identity_grants(req),
+            service_account_role: arn_at(req, &["serviceAccountRoleArn"]),
+        },
+        CloudTrailCall::CreateNodegroup => Change::NodeRole {
+            kind: "nodegroup",
+            name: text_at(req, &["nodegroupName"]),
+            role_arn: arn_at(req, &["nodeRole"]),
+        },
+        CloudTrailCall::CreateFargateProfile => Change::NodeRole {
+            kind: "Fargate profile",
+            name: text_at(req, &["fargateProfileName"]),
+            role_arn: arn_at(req, &["podExecutionRoleArn"]),
         },
         CloudTrailCall::TagResource | CloudTrailCall::UntagResource => Change::Tags {
             resource_arn: arn_at(req, &["resourceArn"]),

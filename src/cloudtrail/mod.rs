@@ -91,7 +91,8 @@ impl RawRecord {
             role_arn: str_at(req, &["roleArn"]),
             pod_identity_roles: pod_identity_grants(req)
                 .iter()
-                .any(|g| g.role_arn.is_some()),
+                .any(|g| g.role_arn.is_some())
+                || str_at(req, &["serviceAccountRoleArn"]).is_some(),
             resource_arn: str_at(req, &["resourceArn"]),
         }
     }

@@ -155,7 +155,10 @@ fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
             ..Detail::default()
         },
         // Present anywhere: the parse decides whether it hands out a role.
-        Needs::PodIdentityAssociations if json.contains("\"podIdentityAssociations\"") => {
+        Needs::PodIdentityAssociations
+            if json.contains("\"podIdentityAssociations\"")
+                || json.contains("\"serviceAccountRoleArn\"") =>
+        {
             return None;
         }
         Needs::PodIdentityAssociations => Detail::default(),
@@ -198,7 +201,8 @@ pub fn unparsed(json: &str, error: &RecordError, config: &RuleConfig) -> Option<
     let detail = Detail {
         role_arn: role.as_deref(),
         resource_arn: resource.as_deref(),
-        pod_identity_roles: json.contains("\"podIdentityAssociations\""),
+        pod_identity_roles: json.contains("\"podIdentityAssociations\"")
+            || json.contains("\"serviceAccountRoleArn\""),
     };
     let op = watch(&source, &name, &detail, config).ok()?;
     Some(unparsed_event(op, &read, &error.to_string()))

@@ -431,6 +431,19 @@ pub enum Change {
         /// `namespaceConfig.namespace`; `None`: the add-on's default (kube-system for most).
         namespace: Option<String>,
         grants: Vec<PodIdentityGrant>,
+        /// `serviceAccountRoleArn` (decoded): the IAM role for the add-on's service account
+        /// through IRSA (the cluster's OIDC provider).
+        service_account_role: Option<String>,
+    },
+    /// CreateNodegroup or CreateFargateProfile: EKS gives the role node access (an
+    /// EC2_LINUX or FARGATE_LINUX access entry, the `system:nodes` group).
+    NodeRole {
+        /// `nodegroup` or `Fargate profile`.
+        kind: &'static str,
+        /// `nodegroupName` / `fargateProfileName`.
+        name: Option<String>,
+        /// `nodeRole` / `podExecutionRoleArn` (decoded).
+        role_arn: Option<String>,
     },
     /// Tag/UntagResource on a cluster or an access entry.
     Tags {
@@ -490,6 +503,7 @@ impl Change {
             | Change::AssociateAccessPolicy { principal_arn, .. }
             | Change::DisassociateAccessPolicy { principal_arn, .. } => principal_arn.as_deref(),
             Change::PodIdentityAssociation { role_arn, .. }
+            | Change::NodeRole { role_arn, .. }
             | Change::AssumeRole { role_arn, .. } => role_arn.as_deref(),
             Change::Unparsed { principal_arn, .. } => principal_arn.as_deref(),
             Change::AwsAuth(a) => a.principal_arn(),
@@ -546,6 +560,7 @@ impl Change {
             | Change::DisassociateIdentityProviderConfig { .. }
             | Change::PodIdentityAssociation { .. }
             | Change::Addon { .. }
+            | Change::NodeRole { .. }
             | Change::Tags { .. }
             | Change::AssumeRole { .. }
             | Change::TrailStopped { .. }

@@ -108,6 +108,8 @@ impl Operation {
             | Operation::DeletePodIdentityAssociation
             | Operation::CreateAddon
             | Operation::UpdateAddon
+            | Operation::CreateNodegroup
+            | Operation::CreateFargateProfile
             | Operation::TagResource
             | Operation::UntagResource
             | Operation::StopLogging

@@ -78,6 +78,12 @@ closed_enum! {
         DeletePodIdentityAssociation = "DeletePodIdentityAssociation",
         CreateAddon = "CreateAddon",
         UpdateAddon = "UpdateAddon",
+        /// EKS creates an access entry (type EC2_LINUX, `system:nodes`) for the node group's
+        /// `nodeRole`.
+        CreateNodegroup = "CreateNodegroup",
+        /// EKS creates an access entry (type FARGATE_LINUX) for the profile's
+        /// `podExecutionRoleArn`.
+        CreateFargateProfile = "CreateFargateProfile",
         TagResource = "TagResource",
         UntagResource = "UntagResource",
         AssumeRole = "AssumeRole",
@@ -145,6 +151,12 @@ closed_enum! {
         DeletePodIdentityAssociation = "DeletePodIdentityAssociation",
         CreateAddon = "CreateAddon",
         UpdateAddon = "UpdateAddon",
+        /// EKS creates an access entry (type EC2_LINUX, `system:nodes`) for the node group's
+        /// `nodeRole`.
+        CreateNodegroup = "CreateNodegroup",
+        /// EKS creates an access entry (type FARGATE_LINUX) for the profile's
+        /// `podExecutionRoleArn`.
+        CreateFargateProfile = "CreateFargateProfile",
         TagResource = "TagResource",
         UntagResource = "UntagResource",
         AssumeRole = "AssumeRole",
@@ -180,6 +192,8 @@ impl CloudTrailCall {
             CloudTrailCall::DeletePodIdentityAssociation => Operation::DeletePodIdentityAssociation,
             CloudTrailCall::CreateAddon => Operation::CreateAddon,
             CloudTrailCall::UpdateAddon => Operation::UpdateAddon,
+            CloudTrailCall::CreateNodegroup => Operation::CreateNodegroup,
+            CloudTrailCall::CreateFargateProfile => Operation::CreateFargateProfile,
             CloudTrailCall::TagResource => Operation::TagResource,
             CloudTrailCall::UntagResource => Operation::UntagResource,
             CloudTrailCall::AssumeRole => Operation::AssumeRole,
@@ -235,8 +249,8 @@ pub enum Needs {
     Nothing,
     /// `requestParameters.roleArn` must be a break-glass role.
     BreakGlassRole,
-    /// `requestParameters.podIdentityAssociations` must hand out a role (an add-on call
-    /// without it grants nothing).
+    /// `requestParameters.podIdentityAssociations` or `serviceAccountRoleArn` must hand out
+    /// a role (an add-on call without either grants nothing).
     PodIdentityAssociations,
     /// `requestParameters.resourceArn` must be a cluster or an access entry (tags on node
     /// groups, add-ons and the rest change no access).
@@ -280,6 +294,8 @@ impl Operation {
             Operation::DeletePodIdentityAssociation => (Eks, Access, None, plain),
             Operation::CreateAddon => (Eks, Access, None, PodIdentityAssociations),
             Operation::UpdateAddon => (Eks, Access, None, PodIdentityAssociations),
+            Operation::CreateNodegroup => (Eks, Access, None, plain),
+            Operation::CreateFargateProfile => (Eks, Access, None, plain),
             Operation::TagResource => (Eks, Access, None, AccessResource),
             Operation::UntagResource => (Eks, Access, None, AccessResource),
             Operation::AssumeRole => (Sts, Nothing, None, BreakGlassRole),
@@ -349,6 +365,8 @@ impl Operation {
             Operation::DeletePodIdentityAssociation => CloudTrailCall::DeletePodIdentityAssociation,
             Operation::CreateAddon => CloudTrailCall::CreateAddon,
             Operation::UpdateAddon => CloudTrailCall::UpdateAddon,
+            Operation::CreateNodegroup => CloudTrailCall::CreateNodegroup,
+            Operation::CreateFargateProfile => CloudTrailCall::CreateFargateProfile,
             Operation::TagResource => CloudTrailCall::TagResource,
             Operation::UntagResource => CloudTrailCall::UntagResource,
             Operation::AssumeRole => CloudTrailCall::AssumeRole,
@@ -409,7 +427,8 @@ impl Operation {
 pub struct Detail<'a> {
     /// `requestParameters.roleArn`.
     pub role_arn: Option<&'a str>,
-    /// `requestParameters.podIdentityAssociations` holds an association with a `roleArn`.
+    /// `requestParameters.podIdentityAssociations` holds an association with a `roleArn`, or
+    /// `requestParameters.serviceAccountRoleArn` is set: the call hands out an IAM role.
     pub pod_identity_roles: bool,
     /// `requestParameters.resourceArn`, as written (URL-encoded or not).
     pub resource_arn: Option<&'a str>,
@@ -460,7 +479,8 @@ pub enum Skip {
     NotWatched(String),
     /// An STS role assumption of a role that is not break-glass.
     NotBreakGlass,
-    /// An add-on call that hands out no IAM role (no `podIdentityAssociations`).
+    /// An add-on call that hands out no IAM role (no `podIdentityAssociations`, no
+    /// `serviceAccountRoleArn`).
     NoPodIdentity(Operation),
     /// A tag call on a resource other than a cluster or an access entry.
     NotAccessResource(Operation),
@@ -502,7 +522,7 @@ impl fmt::Display for Skip {
             Skip::NoPodIdentity(o) => {
                 write!(
                     f,
-                    "`{o}` hands out no IAM role (no podIdentityAssociations)"
+                    "`{o}` hands out no IAM role (no podIdentityAssociations or serviceAccountRoleArn)"
                 )
             }
             Skip::NotAccessResource(o) => {

@@ -45,6 +45,8 @@ pub static CATALOGUE: &[&Rule] = &[
     &cluster::OIDC_PROVIDER_DISASSOCIATED,
     &cluster::POD_IDENTITY_ASSOCIATION,
     &cluster::ADDON_POD_IDENTITY,
+    &cluster::ADDON_SERVICE_ACCOUNT_ROLE,
+    &cluster::NODE_ROLE_GRANTED,
     &cluster::ACCESS_TAGS_CHANGED,
     &integrity::TRAIL_LOGGING_STOPPED,
     &integrity::TRAIL_MODIFIED,

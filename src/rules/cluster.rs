@@ -421,12 +421,112 @@ fn admin_looking(role_arn: &str) -> bool {
         .any(|w| name.contains(w))
 }
 
+pub static ADDON_SERVICE_ACCOUNT_ROLE: Rule = Rule {
+    id: "addon-service-account-role",
+    topic: Topic::Cluster,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "CreateAddon/UpdateAddon with serviceAccountRoleArn (IRSA): high for an admin-looking role or a role of another account, else medium",
+    why: "serviceAccountRoleArn hands an IAM role to the add-on's service account through the cluster's OIDC provider: whoever can run pods as that service account (kube-system for most add-ons) holds the role.",
+    next_step: "Check the role's permissions against what the add-on needs (`aws iam list-attached-role-policies`), and its trust policy's subject condition; replace an admin role with one scoped to the add-on.",
+    eval: Eval::Change(addon_service_account_role),
+};
+
+pub static NODE_ROLE_GRANTED: Rule = Rule {
+    id: "node-role-granted",
+    topic: Topic::Cluster,
+    severities: &[Medium, High],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "CreateNodegroup (nodeRole) or CreateFargateProfile (podExecutionRoleArn): EKS creates a node access entry for the role (EC2_LINUX or FARGATE_LINUX, the system:nodes group); high for an admin-looking role or a role of another account, else medium",
+    why: "EKS adds the node group's or Fargate profile's role to the cluster's access entries by itself: whoever can assume that role joins the cluster as a node, which reads the secrets and service-account tokens of the pods it runs. A role people can assume, or one from another account, is a quiet way in.",
+    next_step: "Check the role's trust policy: only ec2.amazonaws.com (node groups) or eks-fargate-pods.amazonaws.com (Fargate) should assume it; a role humans or other accounts can assume should not be a node role.",
+    eval: Eval::Change(node_role_granted),
+};
+
+fn node_role_granted(c: &Case) -> Option<Hit> {
+    let Change::NodeRole {
+        kind,
+        name,
+        role_arn: Some(role),
+    } = &c.event.change
+    else {
+        return None;
+    };
+    let foreign =
+        arn::account_of(role).is_some_and(|a| !c.event.account.is_empty() && a != c.event.account);
+    let created = c.did("created", "creation");
+    hit(
+        if admin_looking(role) || foreign {
+            High
+        } else {
+            Medium
+        },
+        format!(
+            "{} {} {created} with role {}{}: EKS gives that role node access{}{}",
+            if *kind == "nodegroup" {
+                "Node group"
+            } else {
+                "Fargate profile"
+            },
+            name.as_deref().unwrap_or("(unnamed)"),
+            arn::short_name(role),
+            if foreign {
+                format!(" of account {}", arn::account_of(role).unwrap_or_default())
+            } else {
+                String::new()
+            },
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
+fn addon_service_account_role(c: &Case) -> Option<Hit> {
+    let Change::Addon {
+        update,
+        addon_name,
+        service_account_role: Some(role),
+        ..
+    } = &c.event.change
+    else {
+        return None;
+    };
+    let foreign =
+        arn::account_of(role).is_some_and(|a| !c.event.account.is_empty() && a != c.event.account);
+    hit(
+        if admin_looking(role) || foreign {
+            High
+        } else {
+            Medium
+        },
+        format!(
+            "Add-on {} {} with service account role {}{}{}{}",
+            addon_name.as_deref().unwrap_or("(unnamed)"),
+            c.did(
+                if *update { "updated" } else { "created" },
+                if *update { "update" } else { "creation" }
+            ),
+            arn::short_name(role),
+            if foreign {
+                format!(" of account {}", arn::account_of(role).unwrap_or_default())
+            } else {
+                String::new()
+            },
+            c.on_cluster(),
+            c.by()
+        ),
+    )
+}
+
 fn addon_pod_identity(c: &Case) -> Option<Hit> {
     let Change::Addon {
         update,
         addon_name,
         namespace,
         grants,
+        ..
     } = &c.event.change
     else {
         return None;
