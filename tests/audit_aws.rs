@@ -481,6 +481,7 @@ fn daily(s3: aws_sdk_s3::Client, rules: &[Rule]) -> DailyAudit {
         bucket: settings.audit.bucket.clone().unwrap(),
         targets: targets(),
         config: settings.audit.config.clone(),
+        coverage: None,
     }
 }
 

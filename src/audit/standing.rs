@@ -32,6 +32,7 @@ pub fn findings(
         }
     }
     out.extend(snapshot.unreadable.iter().map(incomplete));
+    coverage(snapshot, &mut out);
     out
 }
 
@@ -436,5 +437,98 @@ fn incomplete(u: &Unreadable) -> AuditFinding {
         region: u.region.clone(),
         cluster: u.cluster.clone(),
         principal_arn: u.principal_arn.clone(),
+    }
+}
+
+/// The watcher's own reach: `forwarding-broken` for a member region whose forwarding the
+/// audit could not confirm, `watch-coverage-missing` for a region with clusters and no
+/// forwarding at all, and for a cluster whose aws-auth is live but whose audit log is not
+/// watched.
+fn coverage(snapshot: &Snapshot, out: &mut Vec<AuditFinding>) {
+    for f in &snapshot.forwarding {
+        let place = |rule: &'static Rule, severity, summary| AuditFinding {
+            finding: crate::rules::Finding::new(rule, severity, summary),
+            account: f.account.clone(),
+            region: f.region.clone(),
+            cluster: None,
+            principal_arn: None,
+        };
+        let clusters = snapshot
+            .clusters
+            .iter()
+            .filter(|c| c.account() == f.account && c.region() == f.region)
+            .count();
+        let mut broken = f.unreadable.clone();
+        match &f.rules {
+            Some(rules) if rules.is_empty() => {
+                if clusters > 0 {
+                    out.push(place(
+                        &WATCH_COVERAGE_MISSING,
+                        Medium,
+                        format!(
+                            "No eks-access-watch forwarding rule in account {} {}, which has {clusters} cluster(s): their access changes never reach the watcher",
+                            f.account, f.region
+                        ),
+                    ));
+                }
+            }
+            Some(rules) => {
+                for name in crate::model::snapshot::FORWARD_RULES {
+                    match rules.get(*name).map(String::as_str) {
+                        None => broken.push(format!("rule {name} is missing")),
+                        Some(state) if state.starts_with("ENABLED") => {}
+                        Some(state) => broken.push(format!("rule {name} is {state}")),
+                    }
+                }
+            }
+            None => {}
+        }
+        if let Some(n) = f.dead_letters.filter(|n| *n > 0) {
+            broken.push(format!(
+                "{n} event(s) wait in {} (forwards that failed)",
+                crate::model::snapshot::FORWARD_DEAD_LETTER_QUEUE
+            ));
+        }
+        if !broken.is_empty() {
+            out.push(place(
+                &FORWARDING_BROKEN,
+                High,
+                format!(
+                    "Forwarding to the watcher from account {} {} is broken: {}",
+                    f.account,
+                    f.region,
+                    crate::sanitize::capped(&broken, crate::sanitize::LIST_CAP)
+                ),
+            ));
+        }
+    }
+    for c in &snapshot.clusters {
+        let live = matches!(
+            c.authentication_mode,
+            Some(AuthMode::ConfigMap | AuthMode::ApiAndConfigMap)
+        );
+        if !live {
+            continue;
+        }
+        let audit_off = c.logging.as_ref().and_then(|l| l.audit) == Some(false);
+        let why = if audit_off {
+            "its audit log is off"
+        } else if c.audit_log_subscribed == Some(false) {
+            "its audit log group has no eks-access-watch subscription"
+        } else {
+            continue;
+        };
+        out.push(AuditFinding::on(
+            c,
+            None,
+            &WATCH_COVERAGE_MISSING,
+            Medium,
+            format!(
+                "aws-auth is live on cluster {} (mode {}) but {why} (/aws/eks/{}/cluster): aws-auth and RBAC changes there go unseen",
+                c.name,
+                c.authentication_mode.as_ref().map(|m| m.as_str()).unwrap_or("?"),
+                c.name
+            ),
+        ));
     }
 }

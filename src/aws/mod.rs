@@ -15,6 +15,7 @@
 //! endpoints come from the usual chain (environment, profile, SSO, container/instance roles).
 
 pub mod cloudtrail;
+pub mod coverage;
 pub mod dynamodb;
 pub mod eks;
 pub mod eks_reader;

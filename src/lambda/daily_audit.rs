@@ -28,6 +28,9 @@ pub struct DailyAudit {
     pub bucket: String,
     pub targets: Vec<Target>,
     pub config: AuditConfig,
+    /// The watcher's own reach (member forwarding, audit-log subscriptions); `None`: not
+    /// checked.
+    pub coverage: Option<crate::aws::coverage::CoverageReader>,
 }
 
 /// What one run did, returned to the invoker.
@@ -97,6 +100,12 @@ impl DailyAudit {
                 &audit.regions,
             ),
             config: audit.config.clone(),
+            coverage: Some(crate::aws::coverage::CoverageReader::from_sdk_config(
+                sdk,
+                settings.home_account.clone(),
+                settings.role_template.clone(),
+                settings.region.clone(),
+            )),
         })
     }
 
@@ -149,7 +158,10 @@ impl DailyAudit {
                 }
             },
         };
-        let snapshot = self.reader.read(&self.targets, crate::aws::now()).await;
+        let mut snapshot = self.reader.read(&self.targets, crate::aws::now()).await;
+        if let Some(coverage) = &self.coverage {
+            coverage.complete(&mut snapshot, &self.targets).await;
+        }
         let mut report = audit(&snapshot, baseline.as_ref(), rules, &self.config, tuned);
         if let Some(why) = lost {
             let mut findings = std::mem::take(&mut report.findings);

@@ -37,6 +37,43 @@ pub struct Snapshot {
     /// What could not be read, and why (only present when something could not).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Unreadable>,
+    /// The watcher's own forwarding in each member account and region the daily audit read
+    /// (absent offline, and for the central region, which forwards nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarding: Vec<Forwarding>,
+}
+
+/// The names of the forwarding rules the member template creates in every member region
+/// (templates/member-account.yaml; a template test keeps the two in step).
+pub const FORWARD_RULES: &[&str] = &[
+    "eks-access-watch-forward-access",
+    "eks-access-watch-forward-addons",
+    "eks-access-watch-forward-addon-roles",
+    "eks-access-watch-forward-tags",
+    "eks-access-watch-forward-trail",
+    "eks-access-watch-forward-break-glass",
+    "eks-access-watch-forward-alarms",
+];
+
+/// The member template's dead-letter queue for events it could not forward.
+pub const FORWARD_DEAD_LETTER_QUEUE: &str = "eks-access-watch-forward-dead-letters";
+
+/// One member region's forwarding, as the daily audit read it through the reader role.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Forwarding {
+    pub account: String,
+    pub region: String,
+    /// Each forwarding rule found (`eks-access-watch-forward-*`) and its state (`ENABLED`,
+    /// `DISABLED`, `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`); `None`: not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<BTreeMap<String, String>>,
+    /// Messages waiting in the forwarding dead-letter queue (`None`: not read, or no queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letters: Option<u64>,
+    /// What could not be read, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 /// One cluster and its access.
@@ -72,6 +109,10 @@ pub struct ClusterState {
     /// `None`: not read (or, in a baseline, not checked); `Some([])`: no entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_entries: Option<Vec<EntryState>>,
+    /// Whether the cluster's audit log group (`/aws/eks/<name>/cluster`) has the watcher's
+    /// subscription filter (`None`: not checked: offline, or not needed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_log_subscribed: Option<bool>,
 }
 
 /// Control-plane log types: `true` when enabled.
@@ -304,6 +345,7 @@ impl Snapshot {
             taken_at,
             clusters: Vec::new(),
             unreadable: Vec::new(),
+            forwarding: Vec::new(),
         }
     }
 
@@ -406,6 +448,7 @@ impl Snapshot {
                 version: None,
                 tags: None,
                 created_at: None,
+                audit_log_subscribed: None,
                 access_entries: c.access_entries.as_ref().map(|entries| {
                     entries
                         .iter()
@@ -433,6 +476,7 @@ impl Snapshot {
             taken_at: None,
             clusters,
             unreadable: Vec::new(),
+            forwarding: Vec::new(),
         }
     }
 }

@@ -73,6 +73,8 @@ pub static CATALOGUE: &[&Rule] = &[
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
     &tuning::EXCEPTION_EXPIRED,
+    &standing::FORWARDING_BROKEN,
+    &standing::WATCH_COVERAGE_MISSING,
     &standing::STANDING_CLUSTER_ADMIN,
     &standing::CREATOR_ADMIN_PRESENT,
     &standing::NO_WORKING_BREAK_GLASS,

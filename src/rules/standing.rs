@@ -131,3 +131,21 @@ pub static AUDIT_INCOMPLETE: Rule = Rule::external(
     "An audit that silently skips what it could not read reports a clean bill of health for access nobody looked at.",
     "Fix the cause named (usually the reader role's permissions or trust policy in that account) and run the audit again.",
 );
+
+pub static FORWARDING_BROKEN: Rule = Rule::external(
+    "forwarding-broken",
+    Topic::Standing,
+    &[High],
+    "a member account's region whose eks-access-watch forwarding cannot be confirmed by the daily audit (through the reader role): a forwarding rule of templates/member-account.yaml missing or not enabled, events waiting in its dead-letter queue, or either unreadable",
+    "The member region's changes reach the watcher only through its forwarding rules: a disabled or deleted rule, or a target that fails into the dead-letter queue, blinds the watcher to that account with every central alarm green.",
+    "Re-enable or redeploy the member stack in that account and region (`aws events enable-rule --name <rule>`), redrive or read the dead-letter queue's events, and find who changed the rules (CloudTrail DisableRule, DeleteRule, RemoveTargets).",
+);
+
+pub static WATCH_COVERAGE_MISSING: Rule = Rule::external(
+    "watch-coverage-missing",
+    Topic::Standing,
+    &[Medium],
+    "a cluster whose aws-auth ConfigMap is live (authentication mode not API) without the watcher's subscription on its audit log group, or with audit logging off; or a member region with clusters and no forwarding rule at all",
+    "Where aws-auth still grants access, a change to it shows only in the cluster's audit log; without the subscription (or the log) nobody sees it. A region without forwarding rules sends the watcher nothing.",
+    "Turn on the cluster's audit log and list its log group in ClusterAuditLogGroups (or switch the cluster to API mode), or deploy the member stack in that region.",
+);
