@@ -793,3 +793,202 @@ async fn the_daily_audit_applies_the_tuning_file() {
         digest["email"]
     );
 }
+
+// ---- the watcher's own coverage (forwarding-broken, watch-coverage-missing) ----
+
+fn coverage_clients(
+    rules: &[(&str, &str)],
+    dead_letters: &str,
+    filters: &[(&str, &str)],
+) -> (eks_access_watch::aws::coverage::CoverageClients, Vec<Rule>) {
+    use aws_sdk_cloudwatchlogs::operation::describe_subscription_filters::DescribeSubscriptionFiltersOutput;
+    use aws_sdk_cloudwatchlogs::types::SubscriptionFilter;
+    use aws_sdk_eventbridge::operation::list_rules::ListRulesOutput;
+    use aws_sdk_eventbridge::types::{Rule as EventRule, RuleState};
+    use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
+    use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlOutput;
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let listed: Vec<EventRule> = rules
+        .iter()
+        .map(|(name, state)| {
+            EventRule::builder()
+                .name(*name)
+                .state(RuleState::from(*state))
+                .build()
+        })
+        .collect();
+    let list = mock!(aws_sdk_eventbridge::Client::list_rules)
+        .match_requests(|r| r.name_prefix() == Some("eks-access-watch-forward-"))
+        .then_output(move || {
+            ListRulesOutput::builder()
+                .set_rules(Some(listed.clone()))
+                .build()
+        });
+    let url = mock!(aws_sdk_sqs::Client::get_queue_url)
+        .match_requests(|r| r.queue_name() == Some("eks-access-watch-forward-dead-letters"))
+        .then_output(|| {
+            GetQueueUrlOutput::builder()
+                .queue_url("https://sqs.eu-west-1.amazonaws.com/111122223333/eks-access-watch-forward-dead-letters")
+                .build()
+        });
+    let depth = dead_letters.to_string();
+    let attributes = mock!(aws_sdk_sqs::Client::get_queue_attributes).then_output(move || {
+        GetQueueAttributesOutput::builder()
+            .attributes(
+                QueueAttributeName::ApproximateNumberOfMessages,
+                depth.clone(),
+            )
+            .build()
+    });
+    let found: Vec<SubscriptionFilter> = filters
+        .iter()
+        .map(|(name, destination)| {
+            SubscriptionFilter::builder()
+                .filter_name(*name)
+                .destination_arn(*destination)
+                .build()
+        })
+        .collect();
+    let subscriptions = mock!(aws_sdk_cloudwatchlogs::Client::describe_subscription_filters)
+        .then_output(move || {
+            DescribeSubscriptionFiltersOutput::builder()
+                .set_subscription_filters(Some(found.clone()))
+                .build()
+        });
+    let clients = eks_access_watch::aws::coverage::CoverageClients {
+        events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, &[&list]),
+        sqs: mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&url, &attributes]),
+        logs: mock_client!(
+            aws_sdk_cloudwatchlogs,
+            RuleMode::MatchAny,
+            &[&subscriptions]
+        ),
+    };
+    (clients, vec![list, url, attributes, subscriptions])
+}
+
+/// The daily audit reads a member region's forwarding through the reader role: a disabled
+/// rule, a missing one and events in the dead-letter queue are `forwarding-broken` (high);
+/// a cluster whose aws-auth is live with its audit log off is `watch-coverage-missing`.
+#[tokio::test]
+async fn a_member_region_whose_forwarding_is_disabled_or_failing_is_forwarding_broken() {
+    use eks_access_watch::aws::coverage::CoverageReader;
+    use eks_access_watch::model::snapshot::FORWARD_RULES;
+    let mut rules: Vec<(&str, &str)> = FORWARD_RULES
+        .iter()
+        .filter(|n| !n.ends_with("-trail"))
+        .map(|n| (*n, "ENABLED"))
+        .collect();
+    rules[0].1 = "DISABLED";
+    let (clients, calls) = coverage_clients(&rules, "4", &[]);
+    let world = world(vec![]);
+    let (bucket, _) = s3(None);
+    let (sns, published) = sns_capturing();
+    let mut audit = daily(bucket, &world);
+    // The central region is another: this one is a member region and must forward.
+    audit.coverage = Some(CoverageReader::fixed(
+        clients,
+        Some(ACCOUNT.to_string()),
+        Some("us-east-1".to_string()),
+    ));
+    let handler = Handler::new(
+        lambda_settings(),
+        crate::aws::clients(None, Some(sns), None),
+    )
+    .with_audit(audit);
+    let run = handler
+        .handle(&crate::aws::raw(&json!({"task": "audit"})))
+        .await
+        .unwrap()
+        .audit
+        .unwrap();
+    assert_eq!(calls[0].num_calls(), 1, "ListRules");
+    assert_eq!(calls[2].num_calls(), 1, "GetQueueAttributes");
+    let digest = json_message(&published.lock().unwrap()[0]);
+    let text = digest["email"].as_str().unwrap();
+    assert!(text.contains("forwarding-broken"), "{text}");
+    for part in [
+        "rule eks-access-watch-forward-access is DISABLED",
+        "rule eks-access-watch-forward-trail is missing",
+        "4 event(s) wait in eks-access-watch-forward-dead-letters",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    assert!(
+        text.contains("aws-auth is live on cluster dev (mode CONFIG_MAP) but its audit log is off"),
+        "{text}"
+    );
+    assert!(run.counts.high >= 1);
+
+    // In the central region of the home account nothing is forwarded, so nothing is read.
+    let (clients, calls) = coverage_clients(&[], "0", &[]);
+    let (bucket, _) = s3(None);
+    let (sns, published) = sns_capturing();
+    let mut audit = daily(bucket, &world);
+    audit.coverage = Some(CoverageReader::fixed(
+        clients,
+        Some(ACCOUNT.to_string()),
+        Some(REGION.to_string()),
+    ));
+    Handler::new(
+        lambda_settings(),
+        crate::aws::clients(None, Some(sns), None),
+    )
+    .with_audit(audit)
+    .handle(&crate::aws::raw(&json!({"task": "audit"})))
+    .await
+    .unwrap();
+    assert_eq!(calls[0].num_calls(), 0);
+    let digest = json_message(&published.lock().unwrap()[0]);
+    assert!(
+        !digest["email"]
+            .as_str()
+            .unwrap()
+            .contains("forwarding-broken")
+    );
+}
+
+/// A live-aws-auth cluster with its audit log on is subscribed only by the watcher's own
+/// filter (`<stack>-aws-auth-rbac` to a Lambda function), not by another tool's.
+#[tokio::test]
+async fn the_audit_log_counts_as_watched_only_with_the_watchers_subscription() {
+    use eks_access_watch::audit::snapshot::{ClusterState, Logging};
+    use eks_access_watch::aws::coverage::CoverageReader;
+    use eks_access_watch::model::AuthMode;
+    let lambda = "arn:aws:lambda:eu-west-1:111122223333:function:eks-access-watch";
+    for (filters, expected) in [
+        (vec![("eks-access-watch-aws-auth-rbac", lambda)], Some(true)),
+        (
+            vec![(
+                "splunk-forwarder",
+                "arn:aws:firehose:eu-west-1:111122223333:deliverystream/x",
+            )],
+            Some(false),
+        ),
+        (vec![], Some(false)),
+    ] {
+        let (clients, _) = coverage_clients(&[], "0", &filters);
+        let reader = CoverageReader::fixed(clients, Some(ACCOUNT.into()), Some(REGION.into()));
+        let mut snapshot = Snapshot::new(None);
+        snapshot.clusters.push(ClusterState {
+            account: Some(ACCOUNT.into()),
+            region: Some(REGION.into()),
+            name: "legacy".into(),
+            authentication_mode: Some(AuthMode::ApiAndConfigMap),
+            logging: Some(Logging {
+                audit: Some(true),
+                ..Logging::default()
+            }),
+            ..ClusterState::default()
+        });
+        reader.complete(&mut snapshot, &targets()).await;
+        assert_eq!(
+            snapshot.clusters[0].audit_log_subscribed, expected,
+            "{filters:?}"
+        );
+        assert!(
+            snapshot.forwarding.is_empty(),
+            "the central region forwards nothing"
+        );
+    }
+}

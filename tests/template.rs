@@ -1665,15 +1665,19 @@ fn the_audit_may_make_exactly_its_read_calls_and_keep_its_snapshot() {
             "eks:ListAccessEntries",
             "eks:ListAssociatedAccessPolicies",
             "eks:ListClusters",
+            "events:ListRules",
             "kms:Decrypt",
             "kms:GenerateDataKey",
             "logs:CreateLogStream",
+            "logs:DescribeSubscriptionFilters",
             "logs:PutLogEvents",
             "s3:GetObject",
             "s3:ListBucket",
             "s3:ListBucketVersions",
             "s3:PutObject",
             "sns:Publish",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
             "sqs:SendMessage",
             "ssm:GetParameter",
             "sts:AssumeRole",
@@ -1979,4 +1983,80 @@ fn alarms_reach_someone_or_the_stack_refuses_to_deploy() {
     let outputs = &stack.raw()["Outputs"]["AlarmsReach"];
     let said = stack.resolve(&outputs["Value"]);
     assert_eq!(said.as_str(), Some(format!("topic {topic}").as_str()));
+}
+
+/// The member stack's forwarding is what the central audit checks (forwarding-broken): its
+/// rules carry exactly the names the code expects, its dead-letter queue the name the code
+/// reads, the reader role may read them and the audit-log subscriptions, and its alarm has an
+/// action in the member account itself.
+#[test]
+fn the_member_forwarding_the_audit_checks_is_named_readable_and_alarms_at_home() {
+    use eks_access_watch::model::snapshot::{FORWARD_DEAD_LETTER_QUEUE, FORWARD_RULES};
+    let m = member(&[("ReaderRoleRegion", "us-east-1")]);
+    let mut names: Vec<String> = m.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+        .filter_map(|(name, _)| m.resource(name.as_str().unwrap()))
+        .map(|r| r["Properties"]["Name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = FORWARD_RULES.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with(eks_access_watch::aws::coverage::FORWARD_RULE_PREFIX))
+    );
+    let queue = m.resource("ForwardDeadLetterQueue").unwrap();
+    assert_eq!(queue["Properties"]["QueueName"], FORWARD_DEAD_LETTER_QUEUE);
+    let alarm = m.resource("ForwardDeadLetterAlarm").unwrap();
+    assert_eq!(alarm["Properties"]["AlarmActions"][0], "<MemberAlarmTopic>");
+    let policy = m.resource("MemberAlarmTopicPolicy").unwrap();
+    let statement = &policy["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        statement["Principal"]["Service"],
+        "cloudwatch.amazonaws.com"
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["aws:SourceAccount"],
+        ACCOUNT
+    );
+    assert!(m.resource("MemberAlarmEmailSubscription").is_none());
+    let mailed = member(&[("AlarmEmail", "ops@example.com")]);
+    let sub = mailed.resource("MemberAlarmEmailSubscription").unwrap();
+    assert_eq!(sub["Properties"]["Endpoint"], "ops@example.com");
+    assert_eq!(sub["Properties"]["TopicArn"], "<MemberAlarmTopic>");
+
+    let reader = m.resource("ReaderRole").unwrap();
+    let (allowed, statements) = role_actions(&reader);
+    for action in [
+        "events:ListRules",
+        "sqs:GetQueueUrl",
+        "sqs:GetQueueAttributes",
+        "logs:DescribeSubscriptionFilters",
+    ] {
+        assert!(
+            allowed.contains(&action.to_string()),
+            "{action}: {allowed:?}"
+        );
+    }
+    let queue_read = statements
+        .iter()
+        .find(|s| s["Sid"] == "ForwardingDeadLettersRead")
+        .unwrap();
+    assert_eq!(
+        queue_read["Resource"].as_str().unwrap(),
+        format!("arn:aws:sqs:*:{ACCOUNT}:{FORWARD_DEAD_LETTER_QUEUE}")
+    );
+    let logs_read = statements
+        .iter()
+        .find(|s| s["Sid"] == "AuditLogSubscriptionsRead")
+        .unwrap();
+    assert_eq!(
+        logs_read["Resource"].as_str().unwrap(),
+        format!("arn:aws:logs:*:{ACCOUNT}:log-group:/aws/eks/*")
+    );
 }

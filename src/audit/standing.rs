@@ -460,18 +460,17 @@ fn coverage(snapshot: &Snapshot, out: &mut Vec<AuditFinding>) {
             .count();
         let mut broken = f.unreadable.clone();
         match &f.rules {
-            Some(rules) if rules.is_empty() => {
-                if clusters > 0 {
-                    out.push(place(
-                        &WATCH_COVERAGE_MISSING,
-                        Medium,
-                        format!(
-                            "No eks-access-watch forwarding rule in account {} {}, which has {clusters} cluster(s): their access changes never reach the watcher",
-                            f.account, f.region
-                        ),
-                    ));
-                }
+            Some(rules) if rules.is_empty() && clusters > 0 => {
+                out.push(place(
+                    &WATCH_COVERAGE_MISSING,
+                    Medium,
+                    format!(
+                        "No eks-access-watch forwarding rule in account {} {}, which has {clusters} cluster(s): their access changes never reach the watcher",
+                        f.account, f.region
+                    ),
+                ));
             }
+            Some(rules) if rules.is_empty() => {}
             Some(rules) => {
                 for name in crate::model::snapshot::FORWARD_RULES {
                     match rules.get(*name).map(String::as_str) {
