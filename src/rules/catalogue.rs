@@ -50,6 +50,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &integrity::TRAIL_MODIFIED,
     &integrity::NO_TRAIL_LOGGING,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
+    &integrity::WATCHER_TAMPERED,
     &kubernetes::AWS_AUTH_DELETED,
     &kubernetes::AWS_AUTH_CREATED,
     &kubernetes::AWS_AUTH_SYSTEM_MASTERS,
@@ -116,6 +117,7 @@ pub static LOCKED: &[&Rule] = &[
     &integrity::TRAIL_LOGGING_STOPPED,
     &integrity::NO_TRAIL_LOGGING,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
+    &integrity::WATCHER_TAMPERED,
     &correlation::BREAK_GLASS_SESSION_ACTIVITY,
 ];
 
