@@ -27,6 +27,8 @@
 //! the library stays pure and the tests set the clock.
 
 mod parse;
+
+pub use parse::MAX_EXCEPTION_DAYS;
 pub mod pattern;
 
 use std::path::Path;
@@ -151,7 +153,13 @@ impl Exception {
 impl Tuning {
     /// Parse and validate a tuning file's text; `source` names it in every problem.
     pub fn parse(text: &str, source: &str) -> Result<Self, ConfigError> {
-        parse::parse(text, source)
+        Self::parse_as_of(text, source, today_utc())
+    }
+
+    /// [`Tuning::parse`] as if read on `today`: no exception may expire more than
+    /// [`MAX_EXCEPTION_DAYS`] days after it.
+    pub fn parse_as_of(text: &str, source: &str, today: NaiveDate) -> Result<Self, ConfigError> {
+        parse::parse(text, source, today)
     }
 
     /// Read and validate a tuning file; the error names the path.
