@@ -96,11 +96,11 @@ fn the_sample_tuning_file_is_valid_and_complete() {
     assert_eq!(
         exceptions,
         [
-            ("vendor-support".to_string(), "cross-account-principal", 27),
+            ("vendor-support".to_string(), "cross-account-principal", 29),
             (
                 "autoscaler-pod-identity".to_string(),
                 "pod-identity-association",
-                35
+                37
             ),
         ]
     );
@@ -521,7 +521,7 @@ fn an_exception_applies_through_its_last_day_then_is_reported() {
     );
     assert!(
         report[0].summary.starts_with(&format!(
-            "Exception vendor-support for cross-account-principal ({} line 27) expired on 2026-12-31",
+            "Exception vendor-support for cross-account-principal ({} line 29) expired on 2026-12-31",
             sample_file().display()
         )),
         "{}",
