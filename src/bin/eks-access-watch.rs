@@ -409,6 +409,7 @@ impl Grading<'_> {
             let context = Context {
                 enrichment: online.and_then(|o| o.enrich(event)),
                 correlation: Some(correlation),
+                ..Context::default()
             };
             judged[f][e] = Some(self.judge(event, &context));
         }

@@ -260,6 +260,10 @@ fn tampering(call: CloudTrailCall, req: &Value, resp: &Value) -> Change {
         name,
         what,
         by_cloudformation: false,
+        version: match call {
+            C::PutParameter => value_at(resp, &["version"]).and_then(Value::as_i64),
+            _ => None,
+        },
     }))
 }
 

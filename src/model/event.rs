@@ -401,6 +401,8 @@ pub struct Tampering {
     /// set): a stack update or deletion, itself alerted by its own UpdateStack or DeleteStack
     /// call, graded lower.
     pub by_cloudformation: bool,
+    /// The parameter version a PutParameter wrote (its answer's `version`).
+    pub version: Option<i64>,
 }
 
 /// What the call changes (or tried to).
@@ -475,6 +477,14 @@ pub enum Change {
     },
     /// A part of this deployment disabled, removed or redirected.
     WatcherTampered(Box<Tampering>),
+    /// The tuning file read at a cold start is invalid (or could not be read): the function
+    /// runs on its environment's settings alone.
+    TuningInvalid {
+        /// Where it was read from (`SSM parameter /eks-access-watch/tuning`).
+        source: String,
+        /// Every problem, each naming its line.
+        problems: Vec<String>,
+    },
     /// The scheduled check: every trail it could read in the region, and what it could not.
     TrailStatus {
         trails: Vec<TrailState>,
@@ -518,6 +528,7 @@ impl Change {
             | Change::TrailStopped { .. }
             | Change::TrailModified { .. }
             | Change::WatcherTampered(_)
+            | Change::TuningInvalid { .. }
             | Change::TrailStatus { .. }
             | Change::RoleBinding(_)
             | Change::Role(_) => None,
@@ -567,6 +578,7 @@ impl Change {
             | Change::TrailStopped { .. }
             | Change::TrailModified { .. }
             | Change::WatcherTampered(_)
+            | Change::TuningInvalid { .. }
             | Change::TrailStatus { .. }
             | Change::Unparsed { .. }
             | Change::AwsAuth(_)

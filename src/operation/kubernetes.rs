@@ -144,7 +144,8 @@ impl Operation {
             | Operation::DeleteStack
             | Operation::UpdateStack
             | Operation::DeleteStackInstances
-            | Operation::TrailSelfCheck => return None,
+            | Operation::TrailSelfCheck
+            | Operation::TuningCheck => return None,
             Operation::AwsAuthCreate => (Create, AwsAuth),
             Operation::AwsAuthUpdate => (Update, AwsAuth),
             Operation::AwsAuthPatch => (Patch, AwsAuth),

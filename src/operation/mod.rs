@@ -142,6 +142,8 @@ closed_enum! {
         DeleteStackInstances = "DeleteStackInstances",
         /// The scheduled check that a trail still logs management write events.
         TrailSelfCheck = "TrailSelfCheck",
+        /// The tuning file read at a cold start (and found invalid: `tuning-invalid`).
+        TuningCheck = "TuningCheck",
         // The Kubernetes plane (EKS audit log): the text is the start of the alert's
         // `event_name`, the verb and the object (`patch configmaps/aws-auth`); a binding's
         // or a ClusterRole's name follows (`create clusterrolebindings/ops-admin`).
@@ -443,6 +445,7 @@ impl Operation {
                 Needs::WatcherResource,
             ),
             Operation::TrailSelfCheck => (Watcher, Nothing, None, plain),
+            Operation::TuningCheck => (Watcher, Nothing, None, plain),
             // Kubernetes objects: the previous content is rarely in the audit event, so no
             // one-command undo.
             Operation::AwsAuthCreate
@@ -542,6 +545,7 @@ impl Operation {
             Operation::UpdateStack => CloudTrailCall::UpdateStack,
             Operation::DeleteStackInstances => CloudTrailCall::DeleteStackInstances,
             Operation::TrailSelfCheck
+            | Operation::TuningCheck
             | Operation::AwsAuthCreate
             | Operation::AwsAuthUpdate
             | Operation::AwsAuthPatch

@@ -72,6 +72,8 @@ pub static CATALOGUE: &[&Rule] = &[
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
     &tuning::EXCEPTION_EXPIRED,
+    &tuning::TUNING_CHANGED,
+    &tuning::TUNING_INVALID,
     &standing::STANDING_CLUSTER_ADMIN,
     &standing::CREATOR_ADMIN_PRESENT,
     &standing::NO_WORKING_BREAK_GLASS,
@@ -118,6 +120,7 @@ pub static LOCKED: &[&Rule] = &[
     &integrity::NO_TRAIL_LOGGING,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
     &integrity::WATCHER_TAMPERED,
+    &tuning::TUNING_CHANGED,
     &correlation::BREAK_GLASS_SESSION_ACTIVITY,
 ];
 

@@ -26,8 +26,10 @@
 //! Expiry is judged against a date the caller passes in ([`today_utc`] in the binaries), so
 //! the library stays pure and the tests set the clock.
 
+mod diff;
 mod parse;
 
+pub use diff::differences;
 pub use parse::MAX_EXCEPTION_DAYS;
 pub mod pattern;
 
