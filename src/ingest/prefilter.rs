@@ -25,8 +25,8 @@ pub struct RecordError(#[from] serde_json::Error);
 /// What a byte search says about a record before any parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Candidate {
-    /// No watched event source (`eks.amazonaws.com`, `sts.amazonaws.com`,
-    /// `cloudtrail.amazonaws.com`) occurs and nothing is escaped: it cannot be watched.
+    /// No watched event source ([`Source`]: `eks.amazonaws.com`, `sts.amazonaws.com`, ...,
+    /// `cloudformation.amazonaws.com`) occurs and nothing is escaped: it cannot be watched.
     No,
     /// A watched source name occurs and the record holds no backslash: its keys and values can
     /// be read by byte search.
