@@ -858,3 +858,37 @@ fn an_exception_names_who_it_covers_and_lasts_at_most_180_days() {
         );
     }
 }
+
+/// Every locked rule, the watcher's own included (`watcher-tampered`, `tuning-changed`),
+/// refuses to be turned off, lowered or excepted, naming the line.
+#[test]
+fn no_locked_rule_can_be_turned_off_lowered_or_excepted() {
+    assert!(rules::is_locked(rules::find("watcher-tampered").unwrap()));
+    assert!(rules::is_locked(rules::find("tuning-changed").unwrap()));
+    for rule in rules::LOCKED {
+        let id = rule.id;
+        let off = Tuning::parse(&format!("[rules.{id}]\nenabled = false\n"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            off.contains(&format!(
+                "t.toml line 1: rules.{id}: {id} reports the watcher being bypassed or blinded"
+            )),
+            "{off}"
+        );
+        let err = Tuning::parse(&format!("[rules.{id}]\nseverity = \"info\"\n"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("never turn it off or lower it"), "{id}: {err}");
+        let excepted = Tuning::parse(
+            &format!("[[exceptions]]\nrule = \"{id}\"\nprincipal = \"arn:aws:iam::111122223333:role/x\"\nreason = \"r\"\nexpires = 2026-12-31\n"),
+            "t.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            excepted.contains("no exception can suppress it"),
+            "{id}: {excepted}"
+        );
+    }
+}
