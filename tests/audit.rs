@@ -799,6 +799,7 @@ rule = "standing-wildcard-scope"
 cluster = "prod-*"
 reason = "Migrated by Q3"
 expires = 2026-06-30
+principal = "arn:aws:iam::999988887777:role/vendor-*"
 "#;
     let tuning = eks_access_watch::Tuning::parse(toml, "tuning.toml").unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();

@@ -34,3 +34,10 @@ pub async fn get_text(client: &Client, name: &str) -> Result<String, AwsError> {
     }
     Ok(parameter.value().unwrap_or_default().to_string())
 }
+
+/// The value of version `version` of a `String` parameter (the `name:version` selector of
+/// GetParameter, which the same `ssm:GetParameter` permission allows): how the Lambda reads
+/// the tuning file before and after a write (`tuning-changed`).
+pub async fn get_version(client: &Client, name: &str, version: i64) -> Result<String, AwsError> {
+    get_text(client, &format!("{name}:{version}")).await
+}

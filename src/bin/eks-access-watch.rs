@@ -97,6 +97,11 @@ struct ReplayArgs {
     /// only.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// The watcher's stack: a call on a resource whose name starts with NAME (or one named in
+    /// WATCHER_RESOURCES, ALERT_TOPIC_ARN, FAILURE_QUEUE_URL, TUNING_PARAMETER_NAME) that
+    /// disables or redirects it is a watcher-tampered alert.
+    #[arg(long, value_name = "NAME", env = "WATCHER_STACK_NAME", default_value = eks_access_watch::config::DEFAULT_STACK_NAME)]
+    stack_name: String,
     /// Files or directories to read; `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -205,6 +210,10 @@ fn main() -> ExitCode {
 
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let (config, tuning) = args.rules.load()?;
+    let config = config.with_watcher(eks_access_watch::config::WatcherResources::from_env(
+        Some(&args.stack_name),
+        &|k| std::env::var(k).ok(),
+    ));
     let today = args.as_of.unwrap_or_else(tuning::today_utc);
     if let Some(t) = &tuning {
         for f in t.expired_findings(today) {
@@ -400,6 +409,7 @@ impl Grading<'_> {
             let context = Context {
                 enrichment: online.and_then(|o| o.enrich(event)),
                 correlation: Some(correlation),
+                ..Context::default()
             };
             judged[f][e] = Some(self.judge(event, &context));
         }

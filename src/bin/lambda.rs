@@ -24,17 +24,17 @@ async fn main() -> Result<(), Error> {
         }
     };
     let sdk = eks_access_watch::aws::load().await;
-    let setup: Setup = if settings.tuning_parameter.is_some() {
-        match load_tuning(settings, &aws_sdk_ssm::Client::new(&sdk)).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("{e}");
-                return Err(e.into());
-            }
-        }
-    } else {
-        settings.into()
+    // A tuning file that cannot be read or is invalid does not stop the function: it runs on
+    // the environment's settings and publishes tuning-invalid (below).
+    let ssm = settings
+        .tuning_parameter
+        .as_ref()
+        .map(|_| aws_sdk_ssm::Client::new(&sdk));
+    let setup: Setup = match &ssm {
+        Some(ssm) => load_tuning(settings, ssm).await,
+        None => settings.into(),
     };
+    let tuning_problems = setup.tuning_problems.clone();
     let settings = &setup.settings;
     // An expired exception no longer suppresses anything; say so at every cold start (each
     // alert it would have covered also names it in `expired_exception`).
@@ -72,6 +72,8 @@ async fn main() -> Result<(), Error> {
         format = %settings.format,
         failure_queue = settings.failure_queue_url.is_some(),
         tuning = setup.tuning.as_ref().map(|t| t.source.as_str()),
+        tuning_sha256 = setup.tuning_sha256.as_deref(),
+        tuning_invalid = !setup.tuning_problems.is_empty(),
         audit = settings.audit.bucket.is_some(),
         state_table = settings.state_table.as_deref(),
         "eks-access-watch ready"
@@ -80,6 +82,12 @@ async fn main() -> Result<(), Error> {
     let mut handler = Handler::new(setup, clients);
     if let Some(audit) = audit {
         handler = handler.with_audit(audit);
+    }
+    if let Some(ssm) = ssm {
+        handler = handler.with_ssm(ssm);
+    }
+    if let Some(delivery) = handler.report_tuning_problems(&tuning_problems).await {
+        tracing::warn!(delivery = %delivery, "tuning-invalid published");
     }
     let handler = &handler;
     // The payload stays raw JSON: the handler reads it, so nothing is rejected unread.

@@ -61,6 +61,8 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "FAILURE_QUEUE_URL",
     "TUNING_PARAMETER_NAME",
     "STATE_TABLE_NAME",
+    "WATCHER_STACK_NAME",
+    "WATCHER_RESOURCES",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its
@@ -146,7 +148,8 @@ impl LambdaSettings {
         .unwrap_or_else(|e| {
             env.problems.extend(e.problems);
             RuleConfig::default()
-        });
+        })
+        .with_watcher(super::WatcherResources::from_env(None, &get));
         let min_severity = env.parse("MIN_SEVERITY", Severity::Low, one_of);
         let enrich = env.parse("ENRICH", true, switch);
         let enrich_timeout = env.parse("ENRICH_TIMEOUT_MS", Duration::from_millis(3000), |v| {

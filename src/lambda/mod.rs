@@ -30,9 +30,11 @@ pub mod daily_audit;
 pub use budget::Budget;
 // The DynamoDB table as the state store (`impl Store for DynamoStore`).
 mod store;
+mod tuning_file;
 use crate::config::{ConfigError, LambdaSettings};
 use crate::context::eks::{EnrichSettings, Enricher};
 use std::sync::Arc;
+pub use tuning_file::{load_tuning, sha256_hex, silenced_metric, tuning_invalid_event};
 
 use crate::config::CorrelationSettings;
 use crate::context::correlate::{self, Correlation, View};
@@ -47,22 +49,17 @@ use crate::severity::Severity;
 use crate::sink::{Sink, SinkError, SnsSink, StdoutSink};
 use crate::tuning::{self, Tuning};
 
-/// Why the function could not start: like a bad environment variable, a tuning file that
-/// cannot be read or is invalid stops it at init, with every problem named.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error("cannot read the tuning file from SSM parameter {name}: {error}")]
-    Parameter { name: String, error: AwsError },
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-}
-
 /// The Lambda's configuration: the environment's settings and the tuning file they name.
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub settings: LambdaSettings,
     /// The tuning file, once read ([`load_tuning`]).
     pub tuning: Option<Tuning>,
+    /// Why the tuning file is not applied (it cannot be read or is invalid), each problem
+    /// naming its line: published as `tuning-invalid` at the cold start.
+    pub tuning_problems: Vec<String>,
+    /// The SHA-256 of the tuning file's text, when one was read (logged at each cold start).
+    pub tuning_sha256: Option<String>,
 }
 
 impl From<LambdaSettings> for Setup {
@@ -70,6 +67,8 @@ impl From<LambdaSettings> for Setup {
         Setup {
             settings,
             tuning: None,
+            tuning_problems: Vec::new(),
+            tuning_sha256: None,
         }
     }
 }
@@ -102,29 +101,9 @@ pub fn with_tuning(mut settings: LambdaSettings, tuning: Tuning) -> Result<Setup
     }
     settings.rules = settings.rules.merge(&tuning.rules);
     Ok(Setup {
-        settings,
         tuning: Some(tuning),
+        ..Setup::from(settings)
     })
-}
-
-/// Read the tuning file from the SSM parameter `TUNING_PARAMETER_NAME` names (once, at init)
-/// and add it to the settings ([`with_tuning`]). Without the variable the settings are
-/// returned unchanged and `ssm` is not called.
-pub async fn load_tuning(
-    settings: LambdaSettings,
-    ssm: &aws_sdk_ssm::Client,
-) -> Result<Setup, InitError> {
-    let Some(name) = settings.tuning_parameter.clone() else {
-        return Ok(settings.into());
-    };
-    let text = crate::aws::ssm::get_text(ssm, &name)
-        .await
-        .map_err(|error| InitError::Parameter {
-            name: name.clone(),
-            error,
-        })?;
-    let tuning = Tuning::parse(&text, &format!("SSM parameter {name}"))?;
-    Ok(with_tuning(settings, tuning)?)
 }
 
 closed_enum! {
@@ -270,12 +249,16 @@ pub struct Handler {
     /// outlives midnight.
     today: fn() -> NaiveDate,
     audit: Option<crate::lambda::daily_audit::DailyAudit>,
+    /// Reads the tuning parameter's versions when it is written ([`Handler::with_ssm`]).
+    ssm: Option<aws_sdk_ssm::Client>,
 }
 
 impl Handler {
     /// The enricher is dropped when `ENRICH` is off.
     pub fn new(setup: impl Into<Setup>, mut clients: Clients) -> Self {
-        let Setup { settings, tuning } = setup.into();
+        let Setup {
+            settings, tuning, ..
+        } = setup.into();
         if !settings.enrich {
             clients.enricher = None;
         }
@@ -286,6 +269,7 @@ impl Handler {
             clients,
             today: tuning::today_utc,
             audit: None,
+            ssm: None,
         }
     }
 
@@ -453,6 +437,7 @@ impl Handler {
         let context = Context {
             enrichment,
             correlation,
+            tuning_change: self.tuning_change(event).await,
         };
         let today = (self.today)();
         let alert = match pipeline::judge(
@@ -464,6 +449,7 @@ impl Handler {
         ) {
             Judged::Alert(alert) => *alert,
             Judged::Disabled { tuning } => {
+                tuning_file::report_silenced(event, "disabled", &[]);
                 return Handled::Disabled(format!(
                     "{} {}: every finding's rule is disabled in {tuning}",
                     event.event_name(),
@@ -471,6 +457,9 @@ impl Handler {
                 ));
             }
         };
+        if alert.rule_ids().is_empty() {
+            tuning_file::report_silenced(event, "suppressed", &alert.suppressed_rule_ids());
+        }
         let (delivery, failed) = self.deliver(&alert).await;
         for e in &failed {
             tracing::error!(event_id = ?alert.event_id, sink = e.sink, error = %e, retryable = e.retryable(), "alert not delivered");

@@ -234,7 +234,17 @@ pub(crate) fn text_with_access(alert: &Alert, access: Option<&str>) -> String {
     }
     let id = match alert.operation.source() {
         Source::Kubernetes => "Kubernetes audit ID",
-        Source::Eks | Source::Sts | Source::CloudTrail => "CloudTrail event ID",
+        Source::Eks
+        | Source::Sts
+        | Source::CloudTrail
+        | Source::Events
+        | Source::Lambda
+        | Source::Logs
+        | Source::Sns
+        | Source::Kms
+        | Source::Ssm
+        | Source::Sqs
+        | Source::CloudFormation => "CloudTrail event ID",
         Source::Watcher => "Check ID",
     };
     let _ = writeln!(out, "\n{id}: {}", alert.event_id.as_deref().unwrap_or(na));
