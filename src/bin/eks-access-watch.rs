@@ -56,7 +56,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// Output format: a readable table, a JSON array, or one JSON alert per line.
+    /// Output format: a readable table, a JSON array, one JSON alert per line, or one OCSF
+    /// Detection Finding per line (docs/sinks.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
@@ -164,6 +165,7 @@ enum Format {
     Text,
     Json,
     Ndjson,
+    Ocsf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -526,7 +528,7 @@ impl<W: Write> Printer<'_, W> {
         match self.format {
             Format::Json => self.out.write_all(b"["),
             Format::Text => writeln!(self.out, "{}", render::table_header()),
-            Format::Ndjson => Ok(()),
+            Format::Ndjson | Format::Ocsf => Ok(()),
         }
     }
 
@@ -534,6 +536,10 @@ impl<W: Write> Printer<'_, W> {
         match self.format {
             Format::Ndjson => {
                 serde_json::to_writer(&mut *self.out, &render::json::document(alert))?;
+                self.out.write_all(b"\n")
+            }
+            Format::Ocsf => {
+                serde_json::to_writer(&mut *self.out, &render::ocsf::alert(alert))?;
                 self.out.write_all(b"\n")
             }
             Format::Json => {

@@ -1,6 +1,7 @@
 //! Every human rendering of alerts: the headline and subject line, the single-alert text (also
 //! the e-mail body), the terminal table, the undo command, the next steps, the enrichment
-//! context; the chat document in [`chat`]; the rule catalogue's docs in [`docs`].
+//! context; the chat document in [`chat`]; the rule catalogue's docs in [`docs`]; the OCSF
+//! Detection Finding every sink and `--format ocsf` share in [`ocsf`].
 //!
 //! **The headline says what changed and for whom**: it is the highest-graded finding that
 //! describes the change. Findings that describe *how* it was made (qualifiers: unapproved
@@ -15,6 +16,7 @@ pub mod chat;
 pub mod digest;
 pub mod docs;
 pub mod json;
+pub mod ocsf;
 pub mod sns;
 
 use std::fmt::Write;
