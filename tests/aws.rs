@@ -460,7 +460,7 @@ pub(crate) fn clients(
         sns,
         sqs,
         cloudtrail: None,
-        state: None,
+        ..Clients::default()
     }
 }
 

@@ -50,6 +50,8 @@ mod audit;
 mod audit_aws;
 // The OCSF Detection Finding rendering against the class's schema, over every sample.
 mod ocsf;
+// Security Hub (SDK mocks) and PagerDuty (loopback server) sinks; one behaviour for every sink.
+mod sinks;
 // Correlation with state: windows, keys, look-alikes, the stores, replay --state.
 mod correlation;
 // The SAM templates agree with the catalogue; samples match the event patterns they should.

@@ -14,9 +14,11 @@ use crate::arn::{self, PrincipalKey};
 
 mod audit;
 mod lambda;
+mod sinks;
 
 pub use audit::{AUDIT_ENV_VARS, AuditConfig, AuditSettings, check_targets, is_region};
 pub use lambda::{AlertFormat, LAMBDA_ENV_VARS, LambdaSettings};
+pub use sinks::{DEFAULT_PAGERDUTY_EVENTS_URL, SINK_ENV_VARS, SinkSettings};
 
 /// Windows and thresholds of the correlation rules (the tuning file's `[correlation]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
