@@ -197,3 +197,29 @@ impl Alert {
         uids
     }
 }
+
+/// Whether an alert goes to a sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// At or above the threshold.
+    Send,
+    /// Below the threshold, but it updates or closes a finding the sink holds.
+    Lifecycle,
+    /// Below the threshold (the higher of `MIN_SEVERITY` and the sink's own minimum).
+    Below(Severity),
+}
+
+/// The rule every sink follows: an alert at or above the higher of `global` (`MIN_SEVERITY`)
+/// and the sink's own minimum goes to it; an update or a revert (see [`Activity`]): the rule every sink follows of a
+/// finding the sink already `holds` goes to it whatever those minimums say, so what a sink
+/// opened it also sees move and close.
+pub fn due(alert: &Alert, global: Severity, sink_min: Severity, holds: bool) -> Due {
+    let threshold = global.max(sink_min);
+    if alert.severity >= threshold {
+        Due::Send
+    } else if holds && alert.activity() != Activity::Create {
+        Due::Lifecycle
+    } else {
+        Due::Below(threshold)
+    }
+}

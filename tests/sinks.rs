@@ -726,3 +726,154 @@ async fn a_revert_below_every_minimum_reaches_the_sinks_that_hold_the_grant_only
         revert.delivery
     );
 }
+
+// ---- replay --sink NAME [--send] ----
+
+fn replay_to(
+    sink: &str,
+    send: bool,
+    endpoint: Option<&str>,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let (_, files) = sequences()
+        .into_iter()
+        .find(|(d, _)| d.ends_with("created-then-deleted"))
+        .unwrap();
+    let mut c = crate::cli::bin();
+    c.arg("replay").args(["--format", "ndjson", "--sink", sink]);
+    if send {
+        c.arg("--send");
+    }
+    c.args(&files)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    if let Some(e) = endpoint {
+        c.env("AWS_ENDPOINT_URL", e);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn replay_sink_is_a_dry_run_that_names_what_it_would_send() {
+    // No endpoint at all: a dry run never calls anything.
+    let out = replay_to("securityhub", false, Some("http://127.0.0.1:9"), &[]);
+    let err = crate::cli::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("dry run: would send to securityhub"), "{err}");
+    assert!(err.contains("(Close, "), "the revert is a close: {err}");
+    assert!(err.contains("nothing sent (add --send to send)"), "{err}");
+    // The alerts are still printed.
+    assert_eq!(crate::cli::stdout(&out).lines().count(), 5);
+}
+
+#[test]
+fn send_without_sink_is_refused() {
+    let out = crate::cli::bin()
+        .args(["replay", "--send", "events/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::cli::stderr(&out).contains("--sink"));
+}
+
+#[test]
+fn replay_sink_pagerduty_send_reads_the_key_from_ssm_and_triggers_and_resolves() {
+    let mut server = mockito::Server::new();
+    let ssm = server
+        .mock("POST", "/")
+        .match_header("x-amz-target", "AmazonSSM.GetParameter")
+        .match_body(mockito::Matcher::PartialJson(json!({"Name": "/eaw/pagerduty", "WithDecryption": true})))
+        .with_header("content-type", "application/x-amz-json-1.1")
+        .with_body(r#"{"Parameter":{"Name":"/eaw/pagerduty","Type":"SecureString","Value":"KEY-FROM-SSM","Version":1}}"#)
+        .expect(1)
+        .create();
+    let bodies: Bodies = Arc::default();
+    let b = bodies.clone();
+    let pd = server
+        .mock("POST", "/v2/enqueue")
+        .with_status(202)
+        .with_body_from_request(move |req| {
+            b.lock()
+                .unwrap()
+                .push(serde_json::from_slice(req.body().unwrap()).unwrap());
+            ACCEPTED.as_bytes().to_vec()
+        })
+        .create();
+    let url = format!("{}/v2/enqueue", server.url());
+    let out = replay_to(
+        "pagerduty",
+        true,
+        Some(&server.url()),
+        &[
+            ("PAGERDUTY_ROUTING_KEY_PARAMETER", "/eaw/pagerduty"),
+            ("PAGERDUTY_EVENTS_URL", &url),
+        ],
+    );
+    let err = crate::cli::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    ssm.assert();
+    let bodies = bodies.lock().unwrap();
+    assert!(bodies.iter().all(|b| b["routing_key"] == "KEY-FROM-SSM"));
+    let actions: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["event_action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"trigger") && actions.contains(&"resolve"),
+        "{actions:?}"
+    );
+    assert!(err.contains("sent to pagerduty, 0 failed"), "{err}");
+    drop(pd);
+}
+
+#[test]
+fn replay_sink_securityhub_send_imports_and_resolves_under_the_home_account() {
+    let mut server = mockito::Server::new();
+    let imports: Bodies = Arc::default();
+    let i = imports.clone();
+    let import = server
+        .mock("POST", "/findings/import")
+        .with_header("content-type", "application/json")
+        .with_body_from_request(move |req| {
+            let body: Value = serde_json::from_slice(req.body().unwrap()).unwrap();
+            let n = body["Findings"].as_array().unwrap().len();
+            i.lock().unwrap().push(body);
+            format!(r#"{{"FailedCount":0,"SuccessCount":{n},"FailedFindings":[]}}"#).into_bytes()
+        })
+        .create();
+    let update = server
+        .mock("PATCH", "/findings/batchupdate")
+        .match_body(mockito::Matcher::PartialJson(
+            json!({"Workflow": {"Status": "RESOLVED"}}),
+        ))
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"ProcessedFindings":[],"UnprocessedFindings":[]}"#)
+        .expect(1)
+        .create();
+    let out = replay_to(
+        "securityhub",
+        true,
+        Some(&server.url()),
+        &[("HOME_ACCOUNT_ID", HOME)],
+    );
+    let err = crate::cli::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    update.assert();
+    let imports = imports.lock().unwrap();
+    let findings: Vec<&Value> = imports
+        .iter()
+        .flat_map(|b| b["Findings"].as_array().unwrap())
+        .collect();
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|f| f["AwsAccountId"] == HOME));
+    assert!(findings.iter().any(|f| f["RecordState"] == "ARCHIVED"));
+    drop(import);
+}

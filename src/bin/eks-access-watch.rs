@@ -6,6 +6,8 @@
 mod audit_cmd;
 #[path = "eks-access-watch/migrate.rs"]
 mod migrate;
+#[path = "eks-access-watch/send.rs"]
+mod send;
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
@@ -98,6 +100,14 @@ struct ReplayArgs {
     /// only.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Send what replay finds to a configured sink, for backfills (securityhub, pagerduty;
+    /// configured by the Lambda's variables, see docs/sinks.md). A dry run that names each
+    /// alert the sink would receive unless --send is given.
+    #[arg(long, value_enum, value_name = "NAME")]
+    sink: Option<send::SinkName>,
+    /// With --sink: really send, with your own AWS credentials (without it, nothing is sent).
+    #[arg(long, requires = "sink")]
+    send: bool,
     /// Files or directories to read; `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -309,6 +319,15 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         today,
     };
     grading.judge_all(&mut reports, store.as_ref(), online.as_ref());
+    // `--sink`: every alert, whatever --min-severity shows (updates of what the sink holds go
+    // whatever the minimums say).
+    let for_sink: Vec<Alert> = match args.sink {
+        Some(_) => reports
+            .iter()
+            .flat_map(|r| r.alerts.iter().cloned())
+            .collect(),
+        None => Vec::new(),
+    };
     let result = reports
         .into_iter()
         .try_for_each(|report| show(report, &mut printer));
@@ -321,6 +340,11 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     printer.finish()?;
     out.flush()?;
+    if let Some(sink) = args.sink {
+        let alerts: Vec<&Alert> = for_sink.iter().collect();
+        let sent = send::run(&alerts, sink, args.send, args.min_severity)?;
+        problems += sent.failed;
+    }
     if args.summary {
         eprintln!(
             "eks-access-watch: {} inputs, {} records, {} watched, {} alerts shown, {} problems",
