@@ -63,6 +63,12 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "FAILURE_QUEUE_URL",
     "TUNING_PARAMETER_NAME",
     "STATE_TABLE_NAME",
+    // The finding-keeping sinks (`super::SINK_ENV_VARS`).
+    "SECURITY_HUB",
+    "SECURITY_HUB_MIN_SEVERITY",
+    "PAGERDUTY_ROUTING_KEY_PARAMETER",
+    "PAGERDUTY_MIN_SEVERITY",
+    "PAGERDUTY_EVENTS_URL",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its
