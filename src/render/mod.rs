@@ -83,6 +83,11 @@ pub fn headline(alert: &Alert) -> Headline<'_> {
 /// `[CRITICAL] prod-eu: ClusterAdmin granted cluster-wide to role/ci-deployer by ...`, at most
 /// 100 printable ASCII characters, no newlines.
 pub fn subject(alert: &Alert) -> String {
+    subject_within(alert, SUBJECT_MAX)
+}
+
+/// [`subject`] with another limit: PagerDuty's summary (1,024), Security Hub's title (256).
+pub fn subject_within(alert: &Alert, max: usize) -> String {
     let account = Some(alert.account.as_str()).filter(|a| !a.is_empty());
     let place = alert
         .cluster
@@ -96,7 +101,7 @@ pub fn subject(alert: &Alert) -> String {
             place,
             headline(alert).sentence(&alert.event_name)
         ),
-        SUBJECT_MAX,
+        max,
     )
 }
 

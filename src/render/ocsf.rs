@@ -125,7 +125,7 @@ pub fn alert(alert: &Alert) -> Value {
 
     let mut finding_info = Map::new();
     finding_info.insert("uid".into(), json!(alert.finding_uid()));
-    finding_info.insert("title".into(), json!(super::subject(alert)));
+    finding_info.insert("title".into(), json!(super::subject_within(alert, 256)));
     finding_info.insert("desc".into(), json!(headline));
     finding_info.insert("types".into(), json!(alert.rule_ids()));
     if let Some(i) = &alert.incident {

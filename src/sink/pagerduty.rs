@@ -44,15 +44,6 @@ pub fn pagerduty_severity(severity: Severity) -> &'static str {
     }
 }
 
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(3)).collect();
-    out.push_str("...");
-    out
-}
-
 /// The Events API v2 bodies of one alert: one `trigger`, or for a revert one `resolve` per
 /// finding it closes.
 pub fn pagerduty_event(alert: &Alert, routing_key: &str) -> Vec<Value> {
@@ -93,7 +84,7 @@ pub fn pagerduty_event(alert: &Alert, routing_key: &str) -> Vec<Value> {
     let mut payload = serde_json::Map::new();
     payload.insert(
         "summary".into(),
-        json!(clip(&crate::render::subject(alert), SUMMARY_MAX)),
+        json!(crate::render::subject_within(alert, SUMMARY_MAX)),
     );
     payload.insert(
         "source".into(),

@@ -201,7 +201,7 @@ pub fn asff_finding(alert: &Alert, id: &str, importer: &Importer, now: &str) -> 
             .or_else(|| alert.event_time.clone()),
         last_observed_at: alert.event_time.clone(),
         severity: label(alert.severity).to_string(),
-        title: clip(&crate::render::subject(alert), TITLE_MAX),
+        title: crate::render::subject_within(alert, TITLE_MAX),
         description: clip(
             if description.is_empty() {
                 &alert.event_name

@@ -46,7 +46,6 @@ impl SinkName {
 #[derive(Debug, Default)]
 pub struct Sent {
     pub sent: u64,
-    pub below: u64,
     pub failed: u64,
 }
 
@@ -81,10 +80,7 @@ fn selected<'a>(
 pub fn run(alerts: &[&Alert], sink: SinkName, send: bool, min: Severity) -> anyhow::Result<Sent> {
     let settings = SinkSettings::from_env(|k| std::env::var(k).ok())?;
     let (chosen, below) = selected(alerts, sink, &settings, min);
-    let mut result = Sent {
-        below,
-        ..Sent::default()
-    };
+    let mut result = Sent::default();
     if !send {
         for a in &chosen {
             eprintln!(
@@ -106,6 +102,12 @@ pub fn run(alerts: &[&Alert], sink: SinkName, send: bool, min: Severity) -> anyh
         return Ok(result);
     }
     deliver(&chosen, sink, &settings, &mut result)?;
+    eprintln!(
+        "eks-access-watch: {} alert(s) sent to {}, {} failed, {below} below its minimum",
+        result.sent,
+        sink.name(),
+        result.failed,
+    );
     Ok(result)
 }
 
@@ -189,13 +191,6 @@ fn deliver(
                 }
             }
         }
-        eprintln!(
-            "eks-access-watch: {} alert(s) sent to {}, {} failed, {} below its minimum",
-            result.sent,
-            sink.name(),
-            result.failed,
-            result.below
-        );
         Ok(())
     })
 }
