@@ -877,3 +877,25 @@ fn replay_sink_securityhub_send_imports_and_resolves_under_the_home_account() {
     assert!(findings.iter().any(|f| f["RecordState"] == "ARCHIVED"));
     drop(import);
 }
+
+#[test]
+fn security_hub_needs_the_functions_account_and_region_and_says_so() {
+    let e = LambdaSettings::from_env(|k| (k == "SECURITY_HUB").then(|| "true".to_string()))
+        .unwrap_err();
+    let text = e.problems.join("\n");
+    assert!(
+        text.contains("SECURITY_HUB:") && text.contains("HOME_ACCOUNT_ID"),
+        "{text}"
+    );
+    assert!(text.contains("AWS_REGION"), "{text}");
+    let ok = lambda_settings(&[
+        ("SECURITY_HUB", "true"),
+        ("PAGERDUTY_MIN_SEVERITY", "medium"),
+    ]);
+    assert!(ok.sinks.security_hub);
+    assert_eq!(ok.sinks.pagerduty_min_severity, Severity::Medium);
+    assert_eq!(
+        eks_access_watch::lambda::security_hub_importer(&ok),
+        importer()
+    );
+}

@@ -216,6 +216,9 @@ impl LambdaSettings {
         if sinks.security_hub && home_account.is_none() && topic.is_none() {
             env.problems.push("SECURITY_HUB: Security Hub imports findings under the function's own account, which nothing names: set HOME_ACCOUNT_ID (the template sets it to AWS::AccountId)".to_string());
         }
+        if sinks.security_hub && env.text("AWS_REGION").is_none() {
+            env.problems.push("SECURITY_HUB: Security Hub imports into the function's region, which AWS_REGION names (the Lambda runtime sets it); set it when running the function elsewhere".to_string());
+        }
         if !env.problems.is_empty() {
             return Err(ConfigError {
                 problems: env.problems,
