@@ -202,3 +202,30 @@ fn severities_map_onto_ocsf_ids() {
     .collect();
     assert_eq!(got, [1, 2, 3, 4, 5]);
 }
+
+#[test]
+fn replay_and_audit_print_one_valid_detection_finding_per_line_with_format_ocsf() {
+    let schema = schema();
+    let dir = crate::util::events_dir();
+    let replay = crate::cli::bin()
+        .args(["replay", "--format", "ocsf"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/org.json");
+    let audit = crate::cli::bin()
+        .args(["audit", "--format", "ocsf", "--snapshot"])
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    for (what, out, at_least) in [("replay", &replay, 80), ("audit", &audit, 10)] {
+        let text = crate::cli::stdout(out);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= at_least, "{what}: {} lines", lines.len());
+        for line in lines {
+            let doc: Value = serde_json::from_str(line).unwrap();
+            let problems = schema::check(&doc, &schema);
+            assert!(problems.is_empty(), "{what}: {problems:?}");
+        }
+    }
+}

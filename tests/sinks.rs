@@ -899,3 +899,44 @@ fn security_hub_needs_the_functions_account_and_region_and_says_so() {
         importer()
     );
 }
+
+#[tokio::test]
+async fn a_sink_that_refuses_for_good_parks_the_event_while_the_others_deliver() {
+    let (sns, published) = sns_capturing();
+    let (sqs, parked) = crate::aws::sqs_capturing();
+    let (server, _bodies, _m) = pd_server(&[(
+        1,
+        403,
+        r#"{"status":"forbidden","message":"routing key not allowed"}"#,
+    )])
+    .await;
+    let mut settings = lambda_settings(&[]);
+    settings.failure_queue_url =
+        Some("https://sqs.eu-west-1.amazonaws.com/111122223333/failures".to_string());
+    let pagerduty = PagerDutySink::new(pd_settings(
+        format!("{}/v2/enqueue", server.url()),
+        Severity::High,
+    ))
+    .unwrap();
+    let handler = Handler::new(
+        settings,
+        Clients {
+            sns: Some(sns),
+            sqs: Some(sqs),
+            state: Some(Arc::new(MemoryStore::new())),
+            pagerduty: Some(pagerduty),
+            ..Clients::default()
+        },
+    );
+    let resp = handler.handle(&raw(&create_vendor())).await.unwrap();
+    assert_eq!(published.lock().unwrap().len(), 1, "SNS delivered");
+    let parked = parked.lock().unwrap();
+    assert_eq!(parked.len(), 1, "the event is parked for PagerDuty's sake");
+    assert!(
+        parked[0].1.contains("routing key not allowed"),
+        "{}",
+        parked[0].1
+    );
+    let reason = resp.failure_queue.unwrap();
+    assert!(reason.contains("HTTP 403"), "{reason}");
+}
