@@ -8,7 +8,7 @@ use eks_access_watch::aws::dynamodb::DynamoStore;
 use eks_access_watch::config::LambdaSettings;
 use eks_access_watch::context::eks::Enricher;
 use eks_access_watch::context::state::Store;
-use eks_access_watch::lambda::{Clients, Handler, Setup, load_tuning};
+use eks_access_watch::lambda::{Budget, Clients, Handler, Setup, budget, load_tuning};
 use eks_access_watch::sink::{PagerDutySettings, PagerDutySink};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
@@ -116,8 +116,11 @@ async fn main() -> Result<(), Error> {
     }
     let handler = &handler;
     // The payload stays raw JSON: the handler reads it, so nothing is rejected unread.
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        handler.handle(&event.payload).await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let budget = Budget::from_deadline_ms(event.context.deadline, budget::DEFAULT_RESERVE);
+            handler.handle_within(&event.payload, budget).await
+        },
+    ))
     .await
 }

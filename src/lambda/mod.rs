@@ -25,7 +25,9 @@ use crate::alert::Alert;
 use crate::aws::AwsError;
 use crate::closed::{UnknownValue, closed_enum};
 
+pub mod budget;
 pub mod daily_audit;
+pub use budget::Budget;
 // The DynamoDB table as the state store (`impl Store for DynamoStore`).
 mod store;
 // Which sinks took each event and hold each finding (issue 19: one behaviour for every sink).
@@ -324,8 +326,20 @@ impl Handler {
         }
     }
 
-    /// Handle one invocation payload (see the module docs for what it may be).
+    /// Handle one invocation payload (see the module docs for what it may be), with no
+    /// deadline ([`Handler::handle_within`] with [`Budget::unlimited`]).
     pub async fn handle(&self, payload: &RawValue) -> Result<Response, HandlerError> {
+        self.handle_within(payload, Budget::unlimited()).await
+    }
+
+    /// Handle one invocation payload within `budget`: work not started when the budget is
+    /// spent is handed back (parked or reported as failed) instead of timing out.
+    pub async fn handle_within(
+        &self,
+        payload: &RawValue,
+        budget: Budget,
+    ) -> Result<Response, HandlerError> {
+        let _ = budget; // the seam: batch stages check `budget.is_spent()` between items.
         if let Some(task) = task_of(payload)? {
             return self.run_task(task).await;
         }
