@@ -940,3 +940,67 @@ async fn a_sink_that_refuses_for_good_parks_the_event_while_the_others_deliver()
     let reason = resp.failure_queue.unwrap();
     assert!(reason.contains("HTTP 403"), "{reason}");
 }
+
+#[tokio::test]
+async fn on_dynamodb_the_sinks_marks_are_items_and_cost_one_read_per_payload() {
+    let (store, client, calls) = crate::dynamodb::moto_store().await;
+    let table = store.table().to_string();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let (sns, published) = sns_capturing();
+    let down = mock!(SecurityHub::batch_import_findings)
+        .then_http_response(|| error_response(503, "ServiceUnavailable", "down"));
+    let (server, bodies, _m) = pd_server(&[(1, 202, ACCEPTED)]).await;
+    let settings = lambda_settings(&[("SECURITY_HUB", "true")]);
+    let pagerduty = PagerDutySink::new(pd_settings(
+        format!("{}/v2/enqueue", server.url()),
+        Severity::High,
+    ))
+    .unwrap();
+    let handler = Handler::new(
+        settings.clone(),
+        Clients {
+            sns: Some(sns.clone()),
+            state: Some(store.clone()),
+            securityhub: Some(securityhub(&[&down])),
+            pagerduty: Some(pagerduty.clone()),
+            ..Clients::default()
+        },
+    );
+    let payload = raw(&create_vendor());
+    assert!(handler.handle(&payload).await.unwrap_err().retryable());
+    // Claim, correlation read, the sinks' read, commit.
+    assert_eq!(
+        calls.take(),
+        crate::dynamodb::counts(&[("BatchGetItem", 2), ("TransactWriteItems", 2)])
+    );
+    let items = crate::dynamodb::items(&client, &table).await;
+    let id = "00000000-0000-0000-0000-000000000001";
+    let sent = items[&format!("sink-sent#{id}")]["v"].as_s().unwrap();
+    assert_eq!(sent, r#"{"sinks":["pagerduty","sns"]}"#);
+    let held = items[&format!("sink-finding#{id}")]["v"].as_s().unwrap();
+    assert_eq!(held, r#"{"sinks":["pagerduty","sns"]}"#);
+    assert!(
+        !items.contains_key(&format!("delivered#{id}")),
+        "the claim is released"
+    );
+
+    let (up, imports) = importing();
+    let handler = Handler::new(
+        settings,
+        Clients {
+            sns: Some(sns),
+            state: Some(store),
+            securityhub: Some(securityhub(&[&up])),
+            pagerduty: Some(pagerduty),
+            ..Clients::default()
+        },
+    );
+    handler.handle(&payload).await.unwrap();
+    assert_eq!(imports.lock().unwrap().len(), 1);
+    assert_eq!(published.lock().unwrap().len(), 1);
+    assert_eq!(bodies.lock().unwrap().len(), 1);
+    let items = crate::dynamodb::items(&client, &table).await;
+    let sent = items[&format!("sink-sent#{id}")]["v"].as_s().unwrap();
+    assert_eq!(sent, r#"{"sinks":["pagerduty","securityhub","sns"]}"#);
+    assert!(items.contains_key(&format!("delivered#{id}")));
+}
