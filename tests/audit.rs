@@ -31,7 +31,7 @@ pub fn audit_config() -> AuditConfig {
     AuditConfig::new(&["Owner".to_string()], "--require-tag", 5).unwrap()
 }
 
-fn report(current: &str, baseline: Option<&str>) -> AuditReport {
+pub fn report(current: &str, baseline: Option<&str>) -> AuditReport {
     let baseline = baseline.map(load);
     audit::audit(
         &load(current),

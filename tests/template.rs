@@ -2033,3 +2033,167 @@ fn the_function_knows_the_parts_the_template_does_not_name_after_the_stack() {
         assert_eq!(watched(&record, &config), expected, "{what}: watched");
     }
 }
+
+// ---- Security Hub and PagerDuty (issue 19) ----
+
+/// The watcher's statements whose actions start with one of `prefixes`.
+fn statements_for(stack: &Stack, prefixes: &[&str]) -> Vec<Yaml> {
+    let role = stack.resource("WatcherRole").unwrap();
+    let (_, statements) = role_actions(&role);
+    statements
+        .into_iter()
+        .filter(|s| {
+            let actions = format!("{:?}", s["Action"]);
+            prefixes.iter().any(|p| actions.contains(p))
+        })
+        .collect()
+}
+
+#[test]
+fn security_hub_is_off_by_default_and_then_grants_nothing() {
+    let stack = central(&[]);
+    assert!(statements_for(&stack, &["securityhub:"]).is_empty());
+    let env = &stack.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["SECURITY_HUB"], "false");
+    assert_eq!(env["SECURITY_HUB_MIN_SEVERITY"], "medium");
+    let defaults = eks_access_watch::config::SinkSettings::default();
+    assert_eq!(defaults.security_hub_min_severity.as_str(), "medium");
+    assert!(!defaults.security_hub);
+}
+
+#[test]
+fn security_hub_imports_on_exactly_the_default_product_and_resolves_only() {
+    let stack = central(&[("SecurityHub", "true"), ("SecurityHubMinSeverity", "high")]);
+    let env = &stack.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["SECURITY_HUB"], "true");
+    assert_eq!(env["SECURITY_HUB_MIN_SEVERITY"], "high");
+    // The account the findings are imported under (the default product's rule).
+    assert_eq!(env["HOME_ACCOUNT_ID"], ACCOUNT);
+    let statements = statements_for(&stack, &["securityhub:"]);
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    let import = &statements[0];
+    assert_eq!(import["Sid"], "SecurityHubImportFindings");
+    assert_eq!(import["Action"], "securityhub:BatchImportFindings");
+    assert_eq!(
+        import["Resource"],
+        "arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default"
+    );
+    assert_eq!(
+        import["Resource"].as_str().unwrap(),
+        eks_access_watch::aws::securityhub::default_product_arn("aws", "eu-west-1", ACCOUNT)
+    );
+    assert!(import["Condition"].is_null());
+    let update = &statements[1];
+    assert_eq!(update["Sid"], "SecurityHubResolveFindings");
+    assert_eq!(update["Action"], "securityhub:BatchUpdateFindings");
+    assert_eq!(
+        update["Resource"],
+        "arn:aws:securityhub:eu-west-1:111122223333:hub/default"
+    );
+    assert_eq!(
+        update["Condition"]["StringEquals"]["securityhub:ASFFSyntaxPath/Workflow.Status"],
+        "RESOLVED"
+    );
+    // Nothing else of Security Hub, and no wildcard action.
+    let role = stack.resource("WatcherRole").unwrap();
+    let (actions, _) = role_actions(&role);
+    let hub: Vec<&String> = actions
+        .iter()
+        .filter(|a| a.starts_with("securityhub:"))
+        .collect();
+    assert_eq!(
+        hub,
+        [
+            "securityhub:BatchImportFindings",
+            "securityhub:BatchUpdateFindings"
+        ]
+    );
+}
+
+#[test]
+fn pagerduty_reads_exactly_its_secure_string_and_decrypts_only_it_through_ssm() {
+    let off = central(&[]);
+    let env = &off.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["PAGERDUTY_ROUTING_KEY_PARAMETER"], "");
+    assert_eq!(env["PAGERDUTY_MIN_SEVERITY"], "high");
+    assert_eq!(
+        env["PAGERDUTY_EVENTS_URL"].as_str().unwrap(),
+        eks_access_watch::config::DEFAULT_PAGERDUTY_EVENTS_URL
+    );
+    assert!(
+        statements_for(&off, &["kms:Decrypt\""])
+            .iter()
+            .all(|s| s["Sid"] == "EncryptAlerts")
+    );
+    assert!(statements_for(&off, &["ssm:"]).is_empty());
+
+    let name = "/eks-access-watch/pagerduty";
+    let on = central(&[
+        ("PagerDutyRoutingKeyParameter", name),
+        ("PagerDutyMinSeverity", "critical"),
+    ]);
+    let env = &on.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env["PAGERDUTY_ROUTING_KEY_PARAMETER"], name,
+        "the parameter's name, never the key"
+    );
+    assert_eq!(env["PAGERDUTY_MIN_SEVERITY"], "critical");
+    let param = format!("arn:aws:ssm:eu-west-1:111122223333:parameter{name}");
+    let read = statements_for(&on, &["ssm:"]);
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0]["Sid"], "ReadPagerDutyRoutingKey");
+    assert_eq!(read[0]["Action"], "ssm:GetParameter");
+    assert_eq!(read[0]["Resource"].as_str(), Some(param.as_str()));
+    let role = on.resource("WatcherRole").unwrap();
+    let (_, statements) = role_actions(&role);
+    let decrypt: Vec<&Yaml> = statements
+        .iter()
+        .filter(|s| s["Sid"] == "DecryptPagerDutyRoutingKey")
+        .collect();
+    assert_eq!(decrypt.len(), 1);
+    let d = decrypt[0];
+    assert_eq!(d["Action"], "kms:Decrypt");
+    assert_eq!(
+        d["Condition"]["StringEquals"]["kms:ViaService"],
+        "ssm.eu-west-1.amazonaws.com"
+    );
+    assert_eq!(
+        d["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"].as_str(),
+        Some(param.as_str())
+    );
+    let spec = &load("template.yaml")["Parameters"]["PagerDutyRoutingKeyParameter"];
+    let allowed = regex::Regex::new(spec["AllowedPattern"].as_str().unwrap()).unwrap();
+    assert!(allowed.is_match(name) && allowed.is_match(""));
+    assert!(
+        !allowed.is_match("R0UTINGKEY"),
+        "a key is not a parameter name"
+    );
+    let url = &load("template.yaml")["Parameters"]["PagerDutyEventsUrl"];
+    let allowed = regex::Regex::new(url["AllowedPattern"].as_str().unwrap()).unwrap();
+    assert!(allowed.is_match(eks_access_watch::config::DEFAULT_PAGERDUTY_EVENTS_URL));
+    assert!(
+        !allowed.is_match("http://events.pagerduty.com/v2/enqueue"),
+        "https only"
+    );
+}
+
+#[test]
+fn the_sink_severity_parameters_allow_exactly_the_severities() {
+    let template = load("template.yaml");
+    let valid: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+    for p in ["SecurityHubMinSeverity", "PagerDutyMinSeverity"] {
+        let allowed: Vec<&str> = template["Parameters"][p]["AllowedValues"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(allowed, valid, "{p}");
+    }
+    for v in eks_access_watch::config::SINK_ENV_VARS {
+        assert!(
+            eks_access_watch::config::LAMBDA_ENV_VARS.contains(v),
+            "{v} is read by the Lambda"
+        );
+    }
+}

@@ -9,6 +9,7 @@ use eks_access_watch::config::LambdaSettings;
 use eks_access_watch::context::eks::Enricher;
 use eks_access_watch::context::state::Store;
 use eks_access_watch::lambda::{Budget, Clients, Handler, Setup, budget, load_tuning};
+use eks_access_watch::sink::{PagerDutySettings, PagerDutySink};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
@@ -43,6 +44,31 @@ async fn main() -> Result<(), Error> {
             tracing::warn!(rule = f.rule.id, "{}", f.summary);
         }
     }
+    // The PagerDuty routing key, read once from its SecureString (never from the environment).
+    let pagerduty = match &settings.sinks.pagerduty_routing_key_parameter {
+        None => None,
+        Some(name) => {
+            let key = eks_access_watch::aws::ssm::get_secret(&aws_sdk_ssm::Client::new(&sdk), name)
+                .await
+                .map_err(|e| {
+                    let e = format!(
+                        "PAGERDUTY_ROUTING_KEY_PARAMETER: cannot read SSM parameter {name}: {e}"
+                    );
+                    tracing::error!("{e}");
+                    e
+                })?;
+            let sink = PagerDutySink::new(PagerDutySettings::new(
+                settings.sinks.pagerduty_events_url.clone(),
+                key,
+                settings.sinks.pagerduty_min_severity,
+            ))
+            .map_err(|e| {
+                tracing::error!("{e}");
+                e
+            })?;
+            Some(sink)
+        }
+    };
     let clients = Clients {
         enricher: settings
             .enrich
@@ -64,6 +90,11 @@ async fn main() -> Result<(), Error> {
                 table.clone(),
             )) as Arc<dyn Store>
         }),
+        securityhub: settings
+            .sinks
+            .security_hub
+            .then(|| aws_sdk_securityhub::Client::new(&sdk)),
+        pagerduty,
     };
     tracing::info!(
         dry_run = settings.topic.is_none(),
@@ -76,6 +107,8 @@ async fn main() -> Result<(), Error> {
         tuning_invalid = !setup.tuning_problems.is_empty(),
         audit = settings.audit.bucket.is_some(),
         state_table = settings.state_table.as_deref(),
+        security_hub = settings.sinks.security_hub,
+        pagerduty = settings.sinks.pagerduty_routing_key_parameter.is_some(),
         "eks-access-watch ready"
     );
     let audit = eks_access_watch::lambda::daily_audit::DailyAudit::from_settings(&sdk, settings);

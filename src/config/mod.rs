@@ -14,10 +14,12 @@ use crate::arn::{self, PrincipalKey};
 
 mod audit;
 mod lambda;
+mod sinks;
 mod watcher;
 
 pub use audit::{AUDIT_ENV_VARS, AuditConfig, AuditSettings, check_targets, is_region};
 pub use lambda::{AlertFormat, LAMBDA_ENV_VARS, LambdaSettings};
+pub use sinks::{DEFAULT_PAGERDUTY_EVENTS_URL, SINK_ENV_VARS, SinkSettings};
 pub use watcher::{DEFAULT_STACK_NAME, WATCHER_ENV_VARS, WatcherResources, resource_name};
 
 /// Windows and thresholds of the correlation rules (the tuning file's `[correlation]`).

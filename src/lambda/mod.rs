@@ -30,9 +30,12 @@ pub mod daily_audit;
 pub use budget::Budget;
 // The DynamoDB table as the state store (`impl Store for DynamoStore`).
 mod store;
+// Which sinks took each event and hold each finding (issue 19: one behaviour for every sink).
+pub mod sinks;
 mod tuning_file;
 use crate::config::{ConfigError, LambdaSettings};
 use crate::context::eks::{EnrichSettings, Enricher};
+use sinks::SinkState;
 use std::sync::Arc;
 pub use tuning_file::{load_tuning, sha256_hex, silenced_metric, tuning_invalid_event};
 
@@ -46,7 +49,7 @@ use crate::operation::Skip;
 use crate::pipeline::{self, Judged};
 use crate::render;
 use crate::severity::Severity;
-use crate::sink::{Sink, SinkError, SnsSink, StdoutSink};
+use crate::sink::{Due, PagerDutySink, SecurityHubSink, Sink, SinkError, SnsSink, StdoutSink};
 use crate::tuning::{self, Tuning};
 
 /// The Lambda's configuration: the environment's settings and the tuning file they name.
@@ -228,6 +231,10 @@ pub struct Clients {
     /// The correlation state and delivered-once marks (`STATE_TABLE_NAME`: DynamoDB); without
     /// it events are judged alone and a redelivered event alerts again.
     pub state: Option<Arc<dyn Store>>,
+    /// `SECURITY_HUB=true`: the Security Hub client.
+    pub securityhub: Option<aws_sdk_securityhub::Client>,
+    /// `PAGERDUTY_ROUTING_KEY_PARAMETER`: the PagerDuty sink, its key read at init.
+    pub pagerduty: Option<PagerDutySink>,
 }
 
 /// What became of one event.
@@ -343,10 +350,11 @@ impl Handler {
                 "{event} {id}: already delivered (delivered-once store)"
             ));
         }
+        let mut sink_state = self.sink_state(&batch).await;
         let mut failures = Vec::new();
         for i in 0..batch.events.len() {
             let (event, correlation) = (&batch.events[i], batch.correlations[i].take());
-            match self.alert(event, correlation).await {
+            match self.alert(event, correlation, &mut sink_state).await {
                 Handled::Alert(delivery, failed) => {
                     batch.settled(i, failed.is_empty());
                     failures.extend(failed);
@@ -359,7 +367,8 @@ impl Handler {
             }
         }
         if let Some(store) = &self.clients.state {
-            batch.commit(store.as_ref()).await;
+            let sink_writes = sink_state.writes(wall_clock(), DELIVERED_FOR);
+            batch.commit(store.as_ref(), sink_writes).await;
         }
         let error = if !failures.is_empty() {
             HandlerError::Publish(failures)
@@ -429,7 +438,12 @@ impl Handler {
 
     /// The context stage (EKS enrichment), the pipeline's judgement, delivery: what happened
     /// to one event, and the publish error if SNS did not take it.
-    async fn alert(&self, event: &AccessEvent, correlation: Option<Correlation>) -> Handled {
+    async fn alert(
+        &self,
+        event: &AccessEvent,
+        correlation: Option<Correlation>,
+        sink_state: &mut SinkState,
+    ) -> Handled {
         let enrichment = match &self.clients.enricher {
             Some(e) => e.enrich(event).await,
             None => None,
@@ -460,7 +474,7 @@ impl Handler {
         if alert.rule_ids().is_empty() {
             tuning_file::report_silenced(event, "suppressed", &alert.suppressed_rule_ids());
         }
-        let (delivery, failed) = self.deliver(&alert).await;
+        let (delivery, failed) = self.deliver(&alert, sink_state).await;
         for e in &failed {
             tracing::error!(event_id = ?alert.event_id, sink = e.sink, error = %e, retryable = e.retryable(), "alert not delivered");
         }
@@ -483,18 +497,42 @@ impl Handler {
         Handled::Alert(delivery, failed)
     }
 
-    /// Hand the alert to every sink (none below `MIN_SEVERITY`): what each did, in words, and
-    /// the sinks that failed. One sink's failure does not keep the alert from the others.
-    async fn deliver(&self, alert: &Alert) -> (String, Vec<SinkError>) {
-        if alert.severity < self.settings.min_severity {
-            let below = format!("below MIN_SEVERITY ({})", self.settings.min_severity);
+    /// Hand the alert to every sink that is due it ([`crate::sink::due`]: at or above
+    /// `MIN_SEVERITY` and the sink's own minimum, or an update or revert of a finding the sink
+    /// holds), except the sinks that already took it: what each did, in words, and the sinks
+    /// that failed. One sink's failure does not keep the alert from the others.
+    async fn deliver(&self, alert: &Alert, state: &mut SinkState) -> (String, Vec<SinkError>) {
+        let global = self.settings.min_severity;
+        let uids = alert.lifecycle_uids();
+        let due: Vec<Due> = self
+            .sinks
+            .iter()
+            .map(|sink| {
+                let holds = state.holds(&uids, sink.name());
+                crate::sink::due(alert, global, sink.min_severity(), holds)
+            })
+            .collect();
+        if alert.severity < global && due.iter().all(|d| matches!(d, Due::Below(_))) {
+            let below = format!("below MIN_SEVERITY ({global})");
             return (below, Vec::new());
         }
         let mut said = Vec::new();
         let mut failed = Vec::new();
-        for sink in &self.sinks {
+        for (sink, due) in self.sinks.iter().zip(due) {
+            let name = sink.name();
+            if let Due::Below(threshold) = due {
+                said.push(format!("{name}: below {threshold}"));
+                continue;
+            }
+            if state.sent(alert.event_id.as_deref(), name) {
+                said.push(format!("{name}: already delivered"));
+                continue;
+            }
             match sink.deliver(alert).await {
-                Ok(receipt) => said.push(receipt.0),
+                Ok(receipt) => {
+                    state.delivered(alert.event_id.as_deref(), &uids, name);
+                    said.push(receipt.0);
+                }
                 Err(e) => {
                     said.push(format!("failed: {e}"));
                     failed.push(e);
@@ -502,6 +540,27 @@ impl Handler {
             }
         }
         (said.join("; "), failed)
+    }
+
+    /// The sinks' delivery state for this batch (one read), when it is kept: a sink keeps
+    /// findings, or there is more than one sink (see [`sinks`]).
+    async fn sink_state(&self, batch: &Correlated) -> SinkState {
+        let tracked = self.sinks.len() > 1 || self.sinks.iter().any(|s| s.keeps_findings());
+        let Some(store) = self
+            .clients
+            .state
+            .as_ref()
+            .filter(|_| tracked && batch.write_back)
+        else {
+            return SinkState::off();
+        };
+        let keys: Vec<String> = batch
+            .events
+            .iter()
+            .zip(&batch.correlations)
+            .flat_map(|(e, c)| SinkState::keys_for(e, c.as_ref()))
+            .collect();
+        SinkState::load(store.as_ref(), &keys, wall_clock()).await
     }
 
     /// Run a scheduled task; what it finds goes out like any alert.
@@ -547,7 +606,7 @@ impl Handler {
             ..Response::default()
         };
         if findings > 0 {
-            match self.alert(&event, None).await {
+            match self.alert(&event, None, &mut SinkState::off()).await {
                 Handled::Alert(delivery, failed) => {
                     response.alerts.push(delivery);
                     if !failed.is_empty() {
@@ -728,7 +787,7 @@ impl Correlated {
     /// After delivery, one write: the state the events changed, the events delivered, the
     /// claims of those that failed released. A conflict (another invocation wrote a record
     /// first) or a failure loses correlation state, never an alert: it is logged and counted.
-    async fn commit(&mut self, store: &dyn Store) {
+    async fn commit(&mut self, store: &dyn Store, sink_writes: Vec<crate::context::state::Write>) {
         if !self.claimed {
             return;
         }
@@ -736,7 +795,9 @@ impl Correlated {
             now: self.read_at,
             // Without the state read, only the claims are settled.
             writes: if self.write_back {
-                self.view.writes()
+                let mut writes = self.view.writes();
+                writes.extend(sink_writes);
+                writes
             } else {
                 Vec::new()
             },
@@ -803,7 +864,28 @@ fn sinks(settings: &LambdaSettings, clients: &Clients) -> Vec<Box<dyn Sink>> {
             format: settings.format,
         })),
     }
+    if let (true, Some(client)) = (settings.sinks.security_hub, &clients.securityhub) {
+        sinks.push(Box::new(SecurityHubSink::new(
+            client.clone(),
+            security_hub_importer(settings),
+            settings.sinks.security_hub_min_severity,
+        )));
+    }
+    if let Some(pagerduty) = &clients.pagerduty {
+        sinks.push(Box::new(pagerduty.clone()));
+    }
     sinks
+}
+
+/// Where the Security Hub sink imports: the function's own account (`HOME_ACCOUNT_ID`, which
+/// the settings require with `SECURITY_HUB=true`), region and partition.
+pub fn security_hub_importer(settings: &LambdaSettings) -> crate::sink::Importer {
+    let region = settings.region.clone().unwrap_or_default();
+    crate::sink::Importer {
+        account: settings.home_account.clone().unwrap_or_default(),
+        partition: crate::sink::partition_of_region(&region).to_string(),
+        region,
+    }
 }
 
 /// The task a schedule asks for (`{"task": "..."}`); `None` for every other payload.

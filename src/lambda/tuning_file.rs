@@ -160,15 +160,20 @@ impl Handler {
             self.settings.region.as_deref().unwrap_or_default(),
             &crate::aws::now(),
         );
-        Some(match self.alert(&event, None).await {
-            Handled::Alert(delivery, failed) => {
-                for e in &failed {
-                    tracing::error!(sink = e.sink, error = %e, "tuning-invalid not delivered");
+        Some(
+            match self
+                .alert(&event, None, &mut super::sinks::SinkState::off())
+                .await
+            {
+                Handled::Alert(delivery, failed) => {
+                    for e in &failed {
+                        tracing::error!(sink = e.sink, error = %e, "tuning-invalid not delivered");
+                    }
+                    delivery.delivery
                 }
-                delivery.delivery
-            }
-            Handled::Disabled(reason) => reason,
-        })
+                Handled::Disabled(reason) => reason,
+            },
+        )
     }
 
     /// For a write of the tuning parameter: its previous and new versions, compared.
