@@ -101,3 +101,125 @@ impl Alert {
         }
     }
 }
+
+/// Where an alert stands in its finding's life, for the sinks that keep findings (Security
+/// Hub, PagerDuty) and the OCSF rendering (`activity_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Activity {
+    /// A new finding: an alert without an incident, or the event that opened its incident.
+    Create,
+    /// A later event of an incident already opened.
+    Update,
+    /// The grant is undone (`grant-reverted`, `access-entry-created-then-deleted`: the alert
+    /// `resolves` a grant): what the sinks hold for it is closed.
+    Close,
+}
+
+impl Activity {
+    /// OCSF's `activity_id` for a Detection Finding (1 Create, 2 Update, 3 Close).
+    pub fn ocsf_id(self) -> u8 {
+        match self {
+            Activity::Create => 1,
+            Activity::Update => 2,
+            Activity::Close => 3,
+        }
+    }
+
+    /// OCSF's caption of the activity.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activity::Create => "Create",
+            Activity::Update => "Update",
+            Activity::Close => "Close",
+        }
+    }
+}
+
+impl Alert {
+    /// The finding's stable id in every sink: the incident's id, else the event id (else a
+    /// hash of what the alert is about, for the rare record without an event id).
+    pub fn finding_uid(&self) -> String {
+        if let Some(i) = &self.incident {
+            return i.id.clone();
+        }
+        if let Some(id) = &self.event_id {
+            return id.clone();
+        }
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [
+            self.event_name.as_str(),
+            self.event_time.as_deref().unwrap_or(""),
+            self.account.as_str(),
+            self.region.as_str(),
+            self.cluster.as_deref().unwrap_or(""),
+            self.principal_arn.as_deref().unwrap_or(""),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        let digest = h.finalize();
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("eaw-event-{hex}")
+    }
+
+    /// Create, Update or Close (see [`Activity`]).
+    pub fn activity(&self) -> Activity {
+        if self.resolves.is_some() {
+            return Activity::Close;
+        }
+        match &self.incident {
+            None => Activity::Create,
+            Some(i) => {
+                let opened_here = i.more == 0
+                    && i.events
+                        .first()
+                        .is_some_and(|e| e.event_id.is_some() && e.event_id == self.event_id);
+                if opened_here {
+                    Activity::Create
+                } else {
+                    Activity::Update
+                }
+            }
+        }
+    }
+
+    /// The findings this alert moves on in the sinks: its own ([`Alert::finding_uid`]) and,
+    /// for a revert, the finding of the grant it undoes (which was reported under the grant's
+    /// event id when the grant belonged to no incident), without repeats.
+    pub fn lifecycle_uids(&self) -> Vec<String> {
+        let mut uids = vec![self.finding_uid()];
+        if let Some(grant) = &self.resolves
+            && !uids.contains(grant)
+        {
+            uids.push(grant.clone());
+        }
+        uids
+    }
+}
+
+/// Whether an alert goes to a sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// At or above the threshold.
+    Send,
+    /// Below the threshold, but it updates or closes a finding the sink holds.
+    Lifecycle,
+    /// Below the threshold (the higher of `MIN_SEVERITY` and the sink's own minimum).
+    Below(Severity),
+}
+
+/// The rule every sink follows: an alert at or above the higher of `global` (`MIN_SEVERITY`)
+/// and the sink's own minimum goes to it; an update or a revert (see [`Activity`]): the rule every sink follows of a
+/// finding the sink already `holds` goes to it whatever those minimums say, so what a sink
+/// opened it also sees move and close.
+pub fn due(alert: &Alert, global: Severity, sink_min: Severity, holds: bool) -> Due {
+    let threshold = global.max(sink_min);
+    if alert.severity >= threshold {
+        Due::Send
+    } else if holds && alert.activity() != Activity::Create {
+        Due::Lifecycle
+    } else {
+        Due::Below(threshold)
+    }
+}

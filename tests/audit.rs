@@ -31,7 +31,7 @@ pub fn audit_config() -> AuditConfig {
     AuditConfig::new(&["Owner".to_string()], "--require-tag", 5).unwrap()
 }
 
-fn report(current: &str, baseline: Option<&str>) -> AuditReport {
+pub fn report(current: &str, baseline: Option<&str>) -> AuditReport {
     let baseline = baseline.map(load);
     audit::audit(
         &load(current),
@@ -799,6 +799,7 @@ rule = "standing-wildcard-scope"
 cluster = "prod-*"
 reason = "Migrated by Q3"
 expires = 2026-06-30
+principal = "arn:aws:iam::999988887777:role/vendor-*"
 "#;
     let tuning = eks_access_watch::Tuning::parse(toml, "tuning.toml").unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();

@@ -758,9 +758,11 @@ async fn the_audit_task_without_a_bucket_is_refused_naming_the_variable() {
 /// covers is in the digest, marked, but sends no drift alert and does not count.
 #[tokio::test]
 async fn the_daily_audit_applies_the_tuning_file() {
+    // In force today, whenever the test runs: at most 180 days ahead.
+    let expires = chrono::Utc::now().date_naive() + chrono::Days::new(90);
     let tuning = eks_access_watch::Tuning::parse(
         &format!(
-            "[[exceptions]]\nid = \"platform-admin\"\nrule = \"drift-entry-added\"\nprincipal = \"{PLATFORM_ADMIN}\"\nreason = \"Approved in CHG-1\"\nexpires = 2099-01-01\n"
+            "[[exceptions]]\nid = \"platform-admin\"\nrule = \"drift-entry-added\"\nprincipal = \"{PLATFORM_ADMIN}\"\nreason = \"Approved in CHG-1\"\nexpires = {expires}\n"
         ),
         "SSM parameter /t",
     )

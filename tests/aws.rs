@@ -460,7 +460,7 @@ pub(crate) fn clients(
         sns,
         sqs,
         cloudtrail: None,
-        state: None,
+        ..Clients::default()
     }
 }
 
@@ -1093,10 +1093,10 @@ pub(crate) fn sns_with(rule: &Rule) -> Sns {
         ))
 }
 
-type Parked = Arc<Mutex<Vec<(String, String)>>>;
+pub(crate) type Parked = Arc<Mutex<Vec<(String, String)>>>;
 
 /// An SQS client whose SendMessage records the queue URL and the body.
-fn sqs_capturing() -> (aws_sdk_sqs::Client, Parked) {
+pub(crate) fn sqs_capturing() -> (aws_sdk_sqs::Client, Parked) {
     use aws_sdk_sqs::operation::send_message::SendMessageOutput;
     let parked: Parked = Arc::new(Mutex::new(Vec::new()));
     let sink = parked.clone();

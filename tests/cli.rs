@@ -6,7 +6,12 @@ use crate::util::{BREAK_GLASS, TERRAFORM, events_dir, run_file, sample_config};
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_eks-access-watch"));
     c.env_remove("APPROVED_CALLER_ARNS")
-        .env_remove("BREAK_GLASS_ROLE_ARNS");
+        .env_remove("BREAK_GLASS_ROLE_ARNS")
+        .env_remove("WATCHER_STACK_NAME")
+        .env_remove("WATCHER_RESOURCES")
+        .env_remove("ALERT_TOPIC_ARN")
+        .env_remove("FAILURE_QUEUE_URL")
+        .env_remove("TUNING_PARAMETER_NAME");
     c
 }
 
@@ -511,4 +516,63 @@ fn audit_reads_the_tuning_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
     assert!(stderr(&o).contains("no-such-rule"), "{}", stderr(&o));
+}
+
+/// `replay` knows the watcher's parts like the Lambda: by `--stack-name` (default
+/// eks-access-watch, or WATCHER_STACK_NAME) and the resources WATCHER_RESOURCES names.
+#[test]
+fn replay_learns_the_watcher_s_parts_from_the_stack_name_and_the_environment() {
+    let rule = events_dir().join("DisableRule-forwarding-rule.json");
+    let key = events_dir().join("DisableKey-unnamed-key.json");
+    let alerts = |o: &Output| -> Vec<serde_json::Value> {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
+        stdout(o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let rules = |a: &serde_json::Value| a["findings"].to_string();
+    let by_default = alerts(&replay(&["--format", "ndjson", rule.to_str().unwrap()]));
+    assert_eq!(by_default.len(), 1);
+    assert!(
+        rules(&by_default[0]).contains("watcher-tampered"),
+        "{}",
+        by_default[0]
+    );
+    let other = alerts(&replay(&[
+        "--format",
+        "ndjson",
+        "--stack-name",
+        "other-watch",
+        rule.to_str().unwrap(),
+    ]));
+    assert!(other.is_empty(), "another stack's rule: {other:?}");
+    let via_env = alerts(
+        &bin()
+            .env("WATCHER_STACK_NAME", "other-watch")
+            .args(["replay", "--format", "ndjson"])
+            .arg(&rule)
+            .output()
+            .unwrap(),
+    );
+    assert!(via_env.is_empty());
+    assert!(alerts(&replay(&["--format", "ndjson", key.to_str().unwrap()])).is_empty());
+    let named = alerts(
+        &bin()
+            .env(
+                "WATCHER_RESOURCES",
+                "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            )
+            .args(["replay", "--format", "ndjson"])
+            .arg(&key)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(named.len(), 1);
+    assert!(
+        rules(&named[0]).contains("watcher-tampered"),
+        "{}",
+        named[0]
+    );
+    assert_eq!(named[0]["severity"], "critical");
 }

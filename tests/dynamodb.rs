@@ -42,11 +42,11 @@ const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:eks-access-alerts";
 /// The DynamoDB requests a client sent (each HTTP request, the SDK's retries included), by
 /// operation (`x-amz-target`, `DynamoDB_20120810.<Operation>`).
 #[derive(Debug, Clone, Default)]
-struct Calls(Arc<Mutex<BTreeMap<String, usize>>>);
+pub(crate) struct Calls(Arc<Mutex<BTreeMap<String, usize>>>);
 
 impl Calls {
     /// The counts since the last call, and start again.
-    fn take(&self) -> BTreeMap<String, usize> {
+    pub(crate) fn take(&self) -> BTreeMap<String, usize> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
@@ -73,7 +73,7 @@ impl Intercept for Calls {
     }
 }
 
-fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+pub(crate) fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
@@ -129,7 +129,7 @@ async fn new_table(client: &Client) -> String {
 
 /// A store on a new moto table, the client behind it and its request counts (the table's
 /// creation not counted).
-async fn moto_store() -> (DynamoStore, Client, Calls) {
+pub(crate) async fn moto_store() -> (DynamoStore, Client, Calls) {
     let calls = Calls::default();
     let client = moto_client(&calls);
     let table = new_table(&client).await;
@@ -138,7 +138,10 @@ async fn moto_store() -> (DynamoStore, Client, Calls) {
 }
 
 /// Every item of the table, by key, as DynamoDB holds it.
-async fn items(client: &Client, table: &str) -> BTreeMap<String, HashMap<String, AttributeValue>> {
+pub(crate) async fn items(
+    client: &Client,
+    table: &str,
+) -> BTreeMap<String, HashMap<String, AttributeValue>> {
     let out = client.scan().table_name(table).send().await.unwrap();
     out.items()
         .iter()

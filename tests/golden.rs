@@ -19,6 +19,10 @@ pub const ELSEWHERE: &[(&str, &str)] = &[
         "made by the scheduled self-check: tests/aws.rs",
     ),
     (
+        "tuning-invalid",
+        "made at the Lambda's cold start from the tuning file it read: tests/tuning_lambda.rs",
+    ),
+    (
         "unparseable-watched-event",
         "its record is also a problem (exit 2), so it lives in tests/data: tests/ingest.rs, tests/aws.rs",
     ),

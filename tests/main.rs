@@ -21,6 +21,9 @@ mod delayed;
 // moto's server on loopback, one per test process, for AWS services' real semantics.
 #[path = "support/moto.rs"]
 mod moto;
+// A small JSON Schema checker for the schemas the tests write (the OCSF class).
+#[path = "support/schema.rs"]
+mod schema;
 
 // src/: no two modules import each other, directly or through others; each stays in its layer.
 mod layering;
@@ -47,6 +50,10 @@ mod audit;
 // The audit's AWS side with mocks: the EKS reader (pages, failures, throttling, concurrency) and
 // the Lambda's daily schedule path (digest, drift alerts, the snapshot in S3).
 mod audit_aws;
+// The OCSF Detection Finding rendering against the class's schema, over every sample.
+mod ocsf;
+// Security Hub (SDK mocks) and PagerDuty (loopback server) sinks; one behaviour for every sink.
+mod sinks;
 // Correlation with state: windows, keys, look-alikes, the stores, replay --state.
 mod correlation;
 // The SAM templates agree with the catalogue; samples match the event patterns they should.

@@ -194,11 +194,39 @@ fn sample_records(path: &Path) -> Vec<SampleRecord> {
     out
 }
 
+/// A pattern's event names: exact ones and `prefix` ones (Lambda's versioned names).
 fn event_names(pattern: &Json) -> Vec<String> {
     pattern["detail"]["eventName"]
         .as_array()
-        .map(|a| a.iter().map(|n| n.as_str().unwrap().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|n| {
+                    n.as_str()
+                        .or_else(|| n["prefix"].as_str())
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        })
         .unwrap_or_default()
+}
+
+/// A pattern as the patterns its top-level `$or` stands for (each branch with the fields
+/// around it); a pattern without `$or` is itself.
+fn branches(pattern: &Json) -> Vec<Json> {
+    let Some(or) = pattern.get("$or").and_then(Json::as_array) else {
+        return vec![pattern.clone()];
+    };
+    or.iter()
+        .map(|branch| {
+            let mut whole = pattern.as_object().unwrap().clone();
+            whole.remove("$or");
+            for (k, v) in branch.as_object().unwrap() {
+                assert!(whole.insert(k.clone(), v.clone()).is_none(), "{k} twice");
+            }
+            Json::Object(whole)
+        })
+        .collect()
 }
 
 /// Each CloudTrail source's watched operations appear in the patterns for that source, and
@@ -210,8 +238,9 @@ fn assert_names_match_the_catalogue(patterns: &[(String, Json)], which: &str) {
         };
         let mut named: Vec<String> = patterns
             .iter()
-            .filter(|(_, p)| p["source"] == json!([eb]))
-            .flat_map(|(_, p)| event_names(p))
+            .flat_map(|(_, p)| branches(p))
+            .filter(|p| p["source"] == json!([eb]))
+            .flat_map(|p| event_names(&p))
             .collect();
         named.sort();
         named.dedup();
@@ -2059,4 +2088,353 @@ fn the_member_forwarding_the_audit_checks_is_named_readable_and_alarms_at_home()
         logs_read["Resource"].as_str().unwrap(),
         format!("arn:aws:logs:*:{ACCOUNT}:log-group:/aws/eks/*")
     );
+}
+
+/// The tampering calls (`watcher-tampered`) reach the alarm topic twice: through the
+/// function's rules and straight from EventBridge rules with the same patterns, whose target is
+/// the alarm topic with one readable line; the topic lets exactly those rules (and the member
+/// alarms) publish, and what EventBridge cannot deliver waits in the dead-letter queue.
+#[test]
+fn tampering_calls_reach_the_alarm_topic_directly_with_the_function_s_patterns() {
+    for params in [
+        vec![],
+        vec![("ExistingTopicArn", "arn:aws:sns:eu-west-1:111122223333:sec")],
+    ] {
+        let stack = central(&params);
+        let function: std::collections::HashMap<String, Json> =
+            central_patterns(&stack).into_iter().collect();
+        for (event, rule) in [
+            ("WatcherTampered", "TamperedAlarmRule"),
+            ("WatcherTamperedDelivery", "TamperedDeliveryAlarmRule"),
+        ] {
+            let r = stack.resource(rule).unwrap();
+            assert_eq!(
+                to_json(&r["Properties"]["EventPattern"]),
+                function[event],
+                "{rule}"
+            );
+            assert_eq!(r["Properties"]["State"], "ENABLED");
+            let targets = r["Properties"]["Targets"].as_sequence().unwrap();
+            assert_eq!(targets.len(), 1, "{rule}");
+            let t = &targets[0];
+            assert_eq!(t["Arn"], "<AlarmTopic>");
+            assert_eq!(t["DeadLetterConfig"]["Arn"], "<EventDeadLetterQueue.Arn>");
+            let line = t["InputTransformer"]["InputTemplate"].as_str().unwrap();
+            assert!(line.starts_with('"') && line.ends_with('"') && !line.contains('\n'));
+            assert!(line.contains("WATCHER TAMPERED"), "{line}");
+            let paths = t["InputTransformer"]["InputPathsMap"].as_mapping().unwrap();
+            for placeholder in line
+                .split('<')
+                .skip(1)
+                .map(|p| p.split('>').next().unwrap())
+            {
+                assert!(
+                    paths.contains_key(placeholder),
+                    "{rule}: <{placeholder}> has no input path"
+                );
+            }
+            let arn = format!("<{rule}.Arn>");
+            let topic_policy = stack.resource("AlarmTopicPolicy").unwrap();
+            assert_decisions(
+                &topic_policy["Properties"]["PolicyDocument"],
+                &[
+                    (
+                        "the tampering rule publishes to the alarm topic",
+                        Request::by_service("events.amazonaws.com", "sns:Publish", "<AlarmTopic>")
+                            .with("aws:SourceArn", &arn),
+                        Decision::Allow,
+                    ),
+                    (
+                        "another rule does not",
+                        Request::by_service("events.amazonaws.com", "sns:Publish", "<AlarmTopic>")
+                            .with(
+                                "aws:SourceArn",
+                                "arn:aws:events:eu-west-1:111122223333:rule/other",
+                            ),
+                        Decision::NotAllowed,
+                    ),
+                ],
+            );
+            let dlq = stack.resource("EventDeadLetterQueuePolicy").unwrap();
+            let sources = &dlq["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+                ["aws:SourceArn"];
+            for source in [arn.clone(), format!("<WatcherFunction{event}.Arn>")] {
+                assert!(
+                    sources
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .any(|s| s == source.as_str()),
+                    "{source} may not dead-letter"
+                );
+            }
+        }
+    }
+}
+
+/// The function learns the parts CloudFormation does not name after the stack (the alarm
+/// topic, the keys, the watched log groups) from the variables the template sets, and a
+/// tampering call on one of them is both delivered by the patterns and watched by the code.
+#[test]
+fn the_function_knows_the_parts_the_template_does_not_name_after_the_stack() {
+    use eks_access_watch::config::WatcherResources;
+    let stack = central(&[("ClusterAuditLogGroups", "/aws/eks/prod/cluster")]);
+    let function = stack.resource("WatcherFunction").unwrap();
+    let vars = &function["Properties"]["Environment"]["Variables"];
+    assert_eq!(vars["WATCHER_STACK_NAME"], "eks-access-watch");
+    let get = |k: &str| vars[k].as_str().map(str::to_string);
+    let resources = get("WATCHER_RESOURCES").unwrap();
+    for part in [
+        "<AlarmTopic>",
+        "<AlarmTopicKey.Arn>",
+        "<TopicKey.Arn>",
+        "/aws/eks/prod/cluster",
+    ] {
+        assert!(
+            resources.split(',').any(|r| r == part),
+            "{part} in {resources}"
+        );
+    }
+    let config = RuleConfig::default().with_watcher(WatcherResources::from_env(None, &get));
+    let patterns = central_patterns(&stack);
+    let record = |source: &str, name: &str, request: Json| {
+        json!({"eventSource": source, "eventName": name, "eventID": "e", "eventTime": "2026-11-30T00:00:00Z",
+            "awsRegion": "eu-west-1", "recipientAccountId": ACCOUNT, "requestParameters": request})
+    };
+    for (what, record, expected) in [
+        (
+            "the alarm key disabled",
+            record(
+                "kms.amazonaws.com",
+                "DisableKey",
+                json!({"keyId": "<AlarmTopicKey.Arn>"}),
+            ),
+            true,
+        ),
+        (
+            "another key disabled",
+            record(
+                "kms.amazonaws.com",
+                "DisableKey",
+                json!({"keyId": "arn:aws:kms:eu-west-1:111122223333:key/other"}),
+            ),
+            false,
+        ),
+        (
+            "the watched log group's filter deleted",
+            record(
+                "logs.amazonaws.com",
+                "DeleteSubscriptionFilter",
+                json!({"logGroupName": "/aws/eks/prod/cluster", "filterName": "x"}),
+            ),
+            true,
+        ),
+        (
+            "another group's filter deleted",
+            record(
+                "logs.amazonaws.com",
+                "DeleteSubscriptionFilter",
+                json!({"logGroupName": "/aws/eks/dev/cluster", "filterName": "x"}),
+            ),
+            false,
+        ),
+        (
+            "the alarm topic deleted",
+            record(
+                "sns.amazonaws.com",
+                "DeleteTopic",
+                json!({"topicArn": "arn:aws:sns:eu-west-1:111122223333:eks-access-watch-AlarmTopic-1QX7"}),
+            ),
+            true,
+        ),
+        (
+            "the function deleted under its versioned name",
+            record(
+                "lambda.amazonaws.com",
+                "DeleteFunction20150331",
+                json!({"functionName": "arn:aws:lambda:eu-west-1:111122223333:function:eks-access-watch-watcher"}),
+            ),
+            true,
+        ),
+        (
+            "another function's concurrency removed",
+            record(
+                "lambda.amazonaws.com",
+                "DeleteFunctionConcurrency20171031",
+                json!({"functionName": "payments"}),
+            ),
+            false,
+        ),
+    ] {
+        let event = envelope(&record, ACCOUNT);
+        let delivered = patterns
+            .iter()
+            .any(|(_, p)| crate::eventbridge::matches(p, &event));
+        assert_eq!(delivered, expected, "{what}: delivered");
+        assert_eq!(watched(&record, &config), expected, "{what}: watched");
+    }
+}
+
+// ---- Security Hub and PagerDuty (issue 19) ----
+
+/// The watcher's statements whose actions start with one of `prefixes`.
+fn statements_for(stack: &Stack, prefixes: &[&str]) -> Vec<Yaml> {
+    let role = stack.resource("WatcherRole").unwrap();
+    let (_, statements) = role_actions(&role);
+    statements
+        .into_iter()
+        .filter(|s| {
+            let actions = format!("{:?}", s["Action"]);
+            prefixes.iter().any(|p| actions.contains(p))
+        })
+        .collect()
+}
+
+#[test]
+fn security_hub_is_off_by_default_and_then_grants_nothing() {
+    let stack = central(&[]);
+    assert!(statements_for(&stack, &["securityhub:"]).is_empty());
+    let env = &stack.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["SECURITY_HUB"], "false");
+    assert_eq!(env["SECURITY_HUB_MIN_SEVERITY"], "medium");
+    let defaults = eks_access_watch::config::SinkSettings::default();
+    assert_eq!(defaults.security_hub_min_severity.as_str(), "medium");
+    assert!(!defaults.security_hub);
+}
+
+#[test]
+fn security_hub_imports_on_exactly_the_default_product_and_resolves_only() {
+    let stack = central(&[("SecurityHub", "true"), ("SecurityHubMinSeverity", "high")]);
+    let env = &stack.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["SECURITY_HUB"], "true");
+    assert_eq!(env["SECURITY_HUB_MIN_SEVERITY"], "high");
+    // The account the findings are imported under (the default product's rule).
+    assert_eq!(env["HOME_ACCOUNT_ID"], ACCOUNT);
+    let statements = statements_for(&stack, &["securityhub:"]);
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    let import = &statements[0];
+    assert_eq!(import["Sid"], "SecurityHubImportFindings");
+    assert_eq!(import["Action"], "securityhub:BatchImportFindings");
+    assert_eq!(
+        import["Resource"],
+        "arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default"
+    );
+    assert_eq!(
+        import["Resource"].as_str().unwrap(),
+        eks_access_watch::aws::securityhub::default_product_arn("aws", "eu-west-1", ACCOUNT)
+    );
+    assert!(import["Condition"].is_null());
+    let update = &statements[1];
+    assert_eq!(update["Sid"], "SecurityHubResolveFindings");
+    assert_eq!(update["Action"], "securityhub:BatchUpdateFindings");
+    assert_eq!(
+        update["Resource"],
+        "arn:aws:securityhub:eu-west-1:111122223333:hub/default"
+    );
+    assert_eq!(
+        update["Condition"]["StringEquals"]["securityhub:ASFFSyntaxPath/Workflow.Status"],
+        "RESOLVED"
+    );
+    // Nothing else of Security Hub, and no wildcard action.
+    let role = stack.resource("WatcherRole").unwrap();
+    let (actions, _) = role_actions(&role);
+    let hub: Vec<&String> = actions
+        .iter()
+        .filter(|a| a.starts_with("securityhub:"))
+        .collect();
+    assert_eq!(
+        hub,
+        [
+            "securityhub:BatchImportFindings",
+            "securityhub:BatchUpdateFindings"
+        ]
+    );
+}
+
+#[test]
+fn pagerduty_reads_exactly_its_secure_string_and_decrypts_only_it_through_ssm() {
+    let off = central(&[]);
+    let env = &off.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["PAGERDUTY_ROUTING_KEY_PARAMETER"], "");
+    assert_eq!(env["PAGERDUTY_MIN_SEVERITY"], "high");
+    assert_eq!(
+        env["PAGERDUTY_EVENTS_URL"].as_str().unwrap(),
+        eks_access_watch::config::DEFAULT_PAGERDUTY_EVENTS_URL
+    );
+    assert!(
+        statements_for(&off, &["kms:Decrypt\""])
+            .iter()
+            .all(|s| s["Sid"] == "EncryptAlerts")
+    );
+    assert!(statements_for(&off, &["ssm:"]).is_empty());
+
+    let name = "/eks-access-watch/pagerduty";
+    let on = central(&[
+        ("PagerDutyRoutingKeyParameter", name),
+        ("PagerDutyMinSeverity", "critical"),
+    ]);
+    let env = &on.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        env["PAGERDUTY_ROUTING_KEY_PARAMETER"], name,
+        "the parameter's name, never the key"
+    );
+    assert_eq!(env["PAGERDUTY_MIN_SEVERITY"], "critical");
+    let param = format!("arn:aws:ssm:eu-west-1:111122223333:parameter{name}");
+    let read = statements_for(&on, &["ssm:"]);
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0]["Sid"], "ReadPagerDutyRoutingKey");
+    assert_eq!(read[0]["Action"], "ssm:GetParameter");
+    assert_eq!(read[0]["Resource"].as_str(), Some(param.as_str()));
+    let role = on.resource("WatcherRole").unwrap();
+    let (_, statements) = role_actions(&role);
+    let decrypt: Vec<&Yaml> = statements
+        .iter()
+        .filter(|s| s["Sid"] == "DecryptPagerDutyRoutingKey")
+        .collect();
+    assert_eq!(decrypt.len(), 1);
+    let d = decrypt[0];
+    assert_eq!(d["Action"], "kms:Decrypt");
+    assert_eq!(
+        d["Condition"]["StringEquals"]["kms:ViaService"],
+        "ssm.eu-west-1.amazonaws.com"
+    );
+    assert_eq!(
+        d["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"].as_str(),
+        Some(param.as_str())
+    );
+    let spec = &load("template.yaml")["Parameters"]["PagerDutyRoutingKeyParameter"];
+    let allowed = regex::Regex::new(spec["AllowedPattern"].as_str().unwrap()).unwrap();
+    assert!(allowed.is_match(name) && allowed.is_match(""));
+    assert!(
+        !allowed.is_match("R0UTINGKEY"),
+        "a key is not a parameter name"
+    );
+    let url = &load("template.yaml")["Parameters"]["PagerDutyEventsUrl"];
+    let allowed = regex::Regex::new(url["AllowedPattern"].as_str().unwrap()).unwrap();
+    assert!(allowed.is_match(eks_access_watch::config::DEFAULT_PAGERDUTY_EVENTS_URL));
+    assert!(
+        !allowed.is_match("http://events.pagerduty.com/v2/enqueue"),
+        "https only"
+    );
+}
+
+#[test]
+fn the_sink_severity_parameters_allow_exactly_the_severities() {
+    let template = load("template.yaml");
+    let valid: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+    for p in ["SecurityHubMinSeverity", "PagerDutyMinSeverity"] {
+        let allowed: Vec<&str> = template["Parameters"][p]["AllowedValues"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(allowed, valid, "{p}");
+    }
+    for v in eks_access_watch::config::SINK_ENV_VARS {
+        assert!(
+            eks_access_watch::config::LAMBDA_ENV_VARS.contains(v),
+            "{v} is read by the Lambda"
+        );
+    }
 }

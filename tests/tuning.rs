@@ -96,11 +96,11 @@ fn the_sample_tuning_file_is_valid_and_complete() {
     assert_eq!(
         exceptions,
         [
-            ("vendor-support".to_string(), "cross-account-principal", 27),
+            ("vendor-support".to_string(), "cross-account-principal", 29),
             (
                 "autoscaler-pod-identity".to_string(),
                 "pod-identity-association",
-                35
+                37
             ),
         ]
     );
@@ -229,12 +229,14 @@ rule = "cluster-created"
 cluster = []
 reason = " "
 expires = 2026-12-31T10:00:00
+caller = "arn:aws:iam::111122223333:role/terraform-deployer"
 [[exceptions]]
 id = "a"
 rule = "cluster-created"
 cluster = "x"
 reason = "r"
 expires = 2026-12-31
+caller = "arn:aws:iam::111122223333:role/terraform-deployer"
 "#,
         "types.toml",
     )
@@ -259,7 +261,7 @@ expires = 2026-12-31
 
 #[test]
 fn duplicate_exception_ids_are_refused() {
-    let one = "rule = \"cluster-created\"\ncluster = \"x\"\nreason = \"r\"\nexpires = 2026-12-31\n";
+    let one = "rule = \"cluster-created\"\ncluster = \"x\"\nreason = \"r\"\nexpires = 2026-12-31\ncaller = \"arn:aws:iam::111122223333:role/terraform-deployer\"\n";
     let err = Tuning::parse(
         &format!("[[exceptions]]\nid = \"a\"\n{one}[[exceptions]]\nid = \"a\"\n{one}"),
         "dup.toml",
@@ -267,7 +269,7 @@ fn duplicate_exception_ids_are_refused() {
     .unwrap_err();
     assert_eq!(
         err.problems,
-        ["dup.toml line 7: exception #2: id `a` is already used by exception #1"]
+        ["dup.toml line 8: exception #2: id `a` is already used by exception #1"]
     );
 }
 
@@ -519,7 +521,7 @@ fn an_exception_applies_through_its_last_day_then_is_reported() {
     );
     assert!(
         report[0].summary.starts_with(&format!(
-            "Exception vendor-support for cross-account-principal ({} line 27) expired on 2026-12-31",
+            "Exception vendor-support for cross-account-principal ({} line 29) expired on 2026-12-31",
             sample_file().display()
         )),
         "{}",
@@ -530,8 +532,7 @@ fn an_exception_applies_through_its_last_day_then_is_reported() {
 
 #[test]
 fn expired_exception_reports_follow_the_files_own_overrides() {
-    let base =
-        "rule = \"cluster-created\"\ncluster = \"x\"\nreason = \"r\"\nexpires = 2026-01-31\n";
+    let base = "rule = \"cluster-created\"\ncluster = \"x\"\nreason = \"r\"\nexpires = 2026-01-31\ncaller = \"arn:aws:iam::111122223333:role/terraform-deployer\"\n";
     let off = tuning(&format!(
         "[rules.exception-expired]\nenabled = false\n[[exceptions]]\n{base}"
     ));
@@ -565,8 +566,14 @@ fn each_pattern_field_must_match_for_the_exception_to_apply() {
         ("account", "111122223333", "999988887777"),
     ];
     for (field, pattern, other) in cases {
+        // An exception always names who it covers: the cluster and account cases also name
+        // the base principal.
+        let who = match field {
+            "cluster" | "account" => format!("principal = \"{VENDOR}\"\n"),
+            _ => String::new(),
+        };
         let t = tuning(&format!(
-            "[[exceptions]]\nrule = \"cross-account-principal\"\n{field} = \"{pattern}\"\nreason = \"r\"\nexpires = 2026-12-31\n"
+            "[[exceptions]]\nrule = \"cross-account-principal\"\n{field} = \"{pattern}\"\n{who}reason = \"r\"\nexpires = 2026-12-31\n"
         ));
         let base = Scope {
             cluster: Some("prod-eu"),
@@ -780,5 +787,108 @@ fn the_integrity_rules_may_be_raised_but_never_turned_off_lowered_or_excepted() 
     assert!(Tuning::parse("[rules.self-grant]\nseverity = \"critical\"\n", "t.toml").is_ok());
     for rule in rules::LOCKED {
         assert!(rules::find(rule.id).is_some(), "{}", rule.id);
+    }
+}
+
+/// An exception names who it covers (a principal or a caller pattern whose name is not only
+/// wildcards): by account or cluster alone, or with `role/*`, it would hide whoever acts
+/// there. And it lasts at most 180 days from the day the file is read. Each refusal names its
+/// line.
+#[test]
+fn an_exception_names_who_it_covers_and_lasts_at_most_180_days() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let exception = |lines: &str| {
+        format!("[[exceptions]]\nrule = \"cross-account-principal\"\nreason = \"r\"\n{lines}\n")
+    };
+    let refused = |lines: &str| -> Vec<String> {
+        Tuning::parse_as_of(&exception(lines), "t.toml", today)
+            .unwrap_err()
+            .problems
+    };
+    let by_account = refused("account = \"444455556666\"\nexpires = 2026-12-31");
+    assert_eq!(by_account.len(), 1, "{by_account:?}");
+    assert!(
+        by_account[0].starts_with("t.toml line 1: exception #1: names no principal or caller: an exception by account or cluster alone is refused"),
+        "{by_account:?}"
+    );
+    assert!(
+        refused("cluster = \"prod-*\"\nexpires = 2026-12-31")[0]
+            .contains("names no principal or caller")
+    );
+    for everyone in [
+        "arn:aws:iam::444455556666:role/*",
+        "arn:aws:iam::*:*",
+        "arn:aws:iam::444455556666:user/**",
+    ] {
+        let p = refused(&format!("principal = \"{everyone}\"\nexpires = 2026-12-31"));
+        assert!(
+            p.iter().any(
+                |p| p.starts_with("t.toml line 4: exception #1: principal: `")
+                    && p.contains("names no one")
+            ),
+            "{everyone}: {p:?}"
+        );
+    }
+    let p = refused(
+        "caller = [\"arn:aws:iam::111122223333:role/terraform-deployer\", \"arn:aws:iam::111122223333:role/*\"]\nexpires = 2026-12-31",
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.contains("caller: `arn:aws:iam::111122223333:role/*` names no one")),
+        "{p:?}"
+    );
+    // 180 days after 2026-12-04 is 2027-06-02.
+    let late = refused(
+        "principal = \"arn:aws:iam::444455556666:role/vendor-support\"\nexpires = 2027-06-03",
+    );
+    assert_eq!(
+        late,
+        [
+            "t.toml line 5: exception #1: expires: 2027-06-03 is more than 180 days after today (2026-12-04): an exception lasts at most until 2027-06-02; renew it when it lapses"
+        ]
+    );
+    for fine in [
+        "principal = \"arn:aws:iam::444455556666:role/vendor-support\"\nexpires = 2027-06-02",
+        "principal = \"arn:aws:iam::*:role/vendor-*\"\naccount = \"111122223333\"\nexpires = 2026-12-31",
+        "caller = \"arn:aws:iam::111122223333:role/terraform-deployer\"\ncluster = \"prod-*\"\nexpires = 2026-01-31",
+    ] {
+        assert!(
+            Tuning::parse_as_of(&exception(fine), "t.toml", today).is_ok(),
+            "{fine}"
+        );
+    }
+}
+
+/// Every locked rule, the watcher's own included (`watcher-tampered`, `tuning-changed`),
+/// refuses to be turned off, lowered or excepted, naming the line.
+#[test]
+fn no_locked_rule_can_be_turned_off_lowered_or_excepted() {
+    assert!(rules::is_locked(rules::find("watcher-tampered").unwrap()));
+    assert!(rules::is_locked(rules::find("tuning-changed").unwrap()));
+    for rule in rules::LOCKED {
+        let id = rule.id;
+        let off = Tuning::parse(&format!("[rules.{id}]\nenabled = false\n"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            off.contains(&format!(
+                "t.toml line 1: rules.{id}: {id} reports the watcher being bypassed or blinded"
+            )),
+            "{off}"
+        );
+        let err = Tuning::parse(&format!("[rules.{id}]\nseverity = \"info\"\n"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("never turn it off or lower it"), "{id}: {err}");
+        let excepted = Tuning::parse(
+            &format!("[[exceptions]]\nrule = \"{id}\"\nprincipal = \"arn:aws:iam::111122223333:role/x\"\nreason = \"r\"\nexpires = 2026-12-31\n"),
+            "t.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            excepted.contains("no exception can suppress it"),
+            "{id}: {excepted}"
+        );
     }
 }

@@ -95,7 +95,7 @@ fn replay_fail_on_ignores_suppressed_findings_until_the_exception_expires() {
     assert!(
         err.contains(
             "eks-access-watch: warning: Exception vendor-support for cross-account-principal"
-        ) && err.contains("line 27) expired on 2026-12-31"),
+        ) && err.contains("line 29) expired on 2026-12-31"),
         "{err}"
     );
 }

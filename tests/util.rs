@@ -176,6 +176,7 @@ pub fn correlated(
         contexts[i] = Some(Context {
             enrichment: None,
             correlation: Some(correlation),
+            ..Context::default()
         });
     }
     let today = tuning.map_or(chrono::NaiveDate::MIN, |(_, d)| d);

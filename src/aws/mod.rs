@@ -8,7 +8,7 @@
 //! - [`sns`]: Publish; [`failure_queue`]: parking an event in the failure queue (SQS);
 //! - [`ssm`]: the tuning file's parameter; [`cloudtrail`]: the trail self-check's reads;
 //!   [`s3`]: the daily audit's snapshot; [`dynamodb`]: the Lambda's correlation state and
-//!   delivered-once marks.
+//!   delivered-once marks; [`securityhub`]: the Security Hub sink's findings (ASFF).
 //!
 //! One HTTPS client, rustls with ring, replaces the SDK's default (rustls with aws-lc): the
 //! binary is smaller and there is no C crypto library to build. Credentials, region and
@@ -22,6 +22,7 @@ pub mod eks_reader;
 pub mod failure_queue;
 pub mod iam;
 pub mod s3;
+pub mod securityhub;
 pub mod sns;
 pub mod ssm;
 

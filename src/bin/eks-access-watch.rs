@@ -6,6 +6,8 @@
 mod audit_cmd;
 #[path = "eks-access-watch/migrate.rs"]
 mod migrate;
+#[path = "eks-access-watch/send.rs"]
+mod send;
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write};
@@ -56,7 +58,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// Output format: a readable table, a JSON array, or one JSON alert per line.
+    /// Output format: a readable table, a JSON array, one JSON alert per line, or one OCSF
+    /// Detection Finding per line (docs/sinks.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
@@ -97,6 +100,19 @@ struct ReplayArgs {
     /// only.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// The watcher's stack: a call on a resource whose name starts with NAME (or one named in
+    /// WATCHER_RESOURCES, ALERT_TOPIC_ARN, FAILURE_QUEUE_URL, TUNING_PARAMETER_NAME) that
+    /// disables or redirects it is a watcher-tampered alert.
+    #[arg(long, value_name = "NAME", env = "WATCHER_STACK_NAME", default_value = eks_access_watch::config::DEFAULT_STACK_NAME)]
+    stack_name: String,
+    /// Send what replay finds to a configured sink, for backfills (securityhub, pagerduty;
+    /// configured by the Lambda's variables, see docs/sinks.md). A dry run that names each
+    /// alert the sink would receive unless --send is given.
+    #[arg(long, value_enum, value_name = "NAME")]
+    sink: Option<send::SinkName>,
+    /// With --sink: really send, with your own AWS credentials (without it, nothing is sent).
+    #[arg(long, requires = "sink")]
+    send: bool,
     /// Files or directories to read; `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -164,6 +180,7 @@ enum Format {
     Text,
     Json,
     Ndjson,
+    Ocsf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -205,6 +222,10 @@ fn main() -> ExitCode {
 
 fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let (config, tuning) = args.rules.load()?;
+    let config = config.with_watcher(eks_access_watch::config::WatcherResources::from_env(
+        Some(&args.stack_name),
+        &|k| std::env::var(k).ok(),
+    ));
     let today = args.as_of.unwrap_or_else(tuning::today_utc);
     if let Some(t) = &tuning {
         for f in t.expired_findings(today) {
@@ -307,6 +328,15 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         today,
     };
     grading.judge_all(&mut reports, store.as_ref(), online.as_ref());
+    // `--sink`: every alert, whatever --min-severity shows (updates of what the sink holds go
+    // whatever the minimums say).
+    let for_sink: Vec<Alert> = match args.sink {
+        Some(_) => reports
+            .iter()
+            .flat_map(|r| r.alerts.iter().cloned())
+            .collect(),
+        None => Vec::new(),
+    };
     let result = reports
         .into_iter()
         .try_for_each(|report| show(report, &mut printer));
@@ -319,6 +349,11 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     printer.finish()?;
     out.flush()?;
+    if let Some(sink) = args.sink {
+        let alerts: Vec<&Alert> = for_sink.iter().collect();
+        let sent = send::run(&alerts, sink, args.send, args.min_severity)?;
+        problems += sent.failed;
+    }
     if args.summary {
         eprintln!(
             "eks-access-watch: {} inputs, {} records, {} watched, {} alerts shown, {} problems",
@@ -400,6 +435,7 @@ impl Grading<'_> {
             let context = Context {
                 enrichment: online.and_then(|o| o.enrich(event)),
                 correlation: Some(correlation),
+                ..Context::default()
             };
             judged[f][e] = Some(self.judge(event, &context));
         }
@@ -526,7 +562,7 @@ impl<W: Write> Printer<'_, W> {
         match self.format {
             Format::Json => self.out.write_all(b"["),
             Format::Text => writeln!(self.out, "{}", render::table_header()),
-            Format::Ndjson => Ok(()),
+            Format::Ndjson | Format::Ocsf => Ok(()),
         }
     }
 
@@ -534,6 +570,10 @@ impl<W: Write> Printer<'_, W> {
         match self.format {
             Format::Ndjson => {
                 serde_json::to_writer(&mut *self.out, &render::json::document(alert))?;
+                self.out.write_all(b"\n")
+            }
+            Format::Ocsf => {
+                serde_json::to_writer(&mut *self.out, &render::ocsf::alert(alert))?;
                 self.out.write_all(b"\n")
             }
             Format::Json => {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::arn;
 use crate::model::{
     AccessScope, AuthMode, Change, ClusterSettings, EntrySpec, EntryType, IssuedCredentials,
-    PodIdentityAction, PodIdentityGrant, PublicEndpoint, ScopeType,
+    PodIdentityAction, PodIdentityGrant, PublicEndpoint, ScopeType, Tampering,
 };
 use crate::operation::CloudTrailCall;
 use crate::sanitize::clean;
@@ -106,7 +106,176 @@ pub(super) fn change(call: CloudTrailCall, req: &Value, resp: &Value) -> Change 
                 .map(|s| s.logs_management_writes()),
             keys: request_keys(req),
         },
+        CloudTrailCall::DisableRule
+        | CloudTrailCall::DeleteRule
+        | CloudTrailCall::RemoveTargets
+        | CloudTrailCall::PutRule
+        | CloudTrailCall::PutTargets
+        | CloudTrailCall::UpdateFunctionConfiguration
+        | CloudTrailCall::UpdateFunctionCode
+        | CloudTrailCall::DeleteFunction
+        | CloudTrailCall::PutFunctionConcurrency
+        | CloudTrailCall::DeleteFunctionConcurrency
+        | CloudTrailCall::UpdateEventSourceMapping
+        | CloudTrailCall::DeleteEventSourceMapping
+        | CloudTrailCall::RemovePermission
+        | CloudTrailCall::DeleteSubscriptionFilter
+        | CloudTrailCall::PutSubscriptionFilter
+        | CloudTrailCall::Unsubscribe
+        | CloudTrailCall::SetSubscriptionAttributes
+        | CloudTrailCall::SetTopicAttributes
+        | CloudTrailCall::DeleteTopic
+        | CloudTrailCall::DisableKey
+        | CloudTrailCall::ScheduleKeyDeletion
+        | CloudTrailCall::PutKeyPolicy
+        | CloudTrailCall::PutParameter
+        | CloudTrailCall::DeleteParameter
+        | CloudTrailCall::SetQueueAttributes
+        | CloudTrailCall::PurgeQueue
+        | CloudTrailCall::DeleteQueue
+        | CloudTrailCall::DeleteStack
+        | CloudTrailCall::UpdateStack
+        | CloudTrailCall::DeleteStackInstances => tampering(call, req, resp),
     }
+}
+
+/// What a tampering call does to the part it acts on, in words.
+fn tampering(call: CloudTrailCall, req: &Value, resp: &Value) -> Change {
+    use CloudTrailCall as C;
+    let text = |key: &str| text_at(req, &[key]);
+    let keys = |except: &[&str]| -> String {
+        let keys: Vec<String> = request_keys(req)
+            .into_iter()
+            .filter(|k| !except.contains(&k.as_str()))
+            .collect();
+        if keys.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", keys.join(", "))
+        }
+    };
+    let targets = |key: &str| -> String {
+        match value_at(req, &[key]) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|t| match t {
+                    Value::String(s) => clean(s, MAX_FIELD),
+                    t => match (text_at(t, &["id"]), arn_at(t, &["arn"])) {
+                        (Some(id), Some(arn)) => format!("{id} -> {arn}"),
+                        (Some(id), None) => id,
+                        (None, Some(arn)) => arn,
+                        (None, None) => "?".into(),
+                    },
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        }
+    };
+    let mapping = || {
+        text("uUID")
+            .map(|u| format!("event source mapping {u} "))
+            .unwrap_or_else(|| "event source mapping ".into())
+    };
+    let what = match call {
+        C::DisableRule => "disabled".to_string(),
+        C::DeleteRule => "deleted".to_string(),
+        C::PutRule if text("state").is_some_and(|s| s.eq_ignore_ascii_case("DISABLED")) => {
+            "disabled (PutRule with state DISABLED)".to_string()
+        }
+        C::PutRule => format!("rewritten (PutRule){}", keys(&["name", "eventBusName"])),
+        C::RemoveTargets => format!("targets removed: [{}]", targets("ids")),
+        C::PutTargets => format!("targets replaced: [{}]", targets("targets")),
+        C::UpdateFunctionConfiguration => {
+            let changed = keys(&["functionName"]);
+            if req.get("environment").is_some() {
+                format!("environment (and configuration) changed{changed}")
+            } else {
+                format!("configuration changed{changed}")
+            }
+        }
+        C::UpdateFunctionCode => "code replaced".to_string(),
+        C::DeleteFunction => "deleted".to_string(),
+        C::PutFunctionConcurrency => {
+            match value_at(req, &["reservedConcurrentExecutions"]).and_then(Value::as_u64) {
+                Some(0) => "reserved concurrency set to 0: it can no longer run".to_string(),
+                Some(n) => format!("reserved concurrency set to {n}"),
+                None => "reserved concurrency changed".to_string(),
+            }
+        }
+        C::DeleteFunctionConcurrency => "reserved concurrency removed".to_string(),
+        C::UpdateEventSourceMapping if bool_at(req, &["enabled"]) == Some(false) => {
+            format!("{}disabled", mapping())
+        }
+        C::UpdateEventSourceMapping => {
+            format!("{}changed{}", mapping(), keys(&["uUID", "functionName"]))
+        }
+        C::DeleteEventSourceMapping => format!("{}deleted", mapping()),
+        C::RemovePermission => format!(
+            "permission {} removed",
+            text("statementId").unwrap_or_else(|| "(unnamed)".into())
+        ),
+        C::DeleteSubscriptionFilter => format!(
+            "deleted from log group {}",
+            text("logGroupName").unwrap_or_else(|| "(unnamed)".into())
+        ),
+        C::PutSubscriptionFilter => format!(
+            "rewritten on log group {} (destination {})",
+            text("logGroupName").unwrap_or_else(|| "(unnamed)".into()),
+            arn_at(req, &["destinationArn"]).unwrap_or_else(|| "not given".into())
+        ),
+        C::Unsubscribe => "removed (unsubscribed)".to_string(),
+        C::SetSubscriptionAttributes | C::SetTopicAttributes => format!(
+            "attribute {} changed",
+            text("attributeName").unwrap_or_else(|| "(unnamed)".into())
+        ),
+        C::DeleteTopic => "deleted".to_string(),
+        C::DisableKey => "disabled: nothing it encrypts can be read or written".to_string(),
+        C::ScheduleKeyDeletion => {
+            match value_at(req, &["pendingWindowInDays"]).and_then(Value::as_u64) {
+                Some(days) => format!("scheduled for deletion in {days} days"),
+                None => "scheduled for deletion".to_string(),
+            }
+        }
+        C::PutKeyPolicy => "key policy replaced".to_string(),
+        C::PutParameter => match value_at(resp, &["version"]).and_then(Value::as_u64) {
+            Some(v) => format!("overwritten (version {v})"),
+            None => "overwritten".to_string(),
+        },
+        C::DeleteParameter => "deleted".to_string(),
+        C::SetQueueAttributes => {
+            let attributes: Vec<String> = match value_at(req, &["attributes"]) {
+                Some(Value::Object(a)) => a.keys().map(|k| clean(k, 64)).collect(),
+                _ => Vec::new(),
+            };
+            format!("attributes changed [{}]", attributes.join(", "))
+        }
+        C::PurgeQueue => "purged: every message waiting in it deleted".to_string(),
+        C::DeleteQueue => "deleted".to_string(),
+        C::DeleteStack => "deleted".to_string(),
+        C::UpdateStack => format!("updated{}", keys(&["stackName"])),
+        C::DeleteStackInstances => format!(
+            "stack instances deleted (accounts [{}], regions [{}])",
+            strings_at(req, &["accounts"]).join(", "),
+            strings_at(req, &["regions"]).join(", ")
+        ),
+        _ => "changed".to_string(),
+    };
+    let part =
+        crate::operation::watcher::part(call).unwrap_or(crate::operation::WatcherPart::Stack);
+    let name = crate::operation::watcher::references(call, req, resp)
+        .first()
+        .map(|n| clean(&arn::decode(n), MAX_ARN));
+    Change::WatcherTampered(Box::new(Tampering {
+        part,
+        name,
+        what,
+        by_cloudformation: false,
+        version: match call {
+            C::PutParameter => value_at(resp, &["version"]).and_then(Value::as_i64),
+            _ => None,
+        },
+    }))
 }
 
 /// The credentials an AssumeRole issued, when its answer is in the record.

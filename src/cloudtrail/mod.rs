@@ -94,6 +94,8 @@ impl RawRecord {
                 .any(|g| g.role_arn.is_some())
                 || str_at(req, &["serviceAccountRoleArn"]).is_some(),
             resource_arn: str_at(req, &["resourceArn"]),
+            request: Some(req),
+            response: Some(self.response_elements.as_ref().unwrap_or(&Value::Null)),
         }
     }
 }
@@ -110,7 +112,18 @@ pub fn normalise(raw: &RawRecord, call: CloudTrailCall) -> AccessEvent {
     let req = raw.request_parameters.as_ref().unwrap_or(&empty);
     let resp = raw.response_elements.as_ref().unwrap_or(&empty);
     let cluster = match call.source() {
-        Source::Sts | Source::CloudTrail | Source::Watcher | Source::Kubernetes => None,
+        Source::Sts
+        | Source::CloudTrail
+        | Source::Events
+        | Source::Lambda
+        | Source::Logs
+        | Source::Sns
+        | Source::Kms
+        | Source::Ssm
+        | Source::Sqs
+        | Source::CloudFormation
+        | Source::Watcher
+        | Source::Kubernetes => None,
         Source::Eks => str_at(req, &["name"])
             .or_else(|| str_at(req, &["clusterName"]))
             .or_else(|| str_at(resp, &["cluster", "name"]))
@@ -143,8 +156,26 @@ pub fn normalise(raw: &RawRecord, call: CloudTrailCall) -> AccessEvent {
                 code: clean(code, MAX_FIELD),
                 message: raw.error_message.as_deref().map(|m| clean(m, 1024)),
             }),
-        change: change(call, req, resp),
+        change: {
+            let mut change = change(call, req, resp);
+            if let Change::WatcherTampered(t) = &mut change {
+                t.by_cloudformation = by_cloudformation(raw);
+            }
+            change
+        },
     }
+}
+
+/// CloudFormation made the call on someone's behalf: AWS writes `invokedBy` and
+/// `sourceIPAddress` as `cloudformation.amazonaws.com` (a client can set its user agent, not
+/// these).
+fn by_cloudformation(raw: &RawRecord) -> bool {
+    const CFN: &str = "cloudformation.amazonaws.com";
+    raw.user_identity
+        .as_ref()
+        .and_then(|u| u.invoked_by.as_deref())
+        == Some(CFN)
+        || raw.source_ip_address.as_deref() == Some(CFN)
 }
 
 /// The event for a watched record the full parse could not read, from what a byte search
@@ -171,7 +202,18 @@ pub fn unparsed_event(
         region: field("awsRegion").unwrap_or_default(),
         cluster: match call.source() {
             Source::Eks => field("name").or_else(|| field("clusterName")),
-            Source::Sts | Source::CloudTrail | Source::Kubernetes | Source::Watcher => None,
+            Source::Sts
+            | Source::CloudTrail
+            | Source::Events
+            | Source::Lambda
+            | Source::Logs
+            | Source::Sns
+            | Source::Kms
+            | Source::Ssm
+            | Source::Sqs
+            | Source::CloudFormation
+            | Source::Kubernetes
+            | Source::Watcher => None,
         },
         actor: Actor {
             identity_type: IdentityType::parse(&field("type").unwrap_or_else(|| "Unknown".into())),

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{AuditSettings, ConfigError, RuleConfig};
+use super::{AuditSettings, ConfigError, RuleConfig, SinkSettings};
 use crate::arn::{self, TopicArn};
 use crate::closed::closed_enum;
 use crate::severity::Severity;
@@ -45,6 +45,8 @@ pub struct LambdaSettings {
     pub state_table: Option<String>,
     /// The daily audit (`{"task": "audit"}`): where snapshots go, what to read, how to grade.
     pub audit: AuditSettings,
+    /// Security Hub and PagerDuty (`SECURITY_HUB`, `PAGERDUTY_ROUTING_KEY_PARAMETER`, ...).
+    pub sinks: SinkSettings,
 }
 
 /// The environment variables the Lambda reads, for docs, the template test and errors.
@@ -61,6 +63,14 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "FAILURE_QUEUE_URL",
     "TUNING_PARAMETER_NAME",
     "STATE_TABLE_NAME",
+    "WATCHER_STACK_NAME",
+    "WATCHER_RESOURCES",
+    // The finding-keeping sinks (`super::SINK_ENV_VARS`).
+    "SECURITY_HUB",
+    "SECURITY_HUB_MIN_SEVERITY",
+    "PAGERDUTY_ROUTING_KEY_PARAMETER",
+    "PAGERDUTY_MIN_SEVERITY",
+    "PAGERDUTY_EVENTS_URL",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its
@@ -70,7 +80,14 @@ pub(super) struct Env<'a> {
     pub(super) problems: Vec<String>,
 }
 
-impl Env<'_> {
+impl<'a> Env<'a> {
+    pub(super) fn new(get: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Env {
+            get,
+            problems: Vec::new(),
+        }
+    }
+
     /// The trimmed value; unset and blank are the same.
     pub(super) fn text(&self, name: &str) -> Option<String> {
         (self.get)(name)
@@ -109,7 +126,7 @@ fn one_of<T: FromStr<Err = crate::closed::UnknownValue>>(v: &str) -> Result<T, S
         .map_err(|e: crate::closed::UnknownValue| e.to_string())
 }
 
-fn switch(v: &str) -> Result<bool, String> {
+pub(super) fn switch(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "on" | "yes" => Ok(true),
         "0" | "false" | "off" | "no" => Ok(false),
@@ -146,7 +163,8 @@ impl LambdaSettings {
         .unwrap_or_else(|e| {
             env.problems.extend(e.problems);
             RuleConfig::default()
-        });
+        })
+        .with_watcher(super::WatcherResources::from_env(None, &get));
         let min_severity = env.parse("MIN_SEVERITY", Severity::Low, one_of);
         let enrich = env.parse("ENRICH", true, switch);
         let enrich_timeout = env.parse("ENRICH_TIMEOUT_MS", Duration::from_millis(3000), |v| {
@@ -197,6 +215,13 @@ impl LambdaSettings {
             }
         });
         let audit = AuditSettings::from_env(&mut env, role_template.is_some());
+        let sinks = SinkSettings::read(&mut env);
+        if sinks.security_hub && home_account.is_none() && topic.is_none() {
+            env.problems.push("SECURITY_HUB: Security Hub imports findings under the function's own account, which nothing names: set HOME_ACCOUNT_ID (the template sets it to AWS::AccountId)".to_string());
+        }
+        if sinks.security_hub && env.text("AWS_REGION").is_none() {
+            env.problems.push("SECURITY_HUB: Security Hub imports into the function's region, which AWS_REGION names (the Lambda runtime sets it); set it when running the function elsewhere".to_string());
+        }
         if !env.problems.is_empty() {
             return Err(ConfigError {
                 problems: env.problems,
@@ -217,6 +242,7 @@ impl LambdaSettings {
             tuning_parameter,
             state_table,
             audit,
+            sinks,
         })
     }
 }

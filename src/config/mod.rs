@@ -14,9 +14,13 @@ use crate::arn::{self, PrincipalKey};
 
 mod audit;
 mod lambda;
+mod sinks;
+mod watcher;
 
 pub use audit::{AUDIT_ENV_VARS, AuditConfig, AuditSettings, check_targets, is_region};
 pub use lambda::{AlertFormat, LAMBDA_ENV_VARS, LambdaSettings};
+pub use sinks::{DEFAULT_PAGERDUTY_EVENTS_URL, SINK_ENV_VARS, SinkSettings};
+pub use watcher::{DEFAULT_STACK_NAME, WATCHER_ENV_VARS, WatcherResources, resource_name};
 
 /// Windows and thresholds of the correlation rules (the tuning file's `[correlation]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +59,8 @@ pub struct RuleConfig {
     pub break_glass_roles: Vec<String>,
     approved_keys: Vec<PrincipalKey>,
     break_glass_keys: Vec<PrincipalKey>,
+    /// The deployment's own resources (`watcher-tampered`).
+    pub watcher: WatcherResources,
 }
 
 /// Every problem found in the configuration, each naming its source.
@@ -132,7 +138,14 @@ impl RuleConfig {
                 .collect(),
             approved_callers,
             break_glass_roles,
+            watcher: WatcherResources::default(),
         }
+    }
+
+    /// The same configuration, knowing the deployment's own resources.
+    pub fn with_watcher(mut self, watcher: WatcherResources) -> Self {
+        self.watcher = watcher;
+        self
     }
 
     /// Both configurations' approved callers and break-glass roles, each principal once: how
@@ -151,6 +164,7 @@ impl RuleConfig {
             union(&self.approved_callers, &other.approved_callers),
             union(&self.break_glass_roles, &other.break_glass_roles),
         )
+        .with_watcher(self.watcher.clone())
     }
 
     /// Split a comma-separated list (the environment variable form).

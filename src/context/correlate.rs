@@ -205,7 +205,18 @@ pub fn epoch(event: &AccessEvent) -> Option<i64> {
 fn plane(event: &AccessEvent) -> &'static str {
     match event.operation.source() {
         Source::Kubernetes => "kubernetes",
-        Source::Eks | Source::Sts | Source::CloudTrail | Source::Watcher => "cloudtrail",
+        Source::Eks
+        | Source::Sts
+        | Source::CloudTrail
+        | Source::Events
+        | Source::Lambda
+        | Source::Logs
+        | Source::Sns
+        | Source::Kms
+        | Source::Ssm
+        | Source::Sqs
+        | Source::CloudFormation
+        | Source::Watcher => "cloudtrail",
     }
 }
 

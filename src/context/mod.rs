@@ -33,6 +33,21 @@ pub struct Context {
     /// What earlier events say about this one (a break-glass session, a grant undone, a
     /// fan-out, denied bursts); `None` where no state store is configured.
     pub correlation: Option<Correlation>,
+    /// For a write of the tuning parameter: the old and new versions compared
+    /// (`tuning-changed`); `None` when not read (offline replay, another event).
+    pub tuning_change: Option<TuningChange>,
+}
+
+/// A tuning parameter's change, as read from its versions: what it does, in words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TuningChange {
+    /// The versions compared (`None`: not found).
+    pub from_version: Option<i64>,
+    pub to_version: Option<i64>,
+    /// `rule cluster-created disabled`, `exception vendor-support added for ...`.
+    pub changes: Vec<String>,
+    /// Why the versions could not be compared, when they could not.
+    pub unavailable: Option<String>,
 }
 
 impl Context {
@@ -41,6 +56,7 @@ impl Context {
         Context {
             enrichment,
             correlation: None,
+            tuning_change: None,
         }
     }
 }

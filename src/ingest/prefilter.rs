@@ -25,8 +25,8 @@ pub struct RecordError(#[from] serde_json::Error);
 /// What a byte search says about a record before any parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Candidate {
-    /// No watched event source (`eks.amazonaws.com`, `sts.amazonaws.com`,
-    /// `cloudtrail.amazonaws.com`) occurs and nothing is escaped: it cannot be watched.
+    /// No watched event source ([`Source`]: `eks.amazonaws.com`, `sts.amazonaws.com`, ...,
+    /// `cloudformation.amazonaws.com`) occurs and nothing is escaped: it cannot be watched.
     No,
     /// A watched source name occurs and the record holds no backslash: its keys and values can
     /// be read by byte search.
@@ -145,7 +145,8 @@ fn skip_by_bytes(json: &str, config: &RuleConfig) -> Option<Skip> {
         Ok(op) => op,
     };
     let detail = match op.operation().facts().needs {
-        Needs::Nothing => return None,
+        // The resource is named in fields only the parse reads reliably.
+        Needs::Nothing | Needs::WatcherResource => return None,
         Needs::BreakGlassRole => Detail {
             role_arn: Some(sole_string(json, &ROLE_ARN)?),
             ..Detail::default()
@@ -203,6 +204,7 @@ pub fn unparsed(json: &str, error: &RecordError, config: &RuleConfig) -> Option<
         resource_arn: resource.as_deref(),
         pod_identity_roles: json.contains("\"podIdentityAssociations\"")
             || json.contains("\"serviceAccountRoleArn\""),
+        ..Detail::default()
     };
     let op = watch(&source, &name, &detail, config).ok()?;
     Some(unparsed_event(op, &read, &error.to_string()))

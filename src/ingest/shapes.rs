@@ -32,6 +32,44 @@ use crate::operation::Skip;
 /// The `detail-type` EventBridge gives CloudTrail management events.
 pub const CLOUDTRAIL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 
+/// The `detail-type` of Parameter Store's own change events (`source` `aws.ssm`): another way
+/// to learn that the tuning parameter was written (`tuning-changed`), without the caller.
+pub const PARAMETER_STORE_CHANGE: &str = "Parameter Store Change";
+
+/// A Parameter Store change event as the CloudTrail record of the write it reports
+/// (`Create`/`Update`: PutParameter, `Delete`: DeleteParameter), so that one path judges
+/// both; the caller is unknown (the event does not name it: the CloudTrail record does).
+/// `None` for the operations that change no value (`LabelParameterVersion`, policies).
+fn parameter_store_record(ev: &EventBridgeEvent<Box<RawValue>>) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Detail {
+        #[serde(default)]
+        operation: String,
+        #[serde(default)]
+        name: String,
+    }
+    let detail: Detail = serde_json::from_str(ev.detail.get()).ok()?;
+    let name = match detail.operation.as_str() {
+        "Create" | "Update" => "PutParameter",
+        "Delete" => "DeleteParameter",
+        _ => return None,
+    };
+    Some(
+        serde_json::json!({
+            "eventVersion": "1.08",
+            "eventSource": "ssm.amazonaws.com",
+            "eventName": name,
+            "eventID": ev.id,
+            "eventTime": ev.time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            "awsRegion": ev.region,
+            "recipientAccountId": ev.account,
+            "requestParameters": {"name": detail.name},
+            "responseElements": null,
+        })
+        .to_string(),
+    )
+}
+
 /// Read one input to its end. `Err` only when it cannot be read any further.
 pub(super) fn read(
     input: &str,
@@ -470,6 +508,17 @@ pub(super) fn dispatch_value(
         match serde_json::from_str::<EventBridgeEvent<Box<RawValue>>>(text) {
             Ok(ev) if ev.detail_type == CLOUDTRAIL_DETAIL_TYPE => {
                 emitter.record(location, detail.get())
+            }
+            Ok(ev) if ev.detail_type == PARAMETER_STORE_CHANGE && ev.source == "aws.ssm" => {
+                match parameter_store_record(&ev) {
+                    Some(record) => emitter.record(location, &record),
+                    None => emitter.skipped(
+                        location,
+                        Skip::NotCloudTrail(format!(
+                            "{PARAMETER_STORE_CHANGE} (label or policy change)"
+                        )),
+                    ),
+                }
             }
             Ok(ev) => emitter.skipped(
                 location,

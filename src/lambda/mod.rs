@@ -31,10 +31,15 @@ pub mod leftover;
 pub use budget::Budget;
 // The DynamoDB table as the state store (`impl Store for DynamoStore`).
 mod store;
+// Which sinks took each event and hold each finding (issue 19: one behaviour for every sink).
+pub mod sinks;
+mod tuning_file;
 use crate::config::{ConfigError, LambdaSettings};
 use crate::context::eks::{EnrichSettings, Enricher, Remembered};
 use futures::stream::{self, StreamExt};
+use sinks::SinkState;
 use std::sync::Arc;
+pub use tuning_file::{load_tuning, sha256_hex, silenced_metric, tuning_invalid_event};
 
 use crate::config::CorrelationSettings;
 use crate::context::correlate::{self, Correlation, View};
@@ -46,18 +51,8 @@ use crate::operation::Skip;
 use crate::pipeline::{self, Judged};
 use crate::render;
 use crate::severity::Severity;
-use crate::sink::{Sink, SinkError, SnsSink, StdoutSink};
+use crate::sink::{Due, PagerDutySink, SecurityHubSink, Sink, SinkError, SnsSink, StdoutSink};
 use crate::tuning::{self, Tuning};
-
-/// Why the function could not start: like a bad environment variable, a tuning file that
-/// cannot be read or is invalid stops it at init, with every problem named.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error("cannot read the tuning file from SSM parameter {name}: {error}")]
-    Parameter { name: String, error: AwsError },
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-}
 
 /// The Lambda's configuration: the environment's settings and the tuning file they name.
 #[derive(Debug, Clone)]
@@ -65,6 +60,11 @@ pub struct Setup {
     pub settings: LambdaSettings,
     /// The tuning file, once read ([`load_tuning`]).
     pub tuning: Option<Tuning>,
+    /// Why the tuning file is not applied (it cannot be read or is invalid), each problem
+    /// naming its line: published as `tuning-invalid` at the cold start.
+    pub tuning_problems: Vec<String>,
+    /// The SHA-256 of the tuning file's text, when one was read (logged at each cold start).
+    pub tuning_sha256: Option<String>,
 }
 
 impl From<LambdaSettings> for Setup {
@@ -72,6 +72,8 @@ impl From<LambdaSettings> for Setup {
         Setup {
             settings,
             tuning: None,
+            tuning_problems: Vec::new(),
+            tuning_sha256: None,
         }
     }
 }
@@ -104,29 +106,9 @@ pub fn with_tuning(mut settings: LambdaSettings, tuning: Tuning) -> Result<Setup
     }
     settings.rules = settings.rules.merge(&tuning.rules);
     Ok(Setup {
-        settings,
         tuning: Some(tuning),
+        ..Setup::from(settings)
     })
-}
-
-/// Read the tuning file from the SSM parameter `TUNING_PARAMETER_NAME` names (once, at init)
-/// and add it to the settings ([`with_tuning`]). Without the variable the settings are
-/// returned unchanged and `ssm` is not called.
-pub async fn load_tuning(
-    settings: LambdaSettings,
-    ssm: &aws_sdk_ssm::Client,
-) -> Result<Setup, InitError> {
-    let Some(name) = settings.tuning_parameter.clone() else {
-        return Ok(settings.into());
-    };
-    let text = crate::aws::ssm::get_text(ssm, &name)
-        .await
-        .map_err(|error| InitError::Parameter {
-            name: name.clone(),
-            error,
-        })?;
-    let tuning = Tuning::parse(&text, &format!("SSM parameter {name}"))?;
-    Ok(with_tuning(settings, tuning)?)
 }
 
 closed_enum! {
@@ -259,6 +241,10 @@ pub struct Clients {
     /// The correlation state and delivered-once marks (`STATE_TABLE_NAME`: DynamoDB); without
     /// it events are judged alone and a redelivered event alerts again.
     pub state: Option<Arc<dyn Store>>,
+    /// `SECURITY_HUB=true`: the Security Hub client.
+    pub securityhub: Option<aws_sdk_securityhub::Client>,
+    /// `PAGERDUTY_ROUTING_KEY_PARAMETER`: the PagerDuty sink, its key read at init.
+    pub pagerduty: Option<PagerDutySink>,
 }
 
 /// What became of one event.
@@ -291,12 +277,16 @@ pub struct Handler {
     /// outlives midnight.
     today: fn() -> NaiveDate,
     audit: Option<crate::lambda::daily_audit::DailyAudit>,
+    /// Reads the tuning parameter's versions when it is written ([`Handler::with_ssm`]).
+    ssm: Option<aws_sdk_ssm::Client>,
 }
 
 impl Handler {
     /// The enricher is dropped when `ENRICH` is off.
     pub fn new(setup: impl Into<Setup>, mut clients: Clients) -> Self {
-        let Setup { settings, tuning } = setup.into();
+        let Setup {
+            settings, tuning, ..
+        } = setup.into();
         if !settings.enrich {
             clients.enricher = None;
         }
@@ -307,6 +297,7 @@ impl Handler {
             clients,
             today: tuning::today_utc,
             audit: None,
+            ssm: None,
         }
     }
 
@@ -383,6 +374,9 @@ impl Handler {
         // not asked again), then deliver the most severe first, with bounded concurrency;
         // what the budget leaves undone is parked, one message per event.
         let memo = Remembered::default();
+        // Delivery runs several alerts at once: the sinks' state is shared behind a lock held
+        // only between awaits.
+        let sink_state = std::sync::Mutex::new(self.sink_state(&batch).await);
         let correlations = std::mem::take(&mut batch.correlations);
         let events = &batch.events;
         let mut judged: Vec<(usize, Judgement)> =
@@ -414,11 +408,14 @@ impl Handler {
         // Most severe first; among equals, the payload's order.
         alerts.sort_by(|(i, a), (j, b)| b.severity.cmp(&a.severity).then(i.cmp(j)));
         let delivered: Vec<(usize, Option<Handled>)> = stream::iter(alerts)
-            .map(|(i, alert)| async move {
-                if budget.is_spent() {
-                    return (i, None);
+            .map(|(i, alert)| {
+                let sink_state = &sink_state;
+                async move {
+                    if budget.is_spent() {
+                        return (i, None);
+                    }
+                    (i, Some(self.send(&alert, sink_state).await))
                 }
-                (i, Some(self.send(&alert).await))
             })
             .buffered(CONCURRENCY)
             .collect()
@@ -449,8 +446,10 @@ impl Handler {
             batch.settled(i, false);
         }
         let parked = self.park_left(payload, &batch.events, &left).await;
+        let sink_state = sink_state.into_inner().unwrap_or_else(|e| e.into_inner());
         if let Some(store) = &self.clients.state {
-            batch.commit(store.as_ref()).await;
+            let sink_writes = sink_state.writes(wall_clock(), DELIVERED_FOR);
+            batch.commit(store.as_ref(), sink_writes).await;
         }
         match parked {
             Ok(Some(said)) => response.failure_queue = Some(said),
@@ -593,12 +592,20 @@ impl Handler {
 
     /// The context stage (EKS enrichment), the pipeline's judgement, delivery: what happened
     /// to one event, and the publish error if SNS did not take it.
-    async fn alert(&self, event: &AccessEvent, correlation: Option<Correlation>) -> Handled {
-        match self.judge(event, correlation, &Remembered::default()).await {
-            Judgement::Alert(alert) => self.send(&alert).await,
+    async fn alert(
+        &self,
+        event: &AccessEvent,
+        correlation: Option<Correlation>,
+        sink_state: &mut SinkState,
+    ) -> Handled {
+        let state = std::sync::Mutex::new(std::mem::replace(sink_state, SinkState::off()));
+        let handled = match self.judge(event, correlation, &Remembered::default()).await {
+            Judgement::Alert(alert) => self.send(&alert, &state).await,
             Judgement::Disabled(reason) => Handled::Disabled(reason),
             Judgement::Left => unreachable!("judge never leaves an event"),
-        }
+        };
+        *sink_state = state.into_inner().unwrap_or_else(|e| e.into_inner());
+        handled
     }
 
     /// The context stage (EKS enrichment, remembering failures for the payload in `memo`)
@@ -616,6 +623,7 @@ impl Handler {
         let context = Context {
             enrichment,
             correlation,
+            tuning_change: self.tuning_change(event).await,
         };
         let today = (self.today)();
         match pipeline::judge(
@@ -625,18 +633,26 @@ impl Handler {
             self.tuning.as_ref(),
             today,
         ) {
-            Judged::Alert(alert) => Judgement::Alert(alert),
-            Judged::Disabled { tuning } => Judgement::Disabled(format!(
-                "{} {}: every finding's rule is disabled in {tuning}",
-                event.event_name(),
-                event.event_id.as_deref().unwrap_or("(no event id)"),
-            )),
+            Judged::Alert(alert) => {
+                if alert.rule_ids().is_empty() {
+                    tuning_file::report_silenced(event, "suppressed", &alert.suppressed_rule_ids());
+                }
+                Judgement::Alert(alert)
+            }
+            Judged::Disabled { tuning } => {
+                tuning_file::report_silenced(event, "disabled", &[]);
+                Judgement::Disabled(format!(
+                    "{} {}: every finding's rule is disabled in {tuning}",
+                    event.event_name(),
+                    event.event_id.as_deref().unwrap_or("(no event id)"),
+                ))
+            }
         }
     }
 
     /// Deliver one judged alert: what happened, and the sinks that failed.
-    async fn send(&self, alert: &Alert) -> Handled {
-        let (delivery, failed) = self.deliver(alert).await;
+    async fn send(&self, alert: &Alert, sink_state: &std::sync::Mutex<SinkState>) -> Handled {
+        let (delivery, failed) = self.deliver(alert, sink_state).await;
         for e in &failed {
             tracing::error!(event_id = ?alert.event_id, sink = e.sink, error = %e, retryable = e.retryable(), "alert not delivered");
         }
@@ -659,18 +675,47 @@ impl Handler {
         Handled::Alert(delivery, failed)
     }
 
-    /// Hand the alert to every sink (none below `MIN_SEVERITY`): what each did, in words, and
-    /// the sinks that failed. One sink's failure does not keep the alert from the others.
-    async fn deliver(&self, alert: &Alert) -> (String, Vec<SinkError>) {
-        if alert.severity < self.settings.min_severity {
-            let below = format!("below MIN_SEVERITY ({})", self.settings.min_severity);
+    /// Hand the alert to every sink that is due it ([`crate::sink::due`]: at or above
+    /// `MIN_SEVERITY` and the sink's own minimum, or an update or revert of a finding the sink
+    /// holds), except the sinks that already took it: what each did, in words, and the sinks
+    /// that failed. One sink's failure does not keep the alert from the others.
+    async fn deliver(
+        &self,
+        alert: &Alert,
+        state: &std::sync::Mutex<SinkState>,
+    ) -> (String, Vec<SinkError>) {
+        let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+        let global = self.settings.min_severity;
+        let uids = alert.lifecycle_uids();
+        let due: Vec<Due> = self
+            .sinks
+            .iter()
+            .map(|sink| {
+                let holds = lock().holds(&uids, sink.name());
+                crate::sink::due(alert, global, sink.min_severity(), holds)
+            })
+            .collect();
+        if alert.severity < global && due.iter().all(|d| matches!(d, Due::Below(_))) {
+            let below = format!("below MIN_SEVERITY ({global})");
             return (below, Vec::new());
         }
         let mut said = Vec::new();
         let mut failed = Vec::new();
-        for sink in &self.sinks {
+        for (sink, due) in self.sinks.iter().zip(due) {
+            let name = sink.name();
+            if let Due::Below(threshold) = due {
+                said.push(format!("{name}: below {threshold}"));
+                continue;
+            }
+            if lock().sent(alert.event_id.as_deref(), name) {
+                said.push(format!("{name}: already delivered"));
+                continue;
+            }
             match sink.deliver(alert).await {
-                Ok(receipt) => said.push(receipt.0),
+                Ok(receipt) => {
+                    lock().delivered(alert.event_id.as_deref(), &uids, name);
+                    said.push(receipt.0);
+                }
                 Err(e) => {
                     said.push(format!("failed: {e}"));
                     failed.push(e);
@@ -678,6 +723,27 @@ impl Handler {
             }
         }
         (said.join("; "), failed)
+    }
+
+    /// The sinks' delivery state for this batch (one read), when it is kept: a sink keeps
+    /// findings, or there is more than one sink (see [`sinks`]).
+    async fn sink_state(&self, batch: &Correlated) -> SinkState {
+        let tracked = self.sinks.len() > 1 || self.sinks.iter().any(|s| s.keeps_findings());
+        let Some(store) = self
+            .clients
+            .state
+            .as_ref()
+            .filter(|_| tracked && batch.write_back)
+        else {
+            return SinkState::off();
+        };
+        let keys: Vec<String> = batch
+            .events
+            .iter()
+            .zip(&batch.correlations)
+            .flat_map(|(e, c)| SinkState::keys_for(e, c.as_ref()))
+            .collect();
+        SinkState::load(store.as_ref(), &keys, wall_clock()).await
     }
 
     /// Run a scheduled task; what it finds goes out like any alert. Each task that completes
@@ -731,7 +797,7 @@ impl Handler {
             ..Response::default()
         };
         if findings > 0 {
-            match self.alert(&event, None).await {
+            match self.alert(&event, None, &mut SinkState::off()).await {
                 Handled::Alert(delivery, failed) => {
                     response.alerts.push(delivery);
                     if !failed.is_empty() {
@@ -912,7 +978,7 @@ impl Correlated {
     /// After delivery, one write: the state the events changed, the events delivered, the
     /// claims of those that failed released. A conflict (another invocation wrote a record
     /// first) or a failure loses correlation state, never an alert: it is logged and counted.
-    async fn commit(&mut self, store: &dyn Store) {
+    async fn commit(&mut self, store: &dyn Store, sink_writes: Vec<crate::context::state::Write>) {
         if !self.claimed {
             return;
         }
@@ -920,7 +986,9 @@ impl Correlated {
             now: self.read_at,
             // Without the state read, only the claims are settled.
             writes: if self.write_back {
-                self.view.writes()
+                let mut writes = self.view.writes();
+                writes.extend(sink_writes);
+                writes
             } else {
                 Vec::new()
             },
@@ -1023,7 +1091,28 @@ fn sinks(settings: &LambdaSettings, clients: &Clients) -> Vec<Box<dyn Sink>> {
             format: settings.format,
         })),
     }
+    if let (true, Some(client)) = (settings.sinks.security_hub, &clients.securityhub) {
+        sinks.push(Box::new(SecurityHubSink::new(
+            client.clone(),
+            security_hub_importer(settings),
+            settings.sinks.security_hub_min_severity,
+        )));
+    }
+    if let Some(pagerduty) = &clients.pagerduty {
+        sinks.push(Box::new(pagerduty.clone()));
+    }
     sinks
+}
+
+/// Where the Security Hub sink imports: the function's own account (`HOME_ACCOUNT_ID`, which
+/// the settings require with `SECURITY_HUB=true`), region and partition.
+pub fn security_hub_importer(settings: &LambdaSettings) -> crate::sink::Importer {
+    let region = settings.region.clone().unwrap_or_default();
+    crate::sink::Importer {
+        account: settings.home_account.clone().unwrap_or_default(),
+        partition: crate::sink::partition_of_region(&region).to_string(),
+        region,
+    }
 }
 
 /// The task a schedule asks for (`{"task": "..."}`); `None` for every other payload.

@@ -390,6 +390,24 @@ pub struct TrailState {
     pub logs_management_writes: bool,
 }
 
+/// A call that disables, removes or redirects a part of this deployment (`watcher-tampered`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tampering {
+    pub part: crate::operation::WatcherPart,
+    /// The resource as the record names it best (a name, an ARN, a URL); `None` when it names
+    /// none (only a record the parse could not read).
+    pub name: Option<String>,
+    /// What the call does to it, in words: `disabled`, `deleted`, `environment changed`.
+    pub what: String,
+    /// Made by CloudFormation on a caller's behalf (`userIdentity.invokedBy` or
+    /// `sourceIPAddress` `cloudformation.amazonaws.com`, which AWS writes and no client can
+    /// set): a stack update or deletion, itself alerted by its own UpdateStack or DeleteStack
+    /// call, graded lower.
+    pub by_cloudformation: bool,
+    /// The parameter version a PutParameter wrote (its answer's `version`).
+    pub version: Option<i64>,
+}
+
 /// What the call changes (or tried to).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -473,6 +491,16 @@ pub enum Change {
         /// Top-level request keys, for the summary.
         keys: Vec<String>,
     },
+    /// A part of this deployment disabled, removed or redirected.
+    WatcherTampered(Box<Tampering>),
+    /// The tuning file read at a cold start is invalid (or could not be read): the function
+    /// runs on its environment's settings alone.
+    TuningInvalid {
+        /// Where it was read from (`SSM parameter /eks-access-watch/tuning`).
+        source: String,
+        /// Every problem, each naming its line.
+        problems: Vec<String>,
+    },
     /// The scheduled check: every trail it could read in the region, and what it could not.
     TrailStatus {
         trails: Vec<TrailState>,
@@ -516,6 +544,8 @@ impl Change {
             | Change::Tags { .. }
             | Change::TrailStopped { .. }
             | Change::TrailModified { .. }
+            | Change::WatcherTampered(_)
+            | Change::TuningInvalid { .. }
             | Change::TrailStatus { .. }
             | Change::RoleBinding(_)
             | Change::Role(_) => None,
@@ -565,6 +595,8 @@ impl Change {
             | Change::AssumeRole { .. }
             | Change::TrailStopped { .. }
             | Change::TrailModified { .. }
+            | Change::WatcherTampered(_)
+            | Change::TuningInvalid { .. }
             | Change::TrailStatus { .. }
             | Change::Unparsed { .. }
             | Change::AwsAuth(_)

@@ -53,6 +53,8 @@ pub const FORWARD_RULES: &[&str] = &[
     "eks-access-watch-forward-trail",
     "eks-access-watch-forward-break-glass",
     "eks-access-watch-forward-alarms",
+    "eks-access-watch-forward-tampered",
+    "eks-access-watch-forward-tampered-delivery",
 ];
 
 /// The member template's dead-letter queue for events it could not forward.

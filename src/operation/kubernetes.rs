@@ -116,7 +116,38 @@ impl Operation {
             | Operation::DeleteTrail
             | Operation::UpdateTrail
             | Operation::PutEventSelectors
-            | Operation::TrailSelfCheck => return None,
+            | Operation::DisableRule
+            | Operation::DeleteRule
+            | Operation::RemoveTargets
+            | Operation::PutRule
+            | Operation::PutTargets
+            | Operation::UpdateFunctionConfiguration
+            | Operation::UpdateFunctionCode
+            | Operation::DeleteFunction
+            | Operation::PutFunctionConcurrency
+            | Operation::DeleteFunctionConcurrency
+            | Operation::UpdateEventSourceMapping
+            | Operation::DeleteEventSourceMapping
+            | Operation::RemovePermission
+            | Operation::DeleteSubscriptionFilter
+            | Operation::PutSubscriptionFilter
+            | Operation::Unsubscribe
+            | Operation::SetSubscriptionAttributes
+            | Operation::SetTopicAttributes
+            | Operation::DeleteTopic
+            | Operation::DisableKey
+            | Operation::ScheduleKeyDeletion
+            | Operation::PutKeyPolicy
+            | Operation::PutParameter
+            | Operation::DeleteParameter
+            | Operation::SetQueueAttributes
+            | Operation::PurgeQueue
+            | Operation::DeleteQueue
+            | Operation::DeleteStack
+            | Operation::UpdateStack
+            | Operation::DeleteStackInstances
+            | Operation::TrailSelfCheck
+            | Operation::TuningCheck => return None,
             Operation::AwsAuthCreate => (Create, AwsAuth),
             Operation::AwsAuthUpdate => (Update, AwsAuth),
             Operation::AwsAuthPatch => (Patch, AwsAuth),

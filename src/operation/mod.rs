@@ -16,8 +16,10 @@ use crate::config::RuleConfig;
 use crate::sanitize::clean;
 
 mod kubernetes;
+pub mod watcher;
 
 pub use kubernetes::{KubeCall, KubeObject, KubeRequest, Verb, watch_kubernetes};
+pub use watcher::WatcherPart;
 
 closed_enum! {
     /// Where a watched operation comes from: a CloudTrail event source, the cluster's own
@@ -27,6 +29,15 @@ closed_enum! {
         Eks = "eks.amazonaws.com",
         Sts = "sts.amazonaws.com",
         CloudTrail = "cloudtrail.amazonaws.com",
+        // The deployment's own parts (`watcher-tampered`).
+        Events = "events.amazonaws.com",
+        Lambda = "lambda.amazonaws.com",
+        Logs = "logs.amazonaws.com",
+        Sns = "sns.amazonaws.com",
+        Kms = "kms.amazonaws.com",
+        Ssm = "ssm.amazonaws.com",
+        Sqs = "sqs.amazonaws.com",
+        CloudFormation = "cloudformation.amazonaws.com",
         Kubernetes = "audit.k8s.io",
         Watcher = "eks-access-watch",
     }
@@ -41,6 +52,14 @@ impl Source {
             Source::Eks => Some("aws.eks"),
             Source::Sts => Some("aws.sts"),
             Source::CloudTrail => Some("aws.cloudtrail"),
+            Source::Events => Some("aws.events"),
+            Source::Lambda => Some("aws.lambda"),
+            Source::Logs => Some("aws.logs"),
+            Source::Sns => Some("aws.sns"),
+            Source::Kms => Some("aws.kms"),
+            Source::Ssm => Some("aws.ssm"),
+            Source::Sqs => Some("aws.sqs"),
+            Source::CloudFormation => Some("aws.cloudformation"),
             Source::Kubernetes | Source::Watcher => None,
         }
     }
@@ -93,8 +112,44 @@ closed_enum! {
         DeleteTrail = "DeleteTrail",
         UpdateTrail = "UpdateTrail",
         PutEventSelectors = "PutEventSelectors",
+        // Calls that disable, remove or redirect a part of this deployment (`watcher-tampered`):
+        // EventBridge, Lambda (CloudTrail writes some under versioned names such as
+        // `UpdateFunctionConfiguration20150331v2`: [`Operation::from_cloudtrail`]), CloudWatch
+        // Logs, SNS, KMS, SSM, SQS, CloudFormation.
+        DisableRule = "DisableRule",
+        DeleteRule = "DeleteRule",
+        RemoveTargets = "RemoveTargets",
+        PutRule = "PutRule",
+        PutTargets = "PutTargets",
+        UpdateFunctionConfiguration = "UpdateFunctionConfiguration",
+        UpdateFunctionCode = "UpdateFunctionCode",
+        DeleteFunction = "DeleteFunction",
+        PutFunctionConcurrency = "PutFunctionConcurrency",
+        DeleteFunctionConcurrency = "DeleteFunctionConcurrency",
+        UpdateEventSourceMapping = "UpdateEventSourceMapping",
+        DeleteEventSourceMapping = "DeleteEventSourceMapping",
+        RemovePermission = "RemovePermission",
+        DeleteSubscriptionFilter = "DeleteSubscriptionFilter",
+        PutSubscriptionFilter = "PutSubscriptionFilter",
+        Unsubscribe = "Unsubscribe",
+        SetSubscriptionAttributes = "SetSubscriptionAttributes",
+        SetTopicAttributes = "SetTopicAttributes",
+        DeleteTopic = "DeleteTopic",
+        DisableKey = "DisableKey",
+        ScheduleKeyDeletion = "ScheduleKeyDeletion",
+        PutKeyPolicy = "PutKeyPolicy",
+        PutParameter = "PutParameter",
+        DeleteParameter = "DeleteParameter",
+        SetQueueAttributes = "SetQueueAttributes",
+        PurgeQueue = "PurgeQueue",
+        DeleteQueue = "DeleteQueue",
+        DeleteStack = "DeleteStack",
+        UpdateStack = "UpdateStack",
+        DeleteStackInstances = "DeleteStackInstances",
         /// The scheduled check that a trail still logs management write events.
         TrailSelfCheck = "TrailSelfCheck",
+        /// The tuning file read at a cold start (and found invalid: `tuning-invalid`).
+        TuningCheck = "TuningCheck",
         // The Kubernetes plane (EKS audit log): the text is the start of the alert's
         // `event_name`, the verb and the object (`patch configmaps/aws-auth`); a binding's
         // or a ClusterRole's name follows (`create clusterrolebindings/ops-admin`).
@@ -166,6 +221,36 @@ closed_enum! {
         DeleteTrail = "DeleteTrail",
         UpdateTrail = "UpdateTrail",
         PutEventSelectors = "PutEventSelectors",
+        DisableRule = "DisableRule",
+        DeleteRule = "DeleteRule",
+        RemoveTargets = "RemoveTargets",
+        PutRule = "PutRule",
+        PutTargets = "PutTargets",
+        UpdateFunctionConfiguration = "UpdateFunctionConfiguration",
+        UpdateFunctionCode = "UpdateFunctionCode",
+        DeleteFunction = "DeleteFunction",
+        PutFunctionConcurrency = "PutFunctionConcurrency",
+        DeleteFunctionConcurrency = "DeleteFunctionConcurrency",
+        UpdateEventSourceMapping = "UpdateEventSourceMapping",
+        DeleteEventSourceMapping = "DeleteEventSourceMapping",
+        RemovePermission = "RemovePermission",
+        DeleteSubscriptionFilter = "DeleteSubscriptionFilter",
+        PutSubscriptionFilter = "PutSubscriptionFilter",
+        Unsubscribe = "Unsubscribe",
+        SetSubscriptionAttributes = "SetSubscriptionAttributes",
+        SetTopicAttributes = "SetTopicAttributes",
+        DeleteTopic = "DeleteTopic",
+        DisableKey = "DisableKey",
+        ScheduleKeyDeletion = "ScheduleKeyDeletion",
+        PutKeyPolicy = "PutKeyPolicy",
+        PutParameter = "PutParameter",
+        DeleteParameter = "DeleteParameter",
+        SetQueueAttributes = "SetQueueAttributes",
+        PurgeQueue = "PurgeQueue",
+        DeleteQueue = "DeleteQueue",
+        DeleteStack = "DeleteStack",
+        UpdateStack = "UpdateStack",
+        DeleteStackInstances = "DeleteStackInstances",
     }
 }
 
@@ -203,6 +288,36 @@ impl CloudTrailCall {
             CloudTrailCall::DeleteTrail => Operation::DeleteTrail,
             CloudTrailCall::UpdateTrail => Operation::UpdateTrail,
             CloudTrailCall::PutEventSelectors => Operation::PutEventSelectors,
+            CloudTrailCall::DisableRule => Operation::DisableRule,
+            CloudTrailCall::DeleteRule => Operation::DeleteRule,
+            CloudTrailCall::RemoveTargets => Operation::RemoveTargets,
+            CloudTrailCall::PutRule => Operation::PutRule,
+            CloudTrailCall::PutTargets => Operation::PutTargets,
+            CloudTrailCall::UpdateFunctionConfiguration => Operation::UpdateFunctionConfiguration,
+            CloudTrailCall::UpdateFunctionCode => Operation::UpdateFunctionCode,
+            CloudTrailCall::DeleteFunction => Operation::DeleteFunction,
+            CloudTrailCall::PutFunctionConcurrency => Operation::PutFunctionConcurrency,
+            CloudTrailCall::DeleteFunctionConcurrency => Operation::DeleteFunctionConcurrency,
+            CloudTrailCall::UpdateEventSourceMapping => Operation::UpdateEventSourceMapping,
+            CloudTrailCall::DeleteEventSourceMapping => Operation::DeleteEventSourceMapping,
+            CloudTrailCall::RemovePermission => Operation::RemovePermission,
+            CloudTrailCall::DeleteSubscriptionFilter => Operation::DeleteSubscriptionFilter,
+            CloudTrailCall::PutSubscriptionFilter => Operation::PutSubscriptionFilter,
+            CloudTrailCall::Unsubscribe => Operation::Unsubscribe,
+            CloudTrailCall::SetSubscriptionAttributes => Operation::SetSubscriptionAttributes,
+            CloudTrailCall::SetTopicAttributes => Operation::SetTopicAttributes,
+            CloudTrailCall::DeleteTopic => Operation::DeleteTopic,
+            CloudTrailCall::DisableKey => Operation::DisableKey,
+            CloudTrailCall::ScheduleKeyDeletion => Operation::ScheduleKeyDeletion,
+            CloudTrailCall::PutKeyPolicy => Operation::PutKeyPolicy,
+            CloudTrailCall::PutParameter => Operation::PutParameter,
+            CloudTrailCall::DeleteParameter => Operation::DeleteParameter,
+            CloudTrailCall::SetQueueAttributes => Operation::SetQueueAttributes,
+            CloudTrailCall::PurgeQueue => Operation::PurgeQueue,
+            CloudTrailCall::DeleteQueue => Operation::DeleteQueue,
+            CloudTrailCall::DeleteStack => Operation::DeleteStack,
+            CloudTrailCall::UpdateStack => Operation::UpdateStack,
+            CloudTrailCall::DeleteStackInstances => Operation::DeleteStackInstances,
         }
     }
 
@@ -255,6 +370,9 @@ pub enum Needs {
     /// `requestParameters.resourceArn` must be a cluster or an access entry (tags on node
     /// groups, add-ons and the rest change no access).
     AccessResource,
+    /// The resource the call acts on must be one of this deployment's
+    /// ([`watcher::is_watchers`]): another team's rule or queue is none of our business.
+    WatcherResource,
 }
 
 /// Every fact about an operation that something downstream decides on, in one row per
@@ -305,7 +423,45 @@ impl Operation {
             Operation::DeleteTrail => (CloudTrail, Nothing, None, plain),
             Operation::UpdateTrail => (CloudTrail, Nothing, None, plain),
             Operation::PutEventSelectors => (CloudTrail, Nothing, None, plain),
+            Operation::DisableRule
+            | Operation::DeleteRule
+            | Operation::RemoveTargets
+            | Operation::PutRule
+            | Operation::PutTargets => (Source::Events, Nothing, None, Needs::WatcherResource),
+            Operation::UpdateFunctionConfiguration
+            | Operation::UpdateFunctionCode
+            | Operation::DeleteFunction
+            | Operation::PutFunctionConcurrency
+            | Operation::DeleteFunctionConcurrency
+            | Operation::UpdateEventSourceMapping
+            | Operation::DeleteEventSourceMapping
+            | Operation::RemovePermission => {
+                (Source::Lambda, Nothing, None, Needs::WatcherResource)
+            }
+            Operation::DeleteSubscriptionFilter | Operation::PutSubscriptionFilter => {
+                (Source::Logs, Nothing, None, Needs::WatcherResource)
+            }
+            Operation::Unsubscribe
+            | Operation::SetSubscriptionAttributes
+            | Operation::SetTopicAttributes
+            | Operation::DeleteTopic => (Source::Sns, Nothing, None, Needs::WatcherResource),
+            Operation::DisableKey | Operation::ScheduleKeyDeletion | Operation::PutKeyPolicy => {
+                (Source::Kms, Nothing, None, Needs::WatcherResource)
+            }
+            Operation::PutParameter | Operation::DeleteParameter => {
+                (Source::Ssm, Nothing, None, Needs::WatcherResource)
+            }
+            Operation::SetQueueAttributes | Operation::PurgeQueue | Operation::DeleteQueue => {
+                (Source::Sqs, Nothing, None, Needs::WatcherResource)
+            }
+            Operation::DeleteStack | Operation::UpdateStack | Operation::DeleteStackInstances => (
+                Source::CloudFormation,
+                Nothing,
+                None,
+                Needs::WatcherResource,
+            ),
             Operation::TrailSelfCheck => (Watcher, Nothing, None, plain),
+            Operation::TuningCheck => (Watcher, Nothing, None, plain),
             // Kubernetes objects: the previous content is rarely in the audit event, so no
             // one-command undo.
             Operation::AwsAuthCreate
@@ -376,7 +532,38 @@ impl Operation {
             Operation::DeleteTrail => CloudTrailCall::DeleteTrail,
             Operation::UpdateTrail => CloudTrailCall::UpdateTrail,
             Operation::PutEventSelectors => CloudTrailCall::PutEventSelectors,
+            Operation::DisableRule => CloudTrailCall::DisableRule,
+            Operation::DeleteRule => CloudTrailCall::DeleteRule,
+            Operation::RemoveTargets => CloudTrailCall::RemoveTargets,
+            Operation::PutRule => CloudTrailCall::PutRule,
+            Operation::PutTargets => CloudTrailCall::PutTargets,
+            Operation::UpdateFunctionConfiguration => CloudTrailCall::UpdateFunctionConfiguration,
+            Operation::UpdateFunctionCode => CloudTrailCall::UpdateFunctionCode,
+            Operation::DeleteFunction => CloudTrailCall::DeleteFunction,
+            Operation::PutFunctionConcurrency => CloudTrailCall::PutFunctionConcurrency,
+            Operation::DeleteFunctionConcurrency => CloudTrailCall::DeleteFunctionConcurrency,
+            Operation::UpdateEventSourceMapping => CloudTrailCall::UpdateEventSourceMapping,
+            Operation::DeleteEventSourceMapping => CloudTrailCall::DeleteEventSourceMapping,
+            Operation::RemovePermission => CloudTrailCall::RemovePermission,
+            Operation::DeleteSubscriptionFilter => CloudTrailCall::DeleteSubscriptionFilter,
+            Operation::PutSubscriptionFilter => CloudTrailCall::PutSubscriptionFilter,
+            Operation::Unsubscribe => CloudTrailCall::Unsubscribe,
+            Operation::SetSubscriptionAttributes => CloudTrailCall::SetSubscriptionAttributes,
+            Operation::SetTopicAttributes => CloudTrailCall::SetTopicAttributes,
+            Operation::DeleteTopic => CloudTrailCall::DeleteTopic,
+            Operation::DisableKey => CloudTrailCall::DisableKey,
+            Operation::ScheduleKeyDeletion => CloudTrailCall::ScheduleKeyDeletion,
+            Operation::PutKeyPolicy => CloudTrailCall::PutKeyPolicy,
+            Operation::PutParameter => CloudTrailCall::PutParameter,
+            Operation::DeleteParameter => CloudTrailCall::DeleteParameter,
+            Operation::SetQueueAttributes => CloudTrailCall::SetQueueAttributes,
+            Operation::PurgeQueue => CloudTrailCall::PurgeQueue,
+            Operation::DeleteQueue => CloudTrailCall::DeleteQueue,
+            Operation::DeleteStack => CloudTrailCall::DeleteStack,
+            Operation::UpdateStack => CloudTrailCall::UpdateStack,
+            Operation::DeleteStackInstances => CloudTrailCall::DeleteStackInstances,
             Operation::TrailSelfCheck
+            | Operation::TuningCheck
             | Operation::AwsAuthCreate
             | Operation::AwsAuthUpdate
             | Operation::AwsAuthPatch
@@ -417,7 +604,14 @@ impl Operation {
         CloudTrailCall::ALL
             .iter()
             .copied()
-            .find(|c| c.source() == *source && c.as_str() == name)
+            .find(|c| {
+                c.source() == *source
+                    && match source {
+                        // Lambda's CloudTrail names carry the API version they were made with.
+                        Source::Lambda => watcher::is_versioned_name(name, c.as_str()),
+                        _ => c.as_str() == name,
+                    }
+            })
             .ok_or_else(|| Skip::NotWatched(clean(name, 256)))
     }
 }
@@ -432,6 +626,11 @@ pub struct Detail<'a> {
     pub pod_identity_roles: bool,
     /// `requestParameters.resourceArn`, as written (URL-encoded or not).
     pub resource_arn: Option<&'a str>,
+    /// `requestParameters` (`null` when the record has none) and `responseElements`, for
+    /// [`Needs::WatcherResource`]; `None` when the record could not be parsed (then the call
+    /// counts as the watcher's: the riskier case).
+    pub request: Option<&'a serde_json::Value>,
+    pub response: Option<&'a serde_json::Value>,
 }
 
 /// Decide whether a CloudTrail record is watched under `config`, from its `eventSource`,
@@ -456,6 +655,17 @@ pub fn watch(
         Needs::PodIdentityAssociations => Err(Skip::NoPodIdentity(operation)),
         Needs::AccessResource if detail.resource_arn.is_some_and(is_access_resource) => Ok(call),
         Needs::AccessResource => Err(Skip::NotAccessResource(operation)),
+        Needs::WatcherResource => match detail.request {
+            None => Ok(call),
+            Some(request) => {
+                let response = detail.response.unwrap_or(&serde_json::Value::Null);
+                if watcher::is_watchers(call, request, response, &config.watcher) {
+                    Ok(call)
+                } else {
+                    Err(Skip::NotWatcherResource(operation))
+                }
+            }
+        },
     }
 }
 
@@ -484,6 +694,9 @@ pub enum Skip {
     NoPodIdentity(Operation),
     /// A tag call on a resource other than a cluster or an access entry.
     NotAccessResource(Operation),
+    /// A call on an EventBridge rule, function, topic, key, parameter, queue or stack that is
+    /// not this deployment's.
+    NotWatcherResource(Operation),
     /// An EventBridge event that does not carry a CloudTrail record.
     NotCloudTrail(String),
     /// A CloudTrail digest file (integrity validation, no events).
@@ -527,6 +740,9 @@ impl fmt::Display for Skip {
             }
             Skip::NotAccessResource(o) => {
                 write!(f, "`{o}` is not on a cluster or an access entry")
+            }
+            Skip::NotWatcherResource(o) => {
+                write!(f, "`{o}` is not on a resource of this deployment")
             }
             Skip::NotCloudTrail(t) => write!(
                 f,
@@ -579,6 +795,7 @@ impl Skip {
             Skip::NotBreakGlass => "not-break-glass",
             Skip::NoPodIdentity(_) => "no-pod-identity",
             Skip::NotAccessResource(_) => "not-access-resource",
+            Skip::NotWatcherResource(_) => "not-watcher-resource",
             Skip::NotCloudTrail(_) => "not-cloudtrail",
             Skip::DigestFile => "digest-file",
             Skip::KubernetesNotWatched => "kubernetes-not-watched",

@@ -1,6 +1,7 @@
 //! Every human rendering of alerts: the headline and subject line, the single-alert text (also
 //! the e-mail body), the terminal table, the undo command, the next steps, the enrichment
-//! context; the chat document in [`chat`]; the rule catalogue's docs in [`docs`].
+//! context; the chat document in [`chat`]; the rule catalogue's docs in [`docs`]; the OCSF
+//! Detection Finding every sink and `--format ocsf` share in [`ocsf`].
 //!
 //! **The headline says what changed and for whom**: it is the highest-graded finding that
 //! describes the change. Findings that describe *how* it was made (qualifiers: unapproved
@@ -15,6 +16,7 @@ pub mod chat;
 pub mod digest;
 pub mod docs;
 pub mod json;
+pub mod ocsf;
 pub mod sns;
 
 use std::fmt::Write;
@@ -81,6 +83,11 @@ pub fn headline(alert: &Alert) -> Headline<'_> {
 /// `[CRITICAL] prod-eu: ClusterAdmin granted cluster-wide to role/ci-deployer by ...`, at most
 /// 100 printable ASCII characters, no newlines.
 pub fn subject(alert: &Alert) -> String {
+    subject_within(alert, SUBJECT_MAX)
+}
+
+/// [`subject`] with another limit: PagerDuty's summary (1,024), Security Hub's title (256).
+pub fn subject_within(alert: &Alert, max: usize) -> String {
     let account = Some(alert.account.as_str()).filter(|a| !a.is_empty());
     let place = alert
         .cluster
@@ -94,7 +101,7 @@ pub fn subject(alert: &Alert) -> String {
             place,
             headline(alert).sentence(&alert.event_name)
         ),
-        SUBJECT_MAX,
+        max,
     )
 }
 
@@ -234,7 +241,17 @@ pub(crate) fn text_with_access(alert: &Alert, access: Option<&str>) -> String {
     }
     let id = match alert.operation.source() {
         Source::Kubernetes => "Kubernetes audit ID",
-        Source::Eks | Source::Sts | Source::CloudTrail => "CloudTrail event ID",
+        Source::Eks
+        | Source::Sts
+        | Source::CloudTrail
+        | Source::Events
+        | Source::Lambda
+        | Source::Logs
+        | Source::Sns
+        | Source::Kms
+        | Source::Ssm
+        | Source::Sqs
+        | Source::CloudFormation => "CloudTrail event ID",
         Source::Watcher => "Check ID",
     };
     let _ = writeln!(out, "\n{id}: {}", alert.event_id.as_deref().unwrap_or(na));

@@ -52,6 +52,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &integrity::TRAIL_MODIFIED,
     &integrity::NO_TRAIL_LOGGING,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
+    &integrity::WATCHER_TAMPERED,
     &kubernetes::AWS_AUTH_DELETED,
     &kubernetes::AWS_AUTH_CREATED,
     &kubernetes::AWS_AUTH_SYSTEM_MASTERS,
@@ -73,6 +74,8 @@ pub static CATALOGUE: &[&Rule] = &[
     &identity::DENIED_ATTEMPT,
     &identity::UNAPPROVED_CALLER,
     &tuning::EXCEPTION_EXPIRED,
+    &tuning::TUNING_CHANGED,
+    &tuning::TUNING_INVALID,
     &standing::FORWARDING_BROKEN,
     &standing::WATCH_COVERAGE_MISSING,
     &standing::STANDING_CLUSTER_ADMIN,
@@ -120,6 +123,8 @@ pub static LOCKED: &[&Rule] = &[
     &integrity::TRAIL_LOGGING_STOPPED,
     &integrity::NO_TRAIL_LOGGING,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
+    &integrity::WATCHER_TAMPERED,
+    &tuning::TUNING_CHANGED,
     &correlation::BREAK_GLASS_SESSION_ACTIVITY,
 ];
 

@@ -165,3 +165,43 @@ fn unparseable_watched_event(c: &Case) -> Option<Hit> {
         ),
     )
 }
+
+pub static WATCHER_TAMPERED: Rule = Rule {
+    id: "watcher-tampered",
+    topic: Topic::Integrity,
+    severities: &[High, Critical],
+    on_failure: OnFailure::CapAtHigh,
+    qualifier: None,
+    fires_on: "a CloudTrail write call that disables, removes or redirects a part of this deployment (its EventBridge rules, Lambda functions and their event source mappings and permissions, the audit-log subscription filters, its SNS topics and subscriptions, KMS keys, the tuning parameter, its SQS queues, its stacks): critical; high when CloudFormation made it (invokedBy or sourceIPAddress cloudformation.amazonaws.com: a stack update, alerted by its own UpdateStack)",
+    why: "Whoever can change EKS access can usually also disable a forwarding rule, edit the function's environment, delete a subscription filter or unsubscribe the e-mail endpoint, and every alarm stays green; blinding the detector is the first move. These calls also reach the alarm topic straight from EventBridge, so a disabled function cannot hide them.",
+    next_step: "Confirm with whoever owns the stack that the change was intended; otherwise redeploy the stack (`sam deploy`) to restore the part, then review the EKS access changes made since (CloudTrail lookup-events).",
+    eval: Eval::Change(watcher_tampered),
+};
+
+fn watcher_tampered(c: &Case) -> Option<Hit> {
+    let Change::WatcherTampered(t) = &c.event.change else {
+        return None;
+    };
+    let name = match (&t.name, t.part) {
+        (None, _) => "(unnamed)".to_string(),
+        (
+            Some(n),
+            crate::operation::WatcherPart::SnsSubscription
+            | crate::operation::WatcherPart::SsmParameter,
+        ) => n.clone(),
+        (Some(n), _) => crate::config::resource_name(n),
+    };
+    let what = match &c.event.error {
+        None => t.what.clone(),
+        Some(e) => format!("{}: attempted (failed: {})", t.what, e.code),
+    };
+    let (severity, via) = if t.by_cloudformation {
+        (
+            High,
+            " (through CloudFormation: a stack update or deletion, alerted by its own call)",
+        )
+    } else {
+        (Critical, "")
+    };
+    hit(severity, format!("{} {name} {what}{}{via}", t.part, c.by()))
+}

@@ -5,13 +5,26 @@
 //!
 //! - [`SnsSink`]: the alert topic (`ALERT_TOPIC_ARN`), messages rendered by
 //!   [`crate::render::sns`] and [`crate::render::digest`];
-//! - [`StdoutSink`]: the dry run (no topic): each alert is logged as one line, not sent.
+//! - [`StdoutSink`]: the dry run (no topic): each alert is logged as one line, not sent;
+//! - [`SecurityHubSink`]: ASFF findings (`SECURITY_HUB=true`), one per incident, updated and
+//!   resolved as it moves;
+//! - [`PagerDutySink`]: Events API v2 (`PAGERDUTY_ROUTING_KEY_PARAMETER`), trigger and resolve
+//!   with the incident as `dedup_key`.
+//!
+//! Which sink receives which alert is [`due`]: at or above the sink's minimum, or a lifecycle
+//! event (an update, a revert) of a finding the sink already holds, whatever the minimum.
 //!
 //! Adding a sink: one file here implementing [`Sink`], and its line where sinks are built.
 
+mod pagerduty;
+mod securityhub;
 mod sns;
 mod stdout;
 
+pub use pagerduty::{
+    DEFAULT_EVENTS_URL, PagerDutySettings, PagerDutySink, pagerduty_event, pagerduty_severity,
+};
+pub use securityhub::{Importer, SecurityHubSink, asff_finding, partition_of_region};
 pub use sns::{SnsSink, wire};
 pub use stdout::StdoutSink;
 
@@ -20,11 +33,17 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::alert::Alert;
+pub use crate::alert::{Due, due};
 use crate::audit::{AuditFinding, AuditReport};
 use crate::aws::AwsError;
+use crate::severity::Severity;
 
 /// A delivery under way.
 pub type Delivering<'a> = Pin<Box<dyn Future<Output = Result<Receipt, SinkError>> + Send + 'a>>;
+
+/// Several deliveries under way (a backfill): one result per alert, in order.
+pub type DeliveringAll<'a> =
+    Pin<Box<dyn Future<Output = Vec<Result<Receipt, SinkError>>> + Send + 'a>>;
 
 /// A destination for alerts.
 pub trait Sink: Send + Sync {
@@ -33,6 +52,30 @@ pub trait Sink: Send + Sync {
 
     /// Deliver one alert.
     fn deliver<'a>(&'a self, alert: &'a Alert) -> Delivering<'a>;
+
+    /// Deliver several alerts (`replay --sink`): one result per alert, in order. One at a
+    /// time unless the sink batches (Security Hub: 100 findings a call).
+    fn deliver_all<'a>(&'a self, alerts: &'a [&'a Alert]) -> DeliveringAll<'a> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(alerts.len());
+            for a in alerts {
+                out.push(self.deliver(a).await);
+            }
+            out
+        })
+    }
+
+    /// The lowest severity this sink takes for a new finding (its own `*_MIN_SEVERITY`);
+    /// updates and reverts of what it holds come whatever it says ([`due`]).
+    fn min_severity(&self) -> Severity {
+        Severity::Info
+    }
+
+    /// True when the sink keeps findings that later events update or close (Security Hub,
+    /// PagerDuty): the Lambda then remembers which findings it holds.
+    fn keeps_findings(&self) -> bool {
+        false
+    }
 
     /// Deliver one of the daily audit's messages. A sink that has no use for them says so in
     /// its receipt.
@@ -86,6 +129,21 @@ impl SinkError {
     /// invalid request).
     pub fn retryable(&self) -> bool {
         self.retryable
+    }
+
+    /// A failure the sink describes itself.
+    pub fn new(
+        sink: &'static str,
+        code: Option<String>,
+        message: impl Into<String>,
+        retryable: bool,
+    ) -> Self {
+        SinkError {
+            sink,
+            code,
+            message: message.into(),
+            retryable,
+        }
     }
 
     /// An AWS call's failure, with its operation and code.

@@ -26,7 +26,11 @@
 //! Expiry is judged against a date the caller passes in ([`today_utc`] in the binaries), so
 //! the library stays pure and the tests set the clock.
 
+mod diff;
 mod parse;
+
+pub use diff::differences;
+pub use parse::MAX_EXCEPTION_DAYS;
 pub mod pattern;
 
 use std::path::Path;
@@ -151,7 +155,13 @@ impl Exception {
 impl Tuning {
     /// Parse and validate a tuning file's text; `source` names it in every problem.
     pub fn parse(text: &str, source: &str) -> Result<Self, ConfigError> {
-        parse::parse(text, source)
+        Self::parse_as_of(text, source, today_utc())
+    }
+
+    /// [`Tuning::parse`] as if read on `today`: no exception may expire more than
+    /// [`MAX_EXCEPTION_DAYS`] days after it.
+    pub fn parse_as_of(text: &str, source: &str, today: NaiveDate) -> Result<Self, ConfigError> {
+        parse::parse(text, source, today)
     }
 
     /// Read and validate a tuning file; the error names the path.

@@ -67,10 +67,16 @@ const EXCEPTION_KEYS: &[&str] = &[
     "expires",
 ];
 
+/// The longest an exception may last: its `expires` is at most this many days after the
+/// file is read.
+pub const MAX_EXCEPTION_DAYS: i64 = 180;
+
 /// Problems found so far, each at a byte offset of the text.
 struct Problems<'t> {
     text: &'t str,
     found: Vec<(usize, String)>,
+    /// The day the file is read (exception expiry is judged against it).
+    today: NaiveDate,
 }
 
 impl Problems<'_> {
@@ -89,10 +95,11 @@ impl Problems<'_> {
     }
 }
 
-pub(super) fn parse(text: &str, source: &str) -> Result<Tuning, ConfigError> {
+pub(super) fn parse(text: &str, source: &str, today: NaiveDate) -> Result<Tuning, ConfigError> {
     let mut p = Problems {
         text,
         found: Vec::new(),
+        today,
     };
     let (doc, errors) = DeTable::parse_recoverable(text);
     // The parser recovers and goes on, so one mistake (an unclosed `[`) can echo on the lines
@@ -440,7 +447,19 @@ fn exception(
                     found
                 })
             }
-            "expires" => expires = date(p, &at, v),
+            "expires" => {
+                expires = date(p, &at, v);
+                let latest = p.today + chrono::Days::new(MAX_EXCEPTION_DAYS as u64);
+                if let Some(d) = expires.filter(|d| *d > latest) {
+                    p.add(
+                        v.span(),
+                        format!(
+                            "{at}expires: {d} is more than {MAX_EXCEPTION_DAYS} days after today ({}): an exception lasts at most until {latest}; renew it when it lapses",
+                            p.today
+                        ),
+                    );
+                }
+            }
             other => p.add(key.span(), unknown_key(&at, other, EXCEPTION_KEYS)),
         }
     }
@@ -465,6 +484,15 @@ fn exception(
         any_pattern,
         "says nothing it covers: give at least one of principal, caller, cluster, account (to turn a rule off everywhere, use [rules.<id>] enabled = false)",
     );
+    let who = |f: Field| fields.get(f.as_str()).is_some();
+    if any_pattern && !who(Field::Principal) && !who(Field::Caller) {
+        p.add(
+            span.clone(),
+            format!(
+                "{at}names no principal or caller: an exception by account or cluster alone is refused (it would hide whoever acts there); add principal = \"arn:...\" (whose access) or caller = \"arn:...\" (who made the change)"
+            ),
+        );
+    }
     if p.found.len() > before {
         return None;
     }
@@ -518,11 +546,31 @@ fn field_patterns(p: &mut Problems, at: &str, field: Field, v: &Value) -> Vec<Pa
     texts
         .into_iter()
         .filter_map(|(span, text)| {
-            Pattern::parse(field, text)
-                .map_err(|e| p.add(span, format!("{key}: {e}")))
-                .ok()
+            let pattern = Pattern::parse(field, text)
+                .map_err(|e| p.add(span.clone(), format!("{key}: {e}")))
+                .ok()?;
+            if matches!(field, Field::Principal | Field::Caller) && names_no_one(text) {
+                p.add(
+                    span,
+                    format!(
+                        "{key}: `{}` names no one (its name, after the last / or :, is only wildcards); name the role or user, e.g. role/vendor-*",
+                        text.trim()
+                    ),
+                );
+                return None;
+            }
+            Some(pattern)
         })
         .collect()
+}
+
+/// A principal or caller pattern whose name (after the last `/` or `:`) is only wildcards
+/// (`*`, `arn:aws:iam::111122223333:role/*`): it covers a whole account or everyone.
+fn names_no_one(text: &str) -> bool {
+    let text = text.trim();
+    text.rsplit(['/', ':'])
+        .next()
+        .is_none_or(|name| name.chars().all(|c| c == '*'))
 }
 
 /// A TOML date (`2026-12-31`) or the same as a string.

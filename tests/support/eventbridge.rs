@@ -5,7 +5,7 @@
 //! descends into the event (into every element of a list of objects); exact strings compare
 //! exactly; `prefix`, `suffix` (both optionally `{"equals-ignore-case": ...}`),
 //! `equals-ignore-case`, `wildcard` (`*` any run of characters, case-sensitive), `anything-but`
-//! (a value, a list, or `{"prefix": ...}`) and `exists`. Like every comparison, `exists` looks at
+//! (a value, a list, or `{"prefix": ...}`), `exists` and `$or` (any of its patterns). Like every comparison, `exists` looks at
 //! leaves: a field holding an object does not exist for it, and below an absent field every
 //! nested field is absent (so `exists: false` holds there). An operator this evaluator does not
 //! know panics, so a template that starts using one is noticed.
@@ -18,7 +18,15 @@ pub fn matches(pattern: &Value, event: &Value) -> bool {
     let Some(fields) = pattern.as_object() else {
         panic!("a pattern is an object: {pattern}")
     };
-    fields.iter().all(|(key, want)| field(want, event.get(key)))
+    fields.iter().all(|(key, want)| match key.as_str() {
+        // `$or`: any of the patterns listed matches (at the level it is written).
+        "$or" => want
+            .as_array()
+            .expect("$or takes a list of patterns")
+            .iter()
+            .any(|p| matches(p, event)),
+        _ => field(want, event.get(key)),
+    })
 }
 
 fn field(want: &Value, got: Option<&Value>) -> bool {
@@ -190,6 +198,16 @@ pub fn documented_examples() -> Vec<Case> {
             false,
         ),
         case("wildcard", json!({"source": [{"wildcard": "aws.*"}]}), true),
+        case(
+            "$or, one branch matches",
+            json!({"$or": [{"source": ["aws.eks"]}, {"detail": {"requestParameters": {"roleArn": [{"prefix": "arn:aws:iam::1:"}]}}}]}),
+            true,
+        ),
+        case(
+            "$or, no branch matches",
+            json!({"$or": [{"source": ["aws.eks"]}, {"detail": {"absent": ["x"]}}]}),
+            false,
+        ),
         case(
             "a pattern field the event lacks",
             json!({"absent": ["x"]}),

@@ -19,7 +19,8 @@ use eks_access_watch::{RuleConfig, Severity};
 #[derive(clap::Args)]
 pub struct AuditArgs {
     /// Output format: tables per cluster (worst first), the report as JSON, one finding per
-    /// line, or Markdown for a ticket or pull-request comment.
+    /// line, Markdown for a ticket or pull-request comment, or one OCSF Detection Finding per
+    /// line.
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     format: AuditFormat,
     #[command(flatten)]
@@ -70,6 +71,7 @@ enum AuditFormat {
     Json,
     Ndjson,
     Markdown,
+    Ocsf,
 }
 
 /// Validate every setting at once, so one run names every problem.
@@ -230,6 +232,13 @@ fn print(report: &AuditReport, format: AuditFormat) -> io::Result<()> {
         AuditFormat::Ndjson => {
             for f in &report.findings {
                 serde_json::to_writer(&mut out, f)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        AuditFormat::Ocsf => {
+            for f in &report.findings {
+                let finding = render::ocsf::audit_finding(f, report.taken_at.as_deref());
+                serde_json::to_writer(&mut out, &finding)?;
                 out.write_all(b"\n")?;
             }
         }
