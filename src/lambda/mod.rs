@@ -266,6 +266,38 @@ enum Judgement {
 /// How many events are enriched, and how many alerts published, at once.
 const CONCURRENCY: usize = 8;
 
+/// The payload's alerts in the order they go out: alerts that share a finding (its uid, or
+/// the grant a revert resolves) form one group in payload order; groups are ordered by their
+/// most severe alert, then by their first alert's place in the payload.
+fn lifecycle_groups(alerts: Vec<(usize, Alert)>) -> Vec<Vec<(usize, Alert)>> {
+    let mut groups: Vec<Vec<(usize, Alert)>> = Vec::new();
+    let mut by_uid: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, alert) in alerts {
+        let uids = alert.lifecycle_uids();
+        let g = match uids.iter().find_map(|u| by_uid.get(u).copied()) {
+            Some(g) => g,
+            None => {
+                groups.push(Vec::new());
+                groups.len() - 1
+            }
+        };
+        for u in uids {
+            by_uid.entry(u).or_insert(g);
+        }
+        groups[g].push((i, alert));
+    }
+    for g in &mut groups {
+        g.sort_by_key(|(i, _)| *i);
+    }
+    groups.sort_by(|a, b| {
+        let worst = |g: &[(usize, Alert)]| g.iter().map(|(_, a)| a.severity).max();
+        worst(b)
+            .cmp(&worst(a))
+            .then(a.first().map(|x| x.0).cmp(&b.first().map(|x| x.0)))
+    });
+    groups
+}
+
 /// The handler with its clients, built once per process.
 pub struct Handler {
     pub settings: LambdaSettings,
@@ -405,21 +437,29 @@ impl Handler {
                 Judgement::Left => left.push(i),
             }
         }
-        // Most severe first; among equals, the payload's order.
-        alerts.sort_by(|(i, a), (j, b)| b.severity.cmp(&a.severity).then(i.cmp(j)));
-        let delivered: Vec<(usize, Option<Handled>)> = stream::iter(alerts)
-            .map(|(i, alert)| {
+        // Alerts about one finding (a grant and its revert) go out one after the other, in the
+        // payload's order, so a sink sees a finding opened before it moves or closes; the
+        // groups go out most severe first, several at once.
+        let groups = lifecycle_groups(alerts);
+        let delivered: Vec<Vec<(usize, Option<Handled>)>> = stream::iter(groups)
+            .map(|group| {
                 let sink_state = &sink_state;
                 async move {
-                    if budget.is_spent() {
-                        return (i, None);
+                    let mut out = Vec::with_capacity(group.len());
+                    for (i, alert) in group {
+                        if budget.is_spent() {
+                            out.push((i, None));
+                            continue;
+                        }
+                        out.push((i, Some(self.send(&alert, sink_state).await)));
                     }
-                    (i, Some(self.send(&alert, sink_state).await))
+                    out
                 }
             })
             .buffered(CONCURRENCY)
             .collect()
             .await;
+        let delivered = delivered.into_iter().flatten();
         let mut failures = Vec::new();
         for (i, handled) in delivered {
             match handled {
