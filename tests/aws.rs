@@ -460,6 +460,7 @@ pub(crate) fn clients(
         sns,
         sqs,
         cloudtrail: None,
+        s3: None,
         state: None,
     }
 }

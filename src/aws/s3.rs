@@ -51,3 +51,21 @@ pub async fn put_json(
         .map_err(|e| AwsError::from_sdk("PutObject", &e))?;
     Ok(out.version_id().map(str::to_string))
 }
+
+/// An object's body as a stream (GetObject): read it as it arrives, never whole, so a 1 GiB log
+/// file takes no more memory than a small one. A failure mid-stream is an I/O error of the
+/// reader.
+pub async fn open(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<impl tokio::io::AsyncBufRead + Send + Unpin + 'static, AwsError> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("GetObject", &e))?;
+    Ok(out.body.into_async_read())
+}

@@ -450,6 +450,10 @@ fn process_file(path: &std::path::Path, options: &Options) -> FileReport {
         Outcome::Skipped { reason, .. } => {
             *report.skips.entry(reason.to_string()).or_insert(0) += 1
         }
+        // An S3 notification in a file: the object it names is not fetched by a file replay.
+        Outcome::Object { location, object } => report.problems.push(format!(
+            "{location}: an S3 notification of {object}: replay the object itself (replay {object})"
+        )),
         Outcome::Invalid(error) => report.problems.push(error.to_string()),
     });
     match result {

@@ -27,7 +27,10 @@ use crate::closed::{UnknownValue, closed_enum};
 
 pub mod budget;
 pub mod daily_audit;
+// The organisation trail's log objects that S3 notifications announce (SQS batches).
+mod s3;
 pub use budget::Budget;
+pub use s3::BatchItemFailure;
 // The DynamoDB table as the state store (`impl Store for DynamoStore`).
 mod store;
 use crate::config::{ConfigError, LambdaSettings};
@@ -153,6 +156,10 @@ pub enum HandlerError {
     /// An event that cannot succeed on a retry could not be parked in the failure queue.
     #[error("could not send the event to the failure queue ({reason}): {error}")]
     FailureQueue { reason: String, error: AwsError },
+    /// An object an S3 notification announced (outside an SQS batch, which reports it as
+    /// the message's failure instead) could not be read.
+    #[error("{0}")]
+    Object(s3::ObjectError),
     /// The scheduled audit (`{"task": "audit"}`) did not complete.
     #[error("audit: {0}")]
     Audit(#[from] crate::lambda::daily_audit::RunError),
@@ -173,6 +180,7 @@ impl HandlerError {
             HandlerError::InvalidInput(_) | HandlerError::UnknownTask(_) => false,
             HandlerError::Publish(errors) => errors.iter().any(SinkError::retryable),
             HandlerError::FailureQueue { .. } => true,
+            HandlerError::Object(e) => e.retryable(),
             HandlerError::Audit(e) => e.retryable(),
         }
     }
@@ -184,6 +192,7 @@ impl HandlerError {
             }
             HandlerError::Publish(_) => "EksAccessWatch.PublishFailed",
             HandlerError::FailureQueue { .. } => "EksAccessWatch.FailureQueueUnavailable",
+            HandlerError::Object(_) => "EksAccessWatch.ObjectUnreadable",
             HandlerError::Audit(_) => "EksAccessWatch.AuditFailed",
         }
     }
@@ -236,6 +245,13 @@ pub struct Response {
     /// What the scheduled audit did (`{"task": "audit"}` payloads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<crate::lambda::daily_audit::AuditRun>,
+    /// The log objects S3 notifications announced, and what became of each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<String>,
+    /// The SQS messages to receive again (`ReportBatchItemFailures`): an object that could not
+    /// be read, or not reached before the time budget ran out. The others are deleted.
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Vec::is_empty")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
 }
 
 /// The AWS clients the handler may use, built once per process; `None` where a setting turns
@@ -246,10 +262,22 @@ pub struct Clients {
     pub sns: Option<aws_sdk_sns::Client>,
     pub sqs: Option<aws_sdk_sqs::Client>,
     pub cloudtrail: Option<aws_sdk_cloudtrail::Client>,
+    /// Reads the log objects S3 notifications announce (the organisation trail's bucket);
+    /// without it such a notification is a failure.
+    pub s3: Option<aws_sdk_s3::Client>,
     /// The correlation state and delivered-once marks (`STATE_TABLE_NAME`: DynamoDB); without
     /// it events are judged alone and a redelivered event alerts again.
     pub state: Option<Arc<dyn Store>>,
 }
+
+/// What a payload holds: watched events, skips (where, and why), problems, and the log
+/// objects S3 notifications announce.
+type Read = (
+    Vec<AccessEvent>,
+    Vec<(String, Skip)>,
+    Vec<InputError>,
+    Vec<ingest::ObjectRef>,
+);
 
 /// What became of one event.
 enum Handled {
@@ -332,16 +360,46 @@ impl Handler {
         payload: &RawValue,
         budget: Budget,
     ) -> Result<Response, HandlerError> {
-        let _ = budget; // the seam: batch stages check `budget.is_spent()` between items.
         if let Some(task) = task_of(payload)? {
             return self.run_task(task).await;
         }
-        let (events, skipped, invalid) = self.read(payload.get().as_bytes());
+        let (events, skipped, invalid, objects) = self.read(payload.get().as_bytes());
         report_skips(&skipped);
         let mut response = Response {
             skipped: skipped.into_iter().map(|(at, _)| at).collect(),
             ..Response::default()
         };
+        let mut failures = self.deliver_all(events, &mut response).await;
+        // The log objects S3 notifications announce: each read, judged and delivered like
+        // the payload's own events; `budget` is checked between objects.
+        if !objects.is_empty() {
+            failures.extend(self.read_objects(objects, budget, &mut response).await?);
+        }
+        let error = if !failures.is_empty() {
+            HandlerError::Publish(failures)
+        } else if !invalid.is_empty() {
+            HandlerError::InvalidInput(invalid)
+        } else {
+            return Ok(response);
+        };
+        // Without a queue, the error stands and Lambda's own retries and destination take over.
+        let (Some(url), Some(sqs)) = (&self.settings.failure_queue_url, &self.clients.sqs) else {
+            return Err(error);
+        };
+        if error.retryable() {
+            return Err(error);
+        }
+        response.failure_queue = Some(park(sqs, url, payload, &error).await?);
+        Ok(response)
+    }
+
+    /// The context stage's state (claims, correlation), the pipeline and the sinks for a list
+    /// of events: what each became goes into `response`; the sinks' failures are returned.
+    async fn deliver_all(
+        &self,
+        events: Vec<AccessEvent>,
+        response: &mut Response,
+    ) -> Vec<SinkError> {
         let mut batch = match &self.clients.state {
             Some(store) => {
                 Correlated::start(
@@ -377,22 +435,7 @@ impl Handler {
         if let Some(store) = &self.clients.state {
             batch.commit(store.as_ref()).await;
         }
-        let error = if !failures.is_empty() {
-            HandlerError::Publish(failures)
-        } else if !invalid.is_empty() {
-            HandlerError::InvalidInput(invalid)
-        } else {
-            return Ok(response);
-        };
-        // Without a queue, the error stands and Lambda's own retries and destination take over.
-        let (Some(url), Some(sqs)) = (&self.settings.failure_queue_url, &self.clients.sqs) else {
-            return Err(error);
-        };
-        if error.retryable() {
-            return Err(error);
-        }
-        response.failure_queue = Some(park(sqs, url, payload, &error).await?);
-        Ok(response)
+        failures
     }
 
     /// The scheduled audit; its failures are retried by Lambda (the schedule's own retries).
@@ -419,8 +462,9 @@ impl Handler {
 
     /// The pure half: payload bytes -> watched events (completed by the payload's history),
     /// skips (where, and why), problems.
-    fn read(&self, bytes: &[u8]) -> (Vec<AccessEvent>, Vec<(String, Skip)>, Vec<InputError>) {
+    fn read(&self, bytes: &[u8]) -> Read {
         let (mut events, mut skipped, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
+        let mut objects = Vec::new();
         let options = Options::new(&self.settings.rules).region(self.settings.region.as_deref());
         // The context stage's per-input part: what this payload's earlier events showed.
         let mut history = History::default();
@@ -435,12 +479,13 @@ impl Handler {
             Outcome::Skipped { location, reason } => {
                 skipped.push((format!("{location}: {reason}"), reason))
             }
+            Outcome::Object { object, .. } => objects.push(object),
             Outcome::Invalid(e) => invalid.push(e),
         });
         if let Err(e) = read {
             invalid.push(e);
         }
-        (events, skipped, invalid)
+        (events, skipped, invalid, objects)
     }
 
     /// The context stage (EKS enrichment), the pipeline's judgement, delivery: what happened

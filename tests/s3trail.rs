@@ -1,0 +1,427 @@
+//! The organisation trail's bucket as a second path: S3 notifications (through SQS, SNS and
+//! EventBridge) to the Lambda, which reads each log object from S3 (moto on loopback) and
+//! delivers its watched records like EventBridge-delivered ones; partial batch failures and the
+//! time budget.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use eks_access_watch::context::state::{MemoryStore, Store};
+use eks_access_watch::ingest::{self, Options, Outcome};
+use eks_access_watch::lambda::{BatchItemFailure, Budget, Clients, Handler};
+use serde_json::{Value, json};
+
+use crate::aws::{json_message, raw, settings_for, sns_capturing};
+use crate::moto;
+use crate::util::*;
+
+const TOPIC: &str = "arn:aws:sns:eu-west-1:111122223333:alerts";
+const CLUSTER: &str = "prod";
+const CI: &str = "arn:aws:iam::111122223333:role/ci-deployer";
+const ADMIN_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+
+/// A log-file key in CloudTrail's layout for an organisation trail, under `prefix`.
+pub fn log_key(prefix: &str, n: usize) -> String {
+    format!(
+        "{prefix}AWSLogs/o-abc123def4/111122223333/CloudTrail/eu-west-1/2026/11/20/111122223333_CloudTrail_eu-west-1_20261120T0150Z_File{n}.json.gz"
+    )
+}
+
+/// The watched record of these tests: ClusterAdmin granted to CI by a human.
+pub fn grant(event_id: &str) -> Value {
+    let mut r = record(
+        "AssociateAccessPolicy",
+        json!({"name": CLUSTER, "principalArn": encode(CI), "policyArn": ADMIN_POLICY, "accessScope": {"type": "cluster"}}),
+        assumed("arn:aws:iam::111122223333:role/Admin", "jdoe"),
+    );
+    r["eventID"] = json!(event_id);
+    r
+}
+
+/// A log file as CloudTrail writes it: `{"Records": [...]}`, gzip-compressed; `others`
+/// records of another service around the watched ones.
+pub fn log_file(watched: &[Value], others: usize) -> Vec<u8> {
+    let mut records: Vec<Value> = (0..others)
+        .map(|i| {
+            json!({"eventVersion": "1.09", "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+                   "eventID": format!("other-{i}"), "awsRegion": "eu-west-1"})
+        })
+        .collect();
+    records.splice(others / 2..others / 2, watched.iter().cloned());
+    let text = json!({ "Records": records }).to_string();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
+/// An S3 event notification of one created object (the key URL-encoded, as S3 writes it).
+pub fn s3_notification(bucket: &str, key: &str) -> Value {
+    let encoded: String = key
+        .split(' ')
+        .map(|part| {
+            percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+                .replace("%2F", "/")
+                .replace("%2E", ".")
+                .replace("%2D", "-")
+                .replace("%5F", "_")
+        })
+        .collect::<Vec<_>>()
+        .join("+");
+    json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+        "eventTime": "2026-11-20T01:55:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "eks-access-watch",
+               "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": encoded, "size": 1234, "sequencer": "0055AED6DCD90281E5"}}
+    }]})
+}
+
+/// An SQS message of the event source mapping, its body `body`.
+pub fn sqs_message(id: &str, body: &str) -> Value {
+    json!({
+        "messageId": id, "receiptHandle": "AQEB", "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:111122223333:org-trail-notifications",
+        "awsRegion": "eu-west-1"
+    })
+}
+
+pub fn sqs_event(messages: Vec<Value>) -> Value {
+    json!({ "Records": messages })
+}
+
+/// S3 -> SNS -> SQS without raw delivery: the notification is the SNS message.
+fn sns_wrapped(notification: &Value) -> Value {
+    json!({"Type": "Notification", "MessageId": "sns-1",
+           "TopicArn": "arn:aws:sns:eu-west-1:111122223333:trail", "Subject": "Amazon S3 Notification",
+           "Message": notification.to_string(), "Timestamp": "2026-11-20T01:55:00.000Z"})
+}
+
+fn eventbridge_object_created(bucket: &str, key: &str) -> Value {
+    json!({"version": "0", "id": "e-1", "detail-type": "Object Created", "source": "aws.s3",
+           "account": "111122223333", "time": "2026-11-20T01:55:00Z", "region": "eu-west-1",
+           "resources": [format!("arn:aws:s3:::{bucket}")],
+           "detail": {"version": "0", "bucket": {"name": bucket},
+                      "object": {"key": key, "size": 1234, "etag": "x"}, "reason": "PutObject"}})
+}
+
+/// Objects (with their message id), skip reasons, problems.
+type Scanned = (Vec<(String, Option<String>)>, Vec<String>, Vec<String>);
+
+/// What scanning a payload hands on.
+fn outcomes(payload: &Value) -> Scanned {
+    let config = sample_config();
+    let (mut objects, mut skips, mut problems) = (Vec::new(), Vec::new(), Vec::new());
+    ingest::scan_slice(
+        "event",
+        payload.to_string().as_bytes(),
+        &Options::new(&config),
+        &mut |o| match o {
+            Outcome::Object { object, .. } => objects.push((object.to_string(), object.message_id)),
+            Outcome::Skipped { reason, .. } => skips.push(reason.slug().to_string()),
+            Outcome::Watched { .. } => panic!("no record expected"),
+            Outcome::Invalid(e) => problems.push(e.to_string()),
+        },
+    )
+    .unwrap();
+    (objects, skips, problems)
+}
+
+#[test]
+fn every_notification_shape_names_its_object_and_message() {
+    let key = log_key("trail logs/", 1);
+    let n = s3_notification("org-trail", &key);
+    let want = format!("s3://org-trail/{key}");
+    for (shape, body) in [
+        ("raw", n.to_string()),
+        ("sns", sns_wrapped(&n).to_string()),
+        (
+            "eventbridge via sqs",
+            eventbridge_object_created("org-trail", &key).to_string(),
+        ),
+    ] {
+        let (objects, skips, problems) = outcomes(&sqs_event(vec![sqs_message("m-1", &body)]));
+        assert_eq!(
+            objects,
+            [(want.clone(), Some("m-1".to_string()))],
+            "{shape}: {skips:?} {problems:?}"
+        );
+        assert!(problems.is_empty(), "{shape}: {problems:?}");
+    }
+    // EventBridge straight to the function: no message.
+    let (objects, _, _) = outcomes(&eventbridge_object_created("org-trail", &key));
+    assert_eq!(objects, [(want, None)]);
+}
+
+#[test]
+fn digests_insights_other_keys_removals_and_the_test_event_are_skipped_by_reason() {
+    let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent",
+        "Time": "2026-11-20T01:00:00.000Z", "Bucket": "org-trail", "RequestId": "r", "HostId": "h"});
+    let mut removed = s3_notification("org-trail", &log_key("", 1));
+    removed["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");
+    let messages = vec![
+        sqs_message("m-1", &test_event.to_string()),
+        sqs_message(
+            "m-2",
+            &s3_notification(
+                "org-trail",
+                "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/20/111122223333_CloudTrail-Digest_eu-west-1_org_eu-west-1_20261120T015500Z.json.gz",
+            )
+            .to_string(),
+        ),
+        sqs_message(
+            "m-3",
+            &s3_notification(
+                "org-trail",
+                "AWSLogs/111122223333/CloudTrail-Insight/eu-west-1/2026/11/20/x.json.gz",
+            )
+            .to_string(),
+        ),
+        sqs_message(
+            "m-4",
+            &s3_notification("org-trail", "exports/report.csv").to_string(),
+        ),
+        sqs_message("m-5", &removed.to_string()),
+    ];
+    let (objects, skips, problems) = outcomes(&sqs_event(messages));
+    assert!(objects.is_empty(), "{objects:?}");
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        skips,
+        [
+            "s3-test-event",
+            "digest-file",
+            "insight-file",
+            "not-log-file",
+            "not-object-created"
+        ]
+    );
+}
+
+/// A bucket on moto holding `objects`; returns its S3 client.
+async fn bucket_with(bucket: &str, objects: &[(&str, Vec<u8>)]) -> aws_sdk_s3::Client {
+    let config = moto::sdk_config("eu-west-1");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for (key, body) in objects {
+        s3.put_object()
+            .bucket(bucket)
+            .key(*key)
+            .body(body.clone().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    s3
+}
+
+fn handler(
+    s3: aws_sdk_s3::Client,
+    sns: aws_sdk_sns::Client,
+    state: Option<Arc<dyn Store>>,
+) -> Handler {
+    Handler::new(
+        settings_for(Some(TOPIC)),
+        Clients {
+            sns: Some(sns),
+            s3: Some(s3),
+            state,
+            ..Clients::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn an_object_put_in_the_bucket_is_read_through_its_notification_and_alerts() {
+    let bucket = moto::unique("org-trail");
+    // A key with a space: the notification writes it URL-encoded with `+`.
+    let key = log_key("trail logs/", 1);
+    let s3 = bucket_with(&bucket, &[(&key, log_file(&[grant("ev-1")], 500))]).await;
+    let (sns, published) = sns_capturing();
+    let handler = handler(s3, sns, None);
+    let payload = sqs_event(vec![sqs_message(
+        "m-1",
+        &s3_notification(&bucket, &key).to_string(),
+    )]);
+    let response = handler.handle(&raw(&payload)).await.unwrap();
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.objects
+    );
+    assert_eq!(response.alerts.len(), 1, "{response:?}");
+    assert_eq!(response.alerts[0].event_id.as_deref(), Some("ev-1"));
+    assert_eq!(
+        response.objects,
+        [format!(
+            "s3://{bucket}/{key}: 501 records, 1 watched, 0 problems"
+        )]
+    );
+    let messages = published.lock().unwrap();
+    assert_eq!(messages.len(), 1);
+    let body = json_message(&messages[0]);
+    assert!(body.to_string().contains("ClusterAdmin"), "{body}");
+    // The response tells Lambda nothing failed: no batchItemFailures field at all.
+    let wire = serde_json::to_value(&response).unwrap();
+    assert!(wire.get("batchItemFailures").is_none(), "{wire}");
+}
+
+#[tokio::test]
+async fn a_corrupt_object_fails_only_its_own_message() {
+    let bucket = moto::unique("org-trail");
+    let good = log_key("", 1);
+    let corrupt = log_key("", 2);
+    let missing = log_key("", 3);
+    let mut broken = log_file(&[grant("ev-2")], 50);
+    broken.truncate(broken.len() / 2);
+    let s3 = bucket_with(
+        &bucket,
+        &[(&good, log_file(&[grant("ev-1")], 50)), (&corrupt, broken)],
+    )
+    .await;
+    let (sns, published) = sns_capturing();
+    let handler = handler(s3, sns, None);
+    let payload = sqs_event(vec![
+        sqs_message("m-good", &s3_notification(&bucket, &good).to_string()),
+        sqs_message("m-corrupt", &s3_notification(&bucket, &corrupt).to_string()),
+        sqs_message("m-missing", &s3_notification(&bucket, &missing).to_string()),
+    ]);
+    let response = handler.handle(&raw(&payload)).await.unwrap();
+    assert_eq!(
+        response.batch_item_failures,
+        [
+            BatchItemFailure {
+                item_identifier: "m-corrupt".into()
+            },
+            BatchItemFailure {
+                item_identifier: "m-missing".into()
+            }
+        ],
+        "{:?}",
+        response.objects
+    );
+    // The good object's alert went out.
+    assert_eq!(published.lock().unwrap().len(), 1);
+    let wire = serde_json::to_value(&response).unwrap();
+    assert_eq!(
+        wire["batchItemFailures"],
+        json!([{"itemIdentifier": "m-corrupt"}, {"itemIdentifier": "m-missing"}])
+    );
+    assert!(
+        response.objects[1].contains("compressed data is corrupt or truncated"),
+        "{:?}",
+        response.objects
+    );
+    assert!(
+        response.objects[2].contains("GetObject"),
+        "{:?}",
+        response.objects
+    );
+}
+
+#[tokio::test]
+async fn a_spent_budget_returns_every_message_not_started_as_failed() {
+    let bucket = moto::unique("org-trail");
+    let key = log_key("", 1);
+    let s3 = bucket_with(&bucket, &[(&key, log_file(&[grant("ev-1")], 5))]).await;
+    let (sns, published) = sns_capturing();
+    let handler = handler(s3, sns, None);
+    let payload = sqs_event(vec![
+        sqs_message("m-1", &s3_notification(&bucket, &key).to_string()),
+        sqs_message("m-2", &s3_notification(&bucket, &key).to_string()),
+    ]);
+    let response = handler
+        .handle_within(&raw(&payload), Budget::exhausted())
+        .await
+        .unwrap();
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m-1", "m-2"]);
+    assert!(published.lock().unwrap().is_empty());
+    assert!(
+        response
+            .objects
+            .iter()
+            .all(|o| o.ends_with("not read (time budget spent)")),
+        "{:?}",
+        response.objects
+    );
+}
+
+#[tokio::test]
+async fn with_eventbridge_and_the_bucket_both_on_an_event_alerts_once() {
+    let bucket = moto::unique("org-trail");
+    let key = log_key("", 1);
+    let s3 = bucket_with(&bucket, &[(&key, log_file(&[grant("ev-once")], 20))]).await;
+    let (sns, published) = sns_capturing();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let handler = handler(s3, sns, Some(store));
+    // EventBridge delivers it first...
+    let eventbridge = json!({"version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.eks", "account": "111122223333", "time": "2026-11-20T01:47:12Z",
+        "region": "eu-west-1", "resources": [], "detail": grant("ev-once")});
+    let first = handler.handle(&raw(&eventbridge)).await.unwrap();
+    assert_eq!(first.alerts.len(), 1);
+    // ...then the log object arrives through the bucket.
+    let payload = sqs_event(vec![sqs_message(
+        "m-1",
+        &s3_notification(&bucket, &key).to_string(),
+    )]);
+    let second = handler.handle(&raw(&payload)).await.unwrap();
+    assert!(second.alerts.is_empty(), "{second:?}");
+    assert!(
+        second
+            .skipped
+            .iter()
+            .any(|s| s.contains("ev-once: already delivered")),
+        "{:?}",
+        second.skipped
+    );
+    assert_eq!(published.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_object_notification_without_an_s3_client_fails_its_message() {
+    let (sns, _) = sns_capturing();
+    let handler = Handler::new(
+        settings_for(Some(TOPIC)),
+        Clients {
+            sns: Some(sns),
+            ..Clients::default()
+        },
+    );
+    let payload = sqs_event(vec![sqs_message(
+        "m-1",
+        &s3_notification("org-trail", &log_key("", 1)).to_string(),
+    )]);
+    let response = handler.handle(&raw(&payload)).await.unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    // EventBridge straight to the function: the invocation fails, not retryable.
+    let err = handler
+        .handle(&raw(&eventbridge_object_created(
+            "org-trail",
+            &log_key("", 1),
+        )))
+        .await
+        .unwrap_err();
+    assert!(!err.retryable(), "{err}");
+    assert!(err.to_string().contains("no S3 client"), "{err}");
+}
