@@ -19,6 +19,10 @@ pub const ELSEWHERE: &[(&str, &str)] = &[
         "made by the scheduled self-check: tests/aws.rs",
     ),
     (
+        "no-trail-notifications",
+        "made by the scheduled self-check: tests/s3trail.rs",
+    ),
+    (
         "unparseable-watched-event",
         "its record is also a problem (exit 2), so it lives in tests/data: tests/ingest.rs, tests/aws.rs",
     ),

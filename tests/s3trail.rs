@@ -425,3 +425,138 @@ async fn an_object_notification_without_an_s3_client_fails_its_message() {
     assert!(!err.retryable(), "{err}");
     assert!(err.to_string().contains("no S3 client"), "{err}");
 }
+
+/// The trail self-check asks the bucket whether it sends to the queue: nothing configured is
+/// `no-trail-notifications` (high); a queue configuration for the queue, or EventBridge
+/// notifications, is none.
+#[tokio::test]
+async fn the_self_check_reports_a_bucket_that_sends_nothing_to_the_queue() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let config = moto::sdk_config("eu-west-1");
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = sqs
+        .create_queue()
+        .queue_name(moto::unique("org-trail-notifications"))
+        .send()
+        .await
+        .unwrap();
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(queue.queue_url().unwrap())
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let queue_arn =
+        attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let bucket = moto::unique("org-trail");
+    let s3 = bucket_with(&bucket, &[]).await;
+    let run = |s3: aws_sdk_s3::Client| {
+        let (sns, published) = sns_capturing();
+        let mut settings = settings_for(Some(TOPIC));
+        settings.org_trail = Some(eks_access_watch::config::OrgTrail {
+            bucket: bucket.clone(),
+            queue_arn: Some(queue_arn.clone()),
+        });
+        let handler = Handler::new(
+            settings,
+            Clients {
+                sns: Some(sns),
+                s3: Some(s3),
+                ..Clients::default()
+            },
+        );
+        async move {
+            let response = handler
+                .handle(&raw(&json!({"task": "trail-self-check"})))
+                .await
+                .unwrap();
+            let n = published.lock().unwrap().len();
+            (response, n)
+        }
+    };
+    let (response, published) = run(s3.clone()).await;
+    assert_eq!(published, 1, "{response:?}");
+    assert_eq!(response.alerts[0].rules, ["no-trail-notifications"]);
+    assert_eq!(
+        response.alerts[0].severity,
+        eks_access_watch::Severity::High
+    );
+    assert!(
+        response.alerts[0].subject.contains(&bucket),
+        "{}",
+        response.alerts[0].subject
+    );
+
+    s3.put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .queue_arn(&queue_arn)
+                        .events(Event::from("s3:ObjectCreated:*"))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (response, published) = run(s3.clone()).await;
+    assert_eq!(published, 0, "{response:?}");
+    assert_eq!(
+        response.task.as_deref(),
+        Some("trail-self-check: trails not checked (no CloudTrail client); 0 finding(s)")
+    );
+}
+
+/// moto 5.2 keeps a bucket's EventBridge configuration but does not return it from
+/// GetBucketNotificationConfiguration, so that case is judged on the change itself.
+#[test]
+fn eventbridge_notifications_or_a_queue_satisfy_the_check_and_an_unreadable_one_does_not() {
+    use eks_access_watch::model::Change;
+    let findings = |to_queue: bool, eventbridge: bool, error: Option<&str>| {
+        let event = eks_access_watch::trail::selfcheck::notifications_event(
+            Change::TrailNotifications {
+                bucket: "org-trail".into(),
+                queue_arn: Some("arn:aws:sqs:eu-west-1:111122223333:q".into()),
+                to_queue,
+                eventbridge,
+                error: error.map(str::to_string),
+            },
+            "111122223333",
+            "eu-west-1",
+            "2026-11-20T06:00:00Z",
+        );
+        let alert = judge(&event, &sample_config(), None, None).unwrap();
+        alert
+            .findings
+            .iter()
+            .map(|f| (f.rule.id, f.severity, f.summary.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(findings(true, false, None).is_empty());
+    assert!(findings(false, true, None).is_empty());
+    let found = findings(false, false, None);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "no-trail-notifications");
+    assert_eq!(found[0].1, eks_access_watch::Severity::High);
+    assert!(
+        found[0].2.ends_with("EventBridge notifications are off"),
+        "{}",
+        found[0].2
+    );
+    let unreadable = findings(
+        false,
+        false,
+        Some("GetBucketNotificationConfiguration: AccessDenied: no"),
+    );
+    assert!(
+        unreadable[0]
+            .2
+            .contains("could not confirm: GetBucketNotificationConfiguration"),
+        "{unreadable:?}"
+    );
+}

@@ -69,3 +69,46 @@ pub async fn open(
         .map_err(|e| AwsError::from_sdk("GetObject", &e))?;
     Ok(out.body.into_async_read())
 }
+
+/// Whether `bucket` sends its object-created notifications to `queue_arn` (a
+/// QueueConfiguration with an `s3:ObjectCreated:*` event), or to EventBridge, as the trail
+/// self-check's [`Change::TrailNotifications`](crate::model::Change::TrailNotifications). A
+/// configuration that cannot be read is an error in the change, never assumed to be on.
+pub async fn notification_status(
+    client: &Client,
+    bucket: &str,
+    queue_arn: Option<&str>,
+) -> crate::model::Change {
+    let (to_queue, eventbridge, error) = match client
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(out) => (
+            out.queue_configurations().iter().any(|q| {
+                Some(q.queue_arn()) == queue_arn
+                    && q.events()
+                        .iter()
+                        .any(|e| e.as_str().starts_with("s3:ObjectCreated:"))
+            }),
+            out.event_bridge_configuration().is_some(),
+            None,
+        ),
+        Err(e) => (
+            false,
+            false,
+            Some(crate::sanitize::clean(
+                &AwsError::from_sdk("GetBucketNotificationConfiguration", &e).to_string(),
+                512,
+            )),
+        ),
+    };
+    crate::model::Change::TrailNotifications {
+        bucket: bucket.to_string(),
+        queue_arn: queue_arn.map(str::to_string),
+        to_queue,
+        eventbridge,
+        error,
+    }
+}

@@ -16,7 +16,7 @@ mod audit;
 mod lambda;
 
 pub use audit::{AUDIT_ENV_VARS, AuditConfig, AuditSettings, check_targets, is_region};
-pub use lambda::{AlertFormat, LAMBDA_ENV_VARS, LambdaSettings};
+pub use lambda::{AlertFormat, LAMBDA_ENV_VARS, LambdaSettings, OrgTrail};
 
 /// Windows and thresholds of the correlation rules (the tuning file's `[correlation]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

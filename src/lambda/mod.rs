@@ -573,10 +573,12 @@ impl Handler {
     async fn trail_self_check(&self) -> Result<Response, HandlerError> {
         let task = Task::TrailSelfCheck;
         let Some(client) = &self.clients.cloudtrail else {
-            return Ok(Response {
-                task: Some(format!("{task}: not run (no CloudTrail client)")),
-                ..Response::default()
-            });
+            let mut response = Response::default();
+            let found = self.check_trail_notifications(&mut response).await?;
+            response.task = Some(format!(
+                "{task}: trails not checked (no CloudTrail client); {found} finding(s)"
+            ));
+            return Ok(response);
         };
         let region = client
             .config()
@@ -597,11 +599,14 @@ impl Handler {
             Judged::Alert(alert) => alert.findings.len(),
             Judged::Disabled { .. } => 0,
         };
-        tracing::info!(task = %task, findings, "scheduled task done");
-        let mut response = Response {
-            task: Some(format!("{task}: {findings} finding(s)")),
-            ..Response::default()
-        };
+        let mut response = Response::default();
+        // The organisation trail's bucket: does it send its notifications to the queue?
+        let notification_findings = self.check_trail_notifications(&mut response).await?;
+        tracing::info!(task = %task, findings = findings + notification_findings, "scheduled task done");
+        response.task = Some(format!(
+            "{task}: {} finding(s)",
+            findings + notification_findings
+        ));
         if findings > 0 {
             match self.alert(&event, None).await {
                 Handled::Alert(delivery, failed) => {

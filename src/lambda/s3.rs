@@ -248,4 +248,49 @@ impl Handler {
             .collect();
         Ok(unbatched_failures)
     }
+
+    /// The trail self-check's bucket half: with `ORG_TRAIL_BUCKET` set, ask the bucket whether
+    /// it sends its notifications to the queue; `no-trail-notifications` goes out like any
+    /// alert. Returns how many findings it made.
+    pub(super) async fn check_trail_notifications(
+        &self,
+        response: &mut Response,
+    ) -> Result<usize, HandlerError> {
+        let (Some(trail), Some(s3)) = (&self.settings.org_trail, &self.clients.s3) else {
+            return Ok(0);
+        };
+        let change =
+            crate::aws::s3::notification_status(s3, &trail.bucket, trail.queue_arn.as_deref())
+                .await;
+        let account = self.settings.home_account.clone().unwrap_or_default();
+        let region = self.settings.region.clone().unwrap_or_default();
+        let event = crate::trail::selfcheck::notifications_event(
+            change,
+            &account,
+            &region,
+            &crate::aws::now(),
+        );
+        let findings = match crate::pipeline::judge(
+            &event,
+            &crate::context::Context::default(),
+            &self.settings.rules,
+            None,
+            (self.today)(),
+        ) {
+            crate::pipeline::Judged::Alert(alert) => alert.findings.len(),
+            crate::pipeline::Judged::Disabled { .. } => 0,
+        };
+        if findings > 0 {
+            match self.alert(&event, None).await {
+                super::Handled::Alert(delivery, failed) => {
+                    response.alerts.push(delivery);
+                    if !failed.is_empty() {
+                        return Err(HandlerError::Publish(failed));
+                    }
+                }
+                super::Handled::Disabled(reason) => response.skipped.push(reason),
+            }
+        }
+        Ok(findings)
+    }
 }

@@ -49,6 +49,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &integrity::TRAIL_LOGGING_STOPPED,
     &integrity::TRAIL_MODIFIED,
     &integrity::NO_TRAIL_LOGGING,
+    &integrity::NO_TRAIL_NOTIFICATIONS,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
     &kubernetes::AWS_AUTH_DELETED,
     &kubernetes::AWS_AUTH_CREATED,
@@ -115,6 +116,7 @@ pub static LOCKED: &[&Rule] = &[
     &identity::SELF_GRANT,
     &integrity::TRAIL_LOGGING_STOPPED,
     &integrity::NO_TRAIL_LOGGING,
+    &integrity::NO_TRAIL_NOTIFICATIONS,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
     &correlation::BREAK_GLASS_SESSION_ACTIVITY,
 ];

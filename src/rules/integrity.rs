@@ -136,6 +136,45 @@ fn no_trail_logging(c: &Case) -> Option<Hit> {
     )
 }
 
+pub static NO_TRAIL_NOTIFICATIONS: Rule = Rule {
+    id: "no-trail-notifications",
+    topic: Topic::Integrity,
+    severities: &[High],
+    on_failure: OnFailure::Keep,
+    qualifier: None,
+    fires_on: "the scheduled self-check finds that the organisation trail's bucket (ORG_TRAIL_BUCKET) sends no object notifications to the function's queue and has EventBridge notifications off (or cannot confirm either)",
+    why: "A stack cannot change an existing bucket's notifications: until they are turned on the bucket path reads nothing, and the events EventBridge drops (best-effort delivery) stay unseen.",
+    next_step: "Turn the notifications on with the command in docs/trail.md (aws s3api put-bucket-notification-configuration, or EventBridge notifications for the bucket), then run the self-check again.",
+    eval: Eval::Change(no_trail_notifications),
+};
+
+fn no_trail_notifications(c: &Case) -> Option<Hit> {
+    let Change::TrailNotifications {
+        bucket,
+        queue_arn,
+        to_queue,
+        eventbridge,
+        error,
+    } = &c.event.change
+    else {
+        return None;
+    };
+    if *to_queue || *eventbridge {
+        return None;
+    }
+    hit(
+        High,
+        format!(
+            "The trail bucket {bucket} sends no object notifications to {}{}",
+            queue_arn.as_deref().unwrap_or("the function's queue"),
+            match error {
+                Some(e) => format!(" (could not confirm: {e})"),
+                None => " and EventBridge notifications are off".to_string(),
+            }
+        ),
+    )
+}
+
 pub static UNPARSEABLE_WATCHED_EVENT: Rule = Rule {
     id: "unparseable-watched-event",
     topic: Topic::Integrity,
