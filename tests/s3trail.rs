@@ -560,3 +560,225 @@ fn eventbridge_notifications_or_a_queue_satisfy_the_check_and_an_unreadable_one_
         "{unreadable:?}"
     );
 }
+
+// ---- replay s3:// and backfill, through the binary ----
+
+/// A log-file key of `account` in `region` on `day` (`YYYY/MM/DD`).
+fn key_at(account: &str, region: &str, day: &str, n: usize) -> String {
+    let compact = day.replace('/', "");
+    format!(
+        "AWSLogs/o-abc123def4/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{compact}T0150Z_F{n}.json.gz"
+    )
+}
+
+/// An organisation's bucket: two accounts, two regions, three days, one watched event per
+/// file (its id names the file), and a digest.
+async fn organisation_bucket() -> (String, aws_sdk_s3::Client, Vec<String>) {
+    let bucket = moto::unique("org-archive");
+    let mut objects = Vec::new();
+    let mut keys = Vec::new();
+    for account in ["111122223333", "444455556666"] {
+        for region in ["eu-west-1", "us-east-1"] {
+            for day in ["2026/11/19", "2026/11/20", "2026/11/21"] {
+                let key = key_at(account, region, day, 1);
+                let id = format!("{account}-{region}-{}", day.replace('/', ""));
+                objects.push((key.clone(), log_file(&[grant(&id)], 30)));
+                keys.push(key);
+            }
+        }
+    }
+    objects.push((
+        "AWSLogs/o-abc123def4/111122223333/CloudTrail-Digest/eu-west-1/2026/11/20/111122223333_CloudTrail-Digest_eu-west-1_org_eu-west-1_20261120T020000Z.json.gz".into(),
+        log_file(&[], 0),
+    ));
+    let refs: Vec<(&str, Vec<u8>)> = objects
+        .iter()
+        .map(|(k, b)| (k.as_str(), b.clone()))
+        .collect();
+    let s3 = bucket_with(&bucket, &refs).await;
+    (bucket, s3, keys)
+}
+
+fn cli(args: &[&str]) -> std::process::Output {
+    crate::cli::bin()
+        .args(args)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ENDPOINT_URL", moto::endpoint())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap()
+}
+
+fn event_ids(ndjson: &str) -> Vec<String> {
+    let mut ids: Vec<String> = ndjson
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["event_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_of_a_bucket_reads_only_the_days_asked_for() {
+    let (bucket, _, _) = organisation_bucket().await;
+    let url = format!("s3://{bucket}/AWSLogs/o-abc123def4/");
+    let o = cli(&[
+        "replay",
+        "--format",
+        "ndjson",
+        "--summary",
+        "--jobs",
+        "3",
+        "--since",
+        "2026-11-20",
+        "--until",
+        "2026-11-20",
+        &url,
+    ]);
+    let (out, err) = (crate::cli::stdout(&o), crate::cli::stderr(&o));
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        event_ids(&out),
+        [
+            "111122223333-eu-west-1-20261120",
+            "111122223333-us-east-1-20261120",
+            "444455556666-eu-west-1-20261120",
+            "444455556666-us-east-1-20261120"
+        ],
+        "{err}"
+    );
+    assert!(err.contains("4 inputs, 124 records, 4 watched"), "{err}");
+    // Without dates: every log file, the digest skipped by reason.
+    let o = cli(&["replay", "--format", "ndjson", "--summary", &url]);
+    let (out, err) = (crate::cli::stdout(&o), crate::cli::stderr(&o));
+    assert!(o.status.success(), "{err}");
+    assert_eq!(event_ids(&out).len(), 12, "{err}");
+    assert!(err.contains("skipped 1: CloudTrail digest file"), "{err}");
+    // A missing bucket is an error naming it.
+    let o = cli(&["replay", "s3://no-such-bucket-here/AWSLogs/"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        crate::cli::stderr(&o).contains("s3://no-such-bucket-here/AWSLogs/: cannot list"),
+        "{}",
+        crate::cli::stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_sends_each_log_file_as_a_notification_the_lambda_reads() {
+    let (bucket, s3, keys) = organisation_bucket().await;
+    let sqs = aws_sdk_sqs::Client::new(&moto::sdk_config("eu-west-1"));
+    let queue = sqs
+        .create_queue()
+        .queue_name(moto::unique("backfill"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let url = format!("s3://{bucket}/AWSLogs/");
+    let o = cli(&[
+        "backfill",
+        &url,
+        "--queue",
+        &queue,
+        "--since",
+        "2026-11-20",
+        "--until",
+        "2026-11-21",
+    ]);
+    let out = crate::cli::stdout(&o);
+    assert!(o.status.success(), "{}", crate::cli::stderr(&o));
+    assert!(
+        out.starts_with(&format!(
+            "listed 8 objects under {url} (8 log files), sent 8 notifications to {queue}"
+        )),
+        "{out}"
+    );
+    // What the queue holds, as the event source mapping would hand it to the function.
+    let mut messages = Vec::new();
+    while messages.len() < 8 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            break;
+        }
+        for m in got.messages() {
+            messages.push(sqs_message(m.message_id().unwrap(), m.body().unwrap()));
+        }
+    }
+    assert_eq!(messages.len(), 8);
+    let (sns, published) = sns_capturing();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let handler = handler(s3, sns, Some(store));
+    let payload = sqs_event(messages.clone());
+    let response = handler.handle(&raw(&payload)).await.unwrap();
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.objects
+    );
+    assert_eq!(response.alerts.len(), 8);
+    let read: Vec<String> = response
+        .objects
+        .iter()
+        .map(|o| o.split(": ").next().unwrap().to_string())
+        .collect();
+    for key in keys.iter().filter(|k| !k.contains("/2026/11/19/")) {
+        assert!(
+            read.contains(&format!("s3://{bucket}/{key}")),
+            "{key}: {read:?}"
+        );
+    }
+    // A rerun (the same notifications again) alerts on nothing twice.
+    let again = handler.handle(&raw(&payload)).await.unwrap();
+    assert!(again.alerts.is_empty(), "{again:?}");
+    assert_eq!(published.lock().unwrap().len(), 8);
+}
+
+/// With both dates the listing walks the layout (accounts, then regions, by delimiter) and
+/// lists only the day prefixes asked for, never the whole bucket.
+#[tokio::test]
+async fn listing_a_date_range_lists_only_those_days() {
+    let (bucket, s3, _) = organisation_bucket().await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20);
+    let (found, listings) = eks_access_watch::aws::s3::list_trail(
+        &s3,
+        &bucket,
+        "AWSLogs/o-abc123def4/",
+        "CloudTrail",
+        day,
+        day,
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(found.iter().all(|o| o.key.contains("/2026/11/20/")));
+    // One for the accounts, one per account for its regions, one per region-day.
+    assert_eq!(listings, 1 + 2 + 4);
+    // A prefix at the region: the day prefixes at once.
+    let (found, listings) = eks_access_watch::aws::s3::list_trail(
+        &s3,
+        &bucket,
+        "AWSLogs/o-abc123def4/111122223333/CloudTrail/eu-west-1/",
+        "CloudTrail",
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 19),
+        day,
+    )
+    .await
+    .unwrap();
+    assert_eq!((found.len(), listings), (2, 2));
+}

@@ -22,6 +22,7 @@ pub mod failure_queue;
 pub mod iam;
 pub mod s3;
 pub mod sns;
+pub mod sqs;
 pub mod ssm;
 
 use std::fmt;

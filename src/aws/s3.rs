@@ -112,3 +112,165 @@ pub async fn notification_status(
         error,
     }
 }
+
+/// An S3 client for the command line: path-style addressing when a custom endpoint is set
+/// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`: S3-compatible servers and moto rarely resolve
+/// virtual-host names).
+pub fn client(sdk: &aws_types::SdkConfig) -> Client {
+    let custom = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(custom)
+            .build(),
+    )
+}
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+}
+
+/// `s3://BUCKET/PREFIX` split into the bucket and the prefix; `None` when `url` is not one.
+pub fn parse_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.to_string()))
+}
+
+/// Every object under `prefix` (ListObjectsV2, every page).
+pub async fn list(client: &Client, bucket: &str, prefix: &str) -> Result<Vec<Listed>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListObjectsV2", &e))?;
+        for o in page.contents() {
+            if let Some(key) = o.key() {
+                out.push(Listed {
+                    key: key.to_string(),
+                    size: o.size().unwrap_or_default().max(0) as u64,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The "directories" right under `prefix` (ListObjectsV2 with the `/` delimiter, every page).
+pub async fn list_prefixes(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .delimiter("/")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("ListObjectsV2", &e))?;
+        out.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
+    }
+    Ok(out)
+}
+
+/// The objects of CloudTrail's `dir` (`CloudTrail` for log files, `CloudTrail-Digest`) under
+/// `prefix` whose day is within `since..=until`. With both dates, only the days asked for are
+/// listed: a prefix that reaches the region level gives the day prefixes at once; above it,
+/// the accounts (and `o-ORG/`) and regions are listed by delimiter first. Without dates, or
+/// with a prefix outside the layout, everything under the prefix is listed and filtered by the
+/// day in each key. Also returns how many ListObjectsV2 listings were made.
+pub async fn list_trail(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    dir: &str,
+    since: Option<chrono::NaiveDate>,
+    until: Option<chrono::NaiveDate>,
+) -> Result<(Vec<Listed>, usize), AwsError> {
+    use crate::trail::layout::{self, Level, Reach};
+    let in_range = |key: &str| match layout::key_date(key) {
+        Some(d) => since.is_none_or(|s| d >= s) && until.is_none_or(|u| d <= u),
+        None => since.is_none() && until.is_none(),
+    };
+    let (Some(since), Some(until)) = (since, until) else {
+        let all = list(client, bucket, prefix).await?;
+        return Ok((all.into_iter().filter(|o| in_range(&o.key)).collect(), 1));
+    };
+    let mut listings = 0;
+    let mut regions = Vec::new();
+    let mut pending = vec![layout::reach(prefix, dir)];
+    while let Some(reach) = pending.pop() {
+        match reach {
+            Reach::Region { base } => regions.push(base),
+            Reach::Unknown => {
+                listings += 1;
+                let all = list(client, bucket, prefix).await?;
+                return Ok((
+                    all.into_iter().filter(|o| in_range(&o.key)).collect(),
+                    listings,
+                ));
+            }
+            Reach::Above { base, next } => {
+                if next == Level::Directory {
+                    // Only the one directory is wanted: no listing needed.
+                    pending.push(Reach::Above {
+                        base: format!("{base}{dir}/"),
+                        next: Level::Region,
+                    });
+                    continue;
+                }
+                listings += 1;
+                for child in list_prefixes(client, bucket, &base).await? {
+                    let name = child[base.len()..].trim_end_matches('/');
+                    pending.push(match next {
+                        Level::OrgOrAccount if name.starts_with("o-") => Reach::Above {
+                            base: child,
+                            next: Level::Account,
+                        },
+                        Level::OrgOrAccount | Level::Account => Reach::Above {
+                            base: child,
+                            next: Level::Directory,
+                        },
+                        Level::Region => Reach::Region { base: child },
+                        // Handled before listing; kept total rather than a panic.
+                        Level::Directory => Reach::Above {
+                            base: format!("{child}{dir}/"),
+                            next: Level::Region,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    regions.sort();
+    for base in regions {
+        for day in layout::day_prefixes(&base, since, until) {
+            listings += 1;
+            // A prefix deeper than the region (a month) still bounds what is read.
+            out.extend(
+                list(client, bucket, &day)
+                    .await?
+                    .into_iter()
+                    .filter(|o| o.key.starts_with(prefix)),
+            );
+        }
+    }
+    Ok((out, listings))
+}

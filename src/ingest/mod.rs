@@ -43,7 +43,7 @@ use crate::operation::Skip;
 
 pub use auditlog::{AuditEventError, decide_audit_line};
 pub use prefilter::{RecordError, Verdict, decide_record};
-pub use s3::{ObjectRef, decode_key};
+pub use s3::{ObjectRef, decode_key, notification};
 pub use shapes::CLOUDTRAIL_DETAIL_TYPE;
 
 /// How much to check of records that cannot matter.

@@ -153,8 +153,54 @@ pub(super) fn decide(
     }
 }
 
+/// What S3 leaves unencoded in a notification's key: letters, digits, `/` and `-_.*`... as
+/// URL form encoding does (a space becomes `+`).
+const KEY_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'*');
+
+/// An S3 event notification of one created object, as S3 writes it (`ObjectCreated:Put`, the
+/// key URL-encoded): what `backfill` sends to the queue for each existing log file, so the
+/// Lambda reads it exactly as it reads a new one.
+pub fn notification(bucket: &str, key: &str, size: u64, event_time: &str) -> serde_json::Value {
+    let encoded: String = key
+        .split(' ')
+        .map(|part| percent_encoding::utf8_percent_encode(part, KEY_ENCODE).to_string())
+        .collect::<Vec<_>>()
+        .join("+");
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventTime": event_time,
+        "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "eks-access-watch-backfill"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "eks-access-watch-backfill",
+            "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+            "object": {"key": encoded, "size": size}
+        }
+    }]})
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_synthetic_notification_decodes_to_its_key() {
+        let n = notification(
+            "b",
+            "my logs/AWSLogs/a+b=c.json.gz",
+            7,
+            "2026-01-01T00:00:00Z",
+        );
+        let raw = n["Records"][0]["s3"]["object"]["key"].as_str().unwrap();
+        assert_eq!(raw, "my+logs/AWSLogs/a%2Bb%3Dc.json.gz");
+        assert_eq!(decode_key(raw), "my logs/AWSLogs/a+b=c.json.gz");
+    }
+
     use super::*;
 
     #[test]
