@@ -782,3 +782,95 @@ async fn listing_a_date_range_lists_only_those_days() {
     .unwrap();
     assert_eq!((found.len(), listings), (2, 2));
 }
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// `verify-trail` through the binary against moto's S3: digests as CloudTrail writes them
+/// (gzip, signature in x-amz-meta-signature), the public keys from a file; an intact day
+/// passes, a deleted log file is `trail-gap` and fails `--fail-on high`.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_trail_proves_a_day_and_reports_a_deleted_log_file() {
+    use crate::trail_digest::{Signer, chain_in, log_key};
+    let signer = Signer::new();
+    let bucket = moto::unique("org-trail-digests");
+    let (digests, logs) = chain_in(&signer, 24, &bucket);
+    let s3 = bucket_with(&bucket, &[]).await;
+    for (key, bytes, signature) in &digests {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .metadata("signature", signature)
+            .body(gzip(bytes).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    for (key, content) in &logs {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(gzip(content).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let keys = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(keys.path(), signer.public_keys_json()).unwrap();
+    let url = format!("s3://{bucket}/AWSLogs/o-abc123def4/");
+    let keys_path = keys.path().to_str().unwrap();
+    let args = [
+        "verify-trail",
+        &url,
+        "--since",
+        "2026-11-20",
+        "--until",
+        "2026-11-20",
+        "--public-keys",
+        keys_path,
+        "--fail-on",
+        "high",
+        "--format",
+        "json",
+    ];
+    let o = cli(&args);
+    let (out, err) = (crate::cli::stdout(&o), crate::cli::stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["findings"], json!([]), "{report}");
+    assert!(err.contains("24 digests, 48 log files checked"), "{err}");
+
+    // A log file deleted: trail-gap (high), exit 1 with --fail-on high.
+    s3.delete_object()
+        .bucket(&bucket)
+        .key(log_key(5, 1))
+        .send()
+        .await
+        .unwrap();
+    let o = cli(&args);
+    let (out, err) = (crate::cli::stdout(&o), crate::cli::stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings[0]["rule"], "trail-gap");
+    assert_eq!(findings[0]["severity"], "high");
+    assert_eq!(findings[0]["account"], "111122223333");
+    assert!(
+        findings[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&log_key(5, 1)),
+        "{report}"
+    );
+    // The text format is the audit's.
+    let o = cli(&args[..10]);
+    assert!(
+        crate::cli::stdout(&o).contains("trail-gap"),
+        "{}",
+        crate::cli::stdout(&o)
+    );
+}

@@ -274,3 +274,46 @@ pub async fn list_trail(
     }
     Ok((out, listings))
 }
+
+/// A small object whole, with its `signature` metadata (`x-amz-meta-signature`: how CloudTrail
+/// signs a digest file); `None` when it does not exist.
+pub async fn get_signed(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Vec<u8>, Option<String>)>, AwsError> {
+    let out = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let e = AwsError::from_sdk("GetObject", &e);
+            return match e.kind {
+                ErrorKind::NotFound => Ok(None),
+                _ => Err(e),
+            };
+        }
+    };
+    let signature = out
+        .metadata()
+        .and_then(|m| m.get("signature"))
+        .map(|s| s.to_string());
+    let bytes = out.body.collect().await.map_err(|e| AwsError {
+        operation: "GetObject",
+        code: None,
+        kind: ErrorKind::Network,
+        message: format!("could not read the object: {e}"),
+    })?;
+    Ok(Some((bytes.into_bytes().to_vec(), signature)))
+}
+
+/// [`open`], with a missing object as `None` (a log file a digest lists may be gone).
+pub async fn open_if_present(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<impl tokio::io::AsyncBufRead + Send + Unpin + 'static>, AwsError> {
+    match open(client, bucket, key).await {
+        Ok(body) => Ok(Some(body)),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}

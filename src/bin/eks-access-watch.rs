@@ -53,6 +53,10 @@ enum Command {
     /// notification queue as S3 notifications, so the Lambda fleet reads them in parallel.
     #[cfg(feature = "aws")]
     Backfill(s3_cmd::BackfillArgs),
+    /// Prove from CloudTrail's signed digests that every log file under s3://BUCKET/PREFIX
+    /// is there and unchanged (trail-gap, trail-log-altered), with audit's formats and exit.
+    #[cfg(feature = "aws")]
+    VerifyTrail(s3_cmd::VerifyArgs),
     /// Print the rule catalogue (id, base severity, when it fires, why).
     Rules {
         /// Output format.
@@ -204,6 +208,14 @@ fn main() -> ExitCode {
             }
         },
         Command::Migrate(args) => migrate::run(args),
+        #[cfg(feature = "aws")]
+        Command::VerifyTrail(args) => match s3_cmd::verify(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("eks-access-watch: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         #[cfg(feature = "aws")]
         Command::Backfill(args) => match s3_cmd::backfill(args) {
             Ok(code) => code,

@@ -50,6 +50,8 @@ pub static CATALOGUE: &[&Rule] = &[
     &integrity::TRAIL_MODIFIED,
     &integrity::NO_TRAIL_LOGGING,
     &integrity::NO_TRAIL_NOTIFICATIONS,
+    &integrity::TRAIL_GAP,
+    &integrity::TRAIL_LOG_ALTERED,
     &integrity::UNPARSEABLE_WATCHED_EVENT,
     &kubernetes::AWS_AUTH_DELETED,
     &kubernetes::AWS_AUTH_CREATED,

@@ -258,3 +258,218 @@ pub fn backfill(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         ExitCode::from(2)
     })
 }
+
+/// `verify-trail`: prove from CloudTrail's digests that every log file is there, unchanged.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The trail's bucket and prefix: s3://BUCKET/PREFIX (e.g. s3://org-trail/AWSLogs/o-abc/).
+    #[arg(value_name = "S3_URL")]
+    url: String,
+    /// First day to verify (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
+    since: NaiveDate,
+    /// Last day to verify (YYYY-MM-DD, inclusive).
+    #[arg(long, value_name = "DATE", value_parser = super::parse_date)]
+    until: NaiveDate,
+    /// CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them (offline);
+    /// default: ListPublicKeys with your credentials.
+    #[arg(long, value_name = "FILE")]
+    public_keys: Option<std::path::PathBuf>,
+    /// Output format, as `audit`'s.
+    #[arg(long, value_enum, default_value_t = super::audit_cmd::AuditFormat::Text)]
+    format: super::audit_cmd::AuditFormat,
+    /// Exit with status 1 when any finding reaches this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<eks_access_watch::Severity>,
+    /// Log files hashed in parallel (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// The digest's uncompressed bytes (digests are gzip-compressed JSON).
+fn gunzip(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .map_err(|e| format!("compressed data is corrupt or truncated: {e}"))?;
+    Ok(out)
+}
+
+/// The SHA-256 of a log file's uncompressed content, streamed (a log file is never held whole).
+fn hash_log(
+    handle: &tokio::runtime::Handle,
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> eks_access_watch::trail::digest::LogFileState {
+    use eks_access_watch::trail::digest::LogFileState;
+    use sha2::Digest as _;
+    use std::io::Read;
+    let body = match handle.block_on(s3::open_if_present(client, bucket, key)) {
+        Ok(Some(body)) => body,
+        Ok(None) => return LogFileState::Absent,
+        Err(e) => return LogFileState::Unreadable(e.to_string()),
+    };
+    let reader = io::BufReader::with_capacity(
+        256 * 1024,
+        tokio_util::io::SyncIoBridge::new_with_handle(body, handle.clone()),
+    );
+    let mut reader = match ingest::decompress(reader, key) {
+        Ok(r) => r,
+        Err(e) => return LogFileState::Unreadable(e.to_string()),
+    };
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) => return LogFileState::Unreadable(e.to_string()),
+        }
+    }
+    LogFileState::Present(hex::encode(hasher.finalize()))
+}
+
+pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    use chrono::{TimeZone, Utc};
+    use eks_access_watch::trail::digest::{self, DigestObject};
+    use std::collections::HashMap;
+    if args.since > args.until {
+        anyhow::bail!("--since {} is after --until {}", args.since, args.until);
+    }
+    // Keys from the file first: a bad file is reported before any call.
+    let file_keys = match &args.public_keys {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read", path.display()))?;
+            Some(
+                digest::parse_public_keys(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let from = Utc.from_utc_datetime(&args.since.and_hms_opt(0, 0, 0).unwrap_or_default());
+    let until_end = Utc.from_utc_datetime(
+        &(args.until + chrono::Days::new(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default(),
+    );
+    // Hours not yet over (or whose digest CloudTrail has not yet written) are not asked for.
+    let to = until_end.min(Utc::now() - chrono::Duration::hours(1));
+    let (bucket, prefix) = s3::parse_url(&args.url)
+        .with_context(|| format!("{}: not an s3://BUCKET/PREFIX URL", args.url))?;
+    let rt = runtime()?;
+    let sdk = rt.block_on(eks_access_watch::aws::load());
+    let client = s3::client(&sdk);
+    // A digest is filed under the day its hour ends: the day after --until holds the last.
+    let (listed, _) = rt
+        .block_on(s3::list_trail(
+            &client,
+            &bucket,
+            &prefix,
+            "CloudTrail-Digest",
+            Some(args.since),
+            Some(args.until + chrono::Days::new(1)),
+        ))
+        .with_context(|| format!("{}: cannot list the digests", args.url))?;
+    let in_range = |key: &str| {
+        let stamp = key
+            .rsplit('_')
+            .next()
+            .and_then(|s| s.strip_suffix(".json.gz"));
+        stamp
+            .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ").ok())
+            .map(|t| Utc.from_utc_datetime(&t))
+            .is_some_and(|end| end > from && end <= to + chrono::Duration::hours(1))
+    };
+    let mut objects = Vec::new();
+    for o in listed
+        .into_iter()
+        .filter(|o| layout::classify(&o.key) == KeyKind::Digest && in_range(&o.key))
+    {
+        let got = rt
+            .block_on(s3::get_signed(&client, &bucket, &o.key))
+            .with_context(|| format!("s3://{bucket}/{}: cannot read", o.key))?;
+        let (bytes, signature) = match got {
+            Some((bytes, signature)) => (gunzip(bytes), signature),
+            None => (Err("deleted while listed".to_string()), None),
+        };
+        objects.push(DigestObject {
+            key: o.key,
+            bytes,
+            signature,
+        });
+    }
+    let keys = match file_keys {
+        Some(k) => k,
+        None => {
+            let ct = aws_sdk_cloudtrail::Client::new(&sdk);
+            rt.block_on(eks_access_watch::aws::cloudtrail::list_public_keys(
+                &ct,
+                from.into(),
+                until_end.into(),
+            ))
+            .context("cannot read CloudTrail's public keys (or pass --public-keys FILE)")?
+        }
+    };
+    // Every log file the digests list, hashed by the workers.
+    let mut wanted: Vec<(String, String)> = objects
+        .iter()
+        .filter_map(|o| {
+            o.bytes
+                .as_ref()
+                .ok()
+                .and_then(|b| digest::parse(&o.key, b).ok())
+        })
+        .flat_map(|d| d.log_files.into_iter().map(|l| (l.bucket, l.key)))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let next = AtomicUsize::new(0);
+    let states = Mutex::new(HashMap::new());
+    let handle = rt.handle().clone();
+    let jobs = args.jobs.unwrap_or_else(super::default_jobs);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, wanted.len().max(1)) {
+            let (next, wanted, states, handle, client) =
+                (&next, &wanted, &states, &handle, &client);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((b, k)) = wanted.get(i) else { break };
+                    let state = hash_log(handle, client, b, k);
+                    states.lock().unwrap().insert((b.clone(), k.clone()), state);
+                }
+            });
+        }
+    });
+    let states = states.into_inner().unwrap();
+    let verified = digest::check(objects, &keys, &states, from, to);
+    let report = eks_access_watch::audit::trail::report(&verified, &eks_access_watch::aws::now());
+    if let Err(e) = super::audit_cmd::print(&report, args.format)
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    eprintln!(
+        "eks-access-watch: {} digests, {} log files checked from {from} to {to}: {}",
+        verified.digests,
+        verified.log_files,
+        report.counts.describe()
+    );
+    Ok(
+        if args
+            .fail_on
+            .is_some_and(|s| report.findings.iter().any(|f| f.severity() >= s))
+        {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
