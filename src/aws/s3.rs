@@ -60,10 +60,25 @@ pub async fn open(
     bucket: &str,
     key: &str,
 ) -> Result<impl tokio::io::AsyncBufRead + Send + Unpin + 'static, AwsError> {
-    let out = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
+    open_in(client, None, bucket, key).await
+}
+
+/// [`open`] for a bucket in `region` (the client's own when `None`): a GetObject sent to
+/// another region than the bucket's is refused (PermanentRedirect).
+pub async fn open_in(
+    client: &Client,
+    region: Option<&str>,
+    bucket: &str,
+    key: &str,
+) -> Result<impl tokio::io::AsyncBufRead + Send + Unpin + 'static, AwsError> {
+    let mut request = client.get_object().bucket(bucket).key(key).customize();
+    if let Some(region) = region.filter(|r| !r.is_empty()) {
+        request = request.config_override(
+            aws_sdk_s3::config::Builder::default()
+                .region(aws_sdk_s3::config::Region::new(region.to_string())),
+        );
+    }
+    let out = request
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("GetObject", &e))?;

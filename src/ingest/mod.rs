@@ -272,8 +272,8 @@ impl Outcomes<'_> {
         }
         if let Some(notice) = s3::notification_record(json) {
             return match notice {
-                Ok(s3::Notice::Created(bucket, key, size)) => {
-                    self.object(location, bucket, key, size)
+                Ok(s3::Notice::Created(bucket, key, size, region)) => {
+                    self.object(location, (bucket, key, size, region))
                 }
                 Ok(s3::Notice::Other(name)) => self.skipped(location, Skip::NotObjectCreated(name)),
                 Err(message) => self.invalid(InputError::Shape { location, message }),
@@ -331,8 +331,12 @@ impl Outcomes<'_> {
 
     /// An object an S3 notification announces: handed on when its key is a log file, else
     /// skipped with the reason.
-    fn object(&mut self, location: Location, bucket: String, key: String, size: Option<u64>) {
-        match s3::decide(bucket, key, size, self.message.clone()) {
+    fn object(
+        &mut self,
+        location: Location,
+        object: (String, String, Option<u64>, Option<String>),
+    ) {
+        match s3::decide(object, self.message.clone()) {
             Ok(object) => (self.sink)(Outcome::Object { location, object }),
             Err(reason) => self.skipped(location, reason),
         }

@@ -33,6 +33,9 @@ pub struct ObjectRef {
     pub key: String,
     pub size: Option<u64>,
     pub message_id: Option<String>,
+    /// The bucket's region, as the notification says (`awsRegion`, EventBridge's `region`):
+    /// an organisation's log-archive bucket is often in another region than the function.
+    pub region: Option<String>,
 }
 
 impl std::fmt::Display for ObjectRef {
@@ -45,6 +48,8 @@ impl std::fmt::Display for ObjectRef {
 struct Record {
     #[serde(rename = "eventSource")]
     event_source: String,
+    #[serde(rename = "awsRegion", default)]
+    aws_region: Option<String>,
     #[serde(rename = "eventName", default)]
     event_name: String,
     s3: Entity,
@@ -70,8 +75,8 @@ struct Object {
 
 /// One S3 notification record, decided.
 pub(super) enum Notice {
-    /// An object was created: (bucket, decoded key, size).
-    Created(String, String, Option<u64>),
+    /// An object was created: (bucket, decoded key, size, region).
+    Created(String, String, Option<u64>, Option<String>),
     /// Another event (`ObjectRemoved:*`, ...).
     Other(String),
 }
@@ -99,6 +104,7 @@ pub(super) fn notification_record(json: &str) -> Option<Result<Notice, String>> 
                 r.s3.bucket.name,
                 decode_key(&r.s3.object.key),
                 r.s3.object.size,
+                r.aws_region,
             ))
         }
         Ok(r) => Ok(Notice::Other(crate::sanitize::clean(&r.event_name, 60))),
@@ -132,9 +138,7 @@ pub fn decode_key(raw: &str) -> String {
 
 /// The object, if its key is a CloudTrail log file; otherwise why it is skipped.
 pub(super) fn decide(
-    bucket: String,
-    key: String,
-    size: Option<u64>,
+    (bucket, key, size, region): (String, String, Option<u64>, Option<String>),
     message_id: Option<String>,
 ) -> Result<ObjectRef, Skip> {
     match layout::classify(&key) {
@@ -143,6 +147,7 @@ pub(super) fn decide(
             key,
             size,
             message_id,
+            region,
         }),
         KeyKind::Digest => Err(Skip::DigestFile),
         KeyKind::Insight => Err(Skip::InsightFile),
@@ -165,7 +170,13 @@ const KEY_ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
 /// An S3 event notification of one created object, as S3 writes it (`ObjectCreated:Put`, the
 /// key URL-encoded): what `backfill` sends to the queue for each existing log file, so the
 /// Lambda reads it exactly as it reads a new one.
-pub fn notification(bucket: &str, key: &str, size: u64, event_time: &str) -> serde_json::Value {
+pub fn notification(
+    bucket: &str,
+    region: Option<&str>,
+    key: &str,
+    size: u64,
+    event_time: &str,
+) -> serde_json::Value {
     let encoded: String = key
         .split(' ')
         .map(|part| percent_encoding::utf8_percent_encode(part, KEY_ENCODE).to_string())
@@ -174,6 +185,7 @@ pub fn notification(bucket: &str, key: &str, size: u64, event_time: &str) -> ser
     serde_json::json!({"Records": [{
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
+        "awsRegion": region,
         "eventTime": event_time,
         "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "eks-access-watch-backfill"},
@@ -192,6 +204,7 @@ mod tests {
     fn a_synthetic_notification_decodes_to_its_key() {
         let n = notification(
             "b",
+            Some("eu-west-1"),
             "my logs/AWSLogs/a+b=c.json.gz",
             7,
             "2026-01-01T00:00:00Z",

@@ -500,7 +500,9 @@ pub(super) fn dispatch_value(
                     && ev.source == super::s3::S3_SOURCE =>
             {
                 match super::s3::eventbridge_object(detail.get()) {
-                    Ok((bucket, key, size)) => emitter.object(location, bucket, key, size),
+                    Ok((bucket, key, size)) => {
+                        emitter.object(location, (bucket, key, size, ev.region.clone()))
+                    }
                     Err(message) => emitter.invalid(shape_error(message)),
                 }
             }

@@ -78,12 +78,17 @@ pub(super) async fn read_object(
     region: Option<String>,
 ) -> Result<ObjectRead, ObjectError> {
     let name = object.to_string();
-    let body = crate::aws::s3::open(client, &object.bucket, &object.key)
-        .await
-        .map_err(|error| ObjectError::Get {
-            object: name.clone(),
-            error,
-        })?;
+    let body = crate::aws::s3::open_in(
+        client,
+        object.region.as_deref(),
+        &object.bucket,
+        &object.key,
+    )
+    .await
+    .map_err(|error| ObjectError::Get {
+        object: name.clone(),
+        error,
+    })?;
     let job = tokio::task::spawn_blocking(move || {
         let reader = BufReader::with_capacity(
             256 * 1024,

@@ -217,9 +217,11 @@ pub fn backfill(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         rt.block_on(list_log_files(&client, &args.url, args.since, args.until))?;
     let listed = logs.len() + skipped.skips.values().sum::<u64>() as usize;
     let now = eks_access_watch::aws::now();
+    // The bucket's region as the command's (AWS_REGION must name it for the reads anyway).
+    let region = sdk.region().map(|r| r.to_string());
     let bodies: Vec<String> = logs
         .iter()
-        .map(|o| ingest::notification(&bucket, &o.key, o.size, &now).to_string())
+        .map(|o| ingest::notification(&bucket, region.as_deref(), &o.key, o.size, &now).to_string())
         .collect();
     let mut sent = 0usize;
     let mut refused = Vec::new();
