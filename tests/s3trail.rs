@@ -874,3 +874,30 @@ async fn verify_trail_proves_a_day_and_reports_a_deleted_log_file() {
         crate::cli::stdout(&o)
     );
 }
+
+/// The bucket's region travels with the object (GetObject goes to that region): from an S3
+/// notification's `awsRegion` and an EventBridge event's `region`.
+#[test]
+fn an_object_keeps_the_region_its_notification_names() {
+    let config = sample_config();
+    let key = log_key("", 1);
+    let mut n = s3_notification("org-trail", &key);
+    n["Records"][0]["awsRegion"] = json!("us-west-2");
+    let mut eb = eventbridge_object_created("org-trail", &key);
+    eb["region"] = json!("ap-southeast-2");
+    for (payload, want) in [(n, "us-west-2"), (eb, "ap-southeast-2")] {
+        let mut regions = Vec::new();
+        ingest::scan_slice(
+            "event",
+            payload.to_string().as_bytes(),
+            &Options::new(&config),
+            &mut |o| {
+                if let Outcome::Object { object, .. } = o {
+                    regions.push(object.region)
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(regions, [Some(want.to_string())]);
+    }
+}
