@@ -19,6 +19,30 @@ use eks_access_watch::trail::layout::{self, KeyKind};
 
 use super::FileReport;
 
+/// `f` over every item on `jobs` worker threads (at most one per item), the results in the
+/// items' order: bounded concurrency for S3 reads whose bodies are parsed or hashed as they
+/// stream in.
+fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            let (next, done, f) = (&next, &done, &f);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    done.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     // Two threads drive the HTTP streams; the workers parse on their own threads.
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -88,30 +112,14 @@ pub fn read_all(
     }
     let total_bytes: u64 = objects.iter().map(|(_, o)| o.size).sum();
     let progress = Progress::new(objects.len(), total_bytes);
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, FileReport)>> = Mutex::new(Vec::new());
     let handle = rt.handle().clone();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, objects.len().max(1)) {
-            let (next, objects, done, progress) = (&next, &objects, &done, &progress);
-            let (handle, client) = (handle.clone(), &client);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((bucket, object)) = objects.get(i) else {
-                        break;
-                    };
-                    let report = read_one(&handle, client, bucket, &object.key, options);
-                    progress.add(object.size, report.events.len() as u64);
-                    done.lock().unwrap().push((i, report));
-                }
-            });
-        }
+    let read = parallel(&objects, jobs, |(bucket, object)| {
+        let report = read_one(&handle, &client, bucket, &object.key, options);
+        progress.add(object.size, report.events.len() as u64);
+        report
     });
     progress.finish();
-    let mut done = done.into_inner().unwrap();
-    done.sort_by_key(|(i, _)| *i);
-    reports.extend(done.into_iter().map(|(_, r)| r));
+    reports.extend(read);
     Ok(reports)
 }
 
@@ -389,24 +397,29 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .map(|t| Utc.from_utc_datetime(&t))
             .is_some_and(|end| end > from && end <= to + chrono::Duration::hours(1))
     };
-    let mut objects = Vec::new();
-    for o in listed
+    let digests: Vec<Listed> = listed
         .into_iter()
         .filter(|o| layout::classify(&o.key) == KeyKind::Digest && in_range(&o.key))
-    {
-        let got = rt
+        .collect();
+    let jobs = args.jobs.unwrap_or_else(super::default_jobs);
+    let handle = rt.handle().clone();
+    // A digest that cannot be read (S3 refusing) stops the command: it proves nothing either way.
+    let objects: Vec<DigestObject> = parallel(&digests, jobs, |o| {
+        let got = handle
             .block_on(s3::get_signed(&client, &bucket, &o.key))
             .with_context(|| format!("s3://{bucket}/{}: cannot read", o.key))?;
         let (bytes, signature) = match got {
             Some((bytes, signature)) => (gunzip(bytes), signature),
             None => (Err("deleted while listed".to_string()), None),
         };
-        objects.push(DigestObject {
-            key: o.key,
+        Ok(DigestObject {
+            key: o.key.clone(),
             bytes,
             signature,
-        });
-    }
+        })
+    })
+    .into_iter()
+    .collect::<anyhow::Result<_>>()?;
     let keys = match file_keys {
         Some(k) => k,
         None => {
@@ -432,25 +445,9 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         .collect();
     wanted.sort();
     wanted.dedup();
-    let next = AtomicUsize::new(0);
-    let states = Mutex::new(HashMap::new());
-    let handle = rt.handle().clone();
-    let jobs = args.jobs.unwrap_or_else(super::default_jobs);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, wanted.len().max(1)) {
-            let (next, wanted, states, handle, client) =
-                (&next, &wanted, &states, &handle, &client);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((b, k)) = wanted.get(i) else { break };
-                    let state = hash_log(handle, client, b, k);
-                    states.lock().unwrap().insert((b.clone(), k.clone()), state);
-                }
-            });
-        }
-    });
-    let states = states.into_inner().unwrap();
+    let hashed = parallel(&wanted, jobs, |(b, k)| hash_log(&handle, &client, b, k));
+    let states: HashMap<(String, String), digest::LogFileState> =
+        wanted.into_iter().zip(hashed).collect();
     let verified = digest::check(objects, &keys, &states, from, to);
     let report = eks_access_watch::audit::trail::report(&verified, &eks_access_watch::aws::now());
     if let Err(e) = super::audit_cmd::print(&report, args.format)
