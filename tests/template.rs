@@ -1165,6 +1165,11 @@ fn a_redrive_leaves_live_events_most_of_the_reserved_concurrency() {
     assert_eq!(sqs.len(), 1, "one queue is read: the redrive queue");
     let redrive = &sqs[0]["Properties"];
     assert_eq!(redrive["Queue"], "<RedriveQueue.Arn>");
+    // A redriven S3 notification's unreadable object is reported, not deleted with the batch.
+    assert_eq!(
+        redrive["FunctionResponseTypes"],
+        yaml_list(&["ReportBatchItemFailures"])
+    );
     let most = redrive["ScalingConfig"]["MaximumConcurrency"]
         .as_u64()
         .expect("a maximum concurrency");
