@@ -23,6 +23,18 @@ pub const ELSEWHERE: &[(&str, &str)] = &[
         "made at the Lambda's cold start from the tuning file it read: tests/tuning_lambda.rs",
     ),
     (
+        "no-trail-notifications",
+        "made by the scheduled self-check: tests/s3trail.rs",
+    ),
+    (
+        "trail-gap",
+        "made by verify-trail over digests: tests/trail_digest.rs",
+    ),
+    (
+        "trail-log-altered",
+        "made by verify-trail over digests: tests/trail_digest.rs",
+    ),
+    (
         "unparseable-watched-event",
         "its record is also a problem (exit 2), so it lives in tests/data: tests/ingest.rs, tests/aws.rs",
     ),

@@ -11,6 +11,7 @@ fn kinds(bytes: &[u8]) -> (Vec<&'static str>, Result<Stats, InputError>) {
         out.push(match outcome {
             Outcome::Watched { .. } => "watched",
             Outcome::Skipped { .. } => "skipped",
+            Outcome::Object { .. } => "object",
             Outcome::Invalid(_) => "invalid",
         })
     });
@@ -112,7 +113,9 @@ fn streaming_a_large_records_file_keeps_one_record_at_a_time() {
     let config = sample_config();
     let stats = ingest::scan("big", reader, &Options::new(&config), &mut |o| {
         let location = match o {
-            Outcome::Watched { location, .. } | Outcome::Skipped { location, .. } => location,
+            Outcome::Watched { location, .. }
+            | Outcome::Skipped { location, .. }
+            | Outcome::Object { location, .. } => location,
             Outcome::Invalid(e) => panic!("{e}"),
         };
         let expected = last.map_or(0, |l| l + 1);

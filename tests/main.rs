@@ -62,6 +62,11 @@ mod template;
 mod eventbridge_moto;
 // The DynamoDB state store on moto and with mocks; the Lambda's correlation path end to end.
 mod dynamodb;
+// The organisation trail's bucket: S3 notifications to the Lambda, objects read from moto's S3,
+// partial batch failures, the time budget.
+mod s3trail;
+// CloudTrail digests (verify-trail's core): signatures, chains, hours, log-file hashes.
+mod trail_digest;
 // The bad-input table of docs/replay.md, one test per row.
 mod badinput;
 // The fuzz corpus kept as regression inputs.

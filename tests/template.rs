@@ -700,7 +700,8 @@ fn parameters_refuse_what_would_deploy_wrong() {
 
 #[test]
 fn alarms_notify_their_own_topic_on_every_new_failure() {
-    let stack = central(&[]);
+    // Every optional part on, so that its alarms are checked too.
+    let stack = central(&[("OrgTrailBucketName", "org-trail-logs")]);
     let resources = stack.raw()["Resources"].as_mapping().unwrap();
     let mut alarms = 0;
     for (name, r) in resources {
@@ -738,10 +739,11 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         }
     }
     assert_eq!(
-        alarms, 13,
+        alarms, 14,
         "the watcher's errors, throttles, destination failures, correlation unavailable, both \
          queues' new messages, the failure queue's depth; the audit's errors and throttles; \
-         member alarms not forwarded; the heartbeat, trail self-check and audit missing"
+         member alarms not forwarded; the heartbeat, trail self-check and audit missing; the \
+         trail bucket's unread notifications"
     );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
@@ -841,13 +843,27 @@ fn queue_alarms(stack: &Stack, metric: &str) -> Vec<(String, Yaml)> {
 /// alarms for dead-letter queues"): each such queue has an alarm on its depth as well.
 #[test]
 fn every_queue_a_redrive_policy_feeds_alarms_on_its_depth() {
-    let stack = central(&[]);
+    for (params, expected) in [
+        (&[][..], &["FailureQueue"][..]),
+        (
+            &[("OrgTrailBucketName", "org-trail-logs")][..],
+            &["FailureQueue", "OrgTrailDeadLetterQueue"][..],
+        ),
+    ] {
+        queues_with_redrive_alarm_on_depth(&central(params), expected);
+    }
+}
+
+fn queues_with_redrive_alarm_on_depth(stack: &Stack, expected: &[&str]) {
     let mut targets = Vec::new();
     for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
         if r["Type"] != "AWS::SQS::Queue" {
             continue;
         }
-        let queue = stack.resource(name.as_str().unwrap()).unwrap();
+        // A queue whose condition is false is not created.
+        let Some(queue) = stack.resource(name.as_str().unwrap()) else {
+            continue;
+        };
         if let Some(arn) = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].as_str() {
             let target = arn
                 .strip_prefix('<')
@@ -857,12 +873,9 @@ fn every_queue_a_redrive_policy_feeds_alarms_on_its_depth() {
             targets.push(target.to_string());
         }
     }
-    assert_eq!(
-        targets,
-        ["FailureQueue"],
-        "RedriveQueue's dead-letter queue"
-    );
-    let depth = queue_alarms(&stack, "ApproximateNumberOfMessagesVisible");
+    targets.sort();
+    assert_eq!(targets, expected, "the dead-letter queues");
+    let depth = queue_alarms(stack, "ApproximateNumberOfMessagesVisible");
     for target in &targets {
         let watched = format!("<{target}.QueueName>");
         let (_, alarm) = depth
@@ -877,7 +890,7 @@ fn every_queue_a_redrive_policy_feeds_alarms_on_its_depth() {
         assert_eq!(p["TreatMissingData"], "notBreaching");
     }
     // Its sends still alarm on every new direct failure.
-    let sent = queue_alarms(&stack, "NumberOfMessagesSent");
+    let sent = queue_alarms(stack, "NumberOfMessagesSent");
     assert!(sent.iter().any(|(q, _)| q == "<FailureQueue.QueueName>"));
 }
 
@@ -1182,6 +1195,11 @@ fn a_redrive_leaves_live_events_most_of_the_reserved_concurrency() {
     assert_eq!(sqs.len(), 1, "one queue is read: the redrive queue");
     let redrive = &sqs[0]["Properties"];
     assert_eq!(redrive["Queue"], "<RedriveQueue.Arn>");
+    // A redriven S3 notification's unreadable object is reported, not deleted with the batch.
+    assert_eq!(
+        redrive["FunctionResponseTypes"],
+        yaml_list(&["ReportBatchItemFailures"])
+    );
     let most = redrive["ScalingConfig"]["MaximumConcurrency"]
         .as_u64()
         .expect("a maximum concurrency");
@@ -2437,4 +2455,239 @@ fn the_sink_severity_parameters_allow_exactly_the_severities() {
             "{v} is read by the Lambda"
         );
     }
+}
+
+// ---- the organisation trail's bucket ----
+
+const TRAIL_BUCKET: &str = "org-trail-logs";
+const TRAIL_KEY: &str =
+    "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn org_trail_resources(stack: &Stack) -> Vec<String> {
+    stack.raw()["Resources"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .filter(|k| k.starts_with("OrgTrail"))
+        .filter(|k| stack.resource(k).is_some())
+        .collect()
+}
+
+fn watcher_statements(stack: &Stack) -> Vec<Yaml> {
+    stack.resource("WatcherRole").unwrap()["Properties"]["Policies"][0]["PolicyDocument"]
+        ["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone()
+}
+
+fn statement<'a>(statements: &'a [Yaml], sid: &str) -> Option<&'a Yaml> {
+    statements.iter().find(|s| s["Sid"] == sid)
+}
+
+/// Off by default: no queue, no mapping, no S3 or KMS permission, empty variables.
+#[test]
+fn the_trail_bucket_path_is_off_without_a_bucket_name() {
+    let stack = central(&[]);
+    assert!(org_trail_resources(&stack).is_empty());
+    let statements = watcher_statements(&stack);
+    let text = serde_yaml_ng::to_string(&statements).unwrap();
+    assert!(!text.contains("s3:GetObject"), "{text}");
+    assert!(statement(&statements, "DecryptTrailLogFiles").is_none());
+    let env = &stack.resource("WatcherFunction").unwrap()["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["ORG_TRAIL_BUCKET"], "");
+    assert_eq!(env["ORG_TRAIL_QUEUE_ARN"], "");
+}
+
+/// With a bucket: a queue with its own dead-letter queue and a visibility timeout of at least
+/// six times the function's timeout, read by a mapping that reports partial failures, with a
+/// batching window and a maximum concurrency; the function may read AWSLogs/* of that bucket
+/// only, and decrypt with the trail's key only when one is given.
+#[test]
+fn the_trail_bucket_gets_a_queue_a_mapping_and_least_privilege() {
+    let stack = central(&[("OrgTrailBucketName", TRAIL_BUCKET)]);
+    let queue = stack.resource("OrgTrailQueue").unwrap();
+    let q = &queue["Properties"];
+    let function = stack.resource("WatcherFunction").unwrap();
+    let timeout = function["Properties"]["Timeout"].as_u64().unwrap();
+    let visibility = q["VisibilityTimeout"].as_u64().unwrap();
+    assert!(
+        visibility >= 6 * timeout,
+        "{visibility} s < 6 x {timeout} s"
+    );
+    assert_eq!(
+        q["RedrivePolicy"]["deadLetterTargetArn"],
+        "<OrgTrailDeadLetterQueue.Arn>"
+    );
+    assert!(q["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() >= 1);
+    for name in ["OrgTrailQueue", "OrgTrailDeadLetterQueue"] {
+        let r = &stack.raw()["Resources"][name];
+        assert_eq!(r["DeletionPolicy"], "Retain", "{name}");
+        assert_eq!(
+            stack.resource(name).unwrap()["Properties"]["SqsManagedSseEnabled"],
+            true
+        );
+    }
+    let mapping = stack.resource("OrgTrailQueueMapping").unwrap();
+    let m = &mapping["Properties"];
+    assert_eq!(m["EventSourceArn"], "<OrgTrailQueue.Arn>");
+    assert_eq!(m["FunctionName"], "<WatcherFunction>");
+    assert_eq!(
+        m["FunctionResponseTypes"],
+        yaml_list(&["ReportBatchItemFailures"])
+    );
+    let window = m["MaximumBatchingWindowInSeconds"].as_u64().unwrap();
+    assert!((1..=300).contains(&window), "{window}");
+    let most: u64 = m["ScalingConfig"]["MaximumConcurrency"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((2..=1000).contains(&most), "{most}");
+
+    let env = &function["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["ORG_TRAIL_BUCKET"], TRAIL_BUCKET);
+    assert_eq!(env["ORG_TRAIL_QUEUE_ARN"], "<OrgTrailQueue.Arn>");
+
+    let statements = watcher_statements(&stack);
+    let get: Vec<&Yaml> = statements
+        .iter()
+        .filter(|s| {
+            serde_yaml_ng::to_string(&s["Action"])
+                .unwrap()
+                .contains("s3:GetObject")
+        })
+        .collect();
+    assert_eq!(get.len(), 1, "{get:?}");
+    assert_eq!(get[0]["Action"], "s3:GetObject");
+    assert_eq!(
+        get[0]["Resource"],
+        format!("arn:aws:s3:::{TRAIL_BUCKET}/AWSLogs/*")
+    );
+    let check = statement(&statements, "CheckTrailNotifications").unwrap();
+    assert_eq!(check["Action"], "s3:GetBucketNotification");
+    assert_eq!(check["Resource"], format!("arn:aws:s3:::{TRAIL_BUCKET}"));
+    let reads = statement(&statements, "ReadTrailNotifications").unwrap();
+    assert_eq!(reads["Resource"], "<OrgTrailQueue.Arn>");
+    assert!(
+        statement(&statements, "DecryptTrailLogFiles").is_none(),
+        "no key, no kms:Decrypt"
+    );
+
+    let keyed = central(&[
+        ("OrgTrailBucketName", TRAIL_BUCKET),
+        ("OrgTrailKmsKeyArn", TRAIL_KEY),
+    ]);
+    let statements = watcher_statements(&keyed);
+    let decrypt = statement(&statements, "DecryptTrailLogFiles").unwrap();
+    assert_eq!(decrypt["Action"], "kms:Decrypt");
+    assert_eq!(decrypt["Resource"], TRAIL_KEY);
+    // A key without a bucket grants nothing.
+    let key_only = central(&[("OrgTrailKmsKeyArn", TRAIL_KEY)]);
+    assert!(statement(&watcher_statements(&key_only), "DecryptTrailLogFiles").is_none());
+
+    // Its dead-letter queue's depth alarms.
+    let depth = queue_alarms(&stack, "ApproximateNumberOfMessagesVisible");
+    assert!(
+        depth
+            .iter()
+            .any(|(q, _)| q == "<OrgTrailDeadLetterQueue.QueueName>"),
+        "{depth:?}"
+    );
+}
+
+/// Only S3, for that bucket of the bucket's account, and EventBridge, for the stack's rule,
+/// may send to the queue; nothing over plain HTTP.
+#[test]
+fn only_the_trail_bucket_may_send_to_the_notification_queue() {
+    for (params, owner) in [
+        (vec![("OrgTrailBucketName", TRAIL_BUCKET)], ACCOUNT),
+        (
+            vec![
+                ("OrgTrailBucketName", TRAIL_BUCKET),
+                ("OrgTrailBucketAccountId", "777788889999"),
+            ],
+            "777788889999",
+        ),
+    ] {
+        let stack = central(&params);
+        let policy = stack.resource("OrgTrailQueuePolicy").unwrap();
+        assert_eq!(
+            policy["Properties"]["Queues"],
+            yaml_list(&["<OrgTrailQueue>"])
+        );
+        let doc = &policy["Properties"]["PolicyDocument"];
+        let queue = "<OrgTrailQueue.Arn>";
+        let s3 = |bucket: &str, account: &str| {
+            Request::by_service("s3.amazonaws.com", "sqs:SendMessage", queue)
+                .with("aws:SourceArn", &format!("arn:aws:s3:::{bucket}"))
+                .with("aws:SourceAccount", account)
+        };
+        assert_decisions(
+            doc,
+            &[
+                (
+                    "the bucket's notifications",
+                    s3(TRAIL_BUCKET, owner),
+                    Decision::Allow,
+                ),
+                (
+                    "the same bucket name in another account",
+                    s3(TRAIL_BUCKET, "999988887777"),
+                    Decision::NotAllowed,
+                ),
+                (
+                    "another bucket",
+                    s3("someone-elses-bucket", owner),
+                    Decision::NotAllowed,
+                ),
+                (
+                    "over plain HTTP",
+                    s3(TRAIL_BUCKET, owner).insecure(),
+                    Decision::Deny,
+                ),
+                (
+                    "the stack's EventBridge rule",
+                    Request::by_service("events.amazonaws.com", "sqs:SendMessage", queue)
+                        .with("aws:SourceArn", "<OrgTrailObjectCreatedRule.Arn>"),
+                    Decision::Allow,
+                ),
+                (
+                    "another rule",
+                    Request::by_service("events.amazonaws.com", "sqs:SendMessage", queue).with(
+                        "aws:SourceArn",
+                        "arn:aws:events:eu-west-1:111122223333:rule/other",
+                    ),
+                    Decision::NotAllowed,
+                ),
+                (
+                    "anyone else",
+                    Request::by(OUTSIDER, "999988887777", "sqs:SendMessage", queue),
+                    Decision::NotAllowed,
+                ),
+            ],
+        );
+    }
+    let stack = central(&[("OrgTrailBucketName", TRAIL_BUCKET)]);
+    let rule = stack.resource("OrgTrailObjectCreatedRule").unwrap();
+    let pattern = to_json(&rule["Properties"]["EventPattern"]);
+    assert_eq!(
+        pattern,
+        json!({"source": ["aws.s3"], "detail-type": ["Object Created"],
+               "detail": {"bucket": {"name": [TRAIL_BUCKET]}}})
+    );
+}
+
+#[test]
+fn the_trail_bucket_parameters_refuse_what_would_deploy_wrong() {
+    let params = &load("template.yaml")["Parameters"];
+    let pattern =
+        |name: &str| regex::Regex::new(params[name]["AllowedPattern"].as_str().unwrap()).unwrap();
+    let bucket = pattern("OrgTrailBucketName");
+    assert!(bucket.is_match("") && bucket.is_match("org-trail-logs.example"));
+    assert!(!bucket.is_match("Org_Trail") && !bucket.is_match("s3://org-trail"));
+    let key = pattern("OrgTrailKmsKeyArn");
+    assert!(key.is_match("") && key.is_match(TRAIL_KEY));
+    assert!(!key.is_match("alias/aws/s3"));
 }

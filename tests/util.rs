@@ -111,6 +111,9 @@ pub fn read_events(
         Outcome::Skipped { location, reason } => {
             result.skipped.push(format!("{location}: {reason}"))
         }
+        Outcome::Object { location, object } => result
+            .skipped
+            .push(format!("{location}: object {object} (read by the Lambda)")),
         Outcome::Invalid(e) => result.problems.push(e.to_string()),
     });
     if let Err(e) = outcome {

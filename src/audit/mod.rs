@@ -14,6 +14,7 @@
 pub mod drift;
 mod grade;
 pub mod standing;
+pub mod trail;
 
 /// The EKS reader that takes a snapshot (an adapter: [`crate::aws::eks_reader`]).
 #[cfg(feature = "aws")]

@@ -99,3 +99,34 @@ fn field_selector(f: &AdvancedFieldSelector) -> FieldSelector {
         not_ends_with: f.not_ends_with().to_vec(),
     }
 }
+
+/// CloudTrail's public keys valid from `from` to `to` (ListPublicKeys, every page), for
+/// checking digest signatures.
+pub async fn list_public_keys(
+    client: &Client,
+    from: std::time::SystemTime,
+    to: std::time::SystemTime,
+) -> Result<Vec<crate::trail::digest::PublicKey>, AwsError> {
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = client
+            .list_public_keys()
+            .start_time(aws_smithy_types::DateTime::from(from))
+            .end_time(aws_smithy_types::DateTime::from(to))
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ListPublicKeys", &e))?;
+        for k in out.public_key_list() {
+            keys.push(crate::trail::digest::PublicKey {
+                fingerprint: k.fingerprint().unwrap_or_default().to_ascii_lowercase(),
+                der: k.value().map(|v| v.as_ref().to_vec()).unwrap_or_default(),
+            });
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(keys),
+        }
+    }
+}

@@ -24,6 +24,7 @@ pub mod iam;
 pub mod s3;
 pub mod securityhub;
 pub mod sns;
+pub mod sqs;
 pub mod ssm;
 
 use std::fmt;

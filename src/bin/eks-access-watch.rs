@@ -6,6 +6,9 @@
 mod audit_cmd;
 #[path = "eks-access-watch/migrate.rs"]
 mod migrate;
+#[cfg(feature = "aws")]
+#[path = "eks-access-watch/s3.rs"]
+mod s3_cmd;
 #[path = "eks-access-watch/send.rs"]
 mod send;
 
@@ -48,6 +51,14 @@ enum Command {
     /// Plan the move from the aws-auth ConfigMap to access entries; with --live, compare with the
     /// cluster and say whether switching to API mode is safe.
     Migrate(migrate::MigrateArgs),
+    /// Send the organisation trail's log files under s3://BUCKET/PREFIX to the deployed
+    /// notification queue as S3 notifications, so the Lambda fleet reads them in parallel.
+    #[cfg(feature = "aws")]
+    Backfill(s3_cmd::BackfillArgs),
+    /// Prove from CloudTrail's signed digests that every log file under s3://BUCKET/PREFIX
+    /// is there and unchanged (trail-gap, trail-log-altered), with audit's formats and exit.
+    #[cfg(feature = "aws")]
+    VerifyTrail(s3_cmd::VerifyArgs),
     /// Print the rule catalogue (id, base severity, when it fires, why).
     Rules {
         /// Output format.
@@ -113,7 +124,14 @@ struct ReplayArgs {
     /// With --sink: really send, with your own AWS credentials (without it, nothing is sent).
     #[arg(long, requires = "sink")]
     send: bool,
-    /// Files or directories to read; `-` reads stdin.
+    /// With s3:// inputs: the first day to read (YYYY-MM-DD, UTC, the day in the key).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    since: Option<chrono::NaiveDate>,
+    /// With s3:// inputs: the last day to read (YYYY-MM-DD, inclusive).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    until: Option<chrono::NaiveDate>,
+    /// Files or directories to read; `-` reads stdin; s3://BUCKET/PREFIX reads a trail's
+    /// bucket (only the days --since..--until when given).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
@@ -207,6 +225,22 @@ fn main() -> ExitCode {
             }
         },
         Command::Migrate(args) => migrate::run(args),
+        #[cfg(feature = "aws")]
+        Command::VerifyTrail(args) => match s3_cmd::verify(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("eks-access-watch: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        #[cfg(feature = "aws")]
+        Command::Backfill(args) => match s3_cmd::backfill(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("eks-access-watch: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Rules { format } => {
             print!(
                 "{}",
@@ -233,7 +267,25 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let tuning = tuning.as_ref();
-    let inputs = ingest::expand_paths(&args.paths)?;
+    // s3://BUCKET/PREFIX inputs are listed and read from S3; the rest are paths.
+    let (urls, paths): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| p.to_str().is_some_and(|s| s.starts_with("s3://")));
+    let urls: Vec<String> = urls
+        .into_iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if (args.since.is_some() || args.until.is_some()) && urls.is_empty() {
+        anyhow::bail!("--since and --until select the days of s3:// inputs; no s3:// input given");
+    }
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since > until
+    {
+        anyhow::bail!("--since {since} is after --until {until}");
+    }
+    let inputs = ingest::expand_paths(&paths)?;
     let online = if args.enrich {
         Some(Online::new(args.enrich_timeout_ms)?)
     } else {
@@ -322,6 +374,21 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         all.sort_by_key(|(i, _)| *i);
         all.into_iter().map(|(_, r)| r).collect()
     });
+    let mut inputs_read = inputs.len();
+    if !urls.is_empty() {
+        let options = Options::new(&config)
+            .mode(mode)
+            .cluster(args.cluster.as_deref());
+        let read = read_s3(
+            &urls,
+            args.since,
+            args.until,
+            &options,
+            args.jobs.unwrap_or_else(default_jobs),
+        )?;
+        inputs_read += read.len().saturating_sub(urls.len());
+        reports.extend(read);
+    }
     let grading = Grading {
         config: &config,
         tuning,
@@ -357,11 +424,7 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if args.summary {
         eprintln!(
             "eks-access-watch: {} inputs, {} records, {} watched, {} alerts shown, {} problems",
-            inputs.len(),
-            totals.records,
-            totals.watched,
-            shown,
-            problems
+            inputs_read, totals.records, totals.watched, shown, problems
         );
         for (reason, count) in &skips {
             eprintln!("eks-access-watch:   skipped {count}: {reason}");
@@ -456,20 +519,23 @@ impl Grading<'_> {
 }
 
 fn process_file(path: &std::path::Path, options: &Options) -> FileReport {
+    match ingest::open(path) {
+        Ok(reader) => process_reader(&path.display().to_string(), reader, options),
+        Err(e) => FileReport {
+            problems: vec![e.to_string()],
+            ..FileReport::default()
+        },
+    }
+}
+
+/// One input's records (a file, an S3 object), already decompressed, into its report.
+fn process_reader(name: &str, reader: impl io::BufRead, options: &Options) -> FileReport {
     let mut report = FileReport::default();
-    let reader = match ingest::open(path) {
-        Ok(r) => r,
-        Err(e) => {
-            report.problems.push(e.to_string());
-            return report;
-        }
-    };
-    let name = path.display().to_string();
     // The context stage's per-input part: what this input's earlier events showed.
     let mut history = History::default();
     // Events the context stage found nothing to alert on: skipped, not watched.
     let mut quiet = 0;
-    let result = ingest::scan(&name, reader, options, &mut |outcome| match outcome {
+    let result = ingest::scan(name, reader, options, &mut |outcome| match outcome {
         Outcome::Watched { mut event, .. } => {
             if let Some(reason) = history.observe(&mut event) {
                 quiet += 1;
@@ -486,6 +552,10 @@ fn process_file(path: &std::path::Path, options: &Options) -> FileReport {
         Outcome::Skipped { reason, .. } => {
             *report.skips.entry(reason.to_string()).or_insert(0) += 1
         }
+        // An S3 notification in a file: the object it names is not fetched by a file replay.
+        Outcome::Object { location, object } => report.problems.push(format!(
+            "{location}: an S3 notification of {object}: replay the object itself (replay {object})"
+        )),
         Outcome::Invalid(error) => report.problems.push(error.to_string()),
     });
     match result {
@@ -497,6 +567,29 @@ fn process_file(path: &std::path::Path, options: &Options) -> FileReport {
         Err(e) => report.problems.push(e.to_string()),
     }
     report
+}
+
+/// `replay s3://...`: the objects' reports (see `s3_cmd`).
+#[cfg(feature = "aws")]
+fn read_s3(
+    urls: &[String],
+    since: Option<chrono::NaiveDate>,
+    until: Option<chrono::NaiveDate>,
+    options: &Options,
+    jobs: usize,
+) -> anyhow::Result<Vec<FileReport>> {
+    s3_cmd::read_all(urls, since, until, options, jobs)
+}
+
+#[cfg(not(feature = "aws"))]
+fn read_s3(
+    _: &[String],
+    _: Option<chrono::NaiveDate>,
+    _: Option<chrono::NaiveDate>,
+    _: &Options,
+    _: usize,
+) -> anyhow::Result<Vec<FileReport>> {
+    anyhow::bail!("s3:// inputs: {NO_AWS}")
 }
 
 /// What a build without the AWS side says when asked to call AWS.

@@ -83,6 +83,8 @@ async fn main() -> Result<(), Error> {
             .map(|_| aws_sdk_sqs::Client::new(&sdk)),
         // The scheduled trail self-check's reader; building it costs no call.
         cloudtrail: Some(aws_sdk_cloudtrail::Client::new(&sdk)),
+        // Reads the log objects S3 notifications announce (OrgTrailBucketName); no call until one does.
+        s3: Some(aws_sdk_s3::Client::new(&sdk)),
         // The correlation store: DynamoDB when STATE_TABLE_NAME is set (see aws::dynamodb).
         state: settings.state_table.as_ref().map(|table| {
             Arc::new(DynamoStore::new(

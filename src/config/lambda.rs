@@ -47,6 +47,17 @@ pub struct LambdaSettings {
     pub audit: AuditSettings,
     /// Security Hub and PagerDuty (`SECURITY_HUB`, `PAGERDUTY_ROUTING_KEY_PARAMETER`, ...).
     pub sinks: SinkSettings,
+    /// The organisation trail's bucket (`ORG_TRAIL_BUCKET`) and the queue its notifications
+    /// should reach (`ORG_TRAIL_QUEUE_ARN`): the trail self-check asks the bucket.
+    pub org_trail: Option<OrgTrail>,
+}
+
+/// The organisation trail's bucket path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgTrail {
+    pub bucket: String,
+    /// `None`: no queue configured, only EventBridge notifications count.
+    pub queue_arn: Option<String>,
 }
 
 /// The environment variables the Lambda reads, for docs, the template test and errors.
@@ -71,6 +82,8 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "PAGERDUTY_ROUTING_KEY_PARAMETER",
     "PAGERDUTY_MIN_SEVERITY",
     "PAGERDUTY_EVENTS_URL",
+    "ORG_TRAIL_BUCKET",
+    "ORG_TRAIL_QUEUE_ARN",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its
@@ -214,6 +227,33 @@ impl LambdaSettings {
                 ))
             }
         });
+        let bucket = env.optional("ORG_TRAIL_BUCKET", |v| {
+            let valid = (3..=63).contains(&v.len())
+                && v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c));
+            if valid {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`{v}` is not an S3 bucket name (3 to 63 lowercase letters, digits, . -); the template sets it to OrgTrailBucketName"
+                ))
+            }
+        });
+        let queue_arn = env.optional("ORG_TRAIL_QUEUE_ARN", |v| {
+            if v.starts_with("arn:") && v.split(':').nth(2) == Some("sqs") {
+                Ok(v.to_string())
+            } else {
+                Err(format!(
+                    "`{v}` is not an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)"
+                ))
+            }
+        });
+        if queue_arn.is_some() && bucket.is_none() {
+            env.problems.push(
+                "ORG_TRAIL_QUEUE_ARN: set without ORG_TRAIL_BUCKET; set both or neither".into(),
+            );
+        }
+        let org_trail = bucket.map(|bucket| OrgTrail { bucket, queue_arn });
         let audit = AuditSettings::from_env(&mut env, role_template.is_some());
         let sinks = SinkSettings::read(&mut env);
         if sinks.security_hub && home_account.is_none() && topic.is_none() {
@@ -243,6 +283,7 @@ impl LambdaSettings {
             state_table,
             audit,
             sinks,
+            org_trail,
         })
     }
 }

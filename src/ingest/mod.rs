@@ -24,6 +24,7 @@
 mod auditlog;
 mod cwlogs;
 mod prefilter;
+mod s3;
 mod shapes;
 mod split;
 
@@ -42,6 +43,7 @@ use crate::operation::Skip;
 
 pub use auditlog::{AuditEventError, decide_audit_line};
 pub use prefilter::{RecordError, Verdict, decide_record};
+pub use s3::{ObjectRef, decode_key, notification};
 pub use shapes::CLOUDTRAIL_DETAIL_TYPE;
 
 /// How much to check of records that cannot matter.
@@ -220,6 +222,12 @@ pub enum Outcome {
         location: Location,
         reason: Skip,
     },
+    /// A CloudTrail log file an S3 notification announces: the caller reads it (GetObject)
+    /// and scans it like any input.
+    Object {
+        location: Location,
+        object: ObjectRef,
+    },
     /// A value or record that could not be used; the rest of the input goes on.
     Invalid(InputError),
 }
@@ -248,14 +256,28 @@ struct Outcomes<'a> {
     options: Options<'a>,
     sink: &'a mut dyn FnMut(Outcome),
     stats: Stats,
+    /// The SQS message being read (its `messageId`), for the objects it announces.
+    message: Option<String>,
 }
 
 impl Outcomes<'_> {
     /// A record's JSON text: decided and delivered. An SQS message record is opened and its
     /// body read as a value of its own (redrive).
     fn record(&mut self, location: Location, json: &str) {
-        if let Some(body) = shapes::sqs_body(json) {
-            return shapes::nested_value(location, &body, self);
+        if let Some((body, id)) = shapes::sqs_body(json) {
+            let outer = std::mem::replace(&mut self.message, id);
+            shapes::nested_value(location, &body, self);
+            self.message = outer;
+            return;
+        }
+        if let Some(notice) = s3::notification_record(json) {
+            return match notice {
+                Ok(s3::Notice::Created(bucket, key, size, region)) => {
+                    self.object(location, (bucket, key, size, region))
+                }
+                Ok(s3::Notice::Other(name)) => self.skipped(location, Skip::NotObjectCreated(name)),
+                Err(message) => self.invalid(InputError::Shape { location, message }),
+            };
         }
         if !json.trim_start().starts_with('{') {
             return self.invalid(InputError::Shape {
@@ -307,6 +329,19 @@ impl Outcomes<'_> {
         shapes::message(location, message, origin, other_logs, self)
     }
 
+    /// An object an S3 notification announces: handed on when its key is a log file, else
+    /// skipped with the reason.
+    fn object(
+        &mut self,
+        location: Location,
+        object: (String, String, Option<u64>, Option<String>),
+    ) {
+        match s3::decide(object, self.message.clone()) {
+            Ok(object) => (self.sink)(Outcome::Object { location, object }),
+            Err(reason) => self.skipped(location, reason),
+        }
+    }
+
     fn skipped(&mut self, location: Location, reason: Skip) {
         self.stats.skipped += 1;
         (self.sink)(Outcome::Skipped { location, reason });
@@ -335,6 +370,7 @@ pub fn scan(
         options: *options,
         sink,
         stats: Stats::default(),
+        message: None,
     };
     shapes::read(input, reader, &mut emitter)?;
     Ok(emitter.stats)
@@ -469,6 +505,10 @@ mod tests {
                     format!("watched {location} {}", event.event_name())
                 }
                 Outcome::Skipped { location, reason } => format!("skipped {location} {reason}"),
+                Outcome::Object { location, object } => format!(
+                    "object {location} {object} {}",
+                    object.message_id.as_deref().unwrap_or("-")
+                ),
                 Outcome::Invalid(e) => format!("invalid {e}"),
             })
         });

@@ -139,7 +139,7 @@ fn read_records_fast(
                     && prefilter::candidate(bytes) == prefilter::Candidate::No
                 {
                     let reason = prefilter::skip_reason(bytes);
-                    if !is_sqs(&reason) {
+                    if !is_sqs(&reason) && !is_s3(&reason) {
                         // Another service's record: no UTF-8 check, no parse.
                         emitter.stats.records += 1;
                         emitter.skipped(location, reason);
@@ -382,6 +382,14 @@ struct Probe<'a> {
     kind: Option<&'a RawValue>,
     #[serde(rename = "apiVersion", borrow, default)]
     api_version: Option<&'a RawValue>,
+    /// S3's `s3:TestEvent` (`{"Service": "Amazon S3", "Event": "s3:TestEvent", ...}`).
+    #[serde(rename = "Event", default)]
+    s3_event: Option<String>,
+    /// An SNS notification (`"Type": "Notification"`) carries its event in `Message`.
+    #[serde(rename = "Type", default)]
+    sns_type: Option<String>,
+    #[serde(rename = "Message", default)]
+    sns_message: Option<String>,
 }
 
 /// What a value of `"kind": "Event"` is, by its `apiVersion`.
@@ -418,6 +426,13 @@ struct SqsMessage {
     #[serde(rename = "eventSource")]
     event_source: String,
     body: String,
+    #[serde(rename = "messageId", default)]
+    message_id: Option<String>,
+}
+
+/// The skip reason of a record that is an S3 event notification's.
+pub(super) fn is_s3(reason: &Skip) -> bool {
+    matches!(reason, Skip::OtherService(s) if s == "aws:s3")
 }
 
 /// The skip reason of a record that is an SQS message.
@@ -427,15 +442,15 @@ pub(super) fn is_sqs(reason: &Skip) -> bool {
 
 /// The event inside an SQS message record (`"eventSource": "aws:sqs"`), read like any
 /// top-level value: redriven EventBridge events and the function's own failure records.
-/// `None`: the record is not an SQS message.
-pub(super) fn sqs_body(json: &str) -> Option<String> {
+/// `None`: the record is not an SQS message. With the body, the message's id.
+pub(super) fn sqs_body(json: &str) -> Option<(String, Option<String>)> {
     static SQS: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new(b"\"aws:sqs\""));
     SQS.find(json.as_bytes())?;
     serde_json::from_str::<SqsMessage>(json)
         .ok()
         .filter(|m| m.event_source == "aws:sqs")
-        .map(|m| m.body)
+        .map(|m| (m.body, m.message_id))
 }
 
 /// A value carried inside another (an SQS message's body, a failure record's
@@ -497,6 +512,15 @@ pub(super) fn dispatch_value(
         }
         return;
     }
+    if probe.s3_event.as_deref() == Some("s3:TestEvent") {
+        return emitter.skipped(location, Skip::S3TestEvent);
+    }
+    if let (Some("Notification"), Some(message)) =
+        (probe.sns_type.as_deref(), probe.sns_message.as_deref())
+    {
+        // S3 -> SNS -> SQS without raw delivery: the S3 notification is the SNS message.
+        return nested_value(location, message, emitter);
+    }
     if let (Some(payload), Some(_)) = (probe.request_payload, probe.request_context) {
         // A Lambda on-failure destination record (ours or Lambda's): the original event.
         return nested_value(location, payload.get(), emitter);
@@ -518,6 +542,17 @@ pub(super) fn dispatch_value(
                             "{PARAMETER_STORE_CHANGE} (label or policy change)"
                         )),
                     ),
+                }
+            }
+            Ok(ev)
+                if ev.detail_type == super::s3::OBJECT_CREATED_DETAIL_TYPE
+                    && ev.source == super::s3::S3_SOURCE =>
+            {
+                match super::s3::eventbridge_object(detail.get()) {
+                    Ok((bucket, key, size)) => {
+                        emitter.object(location, (bucket, key, size, ev.region.clone()))
+                    }
+                    Err(message) => emitter.invalid(shape_error(message)),
                 }
             }
             Ok(ev) => emitter.skipped(

@@ -28,7 +28,10 @@ use crate::closed::{UnknownValue, closed_enum};
 pub mod budget;
 pub mod daily_audit;
 pub mod leftover;
+// The organisation trail's log objects that S3 notifications announce (SQS batches).
+mod s3;
 pub use budget::Budget;
+pub use s3::BatchItemFailure;
 // The DynamoDB table as the state store (`impl Store for DynamoStore`).
 mod store;
 // Which sinks took each event and hold each finding (issue 19: one behaviour for every sink).
@@ -144,6 +147,10 @@ pub enum HandlerError {
     /// park them in).
     #[error("{0} event(s) not handled before the invocation's time budget ended")]
     OutOfTime(usize),
+    /// An object an S3 notification announced (outside an SQS batch, which reports it as
+    /// the message's failure instead) could not be read.
+    #[error("{0}")]
+    Object(s3::ObjectError),
     /// The scheduled audit (`{"task": "audit"}`) did not complete.
     #[error("audit: {0}")]
     Audit(#[from] crate::lambda::daily_audit::RunError),
@@ -164,6 +171,7 @@ impl HandlerError {
             HandlerError::InvalidInput(_) | HandlerError::UnknownTask(_) => false,
             HandlerError::Publish(errors) => errors.iter().any(SinkError::retryable),
             HandlerError::FailureQueue { .. } | HandlerError::OutOfTime(_) => true,
+            HandlerError::Object(e) => e.retryable(),
             HandlerError::Audit(e) => e.retryable(),
         }
     }
@@ -176,6 +184,7 @@ impl HandlerError {
             HandlerError::Publish(_) => "EksAccessWatch.PublishFailed",
             HandlerError::FailureQueue { .. } => "EksAccessWatch.FailureQueueUnavailable",
             HandlerError::OutOfTime(_) => "EksAccessWatch.OutOfTime",
+            HandlerError::Object(_) => "EksAccessWatch.ObjectUnreadable",
             HandlerError::Audit(_) => "EksAccessWatch.AuditFailed",
         }
     }
@@ -228,6 +237,13 @@ pub struct Response {
     /// What the scheduled audit did (`{"task": "audit"}` payloads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<crate::lambda::daily_audit::AuditRun>,
+    /// The log objects S3 notifications announced, and what became of each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<String>,
+    /// The SQS messages to receive again (`ReportBatchItemFailures`): an object that could not
+    /// be read, or not reached before the time budget ran out. The others are deleted.
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Vec::is_empty")]
+    pub batch_item_failures: Vec<BatchItemFailure>,
 }
 
 /// The AWS clients the handler may use, built once per process; `None` where a setting turns
@@ -238,6 +254,9 @@ pub struct Clients {
     pub sns: Option<aws_sdk_sns::Client>,
     pub sqs: Option<aws_sdk_sqs::Client>,
     pub cloudtrail: Option<aws_sdk_cloudtrail::Client>,
+    /// Reads the log objects S3 notifications announce (the organisation trail's bucket);
+    /// without it such a notification is a failure.
+    pub s3: Option<aws_sdk_s3::Client>,
     /// The correlation state and delivered-once marks (`STATE_TABLE_NAME`: DynamoDB); without
     /// it events are judged alone and a redelivered event alerts again.
     pub state: Option<Arc<dyn Store>>,
@@ -246,6 +265,15 @@ pub struct Clients {
     /// `PAGERDUTY_ROUTING_KEY_PARAMETER`: the PagerDuty sink, its key read at init.
     pub pagerduty: Option<PagerDutySink>,
 }
+
+/// What a payload holds: watched events, skips (where, and why), problems, and the log
+/// objects S3 notifications announce.
+type Read = (
+    Vec<AccessEvent>,
+    Vec<(String, Skip)>,
+    Vec<InputError>,
+    Vec<ingest::ObjectRef>,
+);
 
 /// What became of one event.
 enum Handled {
@@ -379,12 +407,54 @@ impl Handler {
         if let Some(task) = task_of(payload)? {
             return self.run_task(task).await;
         }
-        let (events, skipped, invalid) = self.read(payload.get().as_bytes());
+        let (events, skipped, invalid, objects) = self.read(payload.get().as_bytes());
         report_skips(&skipped);
         let mut response = Response {
             skipped: skipped.into_iter().map(|(at, _)| at).collect(),
             ..Response::default()
         };
+        let (mut failures, left) = self.deliver_all(events, budget, &mut response).await;
+        // What the budget left undone is parked, one message per event.
+        let indices: Vec<usize> = (0..left.len()).collect();
+        if let Some(said) = self.park_left(payload, &left, &indices).await? {
+            response.failure_queue = Some(said);
+        }
+        // The log objects S3 notifications announce: each read, judged and delivered like
+        // the payload's own events; `budget` is checked between objects.
+        if !objects.is_empty() {
+            failures.extend(self.read_objects(objects, budget, &mut response).await?);
+        }
+        let error = if !failures.is_empty() {
+            HandlerError::Publish(failures)
+        } else if !invalid.is_empty() {
+            HandlerError::InvalidInput(invalid)
+        } else {
+            return Ok(response);
+        };
+        // Without a queue, the error stands and Lambda's own retries and destination take over.
+        let (Some(url), Some(sqs)) = (&self.settings.failure_queue_url, &self.clients.sqs) else {
+            return Err(error);
+        };
+        if error.retryable() {
+            return Err(error);
+        }
+        let said = park(sqs, url, payload, &error).await?;
+        response.failure_queue = Some(match response.failure_queue.take() {
+            Some(before) => format!("{before}; {said}"),
+            None => said,
+        });
+        Ok(response)
+    }
+
+    /// The context stage's state (claims, correlation), the pipeline and the sinks for a list
+    /// of events: what each became goes into `response`; returns the sinks' failures and the
+    /// events `budget` left unhandled (in payload order), for the caller to park.
+    async fn deliver_all(
+        &self,
+        events: Vec<AccessEvent>,
+        budget: Budget,
+        response: &mut Response,
+    ) -> (Vec<SinkError>, Vec<AccessEvent>) {
         let mut batch = match &self.clients.state {
             Some(store) => {
                 Correlated::start(
@@ -485,37 +555,13 @@ impl Handler {
         for &i in &left {
             batch.settled(i, false);
         }
-        let parked = self.park_left(payload, &batch.events, &left).await;
         let sink_state = sink_state.into_inner().unwrap_or_else(|e| e.into_inner());
         if let Some(store) = &self.clients.state {
             let sink_writes = sink_state.writes(wall_clock(), DELIVERED_FOR);
             batch.commit(store.as_ref(), sink_writes).await;
         }
-        match parked {
-            Ok(Some(said)) => response.failure_queue = Some(said),
-            Ok(None) => {}
-            Err(e) => return Err(e),
-        }
-        let error = if !failures.is_empty() {
-            HandlerError::Publish(failures)
-        } else if !invalid.is_empty() {
-            HandlerError::InvalidInput(invalid)
-        } else {
-            return Ok(response);
-        };
-        // Without a queue, the error stands and Lambda's own retries and destination take over.
-        let (Some(url), Some(sqs)) = (&self.settings.failure_queue_url, &self.clients.sqs) else {
-            return Err(error);
-        };
-        if error.retryable() {
-            return Err(error);
-        }
-        let said = park(sqs, url, payload, &error).await?;
-        response.failure_queue = Some(match response.failure_queue.take() {
-            Some(before) => format!("{before}; {said}"),
-            None => said,
-        });
-        Ok(response)
+        let left = left.iter().map(|&i| batch.events[i].clone()).collect();
+        (failures, left)
     }
 
     /// Park the events at `left` (the budget ended before they were handled): one failure
@@ -606,8 +652,9 @@ impl Handler {
 
     /// The pure half: payload bytes -> watched events (completed by the payload's history),
     /// skips (where, and why), problems.
-    fn read(&self, bytes: &[u8]) -> (Vec<AccessEvent>, Vec<(String, Skip)>, Vec<InputError>) {
+    fn read(&self, bytes: &[u8]) -> Read {
         let (mut events, mut skipped, mut invalid) = (Vec::new(), Vec::new(), Vec::new());
+        let mut objects = Vec::new();
         let options = Options::new(&self.settings.rules).region(self.settings.region.as_deref());
         // The context stage's per-input part: what this payload's earlier events showed.
         let mut history = History::default();
@@ -622,12 +669,13 @@ impl Handler {
             Outcome::Skipped { location, reason } => {
                 skipped.push((format!("{location}: {reason}"), reason))
             }
+            Outcome::Object { object, .. } => objects.push(object),
             Outcome::Invalid(e) => invalid.push(e),
         });
         if let Err(e) = read {
             invalid.push(e);
         }
-        (events, skipped, invalid)
+        (events, skipped, invalid, objects)
     }
 
     /// The context stage (EKS enrichment), the pipeline's judgement, delivery: what happened
@@ -807,10 +855,12 @@ impl Handler {
     async fn trail_self_check(&self) -> Result<Response, HandlerError> {
         let task = Task::TrailSelfCheck;
         let Some(client) = &self.clients.cloudtrail else {
-            return Ok(Response {
-                task: Some(format!("{task}: not run (no CloudTrail client)")),
-                ..Response::default()
-            });
+            let mut response = Response::default();
+            let found = self.check_trail_notifications(&mut response).await?;
+            response.task = Some(format!(
+                "{task}: trails not checked (no CloudTrail client); {found} finding(s)"
+            ));
+            return Ok(response);
         };
         let region = client
             .config()
@@ -831,11 +881,14 @@ impl Handler {
             Judged::Alert(alert) => alert.findings.len(),
             Judged::Disabled { .. } => 0,
         };
-        tracing::info!(task = %task, findings, "scheduled task done");
-        let mut response = Response {
-            task: Some(format!("{task}: {findings} finding(s)")),
-            ..Response::default()
-        };
+        let mut response = Response::default();
+        // The organisation trail's bucket: does it send its notifications to the queue?
+        let notification_findings = self.check_trail_notifications(&mut response).await?;
+        tracing::info!(task = %task, findings = findings + notification_findings, "scheduled task done");
+        response.task = Some(format!(
+            "{task}: {} finding(s)",
+            findings + notification_findings
+        ));
         if findings > 0 {
             match self.alert(&event, None, &mut SinkState::off()).await {
                 Handled::Alert(delivery, failed) => {

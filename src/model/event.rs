@@ -506,6 +506,18 @@ pub enum Change {
         trails: Vec<TrailState>,
         errors: Vec<String>,
     },
+    /// The scheduled check of the organisation trail's bucket: whether it sends its object
+    /// notifications to the function's queue (GetBucketNotificationConfiguration).
+    TrailNotifications {
+        bucket: String,
+        queue_arn: Option<String>,
+        /// A QueueConfiguration targets the queue with `s3:ObjectCreated:*` (or a subset).
+        to_queue: bool,
+        /// EventBridge notifications are on for the bucket.
+        eventbridge: bool,
+        /// The configuration could not be read (then neither is assumed).
+        error: Option<String>,
+    },
     /// A watched record the full parse could not read: what a byte search found, and why.
     Unparsed {
         principal_arn: Option<String>,
@@ -547,6 +559,7 @@ impl Change {
             | Change::WatcherTampered(_)
             | Change::TuningInvalid { .. }
             | Change::TrailStatus { .. }
+            | Change::TrailNotifications { .. }
             | Change::RoleBinding(_)
             | Change::Role(_) => None,
         }
@@ -598,6 +611,7 @@ impl Change {
             | Change::WatcherTampered(_)
             | Change::TuningInvalid { .. }
             | Change::TrailStatus { .. }
+            | Change::TrailNotifications { .. }
             | Change::Unparsed { .. }
             | Change::AwsAuth(_)
             | Change::RoleBinding(_)

@@ -701,6 +701,14 @@ pub enum Skip {
     NotCloudTrail(String),
     /// A CloudTrail digest file (integrity validation, no events).
     DigestFile,
+    /// An object under `CloudTrail-Insight/` (Insights events, not API calls).
+    InsightFile,
+    /// An object whose key is not a CloudTrail log file (why, and the key).
+    NotLogFile(String),
+    /// An S3 notification of another event than `ObjectCreated:*` (the event name).
+    NotObjectCreated(String),
+    /// The `s3:TestEvent` S3 sends when notifications are configured: acknowledged.
+    S3TestEvent,
     /// A Kubernetes audit event of a request that changes neither aws-auth nor an RBAC
     /// binding (the reads, watches and other objects that are ~99% of the audit log).
     KubernetesNotWatched,
@@ -749,6 +757,12 @@ impl fmt::Display for Skip {
                 "EventBridge detail-type `{t}` is not a CloudTrail API call"
             ),
             Skip::DigestFile => f.write_str("CloudTrail digest file (no events)"),
+            Skip::InsightFile => f.write_str("CloudTrail Insights file (not API calls)"),
+            Skip::NotLogFile(why) => write!(f, "not a CloudTrail log file: {why}"),
+            Skip::NotObjectCreated(e) => {
+                write!(f, "S3 notification `{e}` is not ObjectCreated:*")
+            }
+            Skip::S3TestEvent => f.write_str("s3:TestEvent (notifications configured)"),
             Skip::KubernetesNotWatched => {
                 f.write_str("Kubernetes request that changes neither aws-auth nor an RBAC binding")
             }
@@ -798,6 +812,10 @@ impl Skip {
             Skip::NotWatcherResource(_) => "not-watcher-resource",
             Skip::NotCloudTrail(_) => "not-cloudtrail",
             Skip::DigestFile => "digest-file",
+            Skip::InsightFile => "insight-file",
+            Skip::NotLogFile(_) => "not-log-file",
+            Skip::NotObjectCreated(_) => "not-object-created",
+            Skip::S3TestEvent => "s3-test-event",
             Skip::KubernetesNotWatched => "kubernetes-not-watched",
             Skip::AuditStage(_) => "audit-stage",
             Skip::DryRun => "dry-run",

@@ -183,7 +183,7 @@ pub static UNAPPROVED_CALLER: Rule = Rule {
 fn unapproved_caller(c: &Case) -> Option<Hit> {
     let is_change = !matches!(
         c.event.change,
-        Change::AssumeRole { .. } | Change::TrailStatus { .. }
+        Change::AssumeRole { .. } | Change::TrailStatus { .. } | Change::TrailNotifications { .. }
     );
     (is_change && c.config.has_approved_callers() && !c.approved).then(|| Hit {
         severity: Low,

@@ -136,6 +136,63 @@ fn no_trail_logging(c: &Case) -> Option<Hit> {
     )
 }
 
+pub static NO_TRAIL_NOTIFICATIONS: Rule = Rule {
+    id: "no-trail-notifications",
+    topic: Topic::Integrity,
+    severities: &[High],
+    on_failure: OnFailure::Keep,
+    qualifier: None,
+    fires_on: "the scheduled self-check finds that the organisation trail's bucket (ORG_TRAIL_BUCKET) sends no object notifications to the function's queue and has EventBridge notifications off (or cannot confirm either)",
+    why: "A stack cannot change an existing bucket's notifications: until they are turned on the bucket path reads nothing, and the events EventBridge drops (best-effort delivery) stay unseen.",
+    next_step: "Turn the notifications on with the command in docs/trail.md (aws s3api put-bucket-notification-configuration, or EventBridge notifications for the bucket), then run the self-check again.",
+    eval: Eval::Change(no_trail_notifications),
+};
+
+fn no_trail_notifications(c: &Case) -> Option<Hit> {
+    let Change::TrailNotifications {
+        bucket,
+        queue_arn,
+        to_queue,
+        eventbridge,
+        error,
+    } = &c.event.change
+    else {
+        return None;
+    };
+    if *to_queue || *eventbridge {
+        return None;
+    }
+    hit(
+        High,
+        format!(
+            "The trail bucket {bucket} sends no object notifications to {}{}",
+            queue_arn.as_deref().unwrap_or("the function's queue"),
+            match error {
+                Some(e) => format!(" (could not confirm: {e})"),
+                None => " and EventBridge notifications are off".to_string(),
+            }
+        ),
+    )
+}
+
+pub static TRAIL_GAP: Rule = Rule::external(
+    "trail-gap",
+    Topic::Integrity,
+    &[High],
+    "verify-trail finds an hour without a digest file, a broken digest chain (a previous digest that is not there), or a log file a digest lists that is absent from the bucket",
+    "The log files are the complete record only if every one is there: a deleted file, or digests missing for an hour, is where an intruder's calls would be hidden, and no live path (EventBridge is best-effort) can show them again.",
+    "Find who deleted the object or stopped the trail (S3 server access logs, the trail's own StopLogging/DeleteTrail events), restore the object from versioning if the bucket keeps versions, and read the hours in question through another source.",
+);
+
+pub static TRAIL_LOG_ALTERED: Rule = Rule::external(
+    "trail-log-altered",
+    Topic::Integrity,
+    &[Critical],
+    "verify-trail finds a log file whose SHA-256 differs from the one its digest recorded, a digest whose signature does not verify with CloudTrail's public key, or a digest whose content differs from the hash the next digest recorded",
+    "A changed log file or a forged digest means someone with write access to the trail's bucket rewrote history: the events removed are exactly the ones to find.",
+    "Treat the bucket as compromised: lock it (object lock, bucket policy), keep the altered objects for forensics, compare with an earlier version or another copy of the trail, and rotate whoever could write there.",
+);
+
 pub static UNPARSEABLE_WATCHED_EVENT: Rule = Rule {
     id: "unparseable-watched-event",
     topic: Topic::Integrity,

@@ -29,7 +29,7 @@ pub mod drift;
 mod entries;
 mod grants;
 pub mod identity;
-mod integrity;
+pub mod integrity;
 mod kubernetes;
 mod migration;
 pub mod standing;

@@ -12,6 +12,8 @@
 //! we cannot evaluate (a filter on the caller, say) counts as restricting: never assume the
 //! larger coverage.
 
+pub mod digest;
+pub mod layout;
 pub mod selfcheck;
 
 use serde_json::Value;

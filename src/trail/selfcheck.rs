@@ -21,3 +21,16 @@ pub fn check_event(change: Change, account: &str, region: &str, now: &str) -> Ac
         change,
     }
 }
+
+/// The organisation trail bucket's notification check as an event, like [`check_event`] but
+/// with an id of its own (a delivered-once store keeps the two apart).
+pub fn notifications_event(change: Change, account: &str, region: &str, now: &str) -> AccessEvent {
+    let bucket = match &change {
+        Change::TrailNotifications { bucket, .. } => bucket.clone(),
+        _ => String::new(),
+    };
+    AccessEvent {
+        event_id: Some(format!("trail-notifications/{bucket}/{now}")),
+        ..check_event(change, account, region, now)
+    }
+}

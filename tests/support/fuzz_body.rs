@@ -62,6 +62,9 @@ fn read(data: &[u8], mode: ReadMode, config: &RuleConfig) -> Read {
         Outcome::Skipped { location, .. } => {
             r.at.insert(location.to_string(), None);
         }
+        Outcome::Object { location, .. } => {
+            r.at.insert(location.to_string(), None);
+        }
         Outcome::Invalid(_) => r.clean = false,
     });
     r.clean &= result.is_ok();

@@ -66,7 +66,7 @@ pub struct AuditArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum AuditFormat {
+pub(crate) enum AuditFormat {
     Text,
     Json,
     Ndjson,
@@ -216,7 +216,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print(report: &AuditReport, format: AuditFormat) -> io::Result<()> {
+pub(crate) fn print(report: &AuditReport, format: AuditFormat) -> io::Result<()> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match format {
