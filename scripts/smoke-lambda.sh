@@ -25,8 +25,12 @@ trap cleanup EXIT
 invoke() { cargo lambda invoke lambda -A 127.0.0.1 -P "$port" --data-file "$1"; }
 
 # Wait for the watcher (it compiles the function on first start).
+# An error the function itself returned (its error type is `EksAccessWatch.*`) fails at once:
+# only a watcher still compiling is waited for.
 for _ in $(seq 1 600); do
-  if out="$(invoke events/AssociateAccessPolicy-cluster-admin-by-human.json 2>/dev/null)"; then break; fi
+  if out="$(invoke events/AssociateAccessPolicy-cluster-admin-by-human.json 2>&1)"; then break; fi
+  case "$out" in *EksAccessWatch.*) echo "the function failed: $out"; cat "$log"; exit 1 ;; esac
+  out=""
   sleep 1
 done
 [ -n "${out:-}" ] || { echo "cargo lambda watch did not answer within 10 minutes"; cat "$log"; exit 1; }

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// the rest of a batch to the failure queue.
 pub const DEFAULT_RESERVE: Duration = Duration::from_secs(5);
 
+/// The smallest deadline read as milliseconds since the epoch (2001-09-09): anything below
+/// is a relative timeout (see [`Budget::from_deadline_ms`]).
+pub const EPOCH_FLOOR_MS: u64 = 1_000_000_000_000;
+
 /// When the work of one invocation must stop. Cheap to copy; `Instant` based, so a clock
 /// change during the invocation does not move it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,17 +44,26 @@ impl Budget {
     }
 
     /// The budget of an invocation whose deadline is `deadline_ms` (milliseconds since the
-    /// epoch, as Lambda gives it), keeping `reserve` before it. A deadline of 0 (the
-    /// runtime's default `Context`, as in local tests) means no deadline.
+    /// epoch, as Lambda gives it), keeping `reserve` before it, but never more than a third
+    /// of the time left: a function with a short timeout (Lambda's default is 3 s, and
+    /// `cargo lambda watch` uses it) still does two thirds of its work instead of parking
+    /// everything unread. A deadline of 0 (the runtime's default `Context`, as in local
+    /// tests) means no deadline. A value too small to be a time since the epoch (before
+    /// [`EPOCH_FLOOR_MS`]) is a timeout from now: `cargo lambda watch` sends its invoke
+    /// timeout (600000) there instead of a deadline, and reading it as 1970 would make every
+    /// local invocation park its events unread.
     pub fn from_deadline_ms(deadline_ms: u64, reserve: Duration) -> Self {
         if deadline_ms == 0 {
             return Budget::unlimited();
         }
-        let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
-        let left = deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO)
-            .saturating_sub(reserve);
+        let until_deadline = if deadline_ms < EPOCH_FLOOR_MS {
+            Duration::from_millis(deadline_ms)
+        } else {
+            (SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms))
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        };
+        let left = until_deadline.saturating_sub(reserve.min(until_deadline / 3));
         Budget::until(Instant::now() + left)
     }
 
@@ -86,13 +99,37 @@ mod tests {
     #[test]
     fn exhausted_and_past_deadlines_are_spent() {
         assert!(Budget::exhausted().is_spent());
-        // A deadline a second ago, or closer than the reserve, leaves nothing.
+        // A deadline a second ago leaves nothing.
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64;
         assert!(Budget::from_deadline_ms(now_ms - 1_000, DEFAULT_RESERVE).is_spent());
-        assert!(Budget::from_deadline_ms(now_ms + 2_000, DEFAULT_RESERVE).is_spent());
+    }
+
+    #[test]
+    fn a_deadline_closer_than_the_reserve_keeps_a_third() {
+        // Lambda's default timeout (3 s) is shorter than the reserve: the budget keeps a
+        // third of the time for parking and works for the rest, instead of parking it all.
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let budget = Budget::from_deadline_ms(now_ms + 3_000, DEFAULT_RESERVE);
+        assert!(!budget.is_spent());
+        let left = budget.remaining().unwrap();
+        assert!(left <= Duration::from_secs(2), "{left:?}");
+        assert!(left > Duration::from_millis(1_500), "{left:?}");
+    }
+
+    #[test]
+    fn a_relative_timeout_from_a_local_emulator_is_not_read_as_1970() {
+        // cargo lambda watch: `Lambda-Runtime-Deadline-Ms: 600000`, ten minutes from now.
+        let budget = Budget::from_deadline_ms(600_000, DEFAULT_RESERVE);
+        assert!(!budget.is_spent());
+        let left = budget.remaining().unwrap();
+        assert!(left <= Duration::from_secs(595), "{left:?}");
+        assert!(left > Duration::from_secs(590), "{left:?}");
     }
 
     #[test]
