@@ -26,6 +26,7 @@ pub mod securityhub;
 pub mod sns;
 pub mod sqs;
 pub mod ssm;
+pub mod trail_verify;
 
 use std::fmt;
 

@@ -296,58 +296,10 @@ pub struct VerifyArgs {
     jobs: Option<usize>,
 }
 
-/// The digest's uncompressed bytes (digests are gzip-compressed JSON).
-fn gunzip(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
-    }
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(&bytes[..])
-        .read_to_end(&mut out)
-        .map_err(|e| format!("compressed data is corrupt or truncated: {e}"))?;
-    Ok(out)
-}
-
-/// The SHA-256 of a log file's uncompressed content, streamed (a log file is never held whole).
-fn hash_log(
-    handle: &tokio::runtime::Handle,
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> eks_access_watch::trail::digest::LogFileState {
-    use eks_access_watch::trail::digest::LogFileState;
-    use sha2::Digest as _;
-    use std::io::Read;
-    let body = match handle.block_on(s3::open_if_present(client, bucket, key)) {
-        Ok(Some(body)) => body,
-        Ok(None) => return LogFileState::Absent,
-        Err(e) => return LogFileState::Unreadable(e.to_string()),
-    };
-    let reader = io::BufReader::with_capacity(
-        256 * 1024,
-        tokio_util::io::SyncIoBridge::new_with_handle(body, handle.clone()),
-    );
-    let mut reader = match ingest::decompress(reader, key) {
-        Ok(r) => r,
-        Err(e) => return LogFileState::Unreadable(e.to_string()),
-    };
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) => return LogFileState::Unreadable(e.to_string()),
-        }
-    }
-    LogFileState::Present(hex::encode(hasher.finalize()))
-}
-
 pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    use chrono::{TimeZone, Utc};
-    use eks_access_watch::trail::digest::{self, DigestObject};
-    use std::collections::HashMap;
+    use chrono::Utc;
+    use eks_access_watch::aws::trail_verify;
+    use eks_access_watch::trail::digest;
     if args.since > args.until {
         anyhow::bail!("--since {} is after --until {}", args.since, args.until);
     }
@@ -363,92 +315,29 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let from = Utc.from_utc_datetime(&args.since.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let until_end = Utc.from_utc_datetime(
-        &(args.until + chrono::Days::new(1))
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default(),
-    );
-    // Hours not yet over (or whose digest CloudTrail has not yet written) are not asked for.
-    let to = until_end.min(Utc::now() - chrono::Duration::hours(1));
+    let range = trail_verify::Range::new(args.since, args.until, Utc::now());
     let (bucket, prefix) = s3::parse_url(&args.url)
         .with_context(|| format!("{}: not an s3://BUCKET/PREFIX URL", args.url))?;
     let rt = runtime()?;
     let sdk = rt.block_on(eks_access_watch::aws::load());
     let client = s3::client(&sdk);
-    // A digest is filed under the day its hour ends: the day after --until holds the last.
-    let (listed, _) = rt
-        .block_on(s3::list_trail(
-            &client,
-            &bucket,
-            &prefix,
-            "CloudTrail-Digest",
-            Some(args.since),
-            Some(args.until + chrono::Days::new(1)),
-        ))
-        .with_context(|| format!("{}: cannot list the digests", args.url))?;
-    let in_range = |key: &str| {
-        let stamp = key
-            .rsplit('_')
-            .next()
-            .and_then(|s| s.strip_suffix(".json.gz"));
-        stamp
-            .and_then(|s| chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ").ok())
-            .map(|t| Utc.from_utc_datetime(&t))
-            .is_some_and(|end| end > from && end <= to + chrono::Duration::hours(1))
-    };
-    let digests: Vec<Listed> = listed
-        .into_iter()
-        .filter(|o| layout::classify(&o.key) == KeyKind::Digest && in_range(&o.key))
-        .collect();
-    let jobs = args.jobs.unwrap_or_else(super::default_jobs);
-    let handle = rt.handle().clone();
-    // A digest that cannot be read (S3 refusing) stops the command: it proves nothing either way.
-    let objects: Vec<DigestObject> = parallel(&digests, jobs, |o| {
-        let got = handle
-            .block_on(s3::get_signed(&client, &bucket, &o.key))
-            .with_context(|| format!("s3://{bucket}/{}: cannot read", o.key))?;
-        let (bytes, signature) = match got {
-            Some((bytes, signature)) => (gunzip(bytes), signature),
-            None => (Err("deleted while listed".to_string()), None),
-        };
-        Ok(DigestObject {
-            key: o.key.clone(),
-            bytes,
-            signature,
-        })
-    })
-    .into_iter()
-    .collect::<anyhow::Result<_>>()?;
     let keys = match file_keys {
         Some(k) => k,
         None => {
             let ct = aws_sdk_cloudtrail::Client::new(&sdk);
             rt.block_on(eks_access_watch::aws::cloudtrail::list_public_keys(
                 &ct,
-                from.into(),
-                until_end.into(),
+                range.from.into(),
+                range.until_end.into(),
             ))
             .context("cannot read CloudTrail's public keys (or pass --public-keys FILE)")?
         }
     };
-    // Every log file the digests list, hashed by the workers.
-    let mut wanted: Vec<(String, String)> = objects
-        .iter()
-        .filter_map(|o| {
-            o.bytes
-                .as_ref()
-                .ok()
-                .and_then(|b| digest::parse(&o.key, b).ok())
-        })
-        .flat_map(|d| d.log_files.into_iter().map(|l| (l.bucket, l.key)))
-        .collect();
-    wanted.sort();
-    wanted.dedup();
-    let hashed = parallel(&wanted, jobs, |(b, k)| hash_log(&handle, &client, b, k));
-    let states: HashMap<(String, String), digest::LogFileState> =
-        wanted.into_iter().zip(hashed).collect();
-    let verified = digest::check(objects, &keys, &states, from, to);
+    let jobs = args.jobs.unwrap_or_else(super::default_jobs);
+    let verified = rt.block_on(trail_verify::verify(
+        &client, &bucket, &prefix, range, &keys, jobs,
+    ))?;
+    let (from, to) = (range.from, range.to);
     let report = eks_access_watch::audit::trail::report(&verified, &eks_access_watch::aws::now());
     if let Err(e) = super::audit_cmd::print(&report, args.format)
         && e.kind() != io::ErrorKind::BrokenPipe
