@@ -457,6 +457,7 @@ async fn the_self_check_reports_a_bucket_that_sends_nothing_to_the_queue() {
         settings.org_trail = Some(eks_access_watch::config::OrgTrail {
             bucket: bucket.clone(),
             queue_arn: Some(queue_arn.clone()),
+            prefix: eks_access_watch::config::DEFAULT_ORG_TRAIL_PREFIX.to_string(),
         });
         let handler = Handler::new(
             settings,
@@ -873,6 +874,128 @@ async fn verify_trail_proves_a_day_and_reports_a_deleted_log_file() {
         "{}",
         crate::cli::stdout(&o)
     );
+}
+
+/// The Lambda's daily `{"task": "verify-trail"}`: yesterday (UTC) of the trail under
+/// `ORG_TRAIL_PREFIX`, CloudTrail's keys from ListPublicKeys (an SDK mock), digests and log
+/// files on moto's S3. An intact day publishes nothing; an altered log file is published as
+/// `trail-log-altered` (critical); without the bucket configured the task fails, not retryable.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_verify_trail_task_proves_yesterday_and_publishes_an_altered_log_file() {
+    use crate::trail_digest::{FINGERPRINT, Signer, chain_in, log_key};
+    use aws_sdk_cloudtrail::operation::list_public_keys::ListPublicKeysOutput;
+    use aws_sdk_cloudtrail::types::PublicKey;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    let signer = Signer::new();
+    let bucket = moto::unique("org-trail-daily");
+    let (digests, logs) = chain_in(&signer, 24, &bucket);
+    let s3 = bucket_with(&bucket, &[]).await;
+    for (key, bytes, signature) in &digests {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .metadata("signature", signature)
+            .body(gzip(bytes).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    for (key, content) in &logs {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(gzip(content).into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let der = signer.public_key_der();
+    let keys = mock!(aws_sdk_cloudtrail::Client::list_public_keys).then_output(move || {
+        ListPublicKeysOutput::builder()
+            .public_key_list(
+                PublicKey::builder()
+                    .value(aws_smithy_types::Blob::new(der.clone()))
+                    .fingerprint(FINGERPRINT)
+                    .build(),
+            )
+            .build()
+    });
+    let cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[&keys]);
+    let run = |configured: bool| {
+        let (sns, published) = sns_capturing();
+        let mut settings = settings_for(Some(TOPIC));
+        if configured {
+            settings.org_trail = Some(eks_access_watch::config::OrgTrail {
+                bucket: bucket.clone(),
+                queue_arn: None,
+                prefix: "AWSLogs/o-abc123def4/".to_string(),
+            });
+        }
+        let handler = Handler::new(
+            settings,
+            Clients {
+                sns: Some(sns),
+                s3: Some(s3.clone()),
+                cloudtrail: Some(cloudtrail.clone()),
+                ..Clients::default()
+            },
+        )
+        .with_clock(|| chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap());
+        async move {
+            let result = handler.handle(&raw(&json!({"task": "verify-trail"}))).await;
+            let published = published.lock().unwrap().clone();
+            (result, published)
+        }
+    };
+    let (result, published) = run(true).await;
+    let response = result.unwrap();
+    let said = response.task.clone().unwrap();
+    assert!(
+        said.contains("2026-11-20: 24 digests, 48 log files checked"),
+        "{said}"
+    );
+    assert_eq!(response.findings, Vec::<String>::new());
+    assert!(published.is_empty(), "{published:?}");
+
+    // A log file rewritten: its hash no longer matches the digest's.
+    s3.put_object()
+        .bucket(&bucket)
+        .key(log_key(7, 0))
+        .body(gzip(b"{\"Records\": []}").into())
+        .send()
+        .await
+        .unwrap();
+    let (result, published) = run(true).await;
+    let response = result.unwrap();
+    assert_eq!(response.findings.len(), 1, "{response:?}");
+    assert!(
+        response.findings[0].starts_with("trail-log-altered critical"),
+        "{:?}",
+        response.findings
+    );
+    assert!(
+        response.findings[0].contains(&log_key(7, 0)),
+        "{:?}",
+        response.findings
+    );
+    assert_eq!(published.len(), 1, "{published:?}");
+    let message = json_message(&published[0]);
+    let default: Value = serde_json::from_str(message["default"].as_str().unwrap()).unwrap();
+    assert_eq!(default["rule"], "trail-log-altered", "{message}");
+    assert_eq!(default["severity"], "critical", "{message}");
+    assert!(
+        published[0].subject().unwrap().starts_with("[CRITICAL]"),
+        "{:?}",
+        published[0].subject()
+    );
+
+    // Without the trail's bucket the task cannot prove anything: it fails, and says why.
+    let (result, published) = run(false).await;
+    let e = result.unwrap_err();
+    assert_eq!(e.error_type(), "EksAccessWatch.VerifyTrailFailed");
+    assert!(!e.retryable());
+    assert!(e.to_string().contains("ORG_TRAIL_BUCKET"), "{e}");
+    assert!(published.is_empty());
 }
 
 /// The bucket's region travels with the object (GetObject goes to that region): from an S3

@@ -739,11 +739,12 @@ fn alarms_notify_their_own_topic_on_every_new_failure() {
         }
     }
     assert_eq!(
-        alarms, 14,
+        alarms, 17,
         "the watcher's errors, throttles, destination failures, correlation unavailable, both \
          queues' new messages, the failure queue's depth; the audit's errors and throttles; \
          member alarms not forwarded; the heartbeat, trail self-check and audit missing; the \
-         trail bucket's unread notifications"
+         trail bucket's unread notifications; the trail verification's errors, throttles and \
+         missing run"
     );
     let topic = stack.resource("AlarmTopic").unwrap();
     assert!(
@@ -782,15 +783,30 @@ fn function_alarms(stack: &Stack, metric: &str) -> Vec<(String, Yaml)> {
 /// did not create), and alarms to the alarm topic when it fails or is throttled.
 #[test]
 fn every_function_keeps_its_failures_and_alarms_when_it_fails_or_is_throttled() {
-    let stack = central(&[]);
+    for (params, expected) in [
+        (&[][..], &["WatcherFunction", "AuditFunction"][..]),
+        (
+            &[("OrgTrailBucketName", "org-trail-logs")][..],
+            &["WatcherFunction", "AuditFunction", "TrailVerifyFunction"][..],
+        ),
+    ] {
+        functions_keep_their_failures(&central(params), expected);
+    }
+}
+
+fn functions_keep_their_failures(stack: &Stack, expected: &[&str]) {
     let mut functions = Vec::new();
     for (name, r) in stack.raw()["Resources"].as_mapping().unwrap() {
         if r["Type"] != "AWS::Serverless::Function" {
             continue;
         }
         let name = name.as_str().unwrap();
+        // A function whose condition is false is not created.
+        let Some(function) = stack.resource(name) else {
+            continue;
+        };
         functions.push(name.to_string());
-        let p = &stack.resource(name).unwrap()["Properties"];
+        let p = &function["Properties"];
         let on_failure = &p["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
         assert_eq!(on_failure["Type"], "SQS", "{name}");
         assert_eq!(on_failure["Destination"], "<FailureQueue.Arn>", "{name}");
@@ -808,7 +824,7 @@ fn every_function_keeps_its_failures_and_alarms_when_it_fails_or_is_throttled() 
             "{name}: {role} may write its destination"
         );
         for metric in ["Errors", "Throttles"] {
-            let alarms = function_alarms(&stack, metric);
+            let alarms = function_alarms(stack, metric);
             let watched = format!("<{name}>");
             let (_, actions) = alarms
                 .iter()
@@ -817,7 +833,7 @@ fn every_function_keeps_its_failures_and_alarms_when_it_fails_or_is_throttled() 
             assert_eq!(*actions, yaml_list(&["<AlarmTopic>"]), "{name} {metric}");
         }
     }
-    assert_eq!(functions, ["WatcherFunction", "AuditFunction"]);
+    assert_eq!(functions, expected);
 }
 
 /// The alarms of a stack on one SQS metric, by the queue they watch (`<Queue.QueueName>`).
@@ -1879,7 +1895,8 @@ fn correlation_unavailable_is_alarmed_on_the_metric_the_function_prints() {
 /// hours for the daily tasks and 2 for the hourly heartbeat, every period of it.
 #[test]
 fn the_dead_mans_switch_alarms_when_a_task_stops_printing_its_metric() {
-    let stack = central(&[]);
+    // With the trail's bucket, so that the trail verification's alarm is there too.
+    let stack = central(&[("OrgTrailBucketName", "org-trail-logs")]);
     let function = stack.resource("WatcherFunction").unwrap();
     let heartbeat = &function["Properties"]["Events"]["Heartbeat"]["Properties"];
     assert_eq!(heartbeat["Schedule"], "rate(1 hour)");
@@ -1890,6 +1907,7 @@ fn the_dead_mans_switch_alarms_when_a_task_stops_printing_its_metric() {
         ("HeartbeatMissingAlarm", Task::Heartbeat, 2),
         ("TrailSelfCheckMissingAlarm", Task::TrailSelfCheck, 26),
         ("AuditMissingAlarm", Task::Audit, 26),
+        ("VerifyTrailMissingAlarm", Task::VerifyTrail, 26),
     ] {
         let line = eks_access_watch::lambda::task_metric(task, 1_700_000_000_000);
         let emf: Json = serde_json::from_str(&line).unwrap();
@@ -2690,4 +2708,94 @@ fn the_trail_bucket_parameters_refuse_what_would_deploy_wrong() {
     let key = pattern("OrgTrailKmsKeyArn");
     assert!(key.is_match("") && key.is_match(TRAIL_KEY));
     assert!(!key.is_match("alias/aws/s3"));
+}
+
+/// With a bucket, the daily trail verification: its own function (15 minutes) on the
+/// schedule's `{"task": "verify-trail"}`, a role that lists and reads the trail's AWSLogs/*
+/// only, reads CloudTrail's public keys and decrypts with the trail's key only when given, and
+/// a missing-run alarm that treats no data as breaching; off with an empty schedule or without
+/// a bucket.
+#[test]
+fn the_trail_verification_runs_daily_with_read_only_access_and_alarms_when_it_stops() {
+    let stack = central(&[("OrgTrailBucketName", TRAIL_BUCKET)]);
+    let function = stack.resource("TrailVerifyFunction").unwrap();
+    let p = &function["Properties"];
+    assert_eq!(p["Timeout"].as_u64(), Some(900));
+    assert_eq!(
+        p["Environment"]["Variables"]["ORG_TRAIL_BUCKET"],
+        TRAIL_BUCKET
+    );
+    let schedule = &p["Events"]["Daily"];
+    assert_eq!(schedule["Type"], "Schedule");
+    let input: Json =
+        serde_json::from_str(schedule["Properties"]["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(input, serde_json::json!({"task": "verify-trail"}));
+    assert!(
+        schedule["Properties"]["Schedule"]
+            .as_str()
+            .unwrap()
+            .starts_with("cron(")
+    );
+    let (actions, statements) = role_actions(&stack.resource("TrailVerifyRole").unwrap());
+    assert_eq!(
+        actions,
+        [
+            "cloudtrail:ListPublicKeys",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "sns:Publish",
+            "sqs:SendMessage",
+        ]
+    );
+    let list = statement(&statements, "ListTrailFiles").unwrap();
+    assert_eq!(
+        list["Resource"],
+        format!("arn:aws:s3:::{TRAIL_BUCKET}").as_str()
+    );
+    assert_eq!(list["Condition"]["StringLike"]["s3:prefix"], "AWSLogs/*");
+    assert_eq!(
+        statement(&statements, "ReadTrailFiles").unwrap()["Resource"],
+        format!("arn:aws:s3:::{TRAIL_BUCKET}/AWSLogs/*").as_str()
+    );
+    assert!(statement(&statements, "DecryptTrailFiles").is_none());
+    let alarm = stack.resource("VerifyTrailMissingAlarm").unwrap();
+    let a = &alarm["Properties"];
+    assert_eq!(a["MetricName"], "TaskSucceeded");
+    assert_eq!(a["Dimensions"][0]["Value"], "verify-trail");
+    assert_eq!(a["TreatMissingData"], "breaching");
+    assert_eq!(a["AlarmActions"], yaml_list(&["<AlarmTopic>"]));
+    assert!(a["EvaluationPeriods"].as_u64().unwrap() * a["Period"].as_u64().unwrap() <= 26 * 3600);
+
+    // The trail's key: kms:Decrypt on it, and only it.
+    let key = "arn:aws:kms:eu-west-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let keyed = central(&[
+        ("OrgTrailBucketName", TRAIL_BUCKET),
+        ("OrgTrailKmsKeyArn", key),
+    ]);
+    let (_, statements) = role_actions(&keyed.resource("TrailVerifyRole").unwrap());
+    let decrypt = statement(&statements, "DecryptTrailFiles").unwrap();
+    assert_eq!(decrypt["Action"], "kms:Decrypt");
+    assert_eq!(decrypt["Resource"], key);
+
+    // Off: no schedule, or no bucket.
+    for params in [
+        &[
+            ("OrgTrailBucketName", TRAIL_BUCKET),
+            ("VerifyTrailSchedule", ""),
+        ][..],
+        &[][..],
+    ] {
+        let stack = central(params);
+        for name in [
+            "TrailVerifyFunction",
+            "TrailVerifyRole",
+            "VerifyTrailMissingAlarm",
+        ] {
+            assert!(stack.resource(name).is_none(), "{name} with {params:?}");
+        }
+    }
 }

@@ -67,6 +67,16 @@ impl Signer {
         .to_string()
     }
 
+    /// The public key's DER (PKCS#1), as ListPublicKeys returns it in `Value`.
+    pub fn public_key_der(&self) -> Vec<u8> {
+        self.key
+            .to_public_key()
+            .to_pkcs1_der()
+            .unwrap()
+            .as_bytes()
+            .to_vec()
+    }
+
     fn sign(&self, signing_string: &str) -> String {
         let hashed = Sha256::digest(signing_string.as_bytes());
         hex::encode(

@@ -58,7 +58,14 @@ pub struct OrgTrail {
     pub bucket: String,
     /// `None`: no queue configured, only EventBridge notifications count.
     pub queue_arn: Option<String>,
+    /// Where the trail's files start in the bucket (`ORG_TRAIL_PREFIX`, default `AWSLogs/`;
+    /// `PREFIX/AWSLogs/` for a trail with a key prefix): the daily `verify-trail` task reads
+    /// the digests under it.
+    pub prefix: String,
 }
+
+/// `ORG_TRAIL_PREFIX`'s default: a trail without a key prefix.
+pub const DEFAULT_ORG_TRAIL_PREFIX: &str = "AWSLogs/";
 
 /// The environment variables the Lambda reads, for docs, the template test and errors.
 pub const LAMBDA_ENV_VARS: &[&str] = &[
@@ -84,6 +91,7 @@ pub const LAMBDA_ENV_VARS: &[&str] = &[
     "PAGERDUTY_EVENTS_URL",
     "ORG_TRAIL_BUCKET",
     "ORG_TRAIL_QUEUE_ARN",
+    "ORG_TRAIL_PREFIX",
 ];
 
 /// Reads variables through a lookup function and collects every problem, each naming its
@@ -253,7 +261,24 @@ impl LambdaSettings {
                 "ORG_TRAIL_QUEUE_ARN: set without ORG_TRAIL_BUCKET; set both or neither".into(),
             );
         }
-        let org_trail = bucket.map(|bucket| OrgTrail { bucket, queue_arn });
+        let prefix = env.optional("ORG_TRAIL_PREFIX", |v| {
+            if v.starts_with('/') || v.contains("://") || !v.contains("AWSLogs/") {
+                Err(format!(
+                    "`{v}` is not a key prefix of the trail's files: it should be AWSLogs/ (the default), AWSLogs/o-ORG/, or KEYPREFIX/AWSLogs/ for a trail with a key prefix, without s3:// or a leading /"
+                ))
+            } else {
+                Ok(v.to_string())
+            }
+        });
+        if prefix.is_some() && bucket.is_none() {
+            env.problems
+                .push("ORG_TRAIL_PREFIX: set without ORG_TRAIL_BUCKET; set both or neither".into());
+        }
+        let org_trail = bucket.map(|bucket| OrgTrail {
+            bucket,
+            queue_arn,
+            prefix: prefix.unwrap_or_else(|| DEFAULT_ORG_TRAIL_PREFIX.to_string()),
+        });
         let audit = AuditSettings::from_env(&mut env, role_template.is_some());
         let sinks = SinkSettings::read(&mut env);
         if sinks.security_hub && home_account.is_none() && topic.is_none() {

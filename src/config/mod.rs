@@ -18,7 +18,9 @@ mod sinks;
 mod watcher;
 
 pub use audit::{AUDIT_ENV_VARS, AuditConfig, AuditSettings, check_targets, is_region};
-pub use lambda::{AlertFormat, LAMBDA_ENV_VARS, LambdaSettings, OrgTrail};
+pub use lambda::{
+    AlertFormat, DEFAULT_ORG_TRAIL_PREFIX, LAMBDA_ENV_VARS, LambdaSettings, OrgTrail,
+};
 pub use sinks::{DEFAULT_PAGERDUTY_EVENTS_URL, SINK_ENV_VARS, SinkSettings};
 pub use watcher::{DEFAULT_STACK_NAME, WATCHER_ENV_VARS, WatcherResources, resource_name};
 

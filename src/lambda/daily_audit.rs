@@ -262,7 +262,7 @@ impl DailyAudit {
 }
 
 /// One audit message to every sink: what each did, in words; the failures join `failures`.
-async fn send(
+pub(crate) async fn send(
     sinks: &[Box<dyn Sink>],
     message: AuditMessage<'_>,
     failures: &mut Vec<SinkError>,

@@ -37,12 +37,20 @@ mod store;
 // Which sinks took each event and hold each finding (issue 19: one behaviour for every sink).
 pub mod sinks;
 mod tuning_file;
+mod verify_trail;
 use crate::config::{ConfigError, LambdaSettings};
 use crate::context::eks::{EnrichSettings, Enricher, Remembered};
 use futures::stream::{self, StreamExt};
 use sinks::SinkState;
 use std::sync::Arc;
 pub use tuning_file::{load_tuning, sha256_hex, silenced_metric, tuning_invalid_event};
+pub use verify_trail::VerifyTaskError;
+
+impl From<VerifyTaskError> for HandlerError {
+    fn from(e: VerifyTaskError) -> Self {
+        HandlerError::VerifyTrail(Box::new(e))
+    }
+}
 
 use crate::config::CorrelationSettings;
 use crate::context::correlate::{self, Correlation, View};
@@ -125,6 +133,8 @@ closed_enum! {
         /// Say the function runs (the hourly schedule): the dead man's switch's metric, whose
         /// absence alarms.
         Heartbeat = "heartbeat",
+        /// Prove yesterday's organisation trail from its digests (`verify-trail`'s daily run).
+        VerifyTrail = "verify-trail",
     }
 }
 
@@ -154,6 +164,9 @@ pub enum HandlerError {
     /// The scheduled audit (`{"task": "audit"}`) did not complete.
     #[error("audit: {0}")]
     Audit(#[from] crate::lambda::daily_audit::RunError),
+    /// The daily trail verification (`{"task": "verify-trail"}`) did not complete.
+    #[error("verify-trail: {0}")]
+    VerifyTrail(Box<VerifyTaskError>),
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
@@ -173,6 +186,7 @@ impl HandlerError {
             HandlerError::FailureQueue { .. } | HandlerError::OutOfTime(_) => true,
             HandlerError::Object(e) => e.retryable(),
             HandlerError::Audit(e) => e.retryable(),
+            HandlerError::VerifyTrail(e) => e.retryable(),
         }
     }
 
@@ -186,6 +200,7 @@ impl HandlerError {
             HandlerError::OutOfTime(_) => "EksAccessWatch.OutOfTime",
             HandlerError::Object(_) => "EksAccessWatch.ObjectUnreadable",
             HandlerError::Audit(_) => "EksAccessWatch.AuditFailed",
+            HandlerError::VerifyTrail(_) => "EksAccessWatch.VerifyTrailFailed",
         }
     }
 }
@@ -240,6 +255,10 @@ pub struct Response {
     /// The log objects S3 notifications announced, and what became of each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<String>,
+    /// What the daily trail verification found, one line per finding and what became of it
+    /// (`{"task": "verify-trail"}` payloads only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
     /// The SQS messages to receive again (`ReportBatchItemFailures`): an object that could not
     /// be read, or not reached before the time budget ran out. The others are deleted.
     #[serde(rename = "batchItemFailures", skip_serializing_if = "Vec::is_empty")]
@@ -405,7 +424,7 @@ impl Handler {
         budget: Budget,
     ) -> Result<Response, HandlerError> {
         if let Some(task) = task_of(payload)? {
-            return self.run_task(task).await;
+            return self.run_task(task, budget).await;
         }
         let (events, skipped, invalid, objects) = self.read(payload.get().as_bytes());
         report_skips(&skipped);
@@ -837,10 +856,11 @@ impl Handler {
     /// Run a scheduled task; what it finds goes out like any alert. Each task that completes
     /// prints its `EksAccessWatch/TaskSucceeded` metric ([`task_metric`]): the template's
     /// dead man's switch alarms when it stops.
-    async fn run_task(&self, task: Task) -> Result<Response, HandlerError> {
+    async fn run_task(&self, task: Task, budget: Budget) -> Result<Response, HandlerError> {
         let response = match task {
             Task::TrailSelfCheck => self.trail_self_check().await,
             Task::Audit => self.audit().await,
+            Task::VerifyTrail => self.verify_trail(budget).await,
             Task::Heartbeat => Ok(Response {
                 task: Some(format!("{task}: alive")),
                 ..Response::default()
