@@ -210,7 +210,7 @@ pub enum Due {
 }
 
 /// The rule every sink follows: an alert at or above the higher of `global` (`MIN_SEVERITY`)
-/// and the sink's own minimum goes to it; an update or a revert (see [`Activity`]): the rule every sink follows of a
+/// and the sink's own minimum goes to it; an update or a revert (see [`Activity`]) of a
 /// finding the sink already `holds` goes to it whatever those minimums say, so what a sink
 /// opened it also sees move and close.
 pub fn due(alert: &Alert, global: Severity, sink_min: Severity, holds: bool) -> Due {

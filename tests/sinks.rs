@@ -727,6 +727,59 @@ async fn a_revert_below_every_minimum_reaches_the_sinks_that_hold_the_grant_only
     );
 }
 
+/// The alert topic alone, with the state table: the revert of a grant it published reaches it
+/// below `MIN_SEVERITY` (the on-call who read the grant reads its undoing); the revert of a grant
+/// it never published (below `MIN_SEVERITY` then) does not. The state it keeps is the finding it
+/// holds, no sent marks.
+#[tokio::test]
+async fn the_topic_alone_sees_the_revert_of_a_grant_it_published_and_only_that() {
+    for (min, published_then) in [("medium", 2), ("critical", 0)] {
+        let (sns, published) = sns_capturing();
+        let store = Arc::new(MemoryStore::new());
+        let handler = Handler::new(
+            lambda_settings(&[("MIN_SEVERITY", min)]),
+            Clients {
+                sns: Some(sns),
+                state: Some(store.clone()),
+                ..Clients::default()
+            },
+        );
+        let first = handler.handle(&raw(&create_vendor())).await.unwrap();
+        assert_eq!(first.alerts[0].severity, Severity::High, "{first:?}");
+        let second = handler.handle(&raw(&delete_vendor())).await.unwrap();
+        let revert = &second.alerts[0];
+        assert!(revert.rules.contains(&"grant-reverted"), "{revert:?}");
+        assert!(revert.severity < Severity::Medium, "{revert:?}");
+        assert_eq!(
+            published.lock().unwrap().len(),
+            published_then,
+            "MIN_SEVERITY {min}: {revert:?}"
+        );
+        let held = store
+            .read(
+                &[
+                    "sink-finding#00000000-0000-0000-0000-000000000001".to_string(),
+                    "sink-sent#00000000-0000-0000-0000-000000000001".to_string(),
+                ],
+                0,
+            )
+            .await
+            .unwrap();
+        if published_then > 0 {
+            assert!(
+                held.contains_key("sink-finding#00000000-0000-0000-0000-000000000001"),
+                "{held:?}"
+            );
+        } else {
+            assert!(held.is_empty(), "{held:?}");
+        }
+        assert!(
+            !held.contains_key("sink-sent#00000000-0000-0000-0000-000000000001"),
+            "{held:?}"
+        );
+    }
+}
+
 // ---- replay --sink NAME [--send] ----
 
 fn replay_to(

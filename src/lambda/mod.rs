@@ -832,25 +832,33 @@ impl Handler {
         (said.join("; "), failed)
     }
 
-    /// The sinks' delivery state for this batch (one read), when it is kept: a sink keeps
-    /// findings, or there is more than one sink (see [`sinks`]).
+    /// The sinks' delivery state for this batch (at most one read; see [`sinks`]). A lone
+    /// sink that keeps no findings (the alert topic) reads only what the batch may update or
+    /// close.
     async fn sink_state(&self, batch: &Correlated) -> SinkState {
-        let tracked = self.sinks.len() > 1 || self.sinks.iter().any(|s| s.keeps_findings());
         let Some(store) = self
             .clients
             .state
             .as_ref()
-            .filter(|_| tracked && batch.write_back)
+            .filter(|_| !self.sinks.is_empty() && batch.write_back)
         else {
             return SinkState::off();
         };
+        let lone = self.sinks.len() == 1 && !self.sinks[0].keeps_findings();
         let keys: Vec<String> = batch
             .events
             .iter()
             .zip(&batch.correlations)
-            .flat_map(|(e, c)| SinkState::keys_for(e, c.as_ref()))
+            .flat_map(|(e, c)| {
+                if lone {
+                    SinkState::lifecycle_keys_for(c.as_ref())
+                } else {
+                    SinkState::keys_for(e, c.as_ref())
+                }
+            })
             .collect();
-        SinkState::load(store.as_ref(), &keys, wall_clock()).await
+        let state = SinkState::load(store.as_ref(), &keys, wall_clock()).await;
+        if lone { state.lone() } else { state }
     }
 
     /// Run a scheduled task; what it finds goes out like any alert. Each task that completes

@@ -7,11 +7,12 @@
 //!   of an alert without one). An update or a revert of that finding goes to each of them
 //!   whatever `MIN_SEVERITY` or the sink's own minimum says ([`crate::sink::due`]).
 //!
-//! Both are read in one call after correlation and written with the batch's commit. This state
-//! is kept only when a sink keeps findings (Security Hub, PagerDuty) or there is more than one
-//! sink; a deployment with the alert topic alone makes no extra call. Without the store, or
-//! when it fails, every sink gets every alert at or above its minimum (a retry may then reach
-//! a sink twice: never an alert lost).
+//! Both are read in one call after correlation and written with the batch's commit. With the
+//! alert topic as the only sink, only the findings a payload's events may update or close are
+//! read (no call at all for a payload that opens and undoes nothing), so the topic too sees
+//! the revert of a grant it published. Without the store, or when it fails, every sink gets
+//! every alert at or above its minimum (a retry may then reach a sink twice: never an alert
+//! lost).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -43,6 +44,8 @@ pub struct SinkState {
     entries: HashMap<String, Entry>,
     /// False without a store (or when it did not answer): nothing is remembered.
     on: bool,
+    /// One sink that keeps no findings: no sent marks (the delivered-once marks suffice).
+    lone: bool,
 }
 
 pub fn sent_key(event_id: &str) -> String {
@@ -76,6 +79,21 @@ impl SinkState {
             }
         }
         keys
+    }
+
+    /// The keys a lone sink that keeps no findings (the alert topic alone) needs: only the
+    /// findings an event may update or close (its incident, the grant it undoes). No sent
+    /// marks: with one sink the delivered-once marks already keep a retry from sending twice.
+    /// A payload of events that open nothing and undo nothing reads nothing.
+    pub fn lifecycle_keys_for(correlation: Option<&Correlation>) -> Vec<String> {
+        let Some(c) = correlation else {
+            return Vec::new();
+        };
+        c.incident
+            .iter()
+            .map(|i| finding_key(&i.id))
+            .chain(c.resolves.iter().map(|r| finding_key(r)))
+            .collect()
     }
 
     /// Read `keys` (one call); a store that fails leaves the state off, logged.
@@ -114,7 +132,18 @@ impl SinkState {
                 (k, entry)
             })
             .collect();
-        SinkState { entries, on: true }
+        SinkState {
+            entries,
+            on: true,
+            lone: false,
+        }
+    }
+
+    /// The state of a lone sink that keeps no findings: it remembers the findings the sink
+    /// holds, not which events it took.
+    pub fn lone(mut self) -> Self {
+        self.lone = true;
+        self
     }
 
     pub fn is_on(&self) -> bool {
@@ -153,7 +182,7 @@ impl SinkState {
         if !self.on {
             return;
         }
-        if let Some(id) = event_id {
+        if let Some(id) = event_id.filter(|_| !self.lone) {
             self.add(sent_key(id), sink);
         }
         for u in uids {
@@ -209,6 +238,21 @@ mod tests {
         let sent = w.iter().find(|w| w.key == "sink-sent#ev-1").unwrap();
         assert_eq!(sent.expires_at, 1010);
         assert_eq!(sent.json, r#"{"sinks":["securityhub"]}"#);
+    }
+
+    #[test]
+    fn a_lone_sink_remembers_what_it_holds_not_what_it_sent() {
+        let mut s = SinkState {
+            on: true,
+            ..SinkState::default()
+        }
+        .lone();
+        s.delivered(Some("ev-1"), &["ev-1".to_string()], "sns");
+        assert!(s.holds(&["ev-1".to_string()], "sns"));
+        assert!(!s.sent(Some("ev-1"), "sns"));
+        let w = s.writes(0, 0);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].key, "sink-finding#ev-1");
     }
 
     #[test]
