@@ -144,9 +144,9 @@ pub async fn notification_status(
     }
 }
 
-/// An S3 client for the command line: path-style addressing when a custom endpoint is set
-/// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`: S3-compatible servers and moto rarely resolve
-/// virtual-host names).
+/// An S3 client for the command line and the Lambda: path-style addressing when a custom
+/// endpoint is set (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`: S3-compatible servers and moto
+/// rarely resolve virtual-host names), AWS's default otherwise.
 pub fn client(sdk: &aws_types::SdkConfig) -> Client {
     let custom = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
         .iter()

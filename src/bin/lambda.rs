@@ -84,7 +84,8 @@ async fn main() -> Result<(), Error> {
         // The scheduled trail self-check's reader; building it costs no call.
         cloudtrail: Some(aws_sdk_cloudtrail::Client::new(&sdk)),
         // Reads the log objects S3 notifications announce (OrgTrailBucketName); no call until one does.
-        s3: Some(aws_sdk_s3::Client::new(&sdk)),
+        // Path-style only with a custom endpoint (an S3-compatible server in a local run).
+        s3: Some(eks_access_watch::aws::s3::client(&sdk)),
         // The correlation store: DynamoDB when STATE_TABLE_NAME is set (see aws::dynamodb).
         state: settings.state_table.as_ref().map(|table| {
             Arc::new(DynamoStore::new(
