@@ -790,19 +790,17 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
-/// `verify-trail` through the binary against moto's S3: digests as CloudTrail writes them
-/// (gzip, signature in x-amz-meta-signature), the public keys from a file; an intact day
-/// passes, a deleted log file is `trail-gap` and fails `--fail-on high`.
-#[tokio::test(flavor = "multi_thread")]
-async fn verify_trail_proves_a_day_and_reports_a_deleted_log_file() {
-    use crate::trail_digest::{Signer, chain_in, log_key};
-    let signer = Signer::new();
-    let bucket = moto::unique("org-trail-digests");
-    let (digests, logs) = chain_in(&signer, 24, &bucket);
-    let s3 = bucket_with(&bucket, &[]).await;
+/// A bucket on moto holding a day of a trail as CloudTrail writes it: 24 hourly digests
+/// (gzip, the signature in `x-amz-meta-signature`) and the two log files each lists.
+async fn signed_trail_bucket(
+    signer: &crate::trail_digest::Signer,
+    bucket: &str,
+) -> aws_sdk_s3::Client {
+    let (digests, logs) = crate::trail_digest::chain_in(signer, 24, bucket);
+    let s3 = bucket_with(bucket, &[]).await;
     for (key, bytes, signature) in &digests {
         s3.put_object()
-            .bucket(&bucket)
+            .bucket(bucket)
             .key(key)
             .metadata("signature", signature)
             .body(gzip(bytes).into())
@@ -812,13 +810,25 @@ async fn verify_trail_proves_a_day_and_reports_a_deleted_log_file() {
     }
     for (key, content) in &logs {
         s3.put_object()
-            .bucket(&bucket)
+            .bucket(bucket)
             .key(key)
             .body(gzip(content).into())
             .send()
             .await
             .unwrap();
     }
+    s3
+}
+
+/// `verify-trail` through the binary against moto's S3: digests as CloudTrail writes them
+/// (gzip, signature in x-amz-meta-signature), the public keys from a file; an intact day
+/// passes, a deleted log file is `trail-gap` and fails `--fail-on high`.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_trail_proves_a_day_and_reports_a_deleted_log_file() {
+    use crate::trail_digest::{Signer, log_key};
+    let signer = Signer::new();
+    let bucket = moto::unique("org-trail-digests");
+    let s3 = signed_trail_bucket(&signer, &bucket).await;
     let keys = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(keys.path(), signer.public_keys_json()).unwrap();
     let url = format!("s3://{bucket}/AWSLogs/o-abc123def4/");
@@ -882,33 +892,13 @@ async fn verify_trail_proves_a_day_and_reports_a_deleted_log_file() {
 /// `trail-log-altered` (critical); without the bucket configured the task fails, not retryable.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daily_verify_trail_task_proves_yesterday_and_publishes_an_altered_log_file() {
-    use crate::trail_digest::{FINGERPRINT, Signer, chain_in, log_key};
+    use crate::trail_digest::{FINGERPRINT, Signer, log_key};
     use aws_sdk_cloudtrail::operation::list_public_keys::ListPublicKeysOutput;
     use aws_sdk_cloudtrail::types::PublicKey;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     let signer = Signer::new();
     let bucket = moto::unique("org-trail-daily");
-    let (digests, logs) = chain_in(&signer, 24, &bucket);
-    let s3 = bucket_with(&bucket, &[]).await;
-    for (key, bytes, signature) in &digests {
-        s3.put_object()
-            .bucket(&bucket)
-            .key(key)
-            .metadata("signature", signature)
-            .body(gzip(bytes).into())
-            .send()
-            .await
-            .unwrap();
-    }
-    for (key, content) in &logs {
-        s3.put_object()
-            .bucket(&bucket)
-            .key(key)
-            .body(gzip(content).into())
-            .send()
-            .await
-            .unwrap();
-    }
+    let s3 = signed_trail_bucket(&signer, &bucket).await;
     let der = signer.public_key_der();
     let keys = mock!(aws_sdk_cloudtrail::Client::list_public_keys).then_output(move || {
         ListPublicKeysOutput::builder()
