@@ -2725,6 +2725,30 @@ fn the_trail_verification_runs_daily_with_read_only_access_and_alarms_when_it_st
         p["Environment"]["Variables"]["ORG_TRAIL_BUCKET"],
         TRAIL_BUCKET
     );
+    // The function starts on exactly what the template sets (the topic stands in for its Ref).
+    let env: Vec<(String, String)> = p["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let v = v.as_str().unwrap_or_default();
+            let v = if v == "<AlertTopic>" {
+                "arn:aws:sns:eu-west-1:111122223333:alerts"
+            } else {
+                v
+            };
+            (k.as_str().unwrap().to_string(), v.to_string())
+        })
+        .collect();
+    let settings = eks_access_watch::config::LambdaSettings::from_env(|k| {
+        env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap_or_else(|e| panic!("{e}: {env:?}"));
+    let trail = settings.org_trail.unwrap();
+    assert_eq!(
+        (trail.bucket.as_str(), trail.prefix.as_str()),
+        (TRAIL_BUCKET, "AWSLogs/")
+    );
     let schedule = &p["Events"]["Daily"];
     assert_eq!(schedule["Type"], "Schedule");
     let input: Json =
