@@ -1057,3 +1057,45 @@ async fn on_dynamodb_the_sinks_marks_are_items_and_cost_one_read_per_payload() {
     assert_eq!(sent, r#"{"sinks":["pagerduty","securityhub","sns"]}"#);
     assert!(items.contains_key(&format!("delivered#{id}")));
 }
+
+/// Several sinks keep their delivery state in the same store as correlation: reading it must
+/// not expire, at wall-clock time, the records of older events (a replayed or late sequence)
+/// that the batch is about to update. The break-glass session's third event, a day-old audit
+/// log payload, still belongs to the session.
+#[tokio::test]
+async fn the_sinks_state_keeps_an_older_sequence_correlated() {
+    let (sns, _published) = sns_capturing();
+    let (imp, imports) = importing();
+    let (upd, _updates) = updating();
+    let store = Arc::new(MemoryStore::new());
+    let mut settings = lambda_settings(&[("SECURITY_HUB", "true")]);
+    settings.min_severity = Severity::Info;
+    let handler = Handler::new(
+        settings,
+        Clients {
+            sns: Some(sns),
+            state: Some(store),
+            securityhub: Some(securityhub(&[&imp, &upd])),
+            ..Clients::default()
+        },
+    );
+    let dir = crate::util::events_dir().join("sequences/break-glass-session");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut last = None;
+    for f in &files {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        last = Some(handler.handle(&raw(&v)).await.unwrap());
+    }
+    let last = last.unwrap();
+    assert!(
+        last.alerts
+            .iter()
+            .any(|a| a.rules.contains(&"break-glass-session-activity")),
+        "{last:?}"
+    );
+    assert!(!imports.lock().unwrap().is_empty());
+}

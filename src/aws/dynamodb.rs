@@ -52,7 +52,9 @@
 //! `ceil((w + n) / 100)` commit transactions, plus one more transaction for each cancellation
 //! (ids already claimed, version conflicts). Measured in `tests/dynamodb.rs` (see
 //! BENCHMARKS.md, "DynamoDB calls per event"):
-//! - one EventBridge event per invocation: 1 claim + 1 read + 1 commit = **3 calls per event**;
+//! - one EventBridge event per invocation: 1 claim + 1 read + 1 commit = **3 calls per event**
+//!   (4 when it continues an incident or undoes a grant: the sinks' state is read too, see
+//!   `src/lambda/sinks.rs`);
 //! - an SQS or CloudWatch Logs batch of 10 events: the same 3 calls for the batch, **0.3 per
 //!   event**;
 //! - a payload of 100 events: 1 claim, `ceil(k / 100)` reads (an event needs one to four

@@ -857,7 +857,11 @@ impl Handler {
                 }
             })
             .collect();
-        let state = SinkState::load(store.as_ref(), &keys, wall_clock()).await;
+        // As of the time the correlation state was read (the batch's earliest event): a store
+        // that drops what has expired by the time it is given (the embedded stores do, like
+        // DynamoDB's TTL) must not drop, at wall-clock time, the records of older events that
+        // this batch's commit is about to update.
+        let state = SinkState::load(store.as_ref(), &keys, batch.read_at).await;
         if lone { state.lone() } else { state }
     }
 

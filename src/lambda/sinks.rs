@@ -82,15 +82,18 @@ impl SinkState {
     }
 
     /// The keys a lone sink that keeps no findings (the alert topic alone) needs: only the
-    /// findings an event may update or close (its incident, the grant it undoes). No sent
-    /// marks: with one sink the delivered-once marks already keep a retry from sending twice.
-    /// A payload of events that open nothing and undo nothing reads nothing.
+    /// findings an event may update or close (an incident it did not open, the grant it
+    /// undoes). No sent marks: with one sink the delivered-once marks already keep a retry
+    /// from sending twice. A payload of events that continue nothing and undo nothing reads
+    /// nothing.
     pub fn lifecycle_keys_for(correlation: Option<&Correlation>) -> Vec<String> {
         let Some(c) = correlation else {
             return Vec::new();
         };
         c.incident
             .iter()
+            // The incident as it stands after the event: only its opener, or more.
+            .filter(|i| i.events.len() > 1 || i.more > 0)
             .map(|i| finding_key(&i.id))
             .chain(c.resolves.iter().map(|r| finding_key(r)))
             .collect()
