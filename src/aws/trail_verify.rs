@@ -148,13 +148,13 @@ pub async fn verify(
     Ok(digest::check(objects, keys, &states, range.from, range.to))
 }
 
-/// A digest's uncompressed bytes (digests are gzip-compressed JSON).
+/// A digest's uncompressed bytes (digests are gzip-compressed JSON), through the same gzip
+/// detection as every other input ([`crate::ingest::decompress`]).
 fn gunzip(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
-    }
+    let mut reader = crate::ingest::decompress(std::io::Cursor::new(bytes), "digest")
+        .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(&bytes[..])
+    reader
         .read_to_end(&mut out)
         .map_err(|e| format!("compressed data is corrupt or truncated: {e}"))?;
     Ok(out)
