@@ -178,17 +178,7 @@ impl DailyAudit {
         let digest = send(sinks, digest_message, &mut failures).await;
         let mut drift_alerts = Vec::new();
         for f in report.findings.iter().filter(|f| f.is_drift()) {
-            let outcome = if let Some(e) = &f.finding.suppressed_by {
-                format!("suppressed by exception {}", e.exception)
-            } else if f.severity() < min_severity {
-                format!("below MIN_SEVERITY ({min_severity})")
-            } else {
-                let drift = AuditMessage::Drift {
-                    finding: f,
-                    report: &report,
-                };
-                send(sinks, drift, &mut failures).await
-            };
+            let outcome = send_finding(sinks, f, &report, min_severity, &mut failures).await;
             drift_alerts.push(format!(
                 "{} {} {}: {outcome}",
                 f.finding.rule.id,
@@ -261,8 +251,28 @@ impl DailyAudit {
     }
 }
 
+/// One finding of `report` on its own to every sink (the drift alert's message), unless an
+/// exception suppresses it or it is below `min_severity`: what became of it, in words; the
+/// failures join `failures`. The daily audit's drift and the daily trail verification's
+/// findings go out this way.
+pub(crate) async fn send_finding(
+    sinks: &[Box<dyn Sink>],
+    finding: &audit::AuditFinding,
+    report: &AuditReport,
+    min_severity: Severity,
+    failures: &mut Vec<SinkError>,
+) -> String {
+    if let Some(e) = &finding.finding.suppressed_by {
+        format!("suppressed by exception {}", e.exception)
+    } else if finding.severity() < min_severity {
+        format!("below MIN_SEVERITY ({min_severity})")
+    } else {
+        send(sinks, AuditMessage::Drift { finding, report }, failures).await
+    }
+}
+
 /// One audit message to every sink: what each did, in words; the failures join `failures`.
-pub(crate) async fn send(
+async fn send(
     sinks: &[Box<dyn Sink>],
     message: AuditMessage<'_>,
     failures: &mut Vec<SinkError>,

@@ -74,15 +74,14 @@ impl Handler {
         let mut findings = Vec::new();
         let mut failures = Vec::new();
         for f in &report.findings {
-            let outcome = if f.severity() < self.settings.min_severity {
-                format!("below MIN_SEVERITY ({})", self.settings.min_severity)
-            } else {
-                let message = crate::sink::AuditMessage::Drift {
-                    finding: f,
-                    report: &report,
-                };
-                super::daily_audit::send(&self.sinks, message, &mut failures).await
-            };
+            let outcome = super::daily_audit::send_finding(
+                &self.sinks,
+                f,
+                &report,
+                self.settings.min_severity,
+                &mut failures,
+            )
+            .await;
             findings.push(format!(
                 "{} {} {}: {}: {outcome}",
                 f.finding.rule.id,
